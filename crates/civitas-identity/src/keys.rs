@@ -1,0 +1,128 @@
+//! ES256 signing keys stored in the `signing_keys` table. The newest unretired key signs; every
+//! stored key verifies, so tokens signed before a rotation stay valid until they expire.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use p256::ecdsa::{SigningKey, VerifyingKey};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use civitas_store::{Db, StoreError, dispatch};
+
+/// A public key as a JSON Web Key (RFC 7517), as published in a JWKS.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Jwk {
+    pub kty: String,
+    pub crv: String,
+    pub x: String,
+    pub y: String,
+    pub kid: String,
+    pub alg: String,
+    #[serde(rename = "use")]
+    pub use_: String,
+}
+
+pub struct KeyRing {
+    db: Db,
+    active: RwLock<(String, SigningKey)>,
+    verifying: RwLock<HashMap<String, VerifyingKey>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    kid: String,
+    private_key: Vec<u8>,
+}
+
+fn jwk_of(kid: &str, key: &VerifyingKey) -> Jwk {
+    let point = key.to_sec1_point(false);
+    let coord = |c: Option<&[u8]>| URL_SAFE_NO_PAD.encode(c.unwrap_or_default());
+    Jwk {
+        kty: "EC".into(),
+        crv: "P-256".into(),
+        x: coord(point.x().map(|x| x.as_slice())),
+        y: coord(point.y().map(|y| y.as_slice())),
+        kid: kid.into(),
+        alg: "ES256".into(),
+        use_: "sig".into(),
+    }
+}
+
+impl KeyRing {
+    /// Loads the stored keys, creating the first one when there is none.
+    pub async fn load_or_create(db: &Db, now: time::OffsetDateTime) -> Result<KeyRing, StoreError> {
+        let mut rows = Self::fetch(db).await?;
+        if rows.is_empty() {
+            Self::generate(db, now).await?;
+            rows = Self::fetch(db).await?;
+        }
+        let mut verifying = HashMap::new();
+        let mut active = None;
+        for row in &rows {
+            let key = SigningKey::from_slice(&row.private_key)
+                .map_err(|_| StoreError::Corrupt(format!("signing key {} is not a P-256 scalar", row.kid)))?;
+            verifying.insert(row.kid.clone(), *key.verifying_key());
+            if active.is_none() {
+                active = Some((row.kid.clone(), key));
+            }
+        }
+        let active = active.ok_or_else(|| StoreError::Corrupt("no signing key".into()))?;
+        Ok(KeyRing { db: db.clone(), active: RwLock::new(active), verifying: RwLock::new(verifying) })
+    }
+
+    async fn fetch(db: &Db) -> Result<Vec<KeyRow>, StoreError> {
+        let sql = "SELECT kid, private_key FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid";
+        Ok(dispatch!(db, pool => sqlx::query_as::<_, KeyRow>(sql).fetch_all(pool).await)?)
+    }
+
+    /// Creates a new key that becomes the signing key of every process after its next reload.
+    pub async fn generate(db: &Db, now: time::OffsetDateTime) -> Result<String, StoreError> {
+        let key = <SigningKey as p256::elliptic_curve::Generate>::try_generate()
+            .map_err(|_| StoreError::Corrupt("the system random generator failed".into()))?;
+        let point = key.verifying_key().to_sec1_point(false);
+        let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(point.as_bytes())[..12]);
+        let jwk = serde_json::to_string(&jwk_of(&kid, key.verifying_key())).unwrap_or_default();
+        let secret = key.to_bytes().to_vec();
+        let at = civitas_store::timestamp(now);
+        let sql = "INSERT INTO signing_keys (kid, alg, private_key, public_jwk, created_at) VALUES ($1, 'ES256', $2, $3, $4)";
+        dispatch!(db, pool => sqlx::query(sql).bind(&kid).bind(&secret).bind(&jwk).bind(&at).execute(pool).await.map(|_| ()))?;
+        Ok(kid)
+    }
+
+    pub fn signing_key(&self) -> (String, SigningKey) {
+        match self.active.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The verifying key `kid`, reloading from the database once when another process rotated.
+    pub async fn verifying_key(&self, kid: &str) -> Result<Option<VerifyingKey>, StoreError> {
+        if let Some(k) = self.cached(kid) {
+            return Ok(Some(k));
+        }
+        let rows = Self::fetch(&self.db).await?;
+        let mut map = HashMap::new();
+        for row in &rows {
+            if let Ok(key) = SigningKey::from_slice(&row.private_key) {
+                map.insert(row.kid.clone(), *key.verifying_key());
+            }
+        }
+        if let Ok(mut guard) = self.verifying.write() {
+            *guard = map;
+        }
+        Ok(self.cached(kid))
+    }
+
+    fn cached(&self, kid: &str) -> Option<VerifyingKey> {
+        self.verifying.read().ok().and_then(|m| m.get(kid).copied())
+    }
+
+    /// The public keys, as a JWKS document body.
+    pub fn jwks(&self) -> Vec<Jwk> {
+        self.verifying.read().map(|m| m.iter().map(|(kid, k)| jwk_of(kid, k)).collect()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,763 @@
+//! The register's storage port, one implementation for both databases (SQL in the portable
+//! subset, run through [`civitas_store::dispatch!`]).
+//!
+//! The `people` row is the current version of a person, with the metadata of the change that
+//! produced it; `person_revisions` keeps every earlier version. A bulk import therefore writes
+//! one row per person, and a change copies the old row into the history first.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use sqlx::QueryBuilder;
+
+use civitas_core::{CommuneCode, Ethnicity, LifeStatus, MaritalStatus, PartialDate, Pid, Relation, Sex, fold, tokens};
+use civitas_store::{Db, NewEvent, StoreError, dispatch, insert_events};
+
+use crate::model::*;
+use crate::search::{self, SearchQuery, Vocab};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("no person has ID number {0}")]
+    PersonNotFound(String),
+    #[error("no household has id {0}")]
+    HouseholdNotFound(String),
+    #[error("a person with ID number {0} is already registered")]
+    AlreadyRegistered(String),
+    #[error("the record changed meanwhile (version {actual}, you sent {expected}); reload and retry")]
+    VersionConflict { expected: i64, actual: i64 },
+    #[error("{0}")]
+    Invalid(#[from] PersonError),
+    #[error("nothing to change")]
+    NothingToChange,
+    #[error("the legal basis of a change must be given")]
+    MissingLegalBasis,
+    #[error("{0} heads household {1} with other members: name the new head first")]
+    HeadLeaving(String, String),
+    #[error("storage failed")]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for RegisterError {
+    fn from(e: sqlx::Error) -> Self {
+        RegisterError::Store(StoreError::Database(e))
+    }
+}
+
+const PERSON_COLUMNS: &str = "pid, full_name, name_folded, family_folded, given_folded, other_names, birth_date, \
+    birth_year, sex, birth_registration_place, hometown, ethnicity, religion, nationality, marital_status, status, \
+    father_pid, mother_pid, spouse_pid, permanent_commune, permanent_address, temporary_commune, temporary_address, \
+    temporary_until, current_commune, current_address, household_id, relation_to_head, change_kind, changed_by, \
+    legal_basis, document_ref, version, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PersonRow {
+    pid: String,
+    full_name: String,
+    other_names: String,
+    birth_date: String,
+    sex: String,
+    birth_registration_place: Option<String>,
+    hometown: Option<String>,
+    ethnicity: String,
+    religion: String,
+    nationality: String,
+    marital_status: String,
+    status: String,
+    father_pid: Option<String>,
+    mother_pid: Option<String>,
+    spouse_pid: Option<String>,
+    permanent_commune: Option<String>,
+    permanent_address: Option<String>,
+    temporary_commune: Option<String>,
+    temporary_address: Option<String>,
+    temporary_until: Option<String>,
+    current_commune: Option<String>,
+    current_address: Option<String>,
+    household_id: Option<String>,
+    relation_to_head: Option<String>,
+    change_kind: String,
+    changed_by: String,
+    legal_basis: String,
+    document_ref: Option<String>,
+    version: i64,
+    updated_at: String,
+}
+
+fn corrupt(pid: &str, what: &str) -> StoreError {
+    StoreError::Corrupt(format!("person {pid}: {what}"))
+}
+
+impl PersonRow {
+    fn into_person(self) -> Result<(Person, ChangeMeta), StoreError> {
+        let pid_text = self.pid.clone();
+        let c = |what: &str| corrupt(&pid_text, what);
+        let opt_pid = |v: Option<String>| -> Result<Option<Pid>, StoreError> {
+            v.map(|s| Pid::parse(&s).map_err(|_| c("linked pid"))).transpose()
+        };
+        let residence = |commune: Option<String>, address: Option<String>| -> Result<Option<Residence>, StoreError> {
+            match commune {
+                None => Ok(None),
+                Some(code) => Ok(Some(Residence {
+                    commune: CommuneCode::parse(&code).map_err(|_| c("commune"))?,
+                    address: address.unwrap_or_default(),
+                })),
+            }
+        };
+        let temporary = match self.temporary_commune {
+            None => None,
+            Some(code) => Some(TemporaryResidence {
+                commune: CommuneCode::parse(&code).map_err(|_| c("commune"))?,
+                address: self.temporary_address.unwrap_or_default(),
+                until: self.temporary_until.map(|u| u.parse::<PartialDate>().map_err(|_| c("until"))).transpose()?,
+            }),
+        };
+        let person = Person {
+            pid: Pid::parse(&self.pid).map_err(|_| c("pid"))?,
+            full_name: self.full_name,
+            other_names: serde_json::from_str(&self.other_names).map_err(|_| c("other_names"))?,
+            birth_date: self.birth_date.parse().map_err(|_| c("birth_date"))?,
+            sex: Sex::parse(&self.sex).ok_or_else(|| c("sex"))?,
+            birth_registration_place: self.birth_registration_place,
+            hometown: self.hometown,
+            ethnicity: Ethnicity::parse(&self.ethnicity).ok_or_else(|| c("ethnicity"))?,
+            religion: self.religion,
+            nationality: self.nationality,
+            marital_status: MaritalStatus::parse(&self.marital_status).ok_or_else(|| c("marital_status"))?,
+            status: LifeStatus::parse(&self.status).ok_or_else(|| c("status"))?,
+            father_pid: opt_pid(self.father_pid)?,
+            mother_pid: opt_pid(self.mother_pid)?,
+            spouse_pid: opt_pid(self.spouse_pid)?,
+            permanent_residence: residence(self.permanent_commune, self.permanent_address)?,
+            temporary_residence: temporary,
+            current_residence: residence(self.current_commune, self.current_address)?,
+            household_id: self.household_id.map(|h| HouseholdId::parse(&h).map_err(|_| c("household_id"))).transpose()?,
+            relation_to_head: self
+                .relation_to_head
+                .map(|r| Relation::parse(&r).ok_or_else(|| c("relation_to_head")))
+                .transpose()?,
+            version: Some(self.version),
+            updated_at: Some(self.updated_at.clone()),
+        };
+        let meta = ChangeMeta {
+            change: self.change_kind,
+            actor: self.changed_by,
+            legal_basis: LegalBasis { basis: self.legal_basis, document_ref: self.document_ref },
+            at: self.updated_at,
+        };
+        Ok((person, meta))
+    }
+}
+
+/// Who made the current version of a record, why and when.
+#[derive(Debug, Clone)]
+pub struct ChangeMeta {
+    pub change: String,
+    pub actor: String,
+    pub legal_basis: LegalBasis,
+    pub at: String,
+}
+
+/// How a write is attributed.
+#[derive(Debug, Clone)]
+pub struct Attribution<'a> {
+    pub actor: &'a str,
+    pub legal_basis: &'a LegalBasis,
+    pub at: &'a str,
+}
+
+/// Result of writing a batch of imported people.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub inserted: u64,
+    pub unchanged: u64,
+}
+
+/// Values of one `people` row, in [`PERSON_COLUMNS`] order, ready to bind.
+struct RowValues<'a> {
+    p: &'a Person,
+    name_folded: String,
+    family: String,
+    given: String,
+    other_names: String,
+    change: &'a str,
+    attribution: &'a Attribution<'a>,
+    version: i64,
+}
+
+impl<'a> RowValues<'a> {
+    fn new(p: &'a Person, change: &'a str, attribution: &'a Attribution<'a>, version: i64) -> Self {
+        let folded = fold(&p.full_name);
+        let family = folded.split(' ').next().unwrap_or_default().to_owned();
+        let given = folded.rsplit(' ').next().unwrap_or_default().to_owned();
+        RowValues {
+            p,
+            name_folded: folded,
+            family,
+            given,
+            other_names: serde_json::to_string(&p.other_names).unwrap_or_else(|_| "[]".into()),
+            change,
+            attribution,
+            version,
+        }
+    }
+}
+
+macro_rules! bind_person {
+    ($b:expr, $v:expr) => {{
+        let v = $v;
+        let p = v.p;
+        $b.push_bind(p.pid.as_str().to_owned())
+            .push_bind(p.full_name.as_str())
+            .push_bind(v.name_folded.as_str())
+            .push_bind(v.family.as_str())
+            .push_bind(v.given.as_str())
+            .push_bind(v.other_names.as_str())
+            .push_bind(p.birth_date.to_string())
+            .push_bind(i64::from(p.birth_date.year()))
+            .push_bind(p.sex.as_str())
+            .push_bind(p.birth_registration_place.as_deref())
+            .push_bind(p.hometown.as_deref())
+            .push_bind(p.ethnicity.code())
+            .push_bind(p.religion.as_str())
+            .push_bind(p.nationality.as_str())
+            .push_bind(p.marital_status.as_str())
+            .push_bind(p.status.as_str())
+            .push_bind(p.father_pid.map(|x| x.as_str().to_owned()))
+            .push_bind(p.mother_pid.map(|x| x.as_str().to_owned()))
+            .push_bind(p.spouse_pid.map(|x| x.as_str().to_owned()))
+            .push_bind(p.permanent_residence.as_ref().map(|r| r.commune.as_str().to_owned()))
+            .push_bind(p.permanent_residence.as_ref().map(|r| r.address.as_str()))
+            .push_bind(p.temporary_residence.as_ref().map(|r| r.commune.as_str().to_owned()))
+            .push_bind(p.temporary_residence.as_ref().map(|r| r.address.as_str()))
+            .push_bind(p.temporary_residence.as_ref().and_then(|r| r.until.map(|u| u.to_string())))
+            .push_bind(p.current_residence.as_ref().map(|r| r.commune.as_str().to_owned()))
+            .push_bind(p.current_residence.as_ref().map(|r| r.address.as_str()))
+            .push_bind(p.household_id.as_ref().map(|h| h.as_str()))
+            .push_bind(p.relation_to_head.map(|r| r.as_str()))
+            .push_bind(v.change)
+            .push_bind(v.attribution.actor)
+            .push_bind(v.attribution.legal_basis.basis.as_str())
+            .push_bind(v.attribution.legal_basis.document_ref.as_deref())
+            .push_bind(v.version)
+            .push_bind(v.attribution.at);
+    }};
+}
+
+/// Rows per multi-row INSERT: 34 columns stay under SQLite's 32,766 bound parameters.
+const ROWS_PER_STATEMENT: usize = 900;
+
+/// The register, over one database.
+pub struct Register {
+    db: Db,
+    vocab: RwLock<Option<(Instant, Arc<Vocab>)>>,
+}
+
+impl Register {
+    pub fn new(db: Db) -> Self {
+        Register { db, vocab: RwLock::new(None) }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub async fn get(&self, pid: &Pid) -> Result<Option<Person>, RegisterError> {
+        Ok(self.get_with_meta(pid).await?.map(|(p, _)| p))
+    }
+
+    pub async fn get_with_meta(&self, pid: &Pid) -> Result<Option<(Person, ChangeMeta)>, RegisterError> {
+        let sql = const_format_people("WHERE pid = $1");
+        let row = dispatch!(&self.db, pool => sqlx::query_as::<_, PersonRow>(sqlx::AssertSqlSafe(sql)).bind(pid.as_str()).fetch_optional(pool).await)?;
+        Ok(row.map(PersonRow::into_person).transpose()?)
+    }
+
+    pub async fn count(&self) -> Result<i64, RegisterError> {
+        let n: i64 = dispatch!(&self.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM people").fetch_one(pool).await)?;
+        Ok(n)
+    }
+
+    /// Some person, for showing an example (the demo banner).
+    pub async fn sample_pid(&self) -> Result<Option<String>, RegisterError> {
+        let sql = "SELECT pid FROM people WHERE household_id IS NOT NULL AND relation_to_head = 'head' ORDER BY pid LIMIT 1";
+        Ok(dispatch!(&self.db, pool => sqlx::query_scalar(sql).fetch_optional(pool).await)?)
+    }
+
+    /// Inserts imported people that are not registered yet; those already registered are left
+    /// as they are (import is idempotent by PID). One transaction per call.
+    pub async fn import_batch(&self, people: &[Person], attribution: &Attribution<'_>) -> Result<ImportOutcome, RegisterError> {
+        self.insert_new(people, attribution, "imported", "person.imported").await
+    }
+
+    async fn insert_new(
+        &self,
+        people: &[Person],
+        attribution: &Attribution<'_>,
+        change_kind: &str,
+        event_kind: &'static str,
+    ) -> Result<ImportOutcome, RegisterError> {
+        if people.is_empty() {
+            return Ok(ImportOutcome::default());
+        }
+        let rows: Vec<RowValues> = people.iter().map(|p| RowValues::new(p, change_kind, attribution, 1)).collect();
+        let mut vocab: BTreeSet<(&'static str, String)> = BTreeSet::new();
+        for p in people {
+            let toks = tokens(&p.full_name);
+            for (i, t) in toks.iter().enumerate() {
+                let part = if i == 0 { "family" } else if i + 1 == toks.len() { "given" } else { "middle" };
+                vocab.insert((part, t.clone()));
+            }
+        }
+        let outcome = dispatch!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let mut inserted: Vec<String> = Vec::with_capacity(people.len());
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let mut qb = QueryBuilder::new(format!("INSERT INTO people ({PERSON_COLUMNS}) "));
+                qb.push_values(chunk, |mut b, v| bind_person!(b, v));
+                qb.push(" ON CONFLICT (pid) DO NOTHING RETURNING pid");
+                let pids: Vec<String> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
+                inserted.extend(pids);
+            }
+            let inserted_set: std::collections::HashSet<&str> = inserted.iter().map(String::as_str).collect();
+            let new_people: Vec<&Person> = people.iter().filter(|p| inserted_set.contains(p.pid.as_str())).collect();
+            let heads: Vec<&&Person> = new_people.iter().filter(|p| p.relation_to_head == Some(Relation::Head) && p.household_id.is_some()).collect();
+            for chunk in heads.chunks(1000) {
+                let mut qb = QueryBuilder::new("INSERT INTO households (id, head_pid, commune, address, version, updated_at) ");
+                qb.push_values(chunk, |mut b, p| {
+                    let r = p.permanent_residence.as_ref();
+                    b.push_bind(p.household_id.as_ref().map(|h| h.as_str()))
+                        .push_bind(p.pid.as_str())
+                        .push_bind(r.map(|r| r.commune.as_str()).unwrap_or_default())
+                        .push_bind(r.map(|r| r.address.as_str()).unwrap_or_default())
+                        .push_bind(1i64)
+                        .push_bind(attribution.at);
+                });
+                qb.push(" ON CONFLICT (id) DO NOTHING");
+                qb.build().execute(&mut *tx).await?;
+            }
+            let vocab: Vec<_> = vocab.iter().collect();
+            for chunk in vocab.chunks(1000) {
+                let mut qb = QueryBuilder::new("INSERT INTO name_vocab (part, token) ");
+                qb.push_values(chunk, |mut b, (part, token)| {
+                    b.push_bind(*part).push_bind(token.as_str());
+                });
+                qb.push(" ON CONFLICT (part, token) DO NOTHING");
+                qb.build().execute(&mut *tx).await?;
+            }
+            let events: Vec<NewEvent> = new_people
+                .iter()
+                .map(|p| NewEvent {
+                    kind: event_kind,
+                    subject: p.pid.as_str().to_owned(),
+                    payload: serde_json::Value::Null,
+                    actor: attribution.actor.to_owned(),
+                    occurred_at: attribution.at.to_owned(),
+                })
+                .collect();
+            insert_events!(tx, &events)?;
+            tx.commit().await?;
+            ImportOutcome { inserted: inserted.len() as u64, unchanged: (people.len() - inserted.len()) as u64 }
+        });
+        Ok(outcome)
+    }
+
+    /// Registers one new person (an officer's act), with a revision and an event.
+    pub async fn register(&self, person: Person, attribution: &Attribution<'_>) -> Result<Person, RegisterError> {
+        if attribution.legal_basis.basis.trim().is_empty() {
+            return Err(RegisterError::MissingLegalBasis);
+        }
+        let pid = person.pid;
+        let outcome = self.insert_new(std::slice::from_ref(&person), attribution, "registered", "person.registered").await?;
+        if outcome.inserted == 0 {
+            return Err(RegisterError::AlreadyRegistered(pid.to_string()));
+        }
+        self.get(&pid).await?.ok_or_else(|| RegisterError::PersonNotFound(pid.to_string()))
+    }
+
+    /// Writes a new version of one person: copies the current row into the history, replaces it
+    /// and appends `events`, in one transaction. Fails on a version conflict.
+    async fn write_version(
+        &self,
+        new: &Person,
+        expected_version: i64,
+        change: &str,
+        attribution: &Attribution<'_>,
+        events: &[NewEvent],
+        household_writes: &[HouseholdWrite],
+    ) -> Result<(), RegisterError> {
+        let values = RowValues::new(new, change, attribution, expected_version + 1);
+        let snapshot_sql = format!(
+            "INSERT INTO person_revisions (pid, version, at, actor, change, legal_basis, document_ref, snapshot) \
+             SELECT pid, version, updated_at, changed_by, change_kind, legal_basis, document_ref, $1 FROM people WHERE pid = $2 AND version = $3"
+        );
+        let result: Result<(), RegisterError> = dispatch!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let current = sqlx::query_as::<_, PersonRow>(sqlx::AssertSqlSafe(const_format_people("WHERE pid = $1")))
+                .bind(new.pid.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| RegisterError::PersonNotFound(new.pid.to_string()))?;
+            if current.version != expected_version {
+                return Err(RegisterError::VersionConflict { expected: expected_version, actual: current.version });
+            }
+            let (old, _) = current.into_person()?;
+            let snapshot = serde_json::to_string(&old).unwrap_or_default();
+            sqlx::query(sqlx::AssertSqlSafe(snapshot_sql))
+                .bind(snapshot)
+                .bind(new.pid.as_str())
+                .bind(expected_version)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM people WHERE pid = $1").bind(new.pid.as_str()).execute(&mut *tx).await?;
+            let mut qb = QueryBuilder::new(format!("INSERT INTO people ({PERSON_COLUMNS}) "));
+            qb.push_values(std::iter::once(&values), |mut b, v| bind_person!(b, v));
+            qb.build().execute(&mut *tx).await?;
+            for w in household_writes {
+                match w {
+                    HouseholdWrite::Create { id, head, residence } => {
+                        sqlx::query("INSERT INTO households (id, head_pid, commune, address, version, updated_at) VALUES ($1, $2, $3, $4, 1, $5)")
+                            .bind(id.as_str()).bind(head.as_str()).bind(residence.commune.as_str()).bind(residence.address.as_str()).bind(attribution.at)
+                            .execute(&mut *tx).await?;
+                    }
+                    HouseholdWrite::Dissolve { id } => {
+                        sqlx::query("DELETE FROM households WHERE id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+                    }
+                }
+            }
+            let tokens = tokens(&new.full_name);
+            for (i, t) in tokens.iter().enumerate() {
+                let part = if i == 0 { "family" } else if i + 1 == tokens.len() { "given" } else { "middle" };
+                sqlx::query("INSERT INTO name_vocab (part, token) VALUES ($1, $2) ON CONFLICT (part, token) DO NOTHING")
+                    .bind(part).bind(t.as_str()).execute(&mut *tx).await?;
+            }
+            insert_events!(tx, events)?;
+            tx.commit().await?;
+            Ok(())
+        });
+        result
+    }
+
+    /// Corrects civil data of a person (not residence), keeping the earlier version.
+    pub async fn correct(
+        &self,
+        pid: &Pid,
+        change: Change,
+        expected_version: Option<i64>,
+        attribution: &Attribution<'_>,
+        today: time::Date,
+    ) -> Result<Person, RegisterError> {
+        if attribution.legal_basis.basis.trim().is_empty() {
+            return Err(RegisterError::MissingLegalBasis);
+        }
+        if change.is_empty() {
+            return Err(RegisterError::NothingToChange);
+        }
+        let current = self.get(pid).await?.ok_or_else(|| RegisterError::PersonNotFound(pid.to_string()))?;
+        let version = current.version.unwrap_or(1);
+        let expected = expected_version.unwrap_or(version);
+        let changed_fields = change_fields(&change);
+        let updated = change.apply(current).normalize_and_validate(today)?;
+        let event = NewEvent {
+            kind: "person.corrected",
+            subject: pid.to_string(),
+            payload: serde_json::json!({ "fields": changed_fields, "version": expected + 1 }),
+            actor: attribution.actor.to_owned(),
+            occurred_at: attribution.at.to_owned(),
+        };
+        self.write_version(&updated, expected, "corrected", attribution, &[event], &[]).await?;
+        self.get(pid).await?.ok_or_else(|| RegisterError::PersonNotFound(pid.to_string()))
+    }
+
+    /// Records a residence change (registration of permanent or temporary residence, or the
+    /// current address), moving the person between households when asked.
+    pub async fn change_residence(
+        &self,
+        pid: &Pid,
+        request: ResidenceChange,
+        attribution: &Attribution<'_>,
+    ) -> Result<Person, RegisterError> {
+        if attribution.legal_basis.basis.trim().is_empty() {
+            return Err(RegisterError::MissingLegalBasis);
+        }
+        let mut person = self.get(pid).await?.ok_or_else(|| RegisterError::PersonNotFound(pid.to_string()))?;
+        let version = request.expected_version.or(person.version).unwrap_or(1);
+        let mut household_writes = Vec::new();
+        let kind = match &request.kind {
+            ResidenceKind::Permanent { residence, household } => {
+                // Leaving the old household.
+                if let (Some(old), Some(Relation::Head)) = (&person.household_id, person.relation_to_head) {
+                    let others = self.household_member_count(old).await?.saturating_sub(1);
+                    if others > 0 {
+                        return Err(RegisterError::HeadLeaving(pid.to_string(), old.to_string()));
+                    }
+                    household_writes.push(HouseholdWrite::Dissolve { id: old.clone() });
+                }
+                match household {
+                    HouseholdChoice::Join { id, relation } => {
+                        if self.household_row(id).await?.is_none() {
+                            return Err(RegisterError::HouseholdNotFound(id.to_string()));
+                        }
+                        person.household_id = Some(id.clone());
+                        person.relation_to_head = Some(*relation);
+                    }
+                    HouseholdChoice::New { id } => {
+                        household_writes.push(HouseholdWrite::Create { id: id.clone(), head: *pid, residence: residence.clone() });
+                        person.household_id = Some(id.clone());
+                        person.relation_to_head = Some(Relation::Head);
+                    }
+                }
+                person.permanent_residence = Some(residence.clone());
+                person.current_residence = Some(residence.clone());
+                "permanent"
+            }
+            ResidenceKind::Temporary(t) => {
+                person.temporary_residence = Some(t.clone());
+                person.current_residence = Some(Residence { commune: t.commune.clone(), address: t.address.clone() });
+                "temporary"
+            }
+            ResidenceKind::Current(r) => {
+                person.current_residence = Some(r.clone());
+                "current"
+            }
+        };
+        let event = NewEvent {
+            kind: "person.residence_changed",
+            subject: pid.to_string(),
+            payload: serde_json::json!({
+                "kind": kind,
+                "commune": person.current_residence.as_ref().map(|r| r.commune.as_str()),
+                "household_id": person.household_id.as_ref().map(|h| h.as_str()),
+            }),
+            actor: attribution.actor.to_owned(),
+            occurred_at: attribution.at.to_owned(),
+        };
+        self.write_version(&person, version, "residence_changed", attribution, &[event], &household_writes).await?;
+        self.get(pid).await?.ok_or_else(|| RegisterError::PersonNotFound(pid.to_string()))
+    }
+
+    /// Every version of a person's record, newest first.
+    pub async fn history(&self, pid: &Pid) -> Result<Option<Vec<Revision>>, RegisterError> {
+        let Some((current, meta)) = self.get_with_meta(pid).await? else {
+            return Ok(None);
+        };
+        #[derive(sqlx::FromRow)]
+        struct RevisionRow {
+            version: i64,
+            at: String,
+            actor: String,
+            change: String,
+            legal_basis: String,
+            document_ref: Option<String>,
+            snapshot: String,
+        }
+        let sql = "SELECT version, at, actor, change, legal_basis, document_ref, snapshot FROM person_revisions WHERE pid = $1 ORDER BY version DESC";
+        let rows = dispatch!(&self.db, pool => sqlx::query_as::<_, RevisionRow>(sql).bind(pid.as_str()).fetch_all(pool).await)?;
+        let mut out = vec![Revision {
+            version: current.version.unwrap_or(1),
+            at: meta.at,
+            actor: meta.actor,
+            change: meta.change,
+            legal_basis: meta.legal_basis,
+            record: current,
+        }];
+        for r in rows {
+            let mut record: Person = serde_json::from_str(&r.snapshot).map_err(|_| corrupt(pid.as_str(), "revision snapshot"))?;
+            record.version = Some(r.version);
+            record.updated_at = Some(r.at.clone());
+            out.push(Revision {
+                version: r.version,
+                at: r.at,
+                actor: r.actor,
+                change: r.change,
+                legal_basis: LegalBasis { basis: r.legal_basis, document_ref: r.document_ref },
+                record,
+            });
+        }
+        Ok(Some(out))
+    }
+
+    async fn household_row(&self, id: &HouseholdId) -> Result<Option<HouseholdRow>, RegisterError> {
+        let sql = "SELECT id, head_pid, commune, address, version, updated_at FROM households WHERE id = $1";
+        Ok(dispatch!(&self.db, pool => sqlx::query_as::<_, HouseholdRow>(sql).bind(id.as_str()).fetch_optional(pool).await)?)
+    }
+
+    async fn household_member_count(&self, id: &HouseholdId) -> Result<i64, RegisterError> {
+        let sql = "SELECT COUNT(*) FROM people WHERE household_id = $1";
+        Ok(dispatch!(&self.db, pool => sqlx::query_scalar::<_, i64>(sql).bind(id.as_str()).fetch_one(pool).await)?)
+    }
+
+    pub async fn household(&self, id: &HouseholdId) -> Result<Option<Household>, RegisterError> {
+        let Some(row) = self.household_row(id).await? else {
+            return Ok(None);
+        };
+        let sql = const_format_people("WHERE household_id = $1 ORDER BY pid");
+        let rows = dispatch!(&self.db, pool => sqlx::query_as::<_, PersonRow>(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_all(pool).await)?;
+        let mut members = Vec::with_capacity(rows.len());
+        for r in rows {
+            let (p, _) = r.into_person()?;
+            members.push(HouseholdMember {
+                pid: p.pid,
+                full_name: p.full_name,
+                birth_date: p.birth_date,
+                sex: p.sex,
+                relation_to_head: p.relation_to_head.unwrap_or(Relation::Other),
+            });
+        }
+        members.sort_by_key(|m| (m.relation_to_head != Relation::Head, m.birth_date));
+        let bad = |w: &str| corrupt(&row.head_pid, w);
+        Ok(Some(Household {
+            id: id.clone(),
+            head_pid: Pid::parse(&row.head_pid).map_err(|_| bad("household head"))?,
+            address: Residence { commune: CommuneCode::parse(&row.commune).map_err(|_| bad("household commune"))?, address: row.address },
+            members,
+            version: row.version,
+            updated_at: row.updated_at,
+        }))
+    }
+
+    /// Streams every person in PID order, `batch` at a time, to `sink`.
+    pub async fn export<F>(&self, batch: i64, mut sink: F) -> Result<u64, RegisterError>
+    where
+        F: FnMut(&Person) -> Result<(), std::io::Error>,
+    {
+        let mut after = String::new();
+        let mut total = 0u64;
+        loop {
+            let sql = const_format_people("WHERE pid > $1 ORDER BY pid LIMIT $2");
+            let rows = dispatch!(&self.db, pool => sqlx::query_as::<_, PersonRow>(sqlx::AssertSqlSafe(sql)).bind(&after).bind(batch).fetch_all(pool).await)?;
+            if rows.is_empty() {
+                return Ok(total);
+            }
+            for row in rows {
+                let (mut p, _) = row.into_person()?;
+                after = p.pid.to_string();
+                p.version = None;
+                p.updated_at = None;
+                sink(&p).map_err(|e| StoreError::Corrupt(format!("writing the export failed: {e}")))?;
+                total += 1;
+            }
+        }
+    }
+
+    async fn vocab(&self) -> Result<Arc<Vocab>, RegisterError> {
+        if let Ok(guard) = self.vocab.read()
+            && let Some((at, v)) = guard.as_ref()
+            && at.elapsed() < Duration::from_secs(30)
+        {
+            return Ok(v.clone());
+        }
+        let rows: Vec<(String, String)> = dispatch!(&self.db, pool => sqlx::query_as("SELECT part, token FROM name_vocab").fetch_all(pool).await)?;
+        let vocab = Arc::new(Vocab::from_rows(rows));
+        if let Ok(mut guard) = self.vocab.write() {
+            *guard = Some((Instant::now(), vocab.clone()));
+        }
+        Ok(vocab)
+    }
+
+    /// Folded, typo-tolerant name search, ranked; restricted to `allowed_communes` when given.
+    pub async fn search(&self, q: &SearchQuery, allowed_communes: Option<&[String]>) -> Result<Vec<Person>, RegisterError> {
+        let query_tokens = tokens(&q.text);
+        if query_tokens.is_empty() {
+            return Ok(Vec::new());
+        }
+        let vocab = self.vocab().await?;
+        let plan = search::plan(&query_tokens, &vocab);
+        if plan.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut candidates: HashMap<String, String> = HashMap::new();
+        for step in &plan {
+            let rows: Vec<(String, String)> = dispatch!(&self.db, pool => {
+                let mut qb = QueryBuilder::new("SELECT pid, name_folded FROM people WHERE ");
+                search::push_conditions(&mut qb, step, q, allowed_communes);
+                qb.push(" LIMIT ");
+                qb.push_bind(search::CANDIDATE_LIMIT);
+                qb.build_query_as().fetch_all(pool).await
+            })?;
+            for (pid, name) in rows {
+                candidates.entry(pid).or_insert(name);
+            }
+            if candidates.len() as i64 >= search::CANDIDATE_LIMIT {
+                break;
+            }
+        }
+        let mut ranked: Vec<(i64, String, String)> = candidates
+            .into_iter()
+            .filter_map(|(pid, name)| search::score(&query_tokens, &name).map(|s| (s, name, pid)))
+            .collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)).then_with(|| a.2.cmp(&b.2)));
+        ranked.truncate(q.limit.clamp(1, 100) as usize);
+        let mut out = Vec::with_capacity(ranked.len());
+        if ranked.is_empty() {
+            return Ok(out);
+        }
+        let placeholders: Vec<String> = (1..=ranked.len()).map(|i| format!("${i}")).collect();
+        let qb_sql = const_format_people(&format!("WHERE pid IN ({})", placeholders.join(", ")));
+        let rows = dispatch!(&self.db, pool => {
+            let mut query = sqlx::query_as::<_, PersonRow>(sqlx::AssertSqlSafe(qb_sql));
+            for (_, _, pid) in &ranked {
+                query = query.bind(pid.as_str());
+            }
+            query.fetch_all(pool).await
+        })?;
+        let mut by_pid: HashMap<String, Person> = HashMap::new();
+        for r in rows {
+            let (p, _) = r.into_person()?;
+            by_pid.insert(p.pid.to_string(), p);
+        }
+        for (_, _, pid) in ranked {
+            if let Some(p) = by_pid.remove(&pid) {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn const_format_people(tail: &str) -> String {
+    format!("SELECT {PERSON_COLUMNS} FROM people {tail}")
+}
+
+fn change_fields(c: &Change) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    macro_rules! f { ($($name:ident),*) => { $( if c.$name.is_some() { v.push(stringify!($name)); } )* } }
+    f!(full_name, other_names, birth_date, birth_registration_place, hometown, ethnicity, religion, nationality, marital_status, status, father_pid, mother_pid, spouse_pid);
+    v
+}
+
+#[derive(sqlx::FromRow)]
+struct HouseholdRow {
+    #[allow(dead_code)]
+    id: String,
+    head_pid: String,
+    commune: String,
+    address: String,
+    version: i64,
+    updated_at: String,
+}
+
+enum HouseholdWrite {
+    Create { id: HouseholdId, head: Pid, residence: Residence },
+    Dissolve { id: HouseholdId },
+}
+
+/// What kind of residence is being recorded.
+#[derive(Debug, Clone)]
+pub enum ResidenceKind {
+    Permanent { residence: Residence, household: HouseholdChoice },
+    Temporary(TemporaryResidence),
+    Current(Residence),
+}
+
+#[derive(Debug, Clone)]
+pub enum HouseholdChoice {
+    Join { id: HouseholdId, relation: Relation },
+    New { id: HouseholdId },
+}
+
+#[derive(Debug, Clone)]
+pub struct ResidenceChange {
+    pub kind: ResidenceKind,
+    pub expected_version: Option<i64>,
+}
