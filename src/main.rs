@@ -1,1 +1,280 @@
-fn main() {}
+//! The `civitas` command: serve, migrate, generate, import, export, token, openapi.
+
+use std::io::{BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use civitas::config::Config;
+use civitas::import::{self, ImportOptions};
+use civitas_core::{ProvinceCode, UnitCode};
+use civitas_identity::{KeyRing, Role, tokens};
+use civitas_registry::Register;
+use civitas_registry::synth::Generator;
+
+#[derive(Parser)]
+#[command(name = "civitas", version, about = "Population register, e-ID and public services of Project 06")]
+struct Cli {
+    /// Configuration file (TOML); default ./civitas.toml when present.
+    #[arg(long, global = true, env = "CIVITAS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://./civitas.db or postgres://user@host/db (overrides CIVITAS_DATABASE).
+    #[arg(long, global = true)]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (migrates the database first).
+    Serve {
+        /// Address and port, e.g. 127.0.0.1:8080 (overrides CIVITAS_LISTEN).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Seed synthetic people of Hà Nội into an empty database and print how to try things.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Write synthetic people as NDJSON to standard output.
+    Generate {
+        #[arg(long)]
+        people: usize,
+        /// 2-digit province code (2025 catalogue).
+        #[arg(long, default_value = "01")]
+        province: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Reference date for ages (YYYY-MM-DD); fixed by default so a seed is reproducible.
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+    /// Import people from an NDJSON file ("-" for standard input).
+    Import {
+        file: PathBuf,
+        /// Lines per transaction.
+        #[arg(long, default_value_t = 5000)]
+        batch: usize,
+    },
+    /// Write every person as NDJSON to standard output (or --output).
+    Export {
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Print a signed access token for scripts and operators.
+    Token {
+        #[arg(long)]
+        role: String,
+        /// 2-digit province or 5-digit commune code; repeat for several.
+        #[arg(long = "unit", required = true)]
+        units: Vec<String>,
+        /// Who the token identifies (shown in the access log).
+        #[arg(long, default_value = "operator")]
+        subject: String,
+        /// Lifetime in hours (default from configuration: 12).
+        #[arg(long)]
+        ttl_hours: Option<i64>,
+    },
+    /// Print the OpenAPI document of the JSON API.
+    Openapi,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(mut c) => {
+            if let Some(db) = &cli.database {
+                c.database = db.clone();
+            }
+            c
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { listen, demo } => serve(config, listen, demo).await,
+        Command::Migrate => {
+            civitas::open(&config.database).await?;
+            println!("database {} is up to date", civitas::redact(&config.database));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate { people, province, seed, as_of } => generate(people, &province, seed, as_of.as_deref()),
+        Command::Import { file, batch } => import_file(&config, file, batch).await,
+        Command::Export { output } => export(&config, output).await,
+        Command::Token { role, units, subject, ttl_hours } => {
+            let role = Role::parse(&role).ok_or_else(|| {
+                anyhow::anyhow!("unknown role {role:?}; roles: {}", Role::ALL.map(|r| r.as_str()).join(", "))
+            })?;
+            let units = units.iter().map(|u| UnitCode::parse(u)).collect::<Result<Vec<_>, _>>()?;
+            let db = civitas::open(&config.database).await?;
+            let keys = KeyRing::load_or_create(&db, civitas::now()).await?;
+            let ttl = ttl_hours.unwrap_or(config.token_ttl_hours);
+            if !(1..=24 * 90).contains(&ttl) {
+                anyhow::bail!("--ttl-hours must be between 1 and 2160");
+            }
+            println!("{}", tokens::issue(&keys, &subject, role, &units, civitas::now().unix_timestamp(), ttl * 3600));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Openapi => {
+            println!("{}", civitas_web::openapi::json());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Result<ExitCode> {
+    let listen = listen.unwrap_or(config.listen.clone());
+    let db = civitas::open(&config.database).await?;
+    let keys = KeyRing::load_or_create(&db, civitas::now()).await?;
+    let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    let secure = config.secure_cookies.unwrap_or(!addr.ip().is_loopback());
+    let state = civitas_web::AppState::new(db.clone(), keys, secure);
+    if demo {
+        let register = Register::new(db.clone());
+        let started = std::time::Instant::now();
+        let added = civitas::seed_demo(&register, config.demo_people).await?;
+        if added > 0 {
+            tracing::info!(people = added, seconds = started.elapsed().as_secs_f32(), "seeded demo population of Hà Nội");
+        }
+        let sample = register.sample_pid().await?.unwrap_or_default();
+        let token = tokens::issue(&state.keys, "demo-officer", Role::RegistryOfficer, &[UnitCode::parse("01")?], civitas::now().unix_timestamp(), 12 * 3600);
+        println!(
+            "\ncivitas demo — {} people in the register\n\n  Officer pages:  http://{addr}/signin  (paste the token below)\n  API document:   http://{addr}/api/openapi.json\n  Sample person:  curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/api/v1/people/{sample}\n  Search:         curl -H \"Authorization: Bearer $TOKEN\" 'http://{addr}/api/v1/people?q=nguyen+van+an'\n\n  TOKEN (registry-officer, Hà Nội, 12 h):\n  {token}\n\n  More tokens:    civitas token --role onestop-officer --unit 00004 --database {}\n",
+            register.count().await?,
+            civitas::redact(&config.database)
+        );
+    }
+    tracing::info!(%addr, database = %civitas::redact(&config.database), "listening");
+    civitas_web::serve(listener, state, shutdown_signal()).await?;
+    db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+}
+
+fn generate(people: usize, province: &str, seed: u64, as_of: Option<&str>) -> anyhow::Result<ExitCode> {
+    let province = ProvinceCode::parse_current(province)?;
+    let as_of = match as_of {
+        Some(s) => time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+            .map_err(|e| anyhow::anyhow!("--as-of {s:?} is not a date YYYY-MM-DD: {e}"))?,
+        None => civitas::DEMO_AS_OF,
+    };
+    let mut generator = Generator::new(province, seed, as_of)?;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+    let mut written = 0;
+    while written < people {
+        for person in generator.household() {
+            if written == people {
+                break;
+            }
+            serde_json::to_writer(&mut out, &person)?;
+            out.write_all(b"\n")?;
+            written += 1;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import_file(config: &Config, file: PathBuf, batch: usize) -> anyhow::Result<ExitCode> {
+    let db = civitas::open(&config.database).await?;
+    let register = Register::new(db.clone());
+    let (input, size): (Box<dyn std::io::BufRead + Send>, Option<u64>) = if file.as_os_str() == "-" {
+        (Box::new(BufReader::new(std::io::stdin())), None)
+    } else {
+        let f = std::fs::File::open(&file).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?;
+        let size = f.metadata().ok().map(|m| m.len());
+        (Box::new(BufReader::with_capacity(1 << 20, f)), size)
+    };
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} {pos} lines read · {per_sec} · {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    let _ = size;
+    let options = ImportOptions { batch, actor: "civitas-import".into(), source: file.display().to_string(), today: civitas::now().date() };
+    let started = std::time::Instant::now();
+    let report = import::run(&register, input, &options, |lines| bar.set_position(lines)).await?;
+    bar.finish_and_clear();
+    for (line, reason) in &report.rejected {
+        eprintln!("line {line}: {reason}");
+    }
+    println!(
+        "imported {}, unchanged {}, rejected {} ({:.1} s)",
+        report.imported,
+        report.unchanged,
+        report.rejected.len(),
+        started.elapsed().as_secs_f64()
+    );
+    db.close().await;
+    Ok(if report.rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+async fn export(config: &Config, output: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let db = civitas::open(&config.database).await?;
+    let register = Register::new(db.clone());
+    let sink: Box<dyn Write> = match &output {
+        Some(path) => Box::new(std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = BufWriter::with_capacity(1 << 20, sink);
+    let total = register
+        .export(5000, |p| {
+            serde_json::to_writer(&mut out, p).map_err(std::io::Error::other)?;
+            out.write_all(b"\n")
+        })
+        .await?;
+    out.flush()?;
+    eprintln!("exported {total} people");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,1 +1,73 @@
+//! The HTTP edge of civitas: the JSON API under `/api/v1` (described at `/api/openapi.json`,
+//! errors as RFC 9457 problem details), the officer pages, `/healthz`, `/readyz`, `/metrics`.
+//!
+//! Handlers are thin: an extractor authorizes, one domain call does the work, a typed DTO or a
+//! template answers. No SQL here.
 
+pub mod api;
+pub mod auth;
+pub mod i18n;
+pub mod metrics;
+pub mod openapi;
+pub mod pages;
+pub mod problem;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+
+use civitas_identity::KeyRing;
+use civitas_registry::Register;
+use civitas_store::Db;
+
+/// Everything a request handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub register: Arc<Register>,
+    pub keys: Arc<KeyRing>,
+    pub metrics: Arc<metrics::Metrics>,
+    /// Whether cookies must carry `Secure` (false only when serving plain http on loopback).
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    pub fn new(db: Db, keys: KeyRing, secure_cookies: bool) -> Self {
+        AppState {
+            register: Arc::new(Register::new(db.clone())),
+            db,
+            keys: Arc::new(keys),
+            metrics: Arc::new(metrics::Metrics::new()),
+            secure_cookies,
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api::routes())
+        .merge(pages::routes())
+        .route("/api/openapi.json", get(openapi::document))
+        .route("/healthz", get(metrics::healthz))
+        .route("/readyz", get(metrics::readyz))
+        .route("/metrics", get(metrics::export))
+        .fallback(problem::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// The current time. The web edge is where the clock is read (domain code takes `now`).
+#[allow(clippy::disallowed_methods)]
+pub fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}

@@ -1,0 +1,128 @@
+//! Who is calling: bearer tokens verified into a [`Caller`] with a role and administrative
+//! units. Handlers take a `Caller` (any role) or a [`RegistryOfficer`] (may change the register),
+//! so the signature says who may call.
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::header;
+
+use civitas_core::{AdminUnits, UnitCode};
+use civitas_identity::tokens::{self, TokenError};
+use civitas_identity::{Claims, Role};
+
+use crate::AppState;
+use crate::problem::Problem;
+
+/// An authenticated token holder.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub claims: Claims,
+    pub units: Vec<UnitCode>,
+    /// The `X-Purpose` header: why the data is read (required of agency systems).
+    pub purpose: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl Caller {
+    pub fn role(&self) -> Role {
+        self.claims.role
+    }
+
+    /// Whether one of `communes` is within the caller's units.
+    pub fn covers_any<'a>(&self, communes: impl IntoIterator<Item = &'a str>) -> bool {
+        communes.into_iter().any(|c| self.units.iter().any(|u| u.covers(c)))
+    }
+
+    pub fn covers(&self, commune: &str) -> bool {
+        self.units.iter().any(|u| u.covers(commune))
+    }
+
+    /// Every commune code within the caller's units.
+    pub fn communes(&self) -> Vec<String> {
+        let all = AdminUnits::get();
+        let mut out: Vec<String> = Vec::new();
+        for u in &self.units {
+            match u {
+                UnitCode::Commune(c) => out.push(c.as_str().to_owned()),
+                UnitCode::Province(p) => out.extend(all.communes_of(p.as_str()).map(|c| c.code.clone())),
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    pub fn unit_label(&self) -> String {
+        self.claims.units.join(",")
+    }
+}
+
+pub async fn caller_from_token(state: &AppState, token: &str, purpose: Option<String>, request_id: Option<String>) -> Result<Caller, Problem> {
+    let now = crate::now().unix_timestamp();
+    match tokens::verify(&state.keys, token, now).await {
+        Ok(claims) => {
+            let units = claims.unit_codes();
+            if units.is_empty() {
+                return Err(Problem::forbidden("the token names no administrative unit in force"));
+            }
+            Ok(Caller { claims, units, purpose, request_id })
+        }
+        Err(TokenError::Store(e)) => Err(crate::problem::internal(&e)),
+        Err(e @ TokenError::Expired) => Err(Problem::unauthorized(e.to_string())),
+        Err(e) => Err(Problem::unauthorized(format!("invalid bearer token: {e}"))),
+    }
+}
+
+fn header_text(parts: &Parts, name: &str) -> Option<String> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|s| !s.is_empty()).map(|s| s.chars().take(200).collect())
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(Problem::unauthorized("send Authorization: Bearer <token>"));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or_else(|| Problem::unauthorized("the Authorization header must be Bearer <token>"))?;
+        let purpose = header_text(parts, "x-purpose");
+        let request_id = header_text(parts, "x-request-id");
+        let caller = caller_from_token(&state, token, purpose, request_id).await?;
+        if caller.role() == Role::AgencySystem && caller.purpose.is_none() {
+            return Err(Problem::bad_request(
+                "missing-purpose",
+                "agency systems must state the purpose of every read in the X-Purpose header",
+            ));
+        }
+        Ok(caller)
+    }
+}
+
+/// A caller allowed to change the register (role `registry-officer`).
+pub struct RegistryOfficer(pub Caller);
+
+impl<S> FromRequestParts<S> for RegistryOfficer
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if !caller.role().may_change_register() {
+            return Err(Problem::forbidden(format!("role {} may not change the register", caller.role().as_str())));
+        }
+        Ok(RegistryOfficer(caller))
+    }
+}

@@ -1,0 +1,40 @@
+//! The OpenAPI 3.1 document of the JSON API, generated from the handlers' annotations.
+//! `civitas openapi` prints it; CI diffs it against the committed `openapi.json`.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::api;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "civitas API", description = "Population register and Project 06 services. Errors are RFC 9457 problem details."),
+    paths(
+        api::get_person, api::search_people, api::register_person, api::correct_person, api::person_history,
+        api::change_residence, api::residence_confirmation, api::get_household, api::find_communes, api::convert_old_commune,
+    ),
+    modifiers(&BearerAuth),
+    tags((name = "register", description = "Population register"), (name = "units", description = "Administrative units"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+pub fn json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

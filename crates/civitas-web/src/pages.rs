@@ -1,0 +1,467 @@
+//! Server-rendered officer pages (Vietnamese by default, `?lang=en` for English): sign-in with
+//! an access token, people search, a person with household and history.
+//!
+//! Until the OpenID Connect provider exists, officers sign in by pasting a token issued by
+//! `civitas token`; it is kept in an `HttpOnly`, `SameSite=Lax` cookie (`Secure` unless served
+//! on loopback http). Every form carries a CSRF token (double-submit cookie).
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use civitas_core::{AdminUnits, PartialDate};
+use civitas_registry::{Person, Residence};
+
+use crate::AppState;
+use crate::api::{log_reads, may_read, search_query};
+use crate::auth::{Caller, caller_from_token};
+use crate::i18n::Lang;
+
+const SESSION_COOKIE: &str = "civitas_session";
+const CSRF_COOKIE: &str = "civitas_csrf";
+const STYLE: &str = include_str!("style.css");
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/officer/search") }))
+        .route("/static/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], STYLE) }))
+        .route("/signin", get(signin_page).post(signin))
+        .route("/signout", axum::routing::post(signout))
+        .route("/officer/search", get(search_page))
+        .route("/officer/people/{pid}", get(person_page))
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct LangParam {
+    lang: Option<String>,
+}
+
+/// The page language: `?lang=` first, then the `lang` cookie, else Vietnamese.
+fn lang(headers: &HeaderMap, param: Option<&str>) -> Lang {
+    param.and_then(Lang::parse).or_else(|| cookie(headers, "lang").and_then(Lang::parse)).unwrap_or(Lang::Vi)
+}
+
+fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let value = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
+}
+
+fn new_csrf() -> String {
+    let mut bytes = [0u8; 24];
+    rand::fill(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Compares by hash so the time taken does not reveal a common prefix.
+fn csrf_ok(headers: &HeaderMap, submitted: &str) -> bool {
+    let Some(expected) = cookie(headers, CSRF_COOKIE) else { return false };
+    !expected.is_empty() && Sha256::digest(expected.as_bytes()) == Sha256::digest(submitted.as_bytes())
+}
+
+struct PageContext<'a> {
+    lang: Lang,
+    title: &'a str,
+    caller: Option<&'a Caller>,
+    csrf: Option<&'a str>,
+    path: &'a str,
+}
+
+fn layout(ctx: &PageContext, body: Markup) -> Markup {
+    let t = |k| ctx.lang.t(k);
+    let other = ctx.lang.other();
+    let sep = if ctx.path.contains('?') { '&' } else { '?' };
+    html! {
+        (DOCTYPE)
+        html lang=(ctx.lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (ctx.title) " · civitas" }
+                link rel="stylesheet" href="/static/style.css";
+            }
+            body {
+                a class="skip" href="#main" { (t("skip")) }
+                header class="top" {
+                    div class="brand" { a href="/officer/search" { (t("app")) } }
+                    nav aria-label="Menu" {
+                        a href=(format!("{}{}lang={}", ctx.path, sep, other.code())) lang=(other.code()) { (t("switch")) }
+                        @if let (Some(c), Some(csrf)) = (ctx.caller, ctx.csrf) {
+                            span class="who" { (t("signed_in_as")) ": " (c.claims.sub) " · " (t("unit")) ": " (c.unit_label()) }
+                            form method="post" action="/signout" class="inline" {
+                                input type="hidden" name="csrf" value=(csrf);
+                                button type="submit" class="link" { (t("signout")) }
+                            }
+                        }
+                    }
+                }
+                main id="main" { (body) }
+            }
+        }
+    }
+}
+
+fn page(status: StatusCode, markup: Markup, lang_cookie: Option<(Lang, &AppState)>, csrf: Option<(&str, &AppState)>) -> Response {
+    let mut response = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'"),
+    );
+    if let Some((lang, state)) = lang_cookie {
+        headers.append(header::SET_COOKIE, set_cookie(state, "lang", lang.code(), 31_536_000));
+    }
+    if let Some((csrf, state)) = csrf {
+        headers.append(header::SET_COOKIE, set_cookie(state, CSRF_COOKIE, csrf, 86_400));
+    }
+    response
+}
+
+/// The signed-in officer, or a redirect to the sign-in page.
+async fn page_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
+    let token = cookie(headers, SESSION_COOKIE).ok_or_else(|| Redirect::to("/signin").into_response())?;
+    caller_from_token(state, token, Some("officer-console".into()), None).await.map_err(|_| Redirect::to("/signin").into_response())
+}
+
+/// The CSRF token of this browser, creating one when there is none.
+fn csrf_of(headers: &HeaderMap) -> (String, bool) {
+    match cookie(headers, CSRF_COOKIE) {
+        Some(v) if v.len() >= 16 => (v.to_owned(), false),
+        _ => (new_csrf(), true),
+    }
+}
+
+fn error_summary(lang: Lang, errors: &[(&str, &str)]) -> Markup {
+    html! {
+        @if !errors.is_empty() {
+            div class="error-summary" role="alert" tabindex="-1" aria-labelledby="error-title" {
+                h2 id="error-title" { (lang.t("error.summary")) }
+                ul { @for (field, message) in errors { li { a href=(format!("#{field}")) { (message) } } } }
+            }
+        }
+    }
+}
+
+async fn signin_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangParam>) -> Response {
+    let lang = lang(&headers, q.lang.as_deref());
+    render_signin(&state, &headers, lang, &[], StatusCode::OK, q.lang.is_some())
+}
+
+fn render_signin(state: &AppState, headers: &HeaderMap, lang: Lang, errors: &[(&str, &str)], status: StatusCode, remember_lang: bool) -> Response {
+    let (csrf, fresh) = csrf_of(headers);
+    let t = |k| lang.t(k);
+    let body = html! {
+        h1 { (t("signin")) }
+        (error_summary(lang, errors))
+        form method="post" action="/signin" novalidate {
+            input type="hidden" name="csrf" value=(csrf);
+            div class=(if errors.is_empty() { "field" } else { "field error" }) {
+                label for="token" { (t("signin.token")) }
+                p class="hint" id="token-hint" { (t("signin.hint")) }
+                @for (_, message) in errors { p class="error-message" id="token-error" { (message) } }
+                textarea id="token" name="token" rows="4" autocomplete="off" spellcheck="false"
+                    aria-describedby=(if errors.is_empty() { "token-hint" } else { "token-hint token-error" }) {}
+            }
+            button type="submit" { (t("signin.submit")) }
+        }
+    };
+    let ctx = PageContext { lang, title: t("signin"), caller: None, csrf: None, path: "/signin" };
+    page(status, layout(&ctx, body), remember_lang.then_some((lang, state)), fresh.then_some((csrf.as_str(), state)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SigninForm {
+    token: Option<String>,
+    csrf: Option<String>,
+}
+
+async fn signin(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<SigninForm>) -> Response {
+    let lang = lang(&headers, None);
+    if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
+        return (StatusCode::FORBIDDEN, "CSRF token missing or wrong: reload the sign-in page").into_response();
+    }
+    let token = form.token.unwrap_or_default().trim().to_owned();
+    if token.is_empty() {
+        return render_signin(&state, &headers, lang, &[("token", lang.t("signin.empty"))], StatusCode::UNPROCESSABLE_ENTITY, false);
+    }
+    match caller_from_token(&state, &token, None, None).await {
+        Ok(caller) => {
+            let max_age = (caller.claims.exp - crate::now().unix_timestamp()).max(0);
+            let mut response = Redirect::to("/officer/search").into_response();
+            response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, &token, max_age));
+            response
+        }
+        Err(_) => render_signin(&state, &headers, lang, &[("token", lang.t("signin.invalid"))], StatusCode::UNPROCESSABLE_ENTITY, false),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    csrf: Option<String>,
+}
+
+async fn signout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
+    if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
+        return (StatusCode::FORBIDDEN, "CSRF token missing or wrong").into_response();
+    }
+    let mut response = Redirect::to("/signin").into_response();
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", 0));
+    response
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct SearchForm {
+    q: Option<String>,
+    birth_year: Option<String>,
+    commune: Option<String>,
+    lang: Option<String>,
+}
+
+fn residence_text(r: &Residence) -> String {
+    let units = AdminUnits::get();
+    let commune = units.commune(r.commune.as_str());
+    let province = commune.and_then(|c| units.province(&c.province_code)).map(|p| p.name.as_str()).unwrap_or_default();
+    let commune = commune.map(|c| c.name.as_str()).unwrap_or_default();
+    [r.address.as_str(), commune, province].iter().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>().join(", ")
+}
+
+fn date_text(d: &PartialDate) -> String {
+    match (d.day(), d.month()) {
+        (Some(day), Some(month)) => format!("{day:02}/{month:02}/{}", d.year()),
+        (None, Some(month)) => format!("{month:02}/{}", d.year()),
+        _ => d.year().to_string(),
+    }
+}
+
+async fn search_page(State(state): State<AppState>, headers: HeaderMap, Query(form): Query<SearchForm>) -> Response {
+    let lang = lang(&headers, form.lang.as_deref());
+    let caller = match page_caller(&state, &headers).await {
+        Ok(c) => c,
+        Err(redirect) => return redirect,
+    };
+    let (csrf, fresh) = csrf_of(&headers);
+    let t = |k| lang.t(k);
+    let submitted = form.q.is_some();
+    let mut errors: Vec<(&str, &str)> = Vec::new();
+    let mut results: Option<Vec<Person>> = None;
+    if submitted {
+        match search_query(&caller, form.q.as_deref(), form.birth_year.as_deref(), form.commune.as_deref(), Some(50)) {
+            Ok(query) => match state.register.search(&query, Some(&caller.communes())).await {
+                Ok(found) => {
+                    let pids: Vec<&str> = found.iter().map(|p| p.pid.as_str()).collect();
+                    if let Err(p) = log_reads(&state, &caller, &pids, &["search-result"]).await {
+                        return p.into_response();
+                    }
+                    results = Some(found);
+                }
+                Err(e) => return crate::problem::Problem::from(e).into_response(),
+            },
+            Err(problem) => {
+                let (field, key) = match problem.type_.rsplit(':').next().unwrap_or_default() {
+                    "invalid-birth-year" => ("birth_year", "search.bad_year"),
+                    "invalid-commune" | "forbidden" => ("commune", "search.bad_commune"),
+                    _ => ("q", "search.short"),
+                };
+                errors.push((field, t(key)));
+            }
+        }
+    }
+    let field_error = |name: &str| errors.iter().find(|(f, _)| *f == name).map(|(_, m)| *m);
+    let body = html! {
+        h1 { (t("search")) }
+        (error_summary(lang, &errors))
+        form method="get" action="/officer/search" class="search" role="search" {
+            @for (name, label, hint, value, kind) in [
+                ("q", t("search.name"), Some(t("search.name.hint")), form.q.as_deref(), "text"),
+                ("birth_year", t("search.year"), None, form.birth_year.as_deref(), "text"),
+                ("commune", t("search.commune"), None, form.commune.as_deref(), "text"),
+            ] {
+                div class=(if field_error(name).is_some() { "field error" } else { "field" }) {
+                    label for=(name) { (label) }
+                    @if let Some(h) = hint { p class="hint" id=(format!("{name}-hint")) { (h) } }
+                    @if let Some(m) = field_error(name) { p class="error-message" id=(format!("{name}-error")) { (m) } }
+                    input type=(kind) id=(name) name=(name) value=(value.unwrap_or_default())
+                        inputmode=(if name == "q" { "text" } else { "numeric" })
+                        aria-describedby=(format!("{}{}", if hint.is_some() { format!("{name}-hint ") } else { String::new() }, if field_error(name).is_some() { format!("{name}-error") } else { String::new() }).trim());
+                }
+            }
+            button type="submit" { (t("search.submit")) }
+        }
+        @if let Some(found) = &results {
+            h2 { (t("search.results")) " (" (found.len()) ")" }
+            @if found.is_empty() {
+                p { (t("search.none")) }
+            } @else {
+                table class="results" {
+                    thead { tr {
+                        th scope="col" { (t("full_name")) }
+                        th scope="col" { (t("pid")) }
+                        th scope="col" { (t("birth_date")) }
+                        th scope="col" { (t("sex")) }
+                        th scope="col" { (t("permanent")) }
+                    } }
+                    tbody {
+                        @for p in found {
+                            tr {
+                                td { a href=(format!("/officer/people/{}", p.pid)) { (p.full_name) } }
+                                td { (p.pid) }
+                                td { (date_text(&p.birth_date)) }
+                                td { (p.sex.label(lang.code())) }
+                                td { (p.permanent_residence.as_ref().map(residence_text).unwrap_or_default()) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let path = format!(
+        "/officer/search{}",
+        if submitted { format!("?q={}", form.q.as_deref().map(url_escape).unwrap_or_default()) } else { String::new() }
+    );
+    let ctx = PageContext { lang, title: t("search"), caller: Some(&caller), csrf: Some(&csrf), path: &path };
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    page(status, layout(&ctx, body), form.lang.is_some().then_some((lang, &state)), fresh.then_some((csrf.as_str(), &state)))
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+async fn person_page(State(state): State<AppState>, headers: HeaderMap, Path(raw): Path<String>, Query(q): Query<LangParam>) -> Response {
+    let lang = lang(&headers, q.lang.as_deref());
+    let caller = match page_caller(&state, &headers).await {
+        Ok(c) => c,
+        Err(redirect) => return redirect,
+    };
+    let (csrf, fresh) = csrf_of(&headers);
+    let t = |k| lang.t(k);
+    let path = format!("/officer/people/{}", url_escape(&raw));
+    let ctx = PageContext { lang, title: t("person"), caller: Some(&caller), csrf: Some(&csrf), path: &path };
+    let message = |status: StatusCode, title: &str, text: &str| {
+        let body = html! { h1 { (title) } p { (text) } p { a href="/officer/search" { (t("back")) } } };
+        page(status, layout(&PageContext { title, ..ctx }, body), None, fresh.then_some((csrf.as_str(), &state)))
+    };
+    let pid = match civitas_core::Pid::parse(&raw) {
+        Ok(pid) => pid,
+        Err(e) => return message(StatusCode::BAD_REQUEST, t("bad_pid"), &e.to_string()),
+    };
+    let person = match state.register.get(&pid).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return message(StatusCode::NOT_FOUND, t("not_found"), t("not_found.person")),
+        Err(e) => return crate::problem::Problem::from(e).into_response(),
+    };
+    if !may_read(&caller, &person) {
+        return message(StatusCode::FORBIDDEN, t("forbidden"), t("forbidden.unit"));
+    }
+    let household = match &person.household_id {
+        Some(id) => state.register.household(id).await.ok().flatten(),
+        None => None,
+    };
+    let history = state.register.history(&pid).await.ok().flatten().unwrap_or_default();
+    let mut pids = vec![person.pid.as_str().to_owned()];
+    if let Some(h) = &household {
+        pids.extend(h.members.iter().map(|m| m.pid.as_str().to_owned()).filter(|p| p != person.pid.as_str()));
+    }
+    let refs: Vec<&str> = pids.iter().map(String::as_str).collect();
+    if let Err(p) = log_reads(&state, &caller, &refs, &["record", "household", "history"]).await {
+        return p.into_response();
+    }
+    let none = t("none");
+    let rows: Vec<(&str, String)> = vec![
+        ("pid", person.pid.to_string()),
+        ("full_name", person.full_name.clone()),
+        ("birth_date", date_text(&person.birth_date)),
+        ("sex", person.sex.label(lang.code()).to_owned()),
+        ("ethnicity", person.ethnicity.name().to_owned()),
+        ("religion", person.religion.clone()),
+        ("nationality", person.nationality.clone()),
+        ("hometown", person.hometown.clone().unwrap_or_else(|| none.into())),
+        ("marital", person.marital_status.label(lang.code()).to_owned()),
+        ("status", person.status.label(lang.code()).to_owned()),
+        ("permanent", person.permanent_residence.as_ref().map(residence_text).unwrap_or_else(|| none.into())),
+        (
+            "temporary",
+            person
+                .temporary_residence
+                .as_ref()
+                .map(|r| residence_text(&Residence { commune: r.commune.clone(), address: r.address.clone() }))
+                .unwrap_or_else(|| none.into()),
+        ),
+        ("current", person.current_residence.as_ref().map(residence_text).unwrap_or_else(|| none.into())),
+    ];
+    let body = html! {
+        p { a href="/officer/search" { (t("back")) } }
+        h1 { (person.full_name) }
+        dl class="facts" {
+            @for (key, value) in &rows { dt { (t(key)) } dd { (value) } }
+        }
+        @if let Some(h) = &household {
+            h2 { (t("household")) " " (h.id) }
+            table {
+                thead { tr {
+                    th scope="col" { (t("full_name")) }
+                    th scope="col" { (t("pid")) }
+                    th scope="col" { (t("birth_date")) }
+                    th scope="col" { (t("relation")) }
+                } }
+                tbody {
+                    @for m in &h.members {
+                        tr {
+                            td { a href=(format!("/officer/people/{}", m.pid)) { (m.full_name) } }
+                            td { (m.pid) }
+                            td { (date_text(&m.birth_date)) }
+                            td { (m.relation_to_head.label(lang.code())) }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { (t("history")) }
+        table {
+            thead { tr {
+                th scope="col" { (t("version")) }
+                th scope="col" { (t("time")) }
+                th scope="col" { (t("change")) }
+                th scope="col" { (t("actor")) }
+                th scope="col" { (t("basis")) }
+            } }
+            tbody {
+                @for r in &history {
+                    tr {
+                        td { (r.version) }
+                        td { (r.at) }
+                        td { (r.change) }
+                        td { (r.actor) }
+                        td { (r.legal_basis.basis) @if let Some(d) = &r.legal_basis.document_ref { " (" (d) ")" } }
+                    }
+                }
+            }
+        }
+        (PreEscaped(""))
+    };
+    page(StatusCode::OK, layout(&ctx, body), q.lang.is_some().then_some((lang, &state)), fresh.then_some((csrf.as_str(), &state)))
+}

@@ -1,0 +1,122 @@
+//! RFC 9457 problem details, and the one place where domain errors become HTTP answers.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use civitas_registry::RegisterError;
+
+/// An RFC 9457 problem details body (`application/problem+json`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem (`urn:civitas:problem:<slug>`).
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    /// What went wrong in this request, specifically.
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        Problem { type_: format!("urn:civitas:problem:{slug}"), title: title.into(), status: status.as_u16(), detail: detail.into(), instance: None }
+    }
+    pub fn bad_request(slug: &str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, slug, "Bad request", detail)
+    }
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required", detail)
+    }
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "The server failed; the incident was logged.")
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, axum::Json(&self)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"civitas\""));
+        }
+        response
+    }
+}
+
+/// Logs an unexpected error with its cause chain; answers without leaking it.
+pub fn internal(error: &(dyn std::error::Error + 'static)) -> Problem {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    tracing::error!(error = %chain, "request failed");
+    Problem::internal()
+}
+
+impl From<RegisterError> for Problem {
+    fn from(e: RegisterError) -> Self {
+        match &e {
+            RegisterError::PersonNotFound(_) => Problem::not_found(e.to_string()),
+            RegisterError::HouseholdNotFound(_) => Problem::not_found(e.to_string()),
+            RegisterError::AlreadyRegistered(_) => Problem::new(StatusCode::CONFLICT, "already-registered", "Conflict", e.to_string()),
+            RegisterError::VersionConflict { .. } => Problem::new(StatusCode::CONFLICT, "version-conflict", "Conflict", e.to_string()),
+            RegisterError::Invalid(_) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-record", "Invalid record", e.to_string()),
+            RegisterError::NothingToChange => Problem::bad_request("nothing-to-change", e.to_string()),
+            RegisterError::MissingLegalBasis => Problem::bad_request("missing-legal-basis", e.to_string()),
+            RegisterError::HeadLeaving(..) => Problem::new(StatusCode::CONFLICT, "head-leaving", "Conflict", e.to_string()),
+            RegisterError::Store(inner) => internal(inner),
+        }
+    }
+}
+
+impl From<civitas_store::StoreError> for Problem {
+    fn from(e: civitas_store::StoreError) -> Self {
+        internal(&e)
+    }
+}
+
+/// Answers unknown routes.
+pub async fn not_found(uri: axum::http::Uri) -> Problem {
+    Problem::not_found(format!("no resource at {}", uri.path()))
+}
+
+/// Turns axum's rejection of a JSON body into a specific problem.
+pub fn json_rejection(r: axum::extract::rejection::JsonRejection) -> Problem {
+    use axum::extract::rejection::JsonRejection as J;
+    match r {
+        J::JsonDataError(e) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", "Invalid body", body_detail(&e)),
+        J::JsonSyntaxError(e) => Problem::bad_request("malformed-json", body_detail(&e)),
+        J::MissingJsonContentType(_) => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the body as application/json",
+        ),
+        other => Problem::bad_request("invalid-body", other.body_text()),
+    }
+}
+
+fn body_detail(e: &(dyn std::error::Error + 'static)) -> String {
+    // serde's message (the innermost source) names the field and the reason.
+    let mut last = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        last = s.to_string();
+        source = s.source();
+    }
+    last
+}

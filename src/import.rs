@@ -1,0 +1,107 @@
+//! NDJSON import: every line is validated on its own; valid lines are committed in large
+//! batches (one transaction each); a rejected line is reported with its number and reason and
+//! never stops the others. Idempotent by PID: people already registered are left unchanged.
+
+use std::collections::HashSet;
+use std::io::BufRead;
+
+use civitas_core::Pid;
+use civitas_registry::store::Attribution;
+use civitas_registry::{LegalBasis, Person, Register};
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    pub imported: u64,
+    pub unchanged: u64,
+    /// (line number, reason)
+    pub rejected: Vec<(u64, String)>,
+}
+
+pub struct ImportOptions {
+    pub batch: usize,
+    pub actor: String,
+    pub source: String,
+    pub today: time::Date,
+}
+
+enum Parsed {
+    Batch(Vec<Person>, Vec<(u64, String)>, u64),
+    Failed(String),
+}
+
+fn parse_line(line: &str, today: time::Date) -> Result<Person, String> {
+    let person: Person = serde_json::from_str(line).map_err(|e| format!("invalid JSON record: {e}"))?;
+    person.normalize_and_validate(today).map_err(|e| e.to_string())
+}
+
+/// Imports `input` into `register`, calling `progress(lines_done)` after each batch.
+/// Parsing runs on its own thread while the previous batch is being written.
+pub async fn run<R>(register: &Register, input: R, options: &ImportOptions, mut progress: impl FnMut(u64)) -> anyhow::Result<ImportReport>
+where
+    R: BufRead + Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Parsed>(2);
+    let batch_size = options.batch.max(1);
+    let today = options.today;
+    let reader = std::thread::spawn(move || {
+        let mut seen: HashSet<Pid> = HashSet::new();
+        let mut first_line: std::collections::HashMap<Pid, u64> = std::collections::HashMap::new();
+        let mut batch = Vec::with_capacity(batch_size);
+        let mut rejected = Vec::new();
+        let mut line_no = 0u64;
+        for line in input.lines() {
+            line_no += 1;
+            let line = match line {
+                Ok(l) => l,
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    rejected.push((line_no, "line is not valid UTF-8".to_owned()));
+                    continue;
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Parsed::Failed(format!("reading line {line_no} failed: {e}")));
+                    return;
+                }
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            match parse_line(&line, today) {
+                Ok(person) => {
+                    if seen.insert(person.pid) {
+                        first_line.insert(person.pid, line_no);
+                        batch.push(person);
+                    } else {
+                        let first = first_line.get(&person.pid).copied().unwrap_or_default();
+                        rejected.push((line_no, format!("ID number {} already appears on line {first}", person.pid)));
+                    }
+                }
+                Err(reason) => rejected.push((line_no, reason)),
+            }
+            if batch.len() >= batch_size {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+                if tx.blocking_send(Parsed::Batch(full, std::mem::take(&mut rejected), line_no)).is_err() {
+                    return;
+                }
+            }
+        }
+        let _ = tx.blocking_send(Parsed::Batch(batch, rejected, line_no));
+    });
+    let basis = LegalBasis { basis: format!("Nhập dữ liệu từ tệp {}", options.source), document_ref: None };
+    let at = civitas_store::timestamp(crate::now());
+    let attribution = Attribution { actor: &options.actor, legal_basis: &basis, at: &at };
+    let mut report = ImportReport::default();
+    while let Some(message) = rx.recv().await {
+        match message {
+            Parsed::Failed(reason) => anyhow::bail!(reason),
+            Parsed::Batch(people, rejected, lines) => {
+                let outcome = register.import_batch(&people, &attribution).await?;
+                report.imported += outcome.inserted;
+                report.unchanged += outcome.unchanged;
+                report.rejected.extend(rejected);
+                progress(lines);
+            }
+        }
+    }
+    let _ = reader.join();
+    Ok(report)
+}
