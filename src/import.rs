@@ -30,7 +30,12 @@ enum Parsed {
 }
 
 fn parse_line(line: &str, today: time::Date) -> Result<Person, String> {
-    let person: Person = serde_json::from_str(line).map_err(|e| format!("invalid JSON record: {e}"))?;
+    let person: Person = serde_json::from_str(line).map_err(|e| {
+        // serde_json appends " at line 1 column N"; within one NDJSON line only the column helps.
+        let message = e.to_string();
+        let message = message.rsplit_once(" at line ").map(|(m, _)| m.to_owned()).unwrap_or(message);
+        format!("invalid JSON record: {message} (column {})", e.column())
+    })?;
     person.normalize_and_validate(today).map_err(|e| e.to_string())
 }
 

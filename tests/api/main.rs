@@ -1,1 +1,10 @@
-fn main(){}
+//! One integration-test binary (STYLE.md 14): the real server on port 0 with a fresh database
+//! per test, on SQLite and on PostgreSQL; the CLI as a user runs it; the pages in Chromium.
+
+mod helpers;
+
+mod browser;
+mod cli;
+mod people;
+mod register_changes;
+mod service;
