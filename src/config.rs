@@ -39,7 +39,8 @@ impl Default for Config {
     }
 }
 
-const ENV_KEYS: [&str; 7] = ["DATABASE", "LISTEN", "LOG", "LOG_JSON", "DEMO_PEOPLE", "SECURE_COOKIES", "TOKEN_TTL_HOURS"];
+const ENV_KEYS: [&str; 7] =
+    ["DATABASE", "LISTEN", "LOG", "LOG_JSON", "DEMO_PEOPLE", "SECURE_COOKIES", "TOKEN_TTL_HOURS"];
 
 impl Config {
     /// Loads the layers. `file`: an explicit path (must exist); otherwise `./civitas.toml` is read
@@ -56,7 +57,10 @@ impl Config {
                 continue;
             }
             if !ENV_KEYS.contains(&name) {
-                anyhow::bail!("unknown environment variable {key}; known: {}", ENV_KEYS.map(|k| format!("CIVITAS_{k}")).join(", "));
+                anyhow::bail!(
+                    "unknown environment variable {key}; known: {}",
+                    ENV_KEYS.map(|k| format!("CIVITAS_{k}")).join(", ")
+                );
             }
             let bad = |what: &str| anyhow::anyhow!("{key}={value:?} is not {what}");
             match name {
@@ -74,7 +78,8 @@ impl Config {
     }
 
     fn from_file(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))
     }
 }

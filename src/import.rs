@@ -41,7 +41,12 @@ fn parse_line(line: &str, today: time::Date) -> Result<Person, String> {
 
 /// Imports `input` into `register`, calling `progress(lines_done)` after each batch.
 /// Parsing runs on its own thread while the previous batch is being written.
-pub async fn run<R>(register: &Register, input: R, options: &ImportOptions, mut progress: impl FnMut(u64)) -> anyhow::Result<ImportReport>
+pub async fn run<R>(
+    register: &Register,
+    input: R,
+    options: &ImportOptions,
+    mut progress: impl FnMut(u64),
+) -> anyhow::Result<ImportReport>
 where
     R: BufRead + Send + 'static,
 {

@@ -18,7 +18,9 @@ pub fn now() -> time::OffsetDateTime {
 
 /// Connects to `url` and applies pending migrations.
 pub async fn open(url: &str) -> anyhow::Result<Db> {
-    let db = Db::connect(url).await.map_err(|e| anyhow::anyhow!("cannot open database {}: {}", redact(url), error_chain(&e)))?;
+    let db = Db::connect(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open database {}: {}", redact(url), error_chain(&e)))?;
     db.migrate().await.map_err(|e| anyhow::anyhow!("migrating {} failed: {}", redact(url), error_chain(&e)))?;
     Ok(db)
 }

@@ -115,7 +115,8 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if config.log_json {
         builder.json().init();
@@ -160,7 +161,8 @@ async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Re
     let listen = listen.unwrap_or(config.listen.clone());
     let db = civitas::open(&config.database).await?;
     let keys = KeyRing::load_or_create(&db, civitas::now()).await?;
-    let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr()?;
     let secure = config.secure_cookies.unwrap_or(!addr.ip().is_loopback());
     let state = civitas_web::AppState::new(db.clone(), keys, secure);
@@ -169,10 +171,21 @@ async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Re
         let started = std::time::Instant::now();
         let added = civitas::seed_demo(&register, config.demo_people).await?;
         if added > 0 {
-            tracing::info!(people = added, seconds = started.elapsed().as_secs_f32(), "seeded demo population of Hà Nội");
+            tracing::info!(
+                people = added,
+                seconds = started.elapsed().as_secs_f32(),
+                "seeded demo population of Hà Nội"
+            );
         }
         let sample = register.sample_pid().await?.unwrap_or_default();
-        let token = tokens::issue(&state.keys, "demo-officer", Role::RegistryOfficer, &[UnitCode::parse("01")?], civitas::now().unix_timestamp(), 12 * 3600);
+        let token = tokens::issue(
+            &state.keys,
+            "demo-officer",
+            Role::RegistryOfficer,
+            &[UnitCode::parse("01")?],
+            civitas::now().unix_timestamp(),
+            12 * 3600,
+        );
         println!(
             "\ncivitas demo — {} people in the register\n\n  Officer pages:  http://{addr}/signin  (paste the token below)\n  API document:   http://{addr}/api/openapi.json\n  Sample person:  curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/api/v1/people/{sample}\n  Search:         curl -H \"Authorization: Bearer $TOKEN\" 'http://{addr}/api/v1/people?q=nguyen+van+an'\n\n  TOKEN (registry-officer, Hà Nội, 12 h):\n  {token}\n\n  More tokens:    civitas token --role onestop-officer --unit 00004 --database {}\n",
             register.count().await?,
@@ -240,9 +253,17 @@ async fn import_file(config: &Config, file: PathBuf, batch: usize) -> anyhow::Re
         (Box::new(BufReader::with_capacity(1 << 20, f)), size)
     };
     let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} {pos} lines read · {per_sec} · {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {pos} lines read · {per_sec} · {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     let _ = size;
-    let options = ImportOptions { batch, actor: "civitas-import".into(), source: file.display().to_string(), today: civitas::now().date() };
+    let options = ImportOptions {
+        batch,
+        actor: "civitas-import".into(),
+        source: file.display().to_string(),
+        today: civitas::now().date(),
+    };
     let started = std::time::Instant::now();
     let report = import::run(&register, input, &options, |lines| bar.set_position(lines)).await?;
     bar.finish_and_clear();
@@ -264,7 +285,9 @@ async fn export(config: &Config, output: Option<PathBuf>) -> anyhow::Result<Exit
     let db = civitas::open(&config.database).await?;
     let register = Register::new(db.clone());
     let sink: Box<dyn Write> = match &output {
-        Some(path) => Box::new(std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?),
+        Some(path) => {
+            Box::new(std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?)
+        }
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = BufWriter::with_capacity(1 << 20, sink);

@@ -43,14 +43,22 @@ async fn import_round_trip(backend: Backend) {
     let second = dir.0.join("export2.ndjson");
     civitas(&["export", "--database", &url2, "--output", second.to_str().unwrap()]);
     assert_eq!(std::fs::read(&exported).unwrap(), std::fs::read(&second).unwrap());
-    let mut original: Vec<String> = std::fs::read_to_string(&file).unwrap().lines().map(|l| {
-        let v: serde_json::Value = serde_json::from_str(l).unwrap();
-        v.to_string()
-    }).collect();
-    let mut round: Vec<String> = std::fs::read_to_string(&exported).unwrap().lines().map(|l| {
-        let v: serde_json::Value = serde_json::from_str(l).unwrap();
-        v.to_string()
-    }).collect();
+    let mut original: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.to_string()
+        })
+        .collect();
+    let mut round: Vec<String> = std::fs::read_to_string(&exported)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.to_string()
+        })
+        .collect();
     original.sort();
     round.sort();
     assert_eq!(original, round, "export must round-trip the generated records");
@@ -76,7 +84,12 @@ async fn import_round_trip(backend: Backend) {
     assert!(stderr.contains("line 2: pid: the ID number says birth year 1990, the record says 1991"), "{stderr}");
     assert!(stderr.contains("line 3:") && stderr.contains("12 digits"), "{stderr}");
     assert!(stderr.contains("line 4: invalid JSON record"), "{stderr}");
-    assert!(stderr.contains("line 3: invalid JSON record: a personal ID number has 12 digits, this one has 5 characters (column 14)"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "line 3: invalid JSON record: a personal ID number has 12 digits, this one has 5 characters (column 14)"
+        ),
+        "{stderr}"
+    );
     assert!(stderr.contains("line 5:") && stderr.contains("does not exist"), "{stderr}");
     assert!(stderr.contains("line 7: ID number 001090555001 already appears on line 1"), "{stderr}");
 }

@@ -52,7 +52,7 @@ pub fn temp_dir() -> TempDir {
 }
 
 fn rand_suffix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos() as u64).unwrap_or(0)
+    civitas::now().unix_timestamp_nanos() as u64 % 1_000_000_007
 }
 
 pub fn postgres_admin_url() -> String {
@@ -82,7 +82,10 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, Option<TempDir>
             };
             let n = COUNTER.fetch_add(1, Ordering::SeqCst);
             let name = format!("civitas_t{}_{n}_{}", std::process::id(), rand_suffix());
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.expect("create database");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&pool)
+                .await
+                .expect("create database");
             pool.close().await;
             let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin.clone());
             Some((format!("{base}/{name}"), None))
@@ -107,7 +110,12 @@ fn fixture() -> Vec<Person> {
         r#"{"pid":"001215000003","full_name":"Nguyễn Văn Cường","birth_date":"2015-01-20","sex":"male","father_pid":"001090123456","mother_pid":"001190000002","permanent_residence":{"commune":"00004","address":"Số 5 phố Đội Cấn"},"household_id":"HKTEST1","relation_to_head":"child"}"#,
         r#"{"pid":"079185000004","full_name":"Lê Thị Dung","birth_date":"1985","sex":"female","religion":"Phật giáo","permanent_residence":{"commune":"00008","address":"Số 10 phố Kim Mã"},"household_id":"HKTEST2","relation_to_head":"head"}"#,
     ];
-    lines.iter().map(|l| serde_json::from_str::<Person>(l).expect("fixture").normalize_and_validate(TODAY).expect("valid fixture")).collect()
+    lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Person>(l).expect("fixture").normalize_and_validate(TODAY).expect("valid fixture")
+        })
+        .collect()
 }
 
 pub async fn seed(db: &Db) {
@@ -117,7 +125,8 @@ pub async fn seed(db: &Db) {
     let attribution = Attribution { actor: "fixture", legal_basis: &basis, at: &at };
     register.import_batch(&fixture(), &attribution).await.expect("seed fixture");
     // Some synthetic neighbours, so that search has something to rank.
-    let mut generator = civitas_registry::synth::Generator::new(civitas_core::ProvinceCode::parse("01").unwrap(), 99, TODAY).unwrap();
+    let mut generator =
+        civitas_registry::synth::Generator::new(civitas_core::ProvinceCode::parse("01").unwrap(), 99, TODAY).unwrap();
     let mut people = Vec::new();
     while people.len() < 300 {
         people.extend(generator.household());
@@ -167,7 +176,13 @@ impl TestApp {
         self.client.get(self.url(path)).bearer_auth(token).send().await.expect("request")
     }
 
-    pub async fn send_json(&self, method: reqwest::Method, path: &str, token: &str, body: serde_json::Value) -> reqwest::Response {
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
         self.client.request(method, self.url(path)).bearer_auth(token).json(&body).send().await.expect("request")
     }
 }
@@ -175,7 +190,8 @@ impl TestApp {
 /// Asserts a problem-details answer with `status` and returns its body.
 pub async fn expect_problem(response: reqwest::Response, status: u16) -> serde_json::Value {
     assert_eq!(response.status().as_u16(), status, "unexpected status");
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     assert_eq!(content_type, "application/problem+json");
     let body: serde_json::Value = response.json().await.expect("problem body");
     assert_eq!(body["status"], status);

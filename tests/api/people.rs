@@ -78,7 +78,9 @@ on_both_databases!(units_and_tokens_limit_access, scopes);
 
 async fn search(app: TestApp) {
     let t = app.token(Role::OnestopOfficer, &["01"]);
-    let names = |v: &Value| -> Vec<String> { v["items"].as_array().unwrap().iter().map(|p| p["full_name"].as_str().unwrap().to_owned()).collect() };
+    let names = |v: &Value| -> Vec<String> {
+        v["items"].as_array().unwrap().iter().map(|p| p["full_name"].as_str().unwrap().to_owned()).collect()
+    };
     // Without diacritics, in NFD, with old tone placement, with a typo: An comes first.
     for q in ["nguyen%20van%20an", "Nguye%CC%83n%20Va%CC%86n%20An", "NGUYEN%20VAN%20AN", "nguyne%20van%20an"] {
         let r: Value = app.get(&format!("/api/v1/people?q={q}&commune={BA_DINH}"), &t).await.json().await.unwrap();

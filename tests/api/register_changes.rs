@@ -24,31 +24,76 @@ async fn corrections(app: TestApp) {
     expect_problem(app.send_json(Method::PATCH, &path, &officer, body).await, 409).await;
     // Missing legal basis, empty change, unknown field, inconsistent sex: specific errors.
     let b = expect_problem(
-        app.send_json(Method::PATCH, &path, &officer, json!({"changes": {"religion": "Không"}, "legal_basis": {"basis": " "}})).await,
+        app.send_json(
+            Method::PATCH,
+            &path,
+            &officer,
+            json!({"changes": {"religion": "Không"}, "legal_basis": {"basis": " "}}),
+        )
+        .await,
         400,
     )
     .await;
     assert!(b["detail"].as_str().unwrap().contains("legal basis"));
-    expect_problem(app.send_json(Method::PATCH, &path, &officer, json!({"changes": {}, "legal_basis": {"basis": "x"}})).await, 400).await;
+    expect_problem(
+        app.send_json(Method::PATCH, &path, &officer, json!({"changes": {}, "legal_basis": {"basis": "x"}})).await,
+        400,
+    )
+    .await;
     let b = expect_problem(
-        app.send_json(Method::PATCH, &path, &officer, json!({"changes": {"nmae": "x"}, "legal_basis": {"basis": "x"}})).await,
+        app.send_json(Method::PATCH, &path, &officer, json!({"changes": {"nmae": "x"}, "legal_basis": {"basis": "x"}}))
+            .await,
         422,
     )
     .await;
     assert!(b["detail"].as_str().unwrap().contains("nmae"), "{b}");
     let b = expect_problem(
-        app.send_json(Method::PATCH, &path, &officer, json!({"changes": {"birth_date": "2016-01-01"}, "legal_basis": {"basis": "x"}})).await,
+        app.send_json(
+            Method::PATCH,
+            &path,
+            &officer,
+            json!({"changes": {"birth_date": "2016-01-01"}, "legal_basis": {"basis": "x"}}),
+        )
+        .await,
         422,
     )
     .await;
     assert!(b["detail"].as_str().unwrap().contains("birth year"), "{b}");
-    let r = app.client.patch(app.url(&path)).bearer_auth(&officer).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let r = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&officer)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     expect_problem(r, 400).await;
     // Other roles and other communes may not change.
     let onestop = app.token(Role::OnestopOfficer, &[BA_DINH]);
-    expect_problem(app.send_json(Method::PATCH, &path, &onestop, json!({"changes": {"religion": "Không"}, "legal_basis": {"basis": "x"}})).await, 403).await;
+    expect_problem(
+        app.send_json(
+            Method::PATCH,
+            &path,
+            &onestop,
+            json!({"changes": {"religion": "Không"}, "legal_basis": {"basis": "x"}}),
+        )
+        .await,
+        403,
+    )
+    .await;
     let other = app.token(Role::RegistryOfficer, &[NGOC_HA]);
-    expect_problem(app.send_json(Method::PATCH, &path, &other, json!({"changes": {"religion": "Không"}, "legal_basis": {"basis": "x"}})).await, 403).await;
+    expect_problem(
+        app.send_json(
+            Method::PATCH,
+            &path,
+            &other,
+            json!({"changes": {"religion": "Không"}, "legal_basis": {"basis": "x"}}),
+        )
+        .await,
+        403,
+    )
+    .await;
 
     // The history keeps both versions, newest first, with actor and legal basis.
     let h: Value = app.get(&format!("/api/v1/people/{CUONG}/history"), &officer).await.json().await.unwrap();
@@ -75,12 +120,20 @@ async fn residence(app: TestApp) {
     // The head cannot leave while others remain.
     let move_an = json!({"kind": "permanent", "residence": {"commune": NGOC_HA, "address": "Số 1 phố Kim Mã"},
         "household": {"create": "HKNEW1"}, "legal_basis": basis});
-    let b = expect_problem(app.send_json(Method::POST, &format!("/api/v1/people/{AN}/residence"), &ngoc_ha, move_an).await, 409).await;
+    let b = expect_problem(
+        app.send_json(Method::POST, &format!("/api/v1/people/{AN}/residence"), &ngoc_ha, move_an).await,
+        409,
+    )
+    .await;
     assert!(b["detail"].as_str().unwrap().contains("HKTEST1"));
     // The son moves to Dung's household in Ngọc Hà: registered by a Ngọc Hà officer.
     let move_cuong = json!({"kind": "permanent", "residence": {"commune": NGOC_HA, "address": "Số 10 phố Kim Mã"},
         "household": {"join": "HKTEST2", "relation": "grandchild"}, "legal_basis": basis});
-    expect_problem(app.send_json(Method::POST, &format!("/api/v1/people/{CUONG}/residence"), &ba_dinh, move_cuong.clone()).await, 403).await;
+    expect_problem(
+        app.send_json(Method::POST, &format!("/api/v1/people/{CUONG}/residence"), &ba_dinh, move_cuong.clone()).await,
+        403,
+    )
+    .await;
     let r = app.send_json(Method::POST, &format!("/api/v1/people/{CUONG}/residence"), &ngoc_ha, move_cuong).await;
     assert_eq!(r.status(), 200);
     let p: Value = r.json().await.unwrap();
@@ -92,20 +145,35 @@ async fn residence(app: TestApp) {
     assert_eq!(h["members"].as_array().unwrap().len(), 2);
     // Now the Ba Đình officer no longer sees him; the Ngọc Hà one does.
     expect_problem(app.get(&format!("/api/v1/people/{CUONG}"), &ba_dinh).await, 403).await;
-    let c: Value = app.get(&format!("/api/v1/people/{CUONG}/residence-confirmation"), &ngoc_ha).await.json().await.unwrap();
+    let c: Value =
+        app.get(&format!("/api/v1/people/{CUONG}/residence-confirmation"), &ngoc_ha).await.json().await.unwrap();
     assert_eq!(c["household"]["head_pid"], DUNG);
     // Temporary residence, and bad input.
     let temp = json!({"kind": "temporary", "residence": {"commune": NGOC_HA, "address": "Phòng 2, số 8 ngõ 3"}, "until": "2027-06-30", "legal_basis": basis});
-    let p: Value = app.send_json(Method::POST, &format!("/api/v1/people/{DUNG}/residence"), &ngoc_ha, temp).await.json().await.unwrap();
+    let p: Value = app
+        .send_json(Method::POST, &format!("/api/v1/people/{DUNG}/residence"), &ngoc_ha, temp)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(p["temporary_residence"]["until"], "2027-06-30");
     let bad = json!({"kind": "permanent", "residence": {"commune": NGOC_HA, "address": "x"}, "legal_basis": basis});
-    expect_problem(app.send_json(Method::POST, &format!("/api/v1/people/{DUNG}/residence"), &ngoc_ha, bad).await, 422).await;
+    expect_problem(app.send_json(Method::POST, &format!("/api/v1/people/{DUNG}/residence"), &ngoc_ha, bad).await, 422)
+        .await;
     let bad = json!({"kind": "permanent", "residence": {"commune": "99999", "address": "x"}, "household": {"create": "HKX"}, "legal_basis": basis});
-    let b = expect_problem(app.send_json(Method::POST, &format!("/api/v1/people/{DUNG}/residence"), &ngoc_ha, bad).await, 422).await;
+    let b = expect_problem(
+        app.send_json(Method::POST, &format!("/api/v1/people/{DUNG}/residence"), &ngoc_ha, bad).await,
+        422,
+    )
+    .await;
     assert!(b["detail"].as_str().unwrap().contains("99999"), "{b}");
     let join_missing = json!({"kind": "permanent", "residence": {"commune": NGOC_HA, "address": "x"},
         "household": {"join": "NOPE", "relation": "child"}, "legal_basis": basis});
-    expect_problem(app.send_json(Method::POST, &format!("/api/v1/people/{BINH}/residence"), &ngoc_ha, join_missing).await, 404).await;
+    expect_problem(
+        app.send_json(Method::POST, &format!("/api/v1/people/{BINH}/residence"), &ngoc_ha, join_missing).await,
+        404,
+    )
+    .await;
     let events = civitas_store::events::read_after(&app.db, 0, 100_000).await.unwrap();
     assert!(events.iter().any(|e| e.subject == CUONG && e.kind == "person.residence_changed"));
 }
@@ -116,22 +184,38 @@ async fn registration(app: TestApp) {
     let basis = json!({"basis": "Tiếp nhận dữ liệu từ sổ hộ khẩu giấy", "document_ref": "SHK-0001"});
     let person = json!({"pid": "001301000077", "full_name": "Phạm Thị Hoà", "birth_date": "2001-12-31", "sex": "female",
         "permanent_residence": {"commune": BA_DINH, "address": "Số 9 phố Liễu Giai"}, "household_id": "HKHOA", "relation_to_head": "head"});
-    let r = app.send_json(Method::POST, "/api/v1/people", &officer, json!({"person": person, "legal_basis": basis})).await;
+    let r =
+        app.send_json(Method::POST, "/api/v1/people", &officer, json!({"person": person, "legal_basis": basis})).await;
     assert_eq!(r.status(), 201);
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["version"], 1);
     // Search with the new tone placement finds the old one.
-    let r: Value = app.get("/api/v1/people?q=Ph%E1%BA%A1m%20Th%E1%BB%8B%20H%C3%B2a", &officer).await.json().await.unwrap();
+    let r: Value =
+        app.get("/api/v1/people?q=Ph%E1%BA%A1m%20Th%E1%BB%8B%20H%C3%B2a", &officer).await.json().await.unwrap();
     assert_eq!(r["items"][0]["pid"], "001301000077");
-    expect_problem(app.send_json(Method::POST, "/api/v1/people", &officer, json!({"person": person, "legal_basis": basis})).await, 409).await;
+    expect_problem(
+        app.send_json(Method::POST, "/api/v1/people", &officer, json!({"person": person, "legal_basis": basis})).await,
+        409,
+    )
+    .await;
     let mut wrong_sex = person.clone();
     wrong_sex["pid"] = json!("001201000078");
-    let b = expect_problem(app.send_json(Method::POST, "/api/v1/people", &officer, json!({"person": wrong_sex, "legal_basis": basis})).await, 422).await;
+    let b = expect_problem(
+        app.send_json(Method::POST, "/api/v1/people", &officer, json!({"person": wrong_sex, "legal_basis": basis}))
+            .await,
+        422,
+    )
+    .await;
     assert!(b["detail"].as_str().unwrap().contains("sex"), "{b}");
     let mut elsewhere = person.clone();
     elsewhere["pid"] = json!("001301000079");
     elsewhere["permanent_residence"]["commune"] = json!(NGOC_HA);
-    expect_problem(app.send_json(Method::POST, "/api/v1/people", &officer, json!({"person": elsewhere, "legal_basis": basis})).await, 403).await;
+    expect_problem(
+        app.send_json(Method::POST, "/api/v1/people", &officer, json!({"person": elsewhere, "legal_basis": basis}))
+            .await,
+        403,
+    )
+    .await;
     let events = civitas_store::events::read_after(&app.db, 0, 100_000).await.unwrap();
     assert!(events.iter().any(|e| e.subject == "001301000077" && e.kind == "person.registered"));
 }

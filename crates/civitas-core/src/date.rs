@@ -53,11 +53,7 @@ impl PartialDate {
     }
 
     pub fn full(date: time::Date) -> Self {
-        Self {
-            year: date.year().clamp(1800, 2300) as u16,
-            month: Some(date.month() as u8),
-            day: Some(date.day()),
-        }
+        Self { year: date.year().clamp(1800, 2300) as u16, month: Some(date.month() as u8), day: Some(date.day()) }
     }
 
     pub fn year(&self) -> u16 {
@@ -190,10 +186,7 @@ mod tests {
     fn parses_three_precisions() {
         assert_eq!("1950".parse::<PartialDate>().map(|d| d.to_string()), Ok("1950".into()));
         assert_eq!("1950-03".parse::<PartialDate>().map(|d| d.to_string()), Ok("1950-03".into()));
-        assert_eq!(
-            "2024-02-29".parse::<PartialDate>().map(|d| d.to_string()),
-            Ok("2024-02-29".into())
-        );
+        assert_eq!("2024-02-29".parse::<PartialDate>().map(|d| d.to_string()), Ok("2024-02-29".into()));
     }
 
     #[test]

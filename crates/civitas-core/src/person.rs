@@ -65,11 +65,60 @@ vocabulary!(
 pub struct Ethnicity(u8);
 
 const ETHNIC_GROUPS: [&str; 54] = [
-    "Kinh", "Tày", "Thái", "Hoa", "Khơ-me", "Mường", "Nùng", "Hmông", "Dao", "Gia-rai", "Ngái", "Ê-đê",
-    "Ba-na", "Xơ-đăng", "Sán Chay", "Cơ-ho", "Chăm", "Sán Dìu", "Hrê", "Mnông", "Ra-glai", "Xtiêng",
-    "Bru-Vân Kiều", "Thổ", "Giáy", "Cơ-tu", "Gié-Triêng", "Mạ", "Khơ-mú", "Co", "Tà-ôi", "Chơ-ro",
-    "Kháng", "Xinh-mun", "Hà Nhì", "Chu-ru", "Lào", "La Chí", "La Ha", "Phù Lá", "La Hủ", "Lự", "Lô Lô",
-    "Chứt", "Mảng", "Pà Thẻn", "Co Lao", "Cống", "Bố Y", "Si La", "Pu Péo", "Brâu", "Ơ-đu", "Rơ-măm",
+    "Kinh",
+    "Tày",
+    "Thái",
+    "Hoa",
+    "Khơ-me",
+    "Mường",
+    "Nùng",
+    "Hmông",
+    "Dao",
+    "Gia-rai",
+    "Ngái",
+    "Ê-đê",
+    "Ba-na",
+    "Xơ-đăng",
+    "Sán Chay",
+    "Cơ-ho",
+    "Chăm",
+    "Sán Dìu",
+    "Hrê",
+    "Mnông",
+    "Ra-glai",
+    "Xtiêng",
+    "Bru-Vân Kiều",
+    "Thổ",
+    "Giáy",
+    "Cơ-tu",
+    "Gié-Triêng",
+    "Mạ",
+    "Khơ-mú",
+    "Co",
+    "Tà-ôi",
+    "Chơ-ro",
+    "Kháng",
+    "Xinh-mun",
+    "Hà Nhì",
+    "Chu-ru",
+    "Lào",
+    "La Chí",
+    "La Ha",
+    "Phù Lá",
+    "La Hủ",
+    "Lự",
+    "Lô Lô",
+    "Chứt",
+    "Mảng",
+    "Pà Thẻn",
+    "Co Lao",
+    "Cống",
+    "Bố Y",
+    "Si La",
+    "Pu Péo",
+    "Brâu",
+    "Ơ-đu",
+    "Rơ-măm",
 ];
 
 impl Ethnicity {
@@ -102,7 +151,8 @@ impl Serialize for Ethnicity {
 impl<'de> Deserialize<'de> for Ethnicity {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Ethnicity::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown ethnic group code {s:?} (01..54)")))
+        Ethnicity::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown ethnic group code {s:?} (01..54)")))
     }
 }
 impl utoipa::PartialSchema for Ethnicity {

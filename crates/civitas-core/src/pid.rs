@@ -131,7 +131,9 @@ impl utoipa::PartialSchema for Pid {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .pattern(Some(r"^0\d{11}$"))
-            .description(Some("Personal identification number: 0 + province code, century/sex digit, birth year, serial"))
+            .description(Some(
+                "Personal identification number: 0 + province code, century/sex digit, birth year, serial",
+            ))
             .examples([serde_json::json!("001090123456")])
             .into()
     }

@@ -69,10 +69,7 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
             return true;
         }
         // transposition
-        return prefix + 1 < la
-            && a[prefix] == b[prefix + 1]
-            && a[prefix + 1] == b[prefix]
-            && rest_equal(2);
+        return prefix + 1 < la && a[prefix] == b[prefix + 1] && a[prefix + 1] == b[prefix] && rest_equal(2);
     }
     let (long, short) = if la > lb { (&a, &b) } else { (&b, &a) };
     long[prefix + 1..] == short[prefix..]

@@ -164,7 +164,7 @@ impl AdminUnits {
     /// The 2025 commune(s) a pre-2025 commune became: one when it moved whole, several when it
     /// was split (the caller must choose with the street address).
     pub fn convert_old_commune(&self, old_code: &str) -> Result<Vec<&Commune>, UnitError> {
-        if self.old_communes.get(old_code).is_none() {
+        if !self.old_communes.contains_key(old_code) {
             return Err(UnitError::UnknownOldCommune(old_code.to_owned()));
         }
         Ok(self

@@ -87,7 +87,8 @@ impl KeyRing {
         let jwk = serde_json::to_string(&jwk_of(&kid, key.verifying_key())).unwrap_or_default();
         let secret = key.to_bytes().to_vec();
         let at = civitas_store::timestamp(now);
-        let sql = "INSERT INTO signing_keys (kid, alg, private_key, public_jwk, created_at) VALUES ($1, 'ES256', $2, $3, $4)";
+        let sql =
+            "INSERT INTO signing_keys (kid, alg, private_key, public_jwk, created_at) VALUES ($1, 'ES256', $2, $3, $4)";
         dispatch!(db, pool => sqlx::query(sql).bind(&kid).bind(&secret).bind(&jwk).bind(&at).execute(pool).await.map(|_| ()))?;
         Ok(kid)
     }

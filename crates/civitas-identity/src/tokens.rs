@@ -3,8 +3,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::Signature;
+use p256::ecdsa::signature::{Signer, Verifier};
 use serde::{Deserialize, Serialize};
 
 use civitas_core::UnitCode;
@@ -139,4 +139,58 @@ pub fn issue(keys: &KeyRing, sub: &str, role: Role, units: &[UnitCode], now: i64
         jti: URL_SAFE_NO_PAD.encode(jti),
     };
     sign(keys, &claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn ring() -> (KeyRing, civitas_store::Db, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("civitas-identity-{}-{}", std::process::id(), rand::random::<u32>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = civitas_store::Db::connect(&format!("sqlite://{}/k.db", dir.display())).await.unwrap();
+        db.migrate().await.unwrap();
+        let now = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        (KeyRing::load_or_create(&db, now).await.unwrap(), db, dir)
+    }
+
+    #[tokio::test]
+    async fn issue_verify_and_reject_tampering() {
+        let (keys, db, dir) = ring().await;
+        let units = [UnitCode::parse("00004").unwrap()];
+        let token = issue(&keys, "officer-1", Role::RegistryOfficer, &units, 1_000, 60);
+        let claims = verify(&keys, &token, 1_030).await.unwrap();
+        assert_eq!((claims.sub.as_str(), claims.role, claims.units.as_slice()), ("officer-1", Role::RegistryOfficer, &["00004".to_string()][..]));
+        assert!(matches!(verify(&keys, &token, 1_060).await, Err(TokenError::Expired)));
+        // Change the role in the payload: the signature no longer matches.
+        let parts: Vec<&str> = token.split('.').collect();
+        let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap().replace("registry-officer", "auditor");
+        let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(payload), parts[2]);
+        assert!(matches!(verify(&keys, &forged, 1_030).await, Err(TokenError::BadSignature)));
+        assert!(matches!(verify(&keys, "a.b", 1_030).await, Err(TokenError::Malformed)));
+        // "alg": "none" is never accepted.
+        let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT","kid":"x"}"#), parts[1]);
+        assert!(matches!(verify(&keys, &none, 1_030).await, Err(TokenError::Malformed)));
+        db.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_rotated_key_keeps_old_tokens_valid_and_other_processes_learn_it() {
+        let (keys, db, dir) = ring().await;
+        let units = [UnitCode::parse("01").unwrap()];
+        let old = issue(&keys, "a", Role::Auditor, &units, 1_000, 600);
+        let later = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_001);
+        crate::keys::KeyRing::generate(&db, later).await.unwrap();
+        // A second process (new ring) signs with the new key; the first one verifies it after
+        // reloading the unknown kid from the database.
+        let other = KeyRing::load_or_create(&db, later).await.unwrap();
+        let new = issue(&other, "b", Role::Auditor, &units, 1_000, 600);
+        assert_ne!(new.split('.').next(), old.split('.').next());
+        assert!(verify(&keys, &new, 1_001).await.is_ok());
+        assert!(verify(&other, &old, 1_001).await.is_ok());
+        assert_eq!(other.jwks().len(), 2);
+        db.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

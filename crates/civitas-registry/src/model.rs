@@ -180,10 +180,9 @@ impl Person {
         for n in &self.other_names {
             check_len("other_names", n, 100)?;
         }
-        for (field, value) in [
-            ("birth_registration_place", &mut self.birth_registration_place),
-            ("hometown", &mut self.hometown),
-        ] {
+        for (field, value) in
+            [("birth_registration_place", &mut self.birth_registration_place), ("hometown", &mut self.hometown)]
+        {
             if let Some(v) = value {
                 *v = nfc(v);
                 check_len(field, v, 200)?;
@@ -199,10 +198,14 @@ impl Person {
         }
         self.pid.check_consistent(self.sex, self.birth_date.year())?;
         let birth_end = PartialDate::full(today);
-        if self.birth_date > birth_end && !(self.birth_date.month().is_none() && self.birth_date.year() == birth_end.year()) {
+        if self.birth_date > birth_end
+            && !(self.birth_date.month().is_none() && self.birth_date.year() == birth_end.year())
+        {
             return Err(PersonError::BornInFuture { birth: self.birth_date.to_string(), today: birth_end.to_string() });
         }
-        for (field, other) in [("father_pid", self.father_pid), ("mother_pid", self.mother_pid), ("spouse_pid", self.spouse_pid)] {
+        for (field, other) in
+            [("father_pid", self.father_pid), ("mother_pid", self.mother_pid), ("spouse_pid", self.spouse_pid)]
+        {
             if other == Some(self.pid) {
                 return Err(PersonError::SelfReference(field));
             }

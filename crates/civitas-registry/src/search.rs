@@ -7,7 +7,6 @@ use sqlx::{Database, QueryBuilder};
 
 use civitas_core::text::within_one_edit;
 
-
 /// At most this many candidate rows are read per lookup step.
 pub const CANDIDATE_LIMIT: i64 = 3000;
 
@@ -143,7 +142,18 @@ pub fn score(query: &[String], name_folded: &str) -> Option<i64> {
             .iter()
             .enumerate()
             .filter(|(i, _)| !used[*i])
-            .map(|(i, w)| (if *w == q { 3 } else if typo_of(w, q) { 1 } else { 0 }, i))
+            .map(|(i, w)| {
+                (
+                    if *w == q {
+                        3
+                    } else if typo_of(w, q) {
+                        1
+                    } else {
+                        0
+                    },
+                    i,
+                )
+            })
             .max()
             .filter(|(s, _)| *s > 0)?;
         used[best.1] = true;

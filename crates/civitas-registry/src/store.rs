@@ -132,7 +132,10 @@ impl PersonRow {
             permanent_residence: residence(self.permanent_commune, self.permanent_address)?,
             temporary_residence: temporary,
             current_residence: residence(self.current_commune, self.current_address)?,
-            household_id: self.household_id.map(|h| HouseholdId::parse(&h).map_err(|_| c("household_id"))).transpose()?,
+            household_id: self
+                .household_id
+                .map(|h| HouseholdId::parse(&h).map_err(|_| c("household_id")))
+                .transpose()?,
             relation_to_head: self
                 .relation_to_head
                 .map(|r| Relation::parse(&r).ok_or_else(|| c("relation_to_head")))
@@ -274,19 +277,25 @@ impl Register {
     }
 
     pub async fn count(&self) -> Result<i64, RegisterError> {
-        let n: i64 = dispatch!(&self.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM people").fetch_one(pool).await)?;
+        let n: i64 =
+            dispatch!(&self.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM people").fetch_one(pool).await)?;
         Ok(n)
     }
 
     /// Some person, for showing an example (the demo banner).
     pub async fn sample_pid(&self) -> Result<Option<String>, RegisterError> {
-        let sql = "SELECT pid FROM people WHERE household_id IS NOT NULL AND relation_to_head = 'head' ORDER BY pid LIMIT 1";
+        let sql =
+            "SELECT pid FROM people WHERE household_id IS NOT NULL AND relation_to_head = 'head' ORDER BY pid LIMIT 1";
         Ok(dispatch!(&self.db, pool => sqlx::query_scalar(sql).fetch_optional(pool).await)?)
     }
 
     /// Inserts imported people that are not registered yet; those already registered are left
     /// as they are (import is idempotent by PID). One transaction per call.
-    pub async fn import_batch(&self, people: &[Person], attribution: &Attribution<'_>) -> Result<ImportOutcome, RegisterError> {
+    pub async fn import_batch(
+        &self,
+        people: &[Person],
+        attribution: &Attribution<'_>,
+    ) -> Result<ImportOutcome, RegisterError> {
         self.insert_new(people, attribution, "imported", "person.imported").await
     }
 
@@ -305,7 +314,13 @@ impl Register {
         for p in people {
             let toks = tokens(&p.full_name);
             for (i, t) in toks.iter().enumerate() {
-                let part = if i == 0 { "family" } else if i + 1 == toks.len() { "given" } else { "middle" };
+                let part = if i == 0 {
+                    "family"
+                } else if i + 1 == toks.len() {
+                    "given"
+                } else {
+                    "middle"
+                };
                 vocab.insert((part, t.clone()));
             }
         }
@@ -368,7 +383,8 @@ impl Register {
             return Err(RegisterError::MissingLegalBasis);
         }
         let pid = person.pid;
-        let outcome = self.insert_new(std::slice::from_ref(&person), attribution, "registered", "person.registered").await?;
+        let outcome =
+            self.insert_new(std::slice::from_ref(&person), attribution, "registered", "person.registered").await?;
         if outcome.inserted == 0 {
             return Err(RegisterError::AlreadyRegistered(pid.to_string()));
         }
@@ -387,10 +403,8 @@ impl Register {
         household_writes: &[HouseholdWrite],
     ) -> Result<(), RegisterError> {
         let values = RowValues::new(new, change, attribution, expected_version + 1);
-        let snapshot_sql = format!(
-            "INSERT INTO person_revisions (pid, version, at, actor, change, legal_basis, document_ref, snapshot) \
-             SELECT pid, version, updated_at, changed_by, change_kind, legal_basis, document_ref, $1 FROM people WHERE pid = $2 AND version = $3"
-        );
+        let snapshot_sql = "INSERT INTO person_revisions (pid, version, at, actor, change, legal_basis, document_ref, snapshot) \
+             SELECT pid, version, updated_at, changed_by, change_kind, legal_basis, document_ref, $1 FROM people WHERE pid = $2 AND version = $3";
         let result: Result<(), RegisterError> = dispatch!(&self.db, pool => {
             let mut tx = pool.begin().await?;
             let current = sqlx::query_as::<_, PersonRow>(sqlx::AssertSqlSafe(const_format_people("WHERE pid = $1")))
@@ -403,7 +417,7 @@ impl Register {
             }
             let (old, _) = current.into_person()?;
             let snapshot = serde_json::to_string(&old).unwrap_or_default();
-            sqlx::query(sqlx::AssertSqlSafe(snapshot_sql))
+            sqlx::query(snapshot_sql)
                 .bind(snapshot)
                 .bind(new.pid.as_str())
                 .bind(expected_version)
@@ -502,7 +516,11 @@ impl Register {
                         person.relation_to_head = Some(*relation);
                     }
                     HouseholdChoice::New { id } => {
-                        household_writes.push(HouseholdWrite::Create { id: id.clone(), head: *pid, residence: residence.clone() });
+                        household_writes.push(HouseholdWrite::Create {
+                            id: id.clone(),
+                            head: *pid,
+                            residence: residence.clone(),
+                        });
                         person.household_id = Some(id.clone());
                         person.relation_to_head = Some(Relation::Head);
                     }
@@ -562,7 +580,8 @@ impl Register {
             record: current,
         }];
         for r in rows {
-            let mut record: Person = serde_json::from_str(&r.snapshot).map_err(|_| corrupt(pid.as_str(), "revision snapshot"))?;
+            let mut record: Person =
+                serde_json::from_str(&r.snapshot).map_err(|_| corrupt(pid.as_str(), "revision snapshot"))?;
             record.version = Some(r.version);
             record.updated_at = Some(r.at.clone());
             out.push(Revision {
@@ -579,7 +598,9 @@ impl Register {
 
     async fn household_row(&self, id: &HouseholdId) -> Result<Option<HouseholdRow>, RegisterError> {
         let sql = "SELECT id, head_pid, commune, address, version, updated_at FROM households WHERE id = $1";
-        Ok(dispatch!(&self.db, pool => sqlx::query_as::<_, HouseholdRow>(sql).bind(id.as_str()).fetch_optional(pool).await)?)
+        Ok(
+            dispatch!(&self.db, pool => sqlx::query_as::<_, HouseholdRow>(sql).bind(id.as_str()).fetch_optional(pool).await)?,
+        )
     }
 
     async fn household_member_count(&self, id: &HouseholdId) -> Result<i64, RegisterError> {
@@ -609,7 +630,10 @@ impl Register {
         Ok(Some(Household {
             id: id.clone(),
             head_pid: Pid::parse(&row.head_pid).map_err(|_| bad("household head"))?,
-            address: Residence { commune: CommuneCode::parse(&row.commune).map_err(|_| bad("household commune"))?, address: row.address },
+            address: Residence {
+                commune: CommuneCode::parse(&row.commune).map_err(|_| bad("household commune"))?,
+                address: row.address,
+            },
             members,
             version: row.version,
             updated_at: row.updated_at,
@@ -647,7 +671,8 @@ impl Register {
         {
             return Ok(v.clone());
         }
-        let rows: Vec<(String, String)> = dispatch!(&self.db, pool => sqlx::query_as("SELECT part, token FROM name_vocab").fetch_all(pool).await)?;
+        let rows: Vec<(String, String)> =
+            dispatch!(&self.db, pool => sqlx::query_as("SELECT part, token FROM name_vocab").fetch_all(pool).await)?;
         let vocab = Arc::new(Vocab::from_rows(rows));
         if let Ok(mut guard) = self.vocab.write() {
             *guard = Some((Instant::now(), vocab.clone()));
@@ -656,7 +681,11 @@ impl Register {
     }
 
     /// Folded, typo-tolerant name search, ranked; restricted to `allowed_communes` when given.
-    pub async fn search(&self, q: &SearchQuery, allowed_communes: Option<&[String]>) -> Result<Vec<Person>, RegisterError> {
+    pub async fn search(
+        &self,
+        q: &SearchQuery,
+        allowed_communes: Option<&[String]>,
+    ) -> Result<Vec<Person>, RegisterError> {
         let query_tokens = tokens(&q.text);
         if query_tokens.is_empty() {
             return Ok(Vec::new());
@@ -722,7 +751,21 @@ fn const_format_people(tail: &str) -> String {
 fn change_fields(c: &Change) -> Vec<&'static str> {
     let mut v = Vec::new();
     macro_rules! f { ($($name:ident),*) => { $( if c.$name.is_some() { v.push(stringify!($name)); } )* } }
-    f!(full_name, other_names, birth_date, birth_registration_place, hometown, ethnicity, religion, nationality, marital_status, status, father_pid, mother_pid, spouse_pid);
+    f!(
+        full_name,
+        other_names,
+        birth_date,
+        birth_registration_place,
+        hometown,
+        ethnicity,
+        religion,
+        nationality,
+        marital_status,
+        status,
+        father_pid,
+        mother_pid,
+        spouse_pid
+    );
     v
 }
 

@@ -22,9 +22,22 @@ const AGE_STRUCTURE: &str = include_str!("../data/age-structure.csv");
 const RELIGIONS: &str = include_str!("../data/religion.csv");
 
 const STREETS: [&str; 16] = [
-    "Trần Hưng Đạo", "Lê Lợi", "Nguyễn Trãi", "Hai Bà Trưng", "Lý Thường Kiệt", "Quang Trung", "Lê Duẩn",
-    "Phan Đình Phùng", "Nguyễn Du", "Hoàng Diệu", "Trường Chinh", "Giải Phóng", "Nguyễn Văn Cừ", "Kim Mã",
-    "Láng Hạ", "Tôn Đức Thắng",
+    "Trần Hưng Đạo",
+    "Lê Lợi",
+    "Nguyễn Trãi",
+    "Hai Bà Trưng",
+    "Lý Thường Kiệt",
+    "Quang Trung",
+    "Lê Duẩn",
+    "Phan Đình Phùng",
+    "Nguyễn Du",
+    "Hoàng Diệu",
+    "Trường Chinh",
+    "Giải Phóng",
+    "Nguyễn Văn Cừ",
+    "Kim Mã",
+    "Láng Hạ",
+    "Tôn Đức Thắng",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +123,10 @@ impl Generator {
                 .collect(),
         );
         let religions = Weighted::new(
-            csv_rows(RELIGIONS).filter(|r| r.len() == 2).map(|r| (civitas_core::nfc(r[0]), r[1].parse().unwrap_or(0.1))).collect(),
+            csv_rows(RELIGIONS)
+                .filter(|r| r.len() == 2)
+                .map(|r| (civitas_core::nfc(r[0]), r[1].parse().unwrap_or(0.1)))
+                .collect(),
         );
         let mut old_provinces: Vec<String> =
             (1..=99).map(|n| format!("{n:02}")).filter(|c| units.old_province_name(c).is_some()).collect();
@@ -192,7 +208,15 @@ impl Generator {
         }
     }
 
-    fn person(&mut self, sex: Sex, age: i32, family: &str, residence: &Residence, household: &HouseholdId, relation: Relation) -> Person {
+    fn person(
+        &mut self,
+        sex: Sex,
+        age: i32,
+        family: &str,
+        residence: &Residence,
+        household: &HouseholdId,
+        relation: Relation,
+    ) -> Person {
         let birth_date = self.birth_date(age);
         let pid = self.new_pid(sex, birth_date.year());
         let (middles, givens) = match sex {
@@ -200,7 +224,8 @@ impl Generator {
             Sex::Female => (self.middle_f.clone(), self.given_f.clone()),
         };
         // The most common middle names (Văn, Thị) are less common among the young.
-        let middle = if age > 35 && self.rng.random_bool(0.5) { middles[0].clone() } else { self.pick(&middles).to_owned() };
+        let middle =
+            if age > 35 && self.rng.random_bool(0.5) { middles[0].clone() } else { self.pick(&middles).to_owned() };
         let given = self.pick(&givens).to_owned();
         let ethnicity = if self.rng.random_bool(self.kinh_share) {
             Ethnicity::KINH
@@ -245,8 +270,10 @@ impl Generator {
             .unwrap_or_else(|_| unreachable_household());
         let commune = self.communes[self.rng.random_range(0..self.communes.len())].clone();
         let street = STREETS[self.rng.random_range(0..STREETS.len())];
-        let residence = Residence { commune, address: format!("Số {} đường {street}", self.rng.random_range(1..400)) };
-        let size = Weighted::new(vec![(1, 12.0), (2, 20.0), (3, 24.0), (4, 24.0), (5, 12.0), (6, 6.0), (7, 2.0)]).pick(&mut self.rng);
+        let residence =
+            Residence { commune, address: format!("Số {} đường {street}", self.rng.random_range(1..400)) };
+        let size = Weighted::new(vec![(1, 12.0), (2, 20.0), (3, 24.0), (4, 24.0), (5, 12.0), (6, 6.0), (7, 2.0)])
+            .pick(&mut self.rng);
         let head_sex = if self.rng.random_bool(0.72) { Sex::Male } else { Sex::Female };
         let head_age = self.random_age(22, 90);
         let family = self.family.pick(&mut self.rng);
@@ -255,14 +282,20 @@ impl Generator {
         let mut mother = None;
         if size >= 2 && head_age >= 22 && self.rng.random_bool(0.85) {
             let spouse_sex = if head_sex == Sex::Male { Sex::Female } else { Sex::Male };
-            let spouse_age = (head_age + self.rng.random_range(-6..=4) * if head_sex == Sex::Male { 1 } else { -1 }).clamp(20, 95);
+            let spouse_age =
+                (head_age + self.rng.random_range(-6..=4) * if head_sex == Sex::Male { 1 } else { -1 }).clamp(20, 95);
             let spouse_family = self.family.pick(&mut self.rng);
-            let mut spouse = self.person(spouse_sex, spouse_age, &spouse_family, &residence, &household, Relation::Spouse);
+            let mut spouse =
+                self.person(spouse_sex, spouse_age, &spouse_family, &residence, &household, Relation::Spouse);
             spouse.marital_status = MaritalStatus::Married;
             spouse.spouse_pid = Some(people[0].pid);
             people[0].marital_status = MaritalStatus::Married;
             people[0].spouse_pid = Some(spouse.pid);
-            (father, mother) = if head_sex == Sex::Male { (Some(people[0].pid), Some(spouse.pid)) } else { (Some(spouse.pid), Some(people[0].pid)) };
+            (father, mother) = if head_sex == Sex::Male {
+                (Some(people[0].pid), Some(spouse.pid))
+            } else {
+                (Some(spouse.pid), Some(people[0].pid))
+            };
             people.push(spouse);
         } else if head_age > 60 && self.rng.random_bool(0.5) {
             people[0].marital_status = MaritalStatus::Widowed;
@@ -276,7 +309,8 @@ impl Generator {
         } else {
             people.get(1).and_then(|s| s.full_name.split(' ').next()).unwrap_or(&family).to_owned()
         };
-        let youngest_parent = people.iter().map(|p| self.as_of.year() - i32::from(p.birth_date.year())).min().unwrap_or(head_age);
+        let youngest_parent =
+            people.iter().map(|p| self.as_of.year() - i32::from(p.birth_date.year())).min().unwrap_or(head_age);
         while people.len() < size {
             if people.len() >= 4 && head_age < 60 && self.rng.random_bool(0.4) {
                 // an elderly parent of the head
@@ -315,7 +349,8 @@ mod tests {
     use super::*;
 
     fn generate(seed: u64, n: usize) -> Vec<Person> {
-        let mut g = Generator::new(ProvinceCode::parse("01").unwrap(), seed, time::macros::date!(2026 - 07 - 01)).unwrap();
+        let mut g =
+            Generator::new(ProvinceCode::parse("01").unwrap(), seed, time::macros::date!(2026 - 07 - 01)).unwrap();
         let mut out = Vec::new();
         while out.len() < n {
             out.extend(g.household());

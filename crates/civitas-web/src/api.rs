@@ -32,7 +32,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 pub fn parse_pid(raw: &str) -> Result<Pid, Problem> {
-    Pid::parse(raw).map_err(|e| Problem::bad_request("invalid-pid", format!("{raw:?} is not a personal ID number: {e}")))
+    Pid::parse(raw)
+        .map_err(|e| Problem::bad_request("invalid-pid", format!("{raw:?} is not a personal ID number: {e}")))
 }
 
 /// Whether `caller` may see `person`: one of the person's communes is within the caller's
@@ -40,7 +41,10 @@ pub fn parse_pid(raw: &str) -> Result<Pid, Problem> {
 pub fn may_read(caller: &Caller, person: &Person) -> bool {
     let communes = person.communes();
     if communes.is_empty() {
-        return caller.units.iter().any(|u| matches!(u, UnitCode::Province(p) if p.as_str() == person.pid.registration_province()));
+        return caller
+            .units
+            .iter()
+            .any(|u| matches!(u, UnitCode::Province(p) if p.as_str() == person.pid.registration_province()));
     }
     caller.covers_any(communes)
 }
@@ -74,7 +78,8 @@ pub async fn log_reads(state: &AppState, caller: &Caller, pids: &[&str], fields:
 
 async fn load_readable(state: &AppState, caller: &Caller, raw_pid: &str) -> Result<Person, Problem> {
     let pid = parse_pid(raw_pid)?;
-    let person = state.register.get(&pid).await?.ok_or_else(|| Problem::not_found(format!("no person has ID number {pid}")))?;
+    let person =
+        state.register.get(&pid).await?.ok_or_else(|| Problem::not_found(format!("no person has ID number {pid}")))?;
     if !may_read(caller, &person) {
         return Err(forbidden_person(caller));
     }
@@ -88,7 +93,11 @@ async fn load_readable(state: &AppState, caller: &Caller, raw_pid: &str) -> Resu
     responses((status = 200, body = Person), (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
-pub async fn get_person(State(state): State<AppState>, caller: Caller, Path(pid): Path<String>) -> Result<Json<Person>, Problem> {
+pub async fn get_person(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pid): Path<String>,
+) -> Result<Json<Person>, Problem> {
     let person = load_readable(&state, &caller, &pid).await?;
     log_reads(&state, &caller, &[person.pid.as_str()], &["record"]).await?;
     Ok(Json(person))
@@ -114,8 +123,18 @@ pub struct SearchResults {
 #[utoipa::path(get, path = "/api/v1/people", tag = "register", params(SearchParams),
     responses((status = 200, body = SearchResults), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("bearer" = [])))]
-pub async fn search_people(State(state): State<AppState>, caller: Caller, Query(params): Query<SearchParams>) -> Result<Json<SearchResults>, Problem> {
-    let query = search_query(&caller, params.q.as_deref(), params.birth_year.as_deref(), params.commune.as_deref(), params.limit)?;
+pub async fn search_people(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<SearchResults>, Problem> {
+    let query = search_query(
+        &caller,
+        params.q.as_deref(),
+        params.birth_year.as_deref(),
+        params.commune.as_deref(),
+        params.limit,
+    )?;
     let communes = caller.communes();
     let items = state.register.search(&query, Some(&communes)).await?;
     let pids: Vec<&str> = items.iter().map(|p| p.pid.as_str()).collect();
@@ -124,7 +143,13 @@ pub async fn search_people(State(state): State<AppState>, caller: Caller, Query(
 }
 
 /// Validates search parameters into a query, checking the commune against the caller's units.
-pub fn search_query(caller: &Caller, q: Option<&str>, birth_year: Option<&str>, commune: Option<&str>, limit: Option<i64>) -> Result<SearchQuery, Problem> {
+pub fn search_query(
+    caller: &Caller,
+    q: Option<&str>,
+    birth_year: Option<&str>,
+    commune: Option<&str>,
+    limit: Option<i64>,
+) -> Result<SearchQuery, Problem> {
     let text = q.unwrap_or_default().trim().to_owned();
     if civitas_core::fold(&text).chars().filter(|c| c.is_alphanumeric()).count() < 2 {
         return Err(Problem::bad_request("query-too-short", "q must have at least 2 letters of a name"));
@@ -132,14 +157,19 @@ pub fn search_query(caller: &Caller, q: Option<&str>, birth_year: Option<&str>, 
     let birth_year = match birth_year.map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(y) if y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()) => y.parse().ok(),
-        Some(y) => return Err(Problem::bad_request("invalid-birth-year", format!("birth_year must be 4 digits, got {y:?}"))),
+        Some(y) => {
+            return Err(Problem::bad_request("invalid-birth-year", format!("birth_year must be 4 digits, got {y:?}")));
+        }
     };
     let commune = match commune.map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(c) => {
             let code = CommuneCode::parse(c).map_err(|e| Problem::bad_request("invalid-commune", e.to_string()))?;
             if !caller.covers(code.as_str()) {
-                return Err(Problem::forbidden(format!("commune {c} is outside your administrative units ({})", caller.unit_label())));
+                return Err(Problem::forbidden(format!(
+                    "commune {c} is outside your administrative units ({})",
+                    caller.unit_label()
+                )));
             }
             Some(code.as_str().to_owned())
         }
@@ -156,9 +186,17 @@ pub fn search_query(caller: &Caller, q: Option<&str>, birth_year: Option<&str>, 
     params(("pid" = String, Path, description = "12-digit personal ID number")),
     responses((status = 200, body = Vec<Revision>), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
-pub async fn person_history(State(state): State<AppState>, caller: Caller, Path(pid): Path<String>) -> Result<Json<Vec<Revision>>, Problem> {
+pub async fn person_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pid): Path<String>,
+) -> Result<Json<Vec<Revision>>, Problem> {
     let person = load_readable(&state, &caller, &pid).await?;
-    let history = state.register.history(&person.pid).await?.ok_or_else(|| Problem::not_found(format!("no person has ID number {pid}")))?;
+    let history = state
+        .register
+        .history(&person.pid)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("no person has ID number {pid}")))?;
     log_reads(&state, &caller, &[person.pid.as_str()], &["history"]).await?;
     Ok(Json(history))
 }
@@ -168,11 +206,19 @@ pub async fn person_history(State(state): State<AppState>, caller: Caller, Path(
     params(("id" = String, Path, description = "Household id")),
     responses((status = 200, body = Household), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
-pub async fn get_household(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Household>, Problem> {
+pub async fn get_household(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Household>, Problem> {
     let id = HouseholdId::parse(&id).map_err(|e| Problem::bad_request("invalid-household-id", e.to_string()))?;
-    let household = state.register.household(&id).await?.ok_or_else(|| Problem::not_found(format!("no household has id {id}")))?;
+    let household =
+        state.register.household(&id).await?.ok_or_else(|| Problem::not_found(format!("no household has id {id}")))?;
     if !caller.covers(household.address.commune.as_str()) {
-        return Err(Problem::forbidden(format!("this household is outside your administrative units ({})", caller.unit_label())));
+        return Err(Problem::forbidden(format!(
+            "this household is outside your administrative units ({})",
+            caller.unit_label()
+        )));
     }
     let pids: Vec<&str> = household.members.iter().map(|m| m.pid.as_str()).collect();
     log_reads(&state, &caller, &pids, &["household"]).await?;
@@ -198,7 +244,12 @@ impl PlaceView {
         let province_name = units.province(&province).map(|p| p.name.clone()).unwrap_or_default();
         let commune_name = c.map(|c| c.name.clone()).unwrap_or_default();
         PlaceView {
-            full_address: [address, &commune_name, &province_name].iter().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>().join(", "),
+            full_address: [address, &commune_name, &province_name]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
             commune: commune.as_str().to_owned(),
             commune_name,
             province,
@@ -257,7 +308,11 @@ pub struct ResidenceConfirmation {
     params(("pid" = String, Path, description = "12-digit personal ID number")),
     responses((status = 200, body = ResidenceConfirmation), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
-pub async fn residence_confirmation(State(state): State<AppState>, caller: Caller, Path(pid): Path<String>) -> Result<Json<ResidenceConfirmation>, Problem> {
+pub async fn residence_confirmation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pid): Path<String>,
+) -> Result<Json<ResidenceConfirmation>, Problem> {
     let person = load_readable(&state, &caller, &pid).await?;
     let household = match &person.household_id {
         Some(id) => state.register.household(id).await?,
@@ -270,7 +325,13 @@ pub async fn residence_confirmation(State(state): State<AppState>, caller: Calle
         members: h
             .members
             .into_iter()
-            .map(|m| ConfirmationMember { pid: m.pid, full_name: m.full_name, birth_date: m.birth_date, sex: m.sex, relation_to_head: m.relation_to_head })
+            .map(|m| ConfirmationMember {
+                pid: m.pid,
+                full_name: m.full_name,
+                birth_date: m.birth_date,
+                sex: m.sex,
+                relation_to_head: m.relation_to_head,
+            })
             .collect(),
     });
     let mut pids = vec![person.pid.as_str().to_owned()];
@@ -327,10 +388,18 @@ pub async fn register_person(
     let today = crate::now().date();
     let person = request.person.normalize_and_validate(today).map_err(civitas_registry::RegisterError::from)?;
     let Some(home) = person.permanent_residence.as_ref().map(|r| r.commune.as_str().to_owned()) else {
-        return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-record", "Invalid record", "permanent_residence is required to register a person"));
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-record",
+            "Invalid record",
+            "permanent_residence is required to register a person",
+        ));
     };
     if !caller.covers(&home) {
-        return Err(Problem::forbidden(format!("commune {home} is outside your administrative units ({})", caller.unit_label())));
+        return Err(Problem::forbidden(format!(
+            "commune {home} is outside your administrative units ({})",
+            caller.unit_label()
+        )));
     }
     if person.household_id.is_some() && person.relation_to_head != Some(Relation::Head) {
         return Err(Problem::new(
@@ -370,7 +439,13 @@ pub async fn correct_person(
     let at = civitas_store::timestamp(crate::now());
     let updated = state
         .register
-        .correct(&person.pid, request.changes, request.expected_version, &attribution(&caller, &request.legal_basis, &at), crate::now().date())
+        .correct(
+            &person.pid,
+            request.changes,
+            request.expected_version,
+            &attribution(&caller, &request.legal_basis, &at),
+            crate::now().date(),
+        )
         .await?;
     Ok(Json(updated))
 }
@@ -430,15 +505,27 @@ pub async fn change_residence(
     let mut residence = request.residence;
     residence.address = civitas_core::nfc(&residence.address);
     if residence.address.is_empty() {
-        return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-record", "Invalid record", "residence.address is empty"));
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-record",
+            "Invalid record",
+            "residence.address is empty",
+        ));
     }
     let kind = match request.kind {
         ResidenceKindDto::Permanent => {
             let choice = request.household.ok_or_else(|| {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-record", "Invalid record", "permanent residence needs household: {join, relation} or {create}")
+                Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-record",
+                    "Invalid record",
+                    "permanent residence needs household: {join, relation} or {create}",
+                )
             })?;
             let household = match (choice.join, choice.relation, choice.create) {
-                (Some(id), Some(relation), None) if relation != Relation::Head => HouseholdChoice::Join { id, relation },
+                (Some(id), Some(relation), None) if relation != Relation::Head => {
+                    HouseholdChoice::Join { id, relation }
+                }
                 (None, None, Some(id)) => HouseholdChoice::New { id },
                 _ => {
                     return Err(Problem::new(
@@ -451,15 +538,21 @@ pub async fn change_residence(
             };
             ResidenceKind::Permanent { residence, household }
         }
-        ResidenceKindDto::Temporary => {
-            ResidenceKind::Temporary(TemporaryResidence { commune: residence.commune, address: residence.address, until: request.until })
-        }
+        ResidenceKindDto::Temporary => ResidenceKind::Temporary(TemporaryResidence {
+            commune: residence.commune,
+            address: residence.address,
+            until: request.until,
+        }),
         ResidenceKindDto::Current => ResidenceKind::Current(residence),
     };
     let at = civitas_store::timestamp(crate::now());
     let updated = state
         .register
-        .change_residence(&pid, ResidenceChange { kind, expected_version: request.expected_version }, &attribution(&caller, &request.legal_basis, &at))
+        .change_residence(
+            &pid,
+            ResidenceChange { kind, expected_version: request.expected_version },
+            &attribution(&caller, &request.legal_basis, &at),
+        )
         .await?;
     Ok(Json(updated))
 }
@@ -496,7 +589,8 @@ fn commune_view(c: &civitas_core::units::Commune) -> CommuneView {
     responses((status = 200, body = Vec<CommuneView>), (status = 400, body = Problem)))]
 pub async fn find_communes(Query(params): Query<CommuneParams>) -> Result<Json<Vec<CommuneView>>, Problem> {
     if let Some(p) = &params.province {
-        civitas_core::ProvinceCode::parse_current(p).map_err(|e| Problem::bad_request("invalid-province", e.to_string()))?;
+        civitas_core::ProvinceCode::parse_current(p)
+            .map_err(|e| Problem::bad_request("invalid-province", e.to_string()))?;
     }
     let hits = AdminUnits::get().find_communes(&params.q, params.province.as_deref());
     Ok(Json(hits.into_iter().take(50).map(commune_view).collect()))
@@ -518,7 +612,8 @@ pub struct OldCommuneConversion {
     responses((status = 200, body = OldCommuneConversion), (status = 404, body = Problem)))]
 pub async fn convert_old_commune(Path(code): Path<String>) -> Result<Json<OldCommuneConversion>, Problem> {
     let units = AdminUnits::get();
-    let old = units.old_commune(&code).ok_or_else(|| Problem::not_found(format!("no pre-2025 commune has code {code}")))?;
+    let old =
+        units.old_commune(&code).ok_or_else(|| Problem::not_found(format!("no pre-2025 commune has code {code}")))?;
     let candidates = units.convert_old_commune(&code).map_err(|e| Problem::not_found(e.to_string()))?;
     Ok(Json(OldCommuneConversion {
         old_code: old.code.clone(),

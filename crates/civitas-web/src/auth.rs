@@ -3,8 +3,8 @@
 //! so the signature says who may call.
 
 use axum::extract::{FromRef, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 
 use civitas_core::{AdminUnits, UnitCode};
 use civitas_identity::tokens::{self, TokenError};
@@ -57,7 +57,12 @@ impl Caller {
     }
 }
 
-pub async fn caller_from_token(state: &AppState, token: &str, purpose: Option<String>, request_id: Option<String>) -> Result<Caller, Problem> {
+pub async fn caller_from_token(
+    state: &AppState,
+    token: &str,
+    purpose: Option<String>,
+    request_id: Option<String>,
+) -> Result<Caller, Problem> {
     let now = crate::now().unix_timestamp();
     match tokens::verify(&state.keys, token, now).await {
         Ok(claims) => {
@@ -74,7 +79,13 @@ pub async fn caller_from_token(state: &AppState, token: &str, purpose: Option<St
 }
 
 fn header_text(parts: &Parts, name: &str) -> Option<String> {
-    parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|s| !s.is_empty()).map(|s| s.chars().take(200).collect())
+    parts
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.chars().take(200).collect())
 }
 
 impl<S> FromRequestParts<S> for Caller

@@ -41,13 +41,17 @@ impl Lang {
                 "Paste the access token issued by your administrator (civitas token command).",
             ),
             "signin.submit" => ("Đăng nhập", "Sign in"),
-            "signin.invalid" => ("Mã truy cập không hợp lệ hoặc đã hết hạn.", "The access token is invalid or has expired."),
+            "signin.invalid" => {
+                ("Mã truy cập không hợp lệ hoặc đã hết hạn.", "The access token is invalid or has expired.")
+            }
             "signin.empty" => ("Nhập mã truy cập.", "Enter the access token."),
             "signout" => ("Đăng xuất", "Sign out"),
             "error.summary" => ("Có lỗi cần sửa", "There is a problem"),
             "search" => ("Tra cứu công dân", "Search people"),
             "search.name" => ("Họ và tên", "Full name"),
-            "search.name.hint" => ("Có thể gõ không dấu, ví dụ: nguyen van an", "Diacritics optional, e.g. nguyen van an"),
+            "search.name.hint" => {
+                ("Có thể gõ không dấu, ví dụ: nguyen van an", "Diacritics optional, e.g. nguyen van an")
+            }
             "search.year" => ("Năm sinh", "Birth year"),
             "search.commune" => ("Mã xã/phường", "Commune code"),
             "search.submit" => ("Tìm kiếm", "Search"),
@@ -55,7 +59,9 @@ impl Lang {
             "search.results" => ("Kết quả", "Results"),
             "search.bad_year" => ("Năm sinh phải là 4 chữ số.", "Birth year must be 4 digits."),
             "search.short" => ("Nhập ít nhất 2 ký tự của họ tên.", "Enter at least 2 characters of the name."),
-            "search.bad_commune" => ("Mã xã/phường không thuộc phạm vi của bạn.", "That commune is outside your units."),
+            "search.bad_commune" => {
+                ("Mã xã/phường không thuộc phạm vi của bạn.", "That commune is outside your units.")
+            }
             "pid" => ("Số định danh cá nhân", "Personal ID number"),
             "full_name" => ("Họ, chữ đệm và tên", "Full name"),
             "birth_date" => ("Ngày sinh", "Date of birth"),

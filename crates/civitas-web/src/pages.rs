@@ -5,11 +5,11 @@
 //! `civitas token`; it is kept in an `HttpOnly`, `SameSite=Lax` cookie (`Secure` unless served
 //! on loopback http). Every form carries a CSRF token (double-submit cookie).
 
+use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::Router;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -31,7 +31,12 @@ const STYLE: &str = include_str!("style.css");
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/officer/search") }))
-        .route("/static/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], STYLE) }))
+        .route(
+            "/static/style.css",
+            get(|| async {
+                ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], STYLE)
+            }),
+        )
         .route("/signin", get(signin_page).post(signin))
         .route("/signout", axum::routing::post(signout))
         .route("/officer/search", get(search_page))
@@ -119,8 +124,14 @@ fn layout(ctx: &PageContext, body: Markup) -> Markup {
     }
 }
 
-fn page(status: StatusCode, markup: Markup, lang_cookie: Option<(Lang, &AppState)>, csrf: Option<(&str, &AppState)>) -> Response {
-    let mut response = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response();
+fn page(
+    status: StatusCode,
+    markup: Markup,
+    lang_cookie: Option<(Lang, &AppState)>,
+    csrf: Option<(&str, &AppState)>,
+) -> Response {
+    let mut response =
+        (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], markup.into_string()).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
@@ -141,7 +152,9 @@ fn page(status: StatusCode, markup: Markup, lang_cookie: Option<(Lang, &AppState
 /// The signed-in officer, or a redirect to the sign-in page.
 async fn page_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
     let token = cookie(headers, SESSION_COOKIE).ok_or_else(|| Redirect::to("/signin").into_response())?;
-    caller_from_token(state, token, Some("officer-console".into()), None).await.map_err(|_| Redirect::to("/signin").into_response())
+    caller_from_token(state, token, Some("officer-console".into()), None)
+        .await
+        .map_err(|_| Redirect::to("/signin").into_response())
 }
 
 /// The CSRF token of this browser, creating one when there is none.
@@ -168,7 +181,14 @@ async fn signin_page(State(state): State<AppState>, headers: HeaderMap, Query(q)
     render_signin(&state, &headers, lang, &[], StatusCode::OK, q.lang.is_some())
 }
 
-fn render_signin(state: &AppState, headers: &HeaderMap, lang: Lang, errors: &[(&str, &str)], status: StatusCode, remember_lang: bool) -> Response {
+fn render_signin(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    errors: &[(&str, &str)],
+    status: StatusCode,
+    remember_lang: bool,
+) -> Response {
     let (csrf, fresh) = csrf_of(headers);
     let t = |k| lang.t(k);
     let body = html! {
@@ -203,7 +223,14 @@ async fn signin(State(state): State<AppState>, headers: HeaderMap, Form(form): F
     }
     let token = form.token.unwrap_or_default().trim().to_owned();
     if token.is_empty() {
-        return render_signin(&state, &headers, lang, &[("token", lang.t("signin.empty"))], StatusCode::UNPROCESSABLE_ENTITY, false);
+        return render_signin(
+            &state,
+            &headers,
+            lang,
+            &[("token", lang.t("signin.empty"))],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            false,
+        );
     }
     match caller_from_token(&state, &token, None, None).await {
         Ok(caller) => {
@@ -212,7 +239,14 @@ async fn signin(State(state): State<AppState>, headers: HeaderMap, Form(form): F
             response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, &token, max_age));
             response
         }
-        Err(_) => render_signin(&state, &headers, lang, &[("token", lang.t("signin.invalid"))], StatusCode::UNPROCESSABLE_ENTITY, false),
+        Err(_) => render_signin(
+            &state,
+            &headers,
+            lang,
+            &[("token", lang.t("signin.invalid"))],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            false,
+        ),
     }
 }
 
@@ -342,16 +376,32 @@ async fn search_page(State(state): State<AppState>, headers: HeaderMap, Query(fo
     );
     let ctx = PageContext { lang, title: t("search"), caller: Some(&caller), csrf: Some(&csrf), path: &path };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    page(status, layout(&ctx, body), form.lang.is_some().then_some((lang, &state)), fresh.then_some((csrf.as_str(), &state)))
+    page(
+        status,
+        layout(&ctx, body),
+        form.lang.is_some().then_some((lang, &state)),
+        fresh.then_some((csrf.as_str(), &state)),
+    )
 }
 
 fn url_escape(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
-async fn person_page(State(state): State<AppState>, headers: HeaderMap, Path(raw): Path<String>, Query(q): Query<LangParam>) -> Response {
+async fn person_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Query(q): Query<LangParam>,
+) -> Response {
     let lang = lang(&headers, q.lang.as_deref());
     let caller = match page_caller(&state, &headers).await {
         Ok(c) => c,
@@ -463,5 +513,10 @@ async fn person_page(State(state): State<AppState>, headers: HeaderMap, Path(raw
         }
         (PreEscaped(""))
     };
-    page(StatusCode::OK, layout(&ctx, body), q.lang.is_some().then_some((lang, &state)), fresh.then_some((csrf.as_str(), &state)))
+    page(
+        StatusCode::OK,
+        layout(&ctx, body),
+        q.lang.is_some().then_some((lang, &state)),
+        fresh.then_some((csrf.as_str(), &state)),
+    )
 }

@@ -23,7 +23,13 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
-        Problem { type_: format!("urn:civitas:problem:{slug}"), title: title.into(), status: status.as_u16(), detail: detail.into(), instance: None }
+        Problem {
+            type_: format!("urn:civitas:problem:{slug}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            instance: None,
+        }
     }
     pub fn bad_request(slug: &str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, slug, "Bad request", detail)
@@ -38,7 +44,12 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
     }
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "The server failed; the incident was logged.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "The server failed; the incident was logged.",
+        )
     }
 }
 
@@ -46,9 +57,13 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(&self)).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/problem+json"));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/problem+json"));
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"civitas\""));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"civitas\""));
         }
         response
     }
@@ -72,12 +87,20 @@ impl From<RegisterError> for Problem {
         match &e {
             RegisterError::PersonNotFound(_) => Problem::not_found(e.to_string()),
             RegisterError::HouseholdNotFound(_) => Problem::not_found(e.to_string()),
-            RegisterError::AlreadyRegistered(_) => Problem::new(StatusCode::CONFLICT, "already-registered", "Conflict", e.to_string()),
-            RegisterError::VersionConflict { .. } => Problem::new(StatusCode::CONFLICT, "version-conflict", "Conflict", e.to_string()),
-            RegisterError::Invalid(_) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-record", "Invalid record", e.to_string()),
+            RegisterError::AlreadyRegistered(_) => {
+                Problem::new(StatusCode::CONFLICT, "already-registered", "Conflict", e.to_string())
+            }
+            RegisterError::VersionConflict { .. } => {
+                Problem::new(StatusCode::CONFLICT, "version-conflict", "Conflict", e.to_string())
+            }
+            RegisterError::Invalid(_) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-record", "Invalid record", e.to_string())
+            }
             RegisterError::NothingToChange => Problem::bad_request("nothing-to-change", e.to_string()),
             RegisterError::MissingLegalBasis => Problem::bad_request("missing-legal-basis", e.to_string()),
-            RegisterError::HeadLeaving(..) => Problem::new(StatusCode::CONFLICT, "head-leaving", "Conflict", e.to_string()),
+            RegisterError::HeadLeaving(..) => {
+                Problem::new(StatusCode::CONFLICT, "head-leaving", "Conflict", e.to_string())
+            }
             RegisterError::Store(inner) => internal(inner),
         }
     }
@@ -98,7 +121,9 @@ pub async fn not_found(uri: axum::http::Uri) -> Problem {
 pub fn json_rejection(r: axum::extract::rejection::JsonRejection) -> Problem {
     use axum::extract::rejection::JsonRejection as J;
     match r {
-        J::JsonDataError(e) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", "Invalid body", body_detail(&e)),
+        J::JsonDataError(e) => {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", "Invalid body", body_detail(&e))
+        }
         J::JsonSyntaxError(e) => Problem::bad_request("malformed-json", body_detail(&e)),
         J::MissingJsonContentType(_) => Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
