@@ -41,7 +41,12 @@ async fn browser() -> Option<Browser> {
         return skip("chromedriver not installed");
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-    let driver = Command::new(driver_path).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+    let driver = Command::new(driver_path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
     let profile = temp_dir();
     let caps = serde_json::json!({
         "goog:chromeOptions": {
@@ -136,7 +141,11 @@ async fn officer_searches_and_reads_a_person_in_the_browser() {
     let c = &browser.client;
 
     // The checker itself finds a violation where there is one (an image without text).
-    c.goto("data:text/html,<html lang=en><head><title>t</title></head><body><main><img src=x.png></main></body></html>").await.unwrap();
+    c.goto(
+        "data:text/html,<html lang=en><head><title>t</title></head><body><main><img src=x.png></main></body></html>",
+    )
+    .await
+    .unwrap();
     let found = serious_violations(c, &axe).await;
     assert!(found.iter().any(|v| v.starts_with("image-alt")), "axe did not flag a missing alt: {found:?}");
 
@@ -177,7 +186,10 @@ async fn officer_searches_and_reads_a_person_in_the_browser() {
     click_and_wait(c, "table.results tbody tr td a").await;
     assert_eq!(text_of(c, "h1").await, "Nguyễn Văn An");
     let body = text_of(c, "main").await;
-    assert!(body.contains("Nguyễn Văn Cường") && body.contains("Hộ gia đình HKTEST1") && body.contains("Lịch sử thay đổi"), "{body}");
+    assert!(
+        body.contains("Nguyễn Văn Cường") && body.contains("Hộ gia đình HKTEST1") && body.contains("Lịch sử thay đổi"),
+        "{body}"
+    );
     assert!(body.contains("Số 5 phố Đội Cấn, Phường Ba Đình, Thành phố Hà Nội"));
     assert_accessible(c, &axe, "person").await;
 
@@ -220,7 +232,13 @@ async fn signin_cookies_are_protected_and_forms_need_csrf() {
     assert!(html.contains(&format!("value=\"{csrf}\"")));
     let token = app.token(Role::OnestopOfficer, &[BA_DINH]);
     // Without the CSRF cookie, or with a wrong value: refused.
-    let r = app.client.post(app.url("/signin")).form(&[("token", token.as_str()), ("csrf", csrf.as_str())]).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/signin"))
+        .form(&[("token", token.as_str()), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     let r = app
         .client
@@ -240,8 +258,18 @@ async fn signin_cookies_are_protected_and_forms_need_csrf() {
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
-    let session = r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|v| v.starts_with("civitas_session=")).unwrap().to_owned();
-    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Path=/"), "{session}");
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("civitas_session="))
+        .unwrap()
+        .to_owned();
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Path=/"),
+        "{session}"
+    );
     // Served on loopback http in this test, so not Secure; a non-loopback server sets Secure.
     assert!(!session.contains("Secure"));
     let r = app

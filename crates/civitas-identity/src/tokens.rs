@@ -146,7 +146,8 @@ mod tests {
     use super::*;
 
     async fn ring() -> (KeyRing, civitas_store::Db, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("civitas-identity-{}-{}", std::process::id(), rand::random::<u32>()));
+        let dir =
+            std::env::temp_dir().join(format!("civitas-identity-{}-{}", std::process::id(), rand::random::<u32>()));
         std::fs::create_dir_all(&dir).unwrap();
         let db = civitas_store::Db::connect(&format!("sqlite://{}/k.db", dir.display())).await.unwrap();
         db.migrate().await.unwrap();
@@ -160,11 +161,16 @@ mod tests {
         let units = [UnitCode::parse("00004").unwrap()];
         let token = issue(&keys, "officer-1", Role::RegistryOfficer, &units, 1_000, 60);
         let claims = verify(&keys, &token, 1_030).await.unwrap();
-        assert_eq!((claims.sub.as_str(), claims.role, claims.units.as_slice()), ("officer-1", Role::RegistryOfficer, &["00004".to_string()][..]));
+        assert_eq!(
+            (claims.sub.as_str(), claims.role, claims.units.as_slice()),
+            ("officer-1", Role::RegistryOfficer, &["00004".to_string()][..])
+        );
         assert!(matches!(verify(&keys, &token, 1_060).await, Err(TokenError::Expired)));
         // Change the role in the payload: the signature no longer matches.
         let parts: Vec<&str> = token.split('.').collect();
-        let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap().replace("registry-officer", "auditor");
+        let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap())
+            .unwrap()
+            .replace("registry-officer", "auditor");
         let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(payload), parts[2]);
         assert!(matches!(verify(&keys, &forged, 1_030).await, Err(TokenError::BadSignature)));
         assert!(matches!(verify(&keys, "a.b", 1_030).await, Err(TokenError::Malformed)));

@@ -58,17 +58,21 @@ pub struct Step {
 }
 
 /// Lookups in the order they are tried: the exact folded full name, then family + given name
-/// with one-typo variants; a one-word query looks at given and family names.
+/// with one-typo variants; a one-word query is taken as a given name (a family name alone
+/// matches too many people to be useful: Nguyễn is 38 % of the population).
 pub fn plan(tokens: &[String], vocab: &Vocab) -> Vec<Step> {
     let mut steps = Vec::new();
     match tokens {
         [] => {}
         [only] => {
             steps.push(Step { exact_name: None, family: vec![], given: Vocab::variants(&vocab.given, only) });
-            steps.push(Step { exact_name: None, family: Vocab::variants(&vocab.family, only), given: vec![] });
         }
         [first, .., last] => {
-            steps.push(Step { exact_name: Some(tokens.join(" ")), family: vec![], given: vec![] });
+            steps.push(Step {
+                exact_name: Some(tokens.join(" ")),
+                family: vec![first.clone()],
+                given: vec![last.clone()],
+            });
             steps.push(Step {
                 exact_name: None,
                 family: Vocab::variants(&vocab.family, first),
@@ -100,7 +104,10 @@ where
         qb.push(")");
     }
     if let Some(name) = &step.exact_name {
-        qb.push("name_folded = ");
+        in_list(qb, "given_folded", &step.given);
+        qb.push(" AND ");
+        in_list(qb, "family_folded", &step.family);
+        qb.push(" AND name_folded = ");
         qb.push_bind(name.clone());
     } else if !step.family.is_empty() && !step.given.is_empty() {
         in_list(qb, "given_folded", &step.given);

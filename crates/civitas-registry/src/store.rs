@@ -251,6 +251,93 @@ macro_rules! bind_person {
 /// Rows per multi-row INSERT: 34 columns stay under SQLite's 32,766 bound parameters.
 const ROWS_PER_STATEMENT: usize = 900;
 
+/// Bulk insert of new `people` rows, skipping PIDs already registered; returns the PIDs
+/// inserted. The one place where the two backends use different SQL: SQLite takes multi-row
+/// `VALUES`, PostgreSQL takes one array per column through `UNNEST` (one short statement per
+/// batch instead of one with tens of thousands of parameters).
+trait InsertPeople {
+    async fn insert_people(&mut self, rows: &[RowValues<'_>]) -> Result<Vec<String>, sqlx::Error>;
+}
+
+impl InsertPeople for sqlx::SqliteConnection {
+    async fn insert_people(&mut self, rows: &[RowValues<'_>]) -> Result<Vec<String>, sqlx::Error> {
+        let mut inserted = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::new(format!("INSERT INTO people ({PERSON_COLUMNS}) "));
+            qb.push_values(chunk, |mut b, v| bind_person!(b, v));
+            qb.push(" ON CONFLICT (pid) DO NOTHING RETURNING pid");
+            let pids: Vec<String> = qb.build_query_scalar().fetch_all(&mut *self).await?;
+            inserted.extend(pids);
+        }
+        Ok(inserted)
+    }
+}
+
+impl InsertPeople for sqlx::PgConnection {
+    async fn insert_people(&mut self, rows: &[RowValues<'_>]) -> Result<Vec<String>, sqlx::Error> {
+        fn col<'r, T>(rows: &'r [RowValues<'r>], f: impl Fn(&'r RowValues<'r>) -> T) -> Vec<T> {
+            rows.iter().map(f).collect()
+        }
+        let text = |f: &dyn Fn(&RowValues) -> String| -> Vec<String> { rows.iter().map(f).collect() };
+        let opt = |f: &dyn Fn(&RowValues) -> Option<String>| -> Vec<Option<String>> { rows.iter().map(f).collect() };
+        let types = [
+            "text", "text", "text", "text", "text", "text", "text", "bigint", "text", "text", "text", "text", "text",
+            "text", "text", "text", "text", "text", "text", "text", "text", "text", "text", "text", "text", "text",
+            "text", "text", "text", "text", "text", "text", "bigint", "text",
+        ];
+        let unnest: Vec<String> = types.iter().enumerate().map(|(i, t)| format!("${}::{t}[]", i + 1)).collect();
+        let sql = format!(
+            "INSERT INTO people ({PERSON_COLUMNS}) SELECT * FROM UNNEST({}) ON CONFLICT (pid) DO NOTHING RETURNING pid",
+            unnest.join(", ")
+        );
+        let res = |r: &RowValues| {
+            r.p.permanent_residence.as_ref().map(|x| (x.commune.as_str().to_owned(), x.address.clone()))
+        };
+        fn tmp<'a>(r: &'a RowValues<'a>) -> Option<&'a TemporaryResidence> {
+            r.p.temporary_residence.as_ref()
+        }
+        let cur =
+            |r: &RowValues| r.p.current_residence.as_ref().map(|x| (x.commune.as_str().to_owned(), x.address.clone()));
+        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+            .bind(text(&|r| r.p.pid.as_str().to_owned()))
+            .bind(text(&|r| r.p.full_name.clone()))
+            .bind(text(&|r| r.name_folded.clone()))
+            .bind(text(&|r| r.family.clone()))
+            .bind(text(&|r| r.given.clone()))
+            .bind(text(&|r| r.other_names.clone()))
+            .bind(text(&|r| r.p.birth_date.to_string()))
+            .bind(col(rows, |r| i64::from(r.p.birth_date.year())))
+            .bind(text(&|r| r.p.sex.as_str().to_owned()))
+            .bind(opt(&|r| r.p.birth_registration_place.clone()))
+            .bind(opt(&|r| r.p.hometown.clone()))
+            .bind(text(&|r| r.p.ethnicity.code()))
+            .bind(text(&|r| r.p.religion.clone()))
+            .bind(text(&|r| r.p.nationality.clone()))
+            .bind(text(&|r| r.p.marital_status.as_str().to_owned()))
+            .bind(text(&|r| r.p.status.as_str().to_owned()))
+            .bind(opt(&|r| r.p.father_pid.map(|x| x.as_str().to_owned())))
+            .bind(opt(&|r| r.p.mother_pid.map(|x| x.as_str().to_owned())))
+            .bind(opt(&|r| r.p.spouse_pid.map(|x| x.as_str().to_owned())))
+            .bind(opt(&|r| res(r).map(|x| x.0)))
+            .bind(opt(&|r| res(r).map(|x| x.1)))
+            .bind(opt(&|r| tmp(r).map(|x| x.commune.as_str().to_owned())))
+            .bind(opt(&|r| tmp(r).map(|x| x.address.clone())))
+            .bind(opt(&|r| tmp(r).and_then(|x| x.until.map(|u| u.to_string()))))
+            .bind(opt(&|r| cur(r).map(|x| x.0)))
+            .bind(opt(&|r| cur(r).map(|x| x.1)))
+            .bind(opt(&|r| r.p.household_id.as_ref().map(|h| h.as_str().to_owned())))
+            .bind(opt(&|r| r.p.relation_to_head.map(|x| x.as_str().to_owned())))
+            .bind(text(&|r| r.change.to_owned()))
+            .bind(text(&|r| r.attribution.actor.to_owned()))
+            .bind(text(&|r| r.attribution.legal_basis.basis.clone()))
+            .bind(opt(&|r| r.attribution.legal_basis.document_ref.clone()))
+            .bind(col(rows, |r| r.version))
+            .bind(text(&|r| r.attribution.at.to_owned()))
+            .fetch_all(&mut *self)
+            .await
+    }
+}
+
 /// The register, over one database.
 pub struct Register {
     db: Db,
@@ -309,7 +396,9 @@ impl Register {
         if people.is_empty() {
             return Ok(ImportOutcome::default());
         }
-        let rows: Vec<RowValues> = people.iter().map(|p| RowValues::new(p, change_kind, attribution, 1)).collect();
+        let mut rows: Vec<RowValues> = people.iter().map(|p| RowValues::new(p, change_kind, attribution, 1)).collect();
+        // Key order turns random primary-key inserts into runs on neighbouring pages.
+        rows.sort_unstable_by(|a, b| a.p.pid.cmp(&b.p.pid));
         let mut vocab: BTreeSet<(&'static str, String)> = BTreeSet::new();
         for p in people {
             let toks = tokens(&p.full_name);
@@ -326,14 +415,7 @@ impl Register {
         }
         let outcome = dispatch!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            let mut inserted: Vec<String> = Vec::with_capacity(people.len());
-            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                let mut qb = QueryBuilder::new(format!("INSERT INTO people ({PERSON_COLUMNS}) "));
-                qb.push_values(chunk, |mut b, v| bind_person!(b, v));
-                qb.push(" ON CONFLICT (pid) DO NOTHING RETURNING pid");
-                let pids: Vec<String> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
-                inserted.extend(pids);
-            }
+            let inserted = InsertPeople::insert_people(&mut *tx, &rows).await?;
             let inserted_set: std::collections::HashSet<&str> = inserted.iter().map(String::as_str).collect();
             let new_people: Vec<&Person> = people.iter().filter(|p| inserted_set.contains(p.pid.as_str())).collect();
             let heads: Vec<&&Person> = new_people.iter().filter(|p| p.relation_to_head == Some(Relation::Head) && p.household_id.is_some()).collect();
@@ -360,16 +442,27 @@ impl Register {
                 qb.push(" ON CONFLICT (part, token) DO NOTHING");
                 qb.build().execute(&mut *tx).await?;
             }
-            let events: Vec<NewEvent> = new_people
-                .iter()
-                .map(|p| NewEvent {
+            // One event per written batch (a single registration is a batch of one): a bulk
+            // import of a million people appends a few hundred events, not a million.
+            let events: Vec<NewEvent> = if new_people.is_empty() {
+                Vec::new()
+            } else if let [one] = new_people.as_slice() {
+                vec![NewEvent {
                     kind: event_kind,
-                    subject: p.pid.as_str().to_owned(),
+                    subject: one.pid.as_str().to_owned(),
                     payload: serde_json::Value::Null,
                     actor: attribution.actor.to_owned(),
                     occurred_at: attribution.at.to_owned(),
-                })
-                .collect();
+                }]
+            } else {
+                vec![NewEvent {
+                    kind: event_kind,
+                    subject: "register".to_owned(),
+                    payload: serde_json::json!({ "pids": new_people.iter().map(|p| p.pid.as_str()).collect::<Vec<_>>() }),
+                    actor: attribution.actor.to_owned(),
+                    occurred_at: attribution.at.to_owned(),
+                }]
+            };
             insert_events!(tx, &events)?;
             tx.commit().await?;
             ImportOutcome { inserted: inserted.len() as u64, unchanged: (people.len() - inserted.len()) as u64 }

@@ -78,9 +78,8 @@ CREATE TABLE people (
     version BIGINT NOT NULL,
     updated_at TEXT NOT NULL
 );
+-- Name search looks up (given, family) with one-typo variants and filters the rest in memory.
 CREATE INDEX people_given ON people (given_folded, family_folded);
-CREATE INDEX people_family ON people (family_folded);
-CREATE INDEX people_name ON people (name_folded);
 CREATE INDEX people_household ON people (household_id);
 CREATE INDEX people_permanent_commune ON people (permanent_commune);
 
