@@ -398,7 +398,7 @@ impl Register {
         }
         let mut rows: Vec<RowValues> = people.iter().map(|p| RowValues::new(p, change_kind, attribution, 1)).collect();
         // Key order turns random primary-key inserts into runs on neighbouring pages.
-        rows.sort_unstable_by(|a, b| a.p.pid.cmp(&b.p.pid));
+        rows.sort_unstable_by_key(|r| r.p.pid);
         let mut vocab: BTreeSet<(&'static str, String)> = BTreeSet::new();
         for p in people {
             let toks = tokens(&p.full_name);
