@@ -18,7 +18,16 @@ pub fn now() -> time::OffsetDateTime {
 
 /// Connects to `url` and applies pending migrations.
 pub async fn open(url: &str) -> anyhow::Result<Db> {
-    let db = Db::connect(url)
+    open_for(url, civitas_store::Usage::Server).await
+}
+
+/// Like [`open`], with one connection and a large cache for import and export.
+pub async fn open_bulk(url: &str) -> anyhow::Result<Db> {
+    open_for(url, civitas_store::Usage::Bulk).await
+}
+
+async fn open_for(url: &str, usage: civitas_store::Usage) -> anyhow::Result<Db> {
+    let db = Db::connect_with(url, usage)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open database {}: {}", redact(url), error_chain(&e)))?;
     db.migrate().await.map_err(|e| anyhow::anyhow!("migrating {} failed: {}", redact(url), error_chain(&e)))?;

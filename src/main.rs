@@ -243,7 +243,7 @@ fn generate(people: usize, province: &str, seed: u64, as_of: Option<&str>) -> an
 }
 
 async fn import_file(config: &Config, file: PathBuf, batch: usize) -> anyhow::Result<ExitCode> {
-    let db = civitas::open(&config.database).await?;
+    let db = civitas::open_bulk(&config.database).await?;
     let register = Register::new(db.clone());
     let (input, size): (Box<dyn std::io::BufRead + Send>, Option<u64>) = if file.as_os_str() == "-" {
         (Box::new(BufReader::new(std::io::stdin())), None)
@@ -282,7 +282,7 @@ async fn import_file(config: &Config, file: PathBuf, batch: usize) -> anyhow::Re
 }
 
 async fn export(config: &Config, output: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let db = civitas::open(&config.database).await?;
+    let db = civitas::open_bulk(&config.database).await?;
     let register = Register::new(db.clone());
     let sink: Box<dyn Write> = match &output {
         Some(path) => {

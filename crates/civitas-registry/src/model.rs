@@ -18,6 +18,11 @@ impl HouseholdId {
         }
         Ok(Self(s.to_owned()))
     }
+    /// The id the generator gives its `n`-th household of `province`: `HK` + code + 9 digits.
+    pub fn generated(province: &str, n: u64) -> Self {
+        Self(format!("HK{province}{n:09}"))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

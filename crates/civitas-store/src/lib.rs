@@ -35,6 +35,13 @@ pub enum Backend {
     Postgres,
 }
 
+/// What a connection pool is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usage {
+    Server,
+    Bulk,
+}
+
 /// A connection pool to one of the two supported databases.
 #[derive(Clone, Debug)]
 pub enum Db {
@@ -58,20 +65,31 @@ impl Db {
     /// Connects to `url` (`sqlite://path`, `sqlite::memory:` or `postgres://...`), creating a
     /// SQLite file on first use.
     pub async fn connect(url: &str) -> Result<Db, StoreError> {
+        Self::connect_with(url, Usage::Server).await
+    }
+
+    /// Connects for `usage`: a server shares a few connections with modest page caches (each
+    /// SQLite connection has its own cache); a bulk tool uses one connection with a large cache.
+    pub async fn connect_with(url: &str, usage: Usage) -> Result<Db, StoreError> {
+        let (connections, cache_kib) = match usage {
+            Usage::Server => (4, 16_384),
+            Usage::Bulk => (1, 262_144),
+        };
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
-                .pragma("cache_size", "-65536")
+                .pragma("cache_size", format!("-{cache_kib}"))
                 .pragma("temp_store", "memory");
-            let pool = SqlitePoolOptions::new().max_connections(8).min_connections(1).connect_with(options).await?;
+            let pool =
+                SqlitePoolOptions::new().max_connections(connections).min_connections(1).connect_with(options).await?;
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
-                .max_connections(16)
+                .max_connections(connections * 4)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await?;

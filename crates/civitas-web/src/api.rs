@@ -13,7 +13,7 @@ use civitas_core::{AdminUnits, CommuneCode, PartialDate, Pid, Relation, UnitCode
 use civitas_registry::search::SearchQuery;
 use civitas_registry::store::{Attribution, HouseholdChoice, ResidenceChange, ResidenceKind};
 use civitas_registry::{Change, Household, HouseholdId, LegalBasis, Person, Residence, Revision, TemporaryResidence};
-use civitas_store::access_log::{self, AccessRecord};
+use civitas_store::access_log::OwnedAccessRecord;
 
 use crate::AppState;
 use crate::auth::{Caller, RegistryOfficer};
@@ -57,22 +57,21 @@ fn forbidden_person(caller: &Caller) -> Problem {
 pub async fn log_reads(state: &AppState, caller: &Caller, pids: &[&str], fields: &[&str]) -> Result<(), Problem> {
     let at = civitas_store::timestamp(crate::now());
     let unit = caller.unit_label();
-    for pid in pids {
-        access_log::record(
-            &state.db,
-            &AccessRecord {
-                actor: &caller.claims.sub,
-                role: caller.role().as_str(),
-                unit: &unit,
-                purpose: caller.purpose.as_deref(),
-                subject_pid: pid,
-                fields,
-                request_id: caller.request_id.as_deref(),
-                at: at.clone(),
-            },
-        )
-        .await?;
-    }
+    let fields = fields.join(",");
+    let records = pids
+        .iter()
+        .map(|pid| OwnedAccessRecord {
+            actor: caller.claims.sub.clone(),
+            role: caller.role().as_str().to_owned(),
+            unit: unit.clone(),
+            purpose: caller.purpose.clone(),
+            subject_pid: (*pid).to_owned(),
+            fields: fields.clone(),
+            request_id: caller.request_id.clone(),
+            at: at.clone(),
+        })
+        .collect();
+    state.access_log.append(records).await?;
     Ok(())
 }
 

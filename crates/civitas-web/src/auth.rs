@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use civitas_core::{AdminUnits, UnitCode};
 use civitas_identity::tokens::{self, TokenError};
 use civitas_identity::{Claims, Role};
+use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::problem::Problem;
@@ -57,6 +58,42 @@ impl Caller {
     }
 }
 
+/// Tokens whose signature was already verified, keyed by SHA-256 of the token. Only the
+/// signature check is skipped on a hit: expiry is checked on every use. Bounded: cleared when full.
+#[derive(Default)]
+pub struct TokenCache {
+    verified: std::sync::Mutex<std::collections::HashMap<[u8; 32], Claims>>,
+}
+
+const TOKEN_CACHE_SIZE: usize = 10_000;
+
+impl TokenCache {
+    fn get(&self, key: &[u8; 32]) -> Option<Claims> {
+        self.verified.lock().ok()?.get(key).cloned()
+    }
+    fn put(&self, key: [u8; 32], claims: Claims) {
+        if let Ok(mut map) = self.verified.lock() {
+            if map.len() >= TOKEN_CACHE_SIZE {
+                map.clear();
+            }
+            map.insert(key, claims);
+        }
+    }
+}
+
+async fn verify_cached(state: &AppState, token: &str, now: i64) -> Result<Claims, TokenError> {
+    let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    if let Some(claims) = state.verified_tokens.get(&key) {
+        if claims.exp <= now {
+            return Err(TokenError::Expired);
+        }
+        return Ok(claims);
+    }
+    let claims = tokens::verify(&state.keys, token, now).await?;
+    state.verified_tokens.put(key, claims.clone());
+    Ok(claims)
+}
+
 pub async fn caller_from_token(
     state: &AppState,
     token: &str,
@@ -64,7 +101,7 @@ pub async fn caller_from_token(
     request_id: Option<String>,
 ) -> Result<Caller, Problem> {
     let now = crate::now().unix_timestamp();
-    match tokens::verify(&state.keys, token, now).await {
+    match verify_cached(state, token, now).await {
         Ok(claims) => {
             let units = claims.unit_codes();
             if units.is_empty() {

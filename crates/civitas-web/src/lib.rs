@@ -28,13 +28,20 @@ pub struct AppState {
     pub register: Arc<Register>,
     pub keys: Arc<KeyRing>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Group-committing writer of the access log.
+    pub access_log: civitas_store::access_log::AccessLogger,
+    /// Verified tokens, so a token's signature is checked once, not on every request.
+    pub verified_tokens: Arc<auth::TokenCache>,
     /// Whether cookies must carry `Secure` (false only when serving plain http on loopback).
     pub secure_cookies: bool,
 }
 
 impl AppState {
+    /// Builds the state; must be called within a Tokio runtime (it starts the access-log writer).
     pub fn new(db: Db, keys: KeyRing, secure_cookies: bool) -> Self {
         AppState {
+            access_log: civitas_store::access_log::AccessLogger::start(db.clone()),
+            verified_tokens: Arc::new(auth::TokenCache::default()),
             register: Arc::new(Register::new(db.clone())),
             db,
             keys: Arc::new(keys),

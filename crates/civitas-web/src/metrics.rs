@@ -12,6 +12,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use tracing::Instrument;
 
 use crate::AppState;
 use crate::problem::Problem;
@@ -70,9 +71,7 @@ pub async fn track(State(state): State<AppState>, mut request: Request, next: Ne
         }
     };
     let span = tracing::info_span!("request", %method, %route, request_id = %request_id);
-    let _entered = span.enter();
-    drop(_entered);
-    let mut response = next.run(request).await;
+    let mut response = next.run(request).instrument(span).await;
     let status = response.status().as_u16();
     state.metrics.requests.get_or_create(&RequestLabels { method: method.clone(), route: route.clone(), status }).inc();
     state.metrics.latency.get_or_create(&RouteLabels { route: route.clone() }).observe(started.elapsed().as_secs_f64());

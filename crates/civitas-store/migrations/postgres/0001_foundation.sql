@@ -78,8 +78,9 @@ CREATE TABLE people (
     version BIGINT NOT NULL,
     updated_at TEXT NOT NULL
 );
--- Name search looks up (given, family) with one-typo variants and filters the rest in memory.
-CREATE INDEX people_given ON people (given_folded, family_folded);
+-- Name search looks up (given, family) with one-typo variants and ranks the candidates in
+-- memory; the index covers the lookup (no table reads until the few results are fetched).
+CREATE INDEX people_given ON people (given_folded, family_folded, name_folded, pid);
 CREATE INDEX people_household ON people (household_id);
 CREATE INDEX people_permanent_commune ON people (permanent_commune);
 
