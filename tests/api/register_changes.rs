@@ -218,5 +218,22 @@ async fn registration(app: TestApp) {
     .await;
     let events = civitas_store::events::read_after(&app.db, 0, 100_000).await.unwrap();
     assert!(events.iter().any(|e| e.subject == "001301000077" && e.kind == "person.registered"));
+
+    // A namesake in Thành phố Hồ Chí Minh: found by an HCMC officer, never by a Hà Nội-wide one
+    // (the province-wide scope is checked on the ranked rows, not in SQL).
+    let saigon = app.token(Role::RegistryOfficer, &["79"]);
+    let commune = civitas_core::AdminUnits::get().communes_of("79").next().unwrap().code.clone();
+    let namesake = json!({"pid": "079301000080", "full_name": "Phạm Thị Hoà", "birth_date": "2001-05-05", "sex": "female",
+        "permanent_residence": {"commune": commune, "address": "Số 2 đường Lê Lợi"}});
+    let r =
+        app.send_json(Method::POST, "/api/v1/people", &saigon, json!({"person": namesake, "legal_basis": basis})).await;
+    assert_eq!(r.status(), 201);
+    let hanoi = app.token(Role::OnestopOfficer, &["01"]);
+    let found: Value = app.get("/api/v1/people?q=pham%20thi%20hoa", &hanoi).await.json().await.unwrap();
+    let pids: Vec<&str> = found["items"].as_array().unwrap().iter().map(|p| p["pid"].as_str().unwrap()).collect();
+    assert!(pids.contains(&"001301000077") && !pids.contains(&"079301000080"), "{pids:?}");
+    let found: Value = app.get("/api/v1/people?q=pham%20thi%20hoa", &saigon).await.json().await.unwrap();
+    let pids: Vec<&str> = found["items"].as_array().unwrap().iter().map(|p| p["pid"].as_str().unwrap()).collect();
+    assert_eq!(pids, ["079301000080"]);
 }
 on_both_databases!(officers_register_new_people, registration);

@@ -84,8 +84,13 @@ pub fn plan(tokens: &[String], vocab: &Vocab) -> Vec<Step> {
 }
 
 /// Appends the WHERE conditions of `step` and the filters of `q` to `qb`.
-pub fn push_conditions<DB>(qb: &mut QueryBuilder<DB>, step: &Step, q: &SearchQuery, communes: Option<&[String]>)
-where
+pub fn push_conditions<DB>(
+    qb: &mut QueryBuilder<DB>,
+    step: &Step,
+    q: &SearchQuery,
+    communes: Option<&[String]>,
+    filters: bool,
+) where
     DB: Database,
     for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
@@ -117,6 +122,9 @@ where
         in_list(qb, "given_folded", &step.given);
     } else {
         in_list(qb, "family_folded", &step.family);
+    }
+    if !filters {
+        return;
     }
     if let Some(year) = q.birth_year {
         qb.push(" AND birth_year = ");

@@ -773,6 +773,55 @@ impl Register {
         Ok(vocab)
     }
 
+    /// Ranks `candidates` against the query and fetches the best `limit` rows that pass the
+    /// filters, in rank order.
+    async fn rank_and_fetch(
+        &self,
+        query_tokens: &[String],
+        candidates: &HashMap<String, String>,
+        q: &SearchQuery,
+        allowed_communes: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<Person>, RegisterError> {
+        let mut ranked: Vec<(i64, &str, &str)> = candidates
+            .iter()
+            .filter_map(|(pid, name)| search::score(query_tokens, name).map(|s| (s, name.as_str(), pid.as_str())))
+            .collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)).then_with(|| a.2.cmp(b.2)));
+        let in_scope = |p: &Person| {
+            let commune = p.permanent_residence.as_ref().map(|r| r.commune.as_str());
+            q.birth_year.is_none_or(|y| i64::from(p.birth_date.year()) == y)
+                && q.commune.as_deref().is_none_or(|c| commune == Some(c))
+                && allowed_communes.is_none_or(|allowed| commune.is_some_and(|c| allowed.iter().any(|a| a == c)))
+        };
+        let mut out = Vec::with_capacity(limit);
+        for chunk in ranked.chunks(limit.max(25)) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = const_format_people(&format!("WHERE pid IN ({})", placeholders.join(", ")));
+            let rows = dispatch!(&self.db, pool => {
+                let mut query = sqlx::query_as::<_, PersonRow>(sqlx::AssertSqlSafe(sql));
+                for (_, _, pid) in chunk {
+                    query = query.bind(*pid);
+                }
+                query.fetch_all(pool).await
+            })?;
+            let mut by_pid: HashMap<String, Person> = HashMap::new();
+            for r in rows {
+                let (p, _) = r.into_person()?;
+                by_pid.insert(p.pid.to_string(), p);
+            }
+            for (_, _, pid) in chunk {
+                if let Some(p) = by_pid.remove(*pid).filter(|p| in_scope(p)) {
+                    out.push(p);
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Folded, typo-tolerant name search, ranked; restricted to `allowed_communes` when given.
     pub async fn search(
         &self,
@@ -788,11 +837,20 @@ impl Register {
         if plan.is_empty() {
             return Ok(Vec::new());
         }
+        // Narrow filters (a commune, a birth year, a commune-level scope) go into the SQL; a wide
+        // scope (a province: 100+ communes) is checked on the ranked rows instead, so that the
+        // candidate lookup stays on the covering name index.
+        let narrow_scope = allowed_communes.map(|c| c.len() <= 10).unwrap_or(true);
+        let sql_filters = q.commune.is_some() || q.birth_year.is_some() || narrow_scope;
+        // Steps run lazily: when the exact full-name lookup already fills the page, the wider
+        // typo-tolerant lookup (thousands of index entries for common names) is skipped.
+        let limit = q.limit.clamp(1, 100) as usize;
         let mut candidates: HashMap<String, String> = HashMap::new();
+        let mut out = Vec::new();
         for step in &plan {
             let rows: Vec<(String, String)> = dispatch!(&self.db, pool => {
                 let mut qb = QueryBuilder::new("SELECT pid, name_folded FROM people WHERE ");
-                search::push_conditions(&mut qb, step, q, allowed_communes);
+                search::push_conditions(&mut qb, step, q, allowed_communes.filter(|_| sql_filters), sql_filters);
                 qb.push(" LIMIT ");
                 qb.push_bind(search::CANDIDATE_LIMIT);
                 qb.build_query_as().fetch_all(pool).await
@@ -800,37 +858,9 @@ impl Register {
             for (pid, name) in rows {
                 candidates.entry(pid).or_insert(name);
             }
-            if candidates.len() as i64 >= search::CANDIDATE_LIMIT {
+            out = self.rank_and_fetch(&query_tokens, &candidates, q, allowed_communes, limit).await?;
+            if out.len() >= limit || candidates.len() as i64 >= search::CANDIDATE_LIMIT {
                 break;
-            }
-        }
-        let mut ranked: Vec<(i64, String, String)> = candidates
-            .into_iter()
-            .filter_map(|(pid, name)| search::score(&query_tokens, &name).map(|s| (s, name, pid)))
-            .collect();
-        ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)).then_with(|| a.2.cmp(&b.2)));
-        ranked.truncate(q.limit.clamp(1, 100) as usize);
-        let mut out = Vec::with_capacity(ranked.len());
-        if ranked.is_empty() {
-            return Ok(out);
-        }
-        let placeholders: Vec<String> = (1..=ranked.len()).map(|i| format!("${i}")).collect();
-        let qb_sql = const_format_people(&format!("WHERE pid IN ({})", placeholders.join(", ")));
-        let rows = dispatch!(&self.db, pool => {
-            let mut query = sqlx::query_as::<_, PersonRow>(sqlx::AssertSqlSafe(qb_sql));
-            for (_, _, pid) in &ranked {
-                query = query.bind(pid.as_str());
-            }
-            query.fetch_all(pool).await
-        })?;
-        let mut by_pid: HashMap<String, Person> = HashMap::new();
-        for r in rows {
-            let (p, _) = r.into_person()?;
-            by_pid.insert(p.pid.to_string(), p);
-        }
-        for (_, _, pid) in ranked {
-            if let Some(p) = by_pid.remove(&pid) {
-                out.push(p);
             }
         }
         Ok(out)
