@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Measures the figures of BENCHMARKS.md on this machine. Usage: bench/run.sh [PEOPLE]
+# BENCH_HTTP_ONLY=1 reuses the database of an earlier run and measures only the HTTP part.
 # Needs: sqlite3 and psql (Debian packages), a PostgreSQL at $BENCH_POSTGRES (default
 # postgres://postgres@127.0.0.1:5432), ~3 GB free in $BENCH_DIR (default /tmp/civitas-bench).
 set -euo pipefail
@@ -19,6 +20,7 @@ now() { date +%s.%N; }
 rate() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):,.0f}')" "$1" "$2"; }
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(date -u +%F)"
+if [ "${BENCH_HTTP_ONLY:-0}" != 1 ]; then
 echo "== generate $N people"
 t0=$(now); $BIN generate --people "$N" --province 01 --seed 7 > "$DIR/people.ndjson"; t1=$(now)
 echo "generate: $(secs "$(echo "$t1 - $t0" | bc)") s ($(du -h "$DIR/people.ndjson" | cut -f1))"
@@ -67,6 +69,7 @@ echo "COPY raw, people rows only: $(secs "$pg_raw_people_s") s, $(rate "$N" "$pg
 echo "COPY raw, all rows the import writes: $(secs "$pg_raw_all_s") s, $(rate "$N" "$pg_raw_all_s") people/s"
 echo "ratio import / raw(all rows): $(python3 -c "print(f'{$pg_raw_all_s/$pg_import_s*100:.0f} %')")   import / raw(people only): $(python3 -c "print(f'{$pg_raw_people_s/$pg_import_s*100:.0f} %')")"
 psql -q "$PG/postgres" -c "DROP DATABASE $RAW" -c "DROP DATABASE $DB"
+fi
 
 echo "== HTTP on the SQLite database with $N people"
 PORT=18080
@@ -98,6 +101,8 @@ $LOAD $B --paths "$DIR/pid-paths.txt" --token "$TOKEN" --concurrency 16 --durati
 half=$(python3 -c "import json; print(int(json.load(open('$DIR/lookup.json'))['rps']/2))")
 $LOAD $B --paths "$DIR/pid-paths.txt" --token "$TOKEN" --rate "$half" --duration 10 --label "pid-lookup-at-${half}rps"
 $LOAD $B --paths "$DIR/search-paths.txt" --token "$TOKEN" --concurrency 1 --duration 15 --label search-sequential
-$LOAD $B --paths "$DIR/search-paths.txt" --token "$TOKEN" --concurrency 8 --duration 10 --label search-8-concurrent
+$LOAD $B --paths "$DIR/search-paths.txt" --token "$TOKEN" --concurrency 4 --duration 10 --label search-4-concurrent
+COMMUNE_TOKEN=$($BIN token --role onestop-officer --unit 00004 --subject bench --database "sqlite://$DIR/import.db")
+$LOAD $B --paths "$DIR/search-paths.txt" --token "$COMMUNE_TOKEN" --concurrency 1 --duration 10 --label search-sequential-commune-scope
 echo "server RSS after the runs: $(awk '/VmRSS/{print $2/1024 " MiB"}' /proc/$SERVER/status), peak $(awk '/VmHWM/{print $2/1024 " MiB"}' /proc/$SERVER/status)"
 echo "database file: $(du -h "$DIR/import.db" | cut -f1)"

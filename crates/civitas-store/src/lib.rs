@@ -82,9 +82,28 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .pragma("cache_size", format!("-{cache_kib}"))
-                .pragma("temp_store", "memory");
+                .pragma("temp_store", "memory")
+                // A server checkpoints the WAL from a background task (below) instead of inside
+                // whichever commit crosses the threshold, which would stall every request
+                // waiting on that commit for tens of milliseconds.
+                .pragma("wal_autocheckpoint", if usage == Usage::Server { "0" } else { "1000" });
             let pool =
                 SqlitePoolOptions::new().max_connections(connections).min_connections(1).connect_with(options).await?;
+            if usage == Usage::Server {
+                let checkpointer = pool.clone();
+                tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(Duration::from_millis(500));
+                    while !checkpointer.is_closed() {
+                        tick.tick().await;
+                        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&checkpointer).await {
+                            if checkpointer.is_closed() {
+                                break;
+                            }
+                            tracing::warn!(error = %e, "WAL checkpoint failed");
+                        }
+                    }
+                });
+            }
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
