@@ -73,7 +73,7 @@ impl Db {
     pub async fn connect_with(url: &str, usage: Usage) -> Result<Db, StoreError> {
         let (connections, cache_kib) = match usage {
             Usage::Server => (4, 16_384),
-            Usage::Bulk => (1, 262_144),
+            Usage::Bulk => (1, 65_536),
         };
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
