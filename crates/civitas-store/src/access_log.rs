@@ -1,21 +1,8 @@
 //! The append-only log of reads of personal data. Every read of a person's record by a token
-//! holder goes through [`record`]; a later stage exposes it to citizens and makes it a Merkle
+//! holder goes through [`AccessLogger::append`]; a later stage exposes it to citizens and makes it a Merkle
 //! log, which is why it lives apart from the domain tables.
 
 use serde::Serialize;
-
-#[derive(Debug, Clone)]
-pub struct AccessRecord<'a> {
-    pub actor: &'a str,
-    pub role: &'a str,
-    pub unit: &'a str,
-    pub purpose: Option<&'a str>,
-    pub subject_pid: &'a str,
-    /// Which fields (or field groups) were released.
-    pub fields: &'a [&'a str],
-    pub request_id: Option<&'a str>,
-    pub at: String,
-}
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct AccessEntry {
@@ -30,25 +17,6 @@ pub struct AccessEntry {
     pub request_id: Option<String>,
 }
 
-pub async fn record(db: &crate::Db, r: &AccessRecord<'_>) -> Result<(), crate::StoreError> {
-    let sql = "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    let fields = r.fields.join(",");
-    crate::dispatch!(db, pool => sqlx::query(sql)
-        .bind(&r.at)
-        .bind(r.actor)
-        .bind(r.role)
-        .bind(r.unit)
-        .bind(r.purpose)
-        .bind(r.subject_pid)
-        .bind(&fields)
-        .bind(r.request_id)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
-    Ok(())
-}
-
 /// The reads of one person's data, newest first.
 pub async fn for_subject(db: &crate::Db, pid: &str, limit: i64) -> Result<Vec<AccessEntry>, crate::StoreError> {
     let sql = "SELECT id, at, actor, role, unit, purpose, subject_pid, fields, request_id FROM access_log \
@@ -57,9 +25,10 @@ pub async fn for_subject(db: &crate::Db, pid: &str, limit: i64) -> Result<Vec<Ac
     Ok(rows)
 }
 
-/// An owned access record, as queued for the [`AccessLogger`].
+/// One read of one person's data, as handed to the [`AccessLogger`].
 #[derive(Debug, Clone)]
-pub struct OwnedAccessRecord {
+pub struct AccessRecord {
+    /// Who read: the token's subject.
     pub actor: String,
     pub role: String,
     pub unit: String,
@@ -70,7 +39,7 @@ pub struct OwnedAccessRecord {
     pub at: String,
 }
 
-type Pending = (Vec<OwnedAccessRecord>, tokio::sync::oneshot::Sender<Result<(), String>>);
+type Pending = (Vec<AccessRecord>, tokio::sync::oneshot::Sender<Result<(), String>>);
 
 /// Group commit for the access log: each request hands over its records and waits until they
 /// are committed (a read is never answered without its record), while one writer task commits
@@ -94,7 +63,7 @@ impl AccessLogger {
                         Err(_) => break,
                     }
                 }
-                let records: Vec<&OwnedAccessRecord> = batch.iter().flat_map(|(r, _)| r.iter()).collect();
+                let records: Vec<&AccessRecord> = batch.iter().flat_map(|(r, _)| r.iter()).collect();
                 let result = write_batch(&db, &records).await.map_err(|e| {
                     tracing::error!(error = ?e, "writing the access log failed");
                     "the access log could not be written".to_owned()
@@ -108,7 +77,7 @@ impl AccessLogger {
     }
 
     /// Appends `records` and returns once they are committed.
-    pub async fn append(&self, records: Vec<OwnedAccessRecord>) -> Result<(), crate::StoreError> {
+    pub async fn append(&self, records: Vec<AccessRecord>) -> Result<(), crate::StoreError> {
         if records.is_empty() {
             return Ok(());
         }
@@ -119,7 +88,7 @@ impl AccessLogger {
     }
 }
 
-async fn write_batch(db: &crate::Db, records: &[&OwnedAccessRecord]) -> Result<(), crate::StoreError> {
+async fn write_batch(db: &crate::Db, records: &[&AccessRecord]) -> Result<(), crate::StoreError> {
     crate::dispatch!(db, pool => {
         let mut tx = pool.begin().await?;
         for chunk in records.chunks(1000) {

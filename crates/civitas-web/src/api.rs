@@ -13,7 +13,7 @@ use civitas_core::{AdminUnits, CommuneCode, PartialDate, Pid, Relation, UnitCode
 use civitas_registry::search::SearchQuery;
 use civitas_registry::store::{Attribution, HouseholdChoice, ResidenceChange, ResidenceKind};
 use civitas_registry::{Change, Household, HouseholdId, LegalBasis, Person, Residence, Revision, TemporaryResidence};
-use civitas_store::access_log::OwnedAccessRecord;
+use civitas_store::access_log::AccessRecord;
 
 use crate::AppState;
 use crate::auth::{Caller, RegistryOfficer};
@@ -60,7 +60,7 @@ pub async fn log_reads(state: &AppState, caller: &Caller, pids: &[&str], fields:
     let fields = fields.join(",");
     let records = pids
         .iter()
-        .map(|pid| OwnedAccessRecord {
+        .map(|pid| AccessRecord {
             actor: caller.claims.sub.clone(),
             role: caller.role().as_str().to_owned(),
             unit: unit.clone(),
