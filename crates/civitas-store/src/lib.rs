@@ -106,7 +106,11 @@ impl Db {
             }
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let options = PgConnectOptions::from_str(url)?;
+            let mut options = PgConnectOptions::from_str(url)?;
+            if usage == Usage::Bulk {
+                // Bulk statements of tens of thousands of rows are slow by nature.
+                options = sqlx::ConnectOptions::disable_statement_logging(options);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(connections * 4)
                 .acquire_timeout(Duration::from_secs(10))
