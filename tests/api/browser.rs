@@ -214,6 +214,14 @@ async fn officer_searches_and_reads_a_person_in_the_browser() {
     let _ = browser.client.clone().close().await;
 }
 
+async fn post_signin(app: &TestApp, csrf_cookie: Option<&str>, token: &str, csrf: &str) -> reqwest::Response {
+    let mut request = app.client.post(app.url("/signin"));
+    if let Some(cookie) = csrf_cookie {
+        request = request.header("cookie", format!("civitas_csrf={cookie}"));
+    }
+    request.form(&[("token", token), ("csrf", csrf)]).send().await.unwrap()
+}
+
 #[tokio::test]
 async fn signin_cookies_are_protected_and_forms_need_csrf() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
@@ -232,31 +240,11 @@ async fn signin_cookies_are_protected_and_forms_need_csrf() {
     assert!(html.contains(&format!("value=\"{csrf}\"")));
     let token = app.token(Role::OnestopOfficer, &[BA_DINH]);
     // Without the CSRF cookie, or with a wrong value: refused.
-    let r = app
-        .client
-        .post(app.url("/signin"))
-        .form(&[("token", token.as_str()), ("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_signin(&app, None, &token, &csrf).await;
     assert_eq!(r.status(), 403);
-    let r = app
-        .client
-        .post(app.url("/signin"))
-        .header("cookie", format!("civitas_csrf={csrf}"))
-        .form(&[("token", token.as_str()), ("csrf", "wrong")])
-        .send()
-        .await
-        .unwrap();
+    let r = post_signin(&app, Some(&csrf), &token, "wrong").await;
     assert_eq!(r.status(), 403);
-    let r = app
-        .client
-        .post(app.url("/signin"))
-        .header("cookie", format!("civitas_csrf={csrf}"))
-        .form(&[("token", token.as_str()), ("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_signin(&app, Some(&csrf), &token, &csrf).await;
     assert_eq!(r.status(), 303);
     let session = r
         .headers()
@@ -272,14 +260,7 @@ async fn signin_cookies_are_protected_and_forms_need_csrf() {
     );
     // Served on loopback http in this test, so not Secure; a non-loopback server sets Secure.
     assert!(!session.contains("Secure"));
-    let r = app
-        .client
-        .post(app.url("/signin"))
-        .header("cookie", format!("civitas_csrf={csrf}"))
-        .form(&[("token", "forged"), ("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = post_signin(&app, Some(&csrf), "forged", &csrf).await;
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("Mã truy cập không hợp lệ hoặc đã hết hạn."));
 }

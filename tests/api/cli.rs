@@ -11,6 +11,12 @@ fn civitas(args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(args).env("CIVITAS_LOG", "warn").output().expect("run civitas")
 }
 
+/// The JSON records of an NDJSON file, each re-serialized with sorted keys.
+fn canonical_lines(path: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap().to_string()).collect()
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -43,22 +49,8 @@ async fn import_round_trip(backend: Backend) {
     let second = dir.0.join("export2.ndjson");
     civitas(&["export", "--database", &url2, "--output", second.to_str().unwrap()]);
     assert_eq!(std::fs::read(&exported).unwrap(), std::fs::read(&second).unwrap());
-    let mut original: Vec<String> = std::fs::read_to_string(&file)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v.to_string()
-        })
-        .collect();
-    let mut round: Vec<String> = std::fs::read_to_string(&exported)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v.to_string()
-        })
-        .collect();
+    let mut original = canonical_lines(&file);
+    let mut round = canonical_lines(&exported);
     original.sort();
     round.sort();
     assert_eq!(original, round, "export must round-trip the generated records");
