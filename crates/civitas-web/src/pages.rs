@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -163,6 +163,11 @@ fn csrf_of(headers: &HeaderMap) -> (String, bool) {
         Some(v) if v.len() >= 16 => (v.to_owned(), false),
         _ => (new_csrf(), true),
     }
+}
+
+/// A table header row of column labels (text keys of [`Lang::t`]).
+fn table_head(lang: Lang, keys: &[&str]) -> Markup {
+    html! { tr { @for key in keys { th scope="col" { (lang.t(key)) } } } }
 }
 
 fn error_summary(lang: Lang, errors: &[(&str, &str)]) -> Markup {
@@ -348,13 +353,7 @@ async fn search_page(State(state): State<AppState>, headers: HeaderMap, Query(fo
                 p { (t("search.none")) }
             } @else {
                 table class="results" {
-                    thead { tr {
-                        th scope="col" { (t("full_name")) }
-                        th scope="col" { (t("pid")) }
-                        th scope="col" { (t("birth_date")) }
-                        th scope="col" { (t("sex")) }
-                        th scope="col" { (t("permanent")) }
-                    } }
+                    thead { (table_head(lang, &["full_name", "pid", "birth_date", "sex", "permanent"])) }
                     tbody {
                         @for p in found {
                             tr {
@@ -472,12 +471,7 @@ async fn person_page(
         @if let Some(h) = &household {
             h2 { (t("household")) " " (h.id) }
             table {
-                thead { tr {
-                    th scope="col" { (t("full_name")) }
-                    th scope="col" { (t("pid")) }
-                    th scope="col" { (t("birth_date")) }
-                    th scope="col" { (t("relation")) }
-                } }
+                thead { (table_head(lang, &["full_name", "pid", "birth_date", "relation"])) }
                 tbody {
                     @for m in &h.members {
                         tr {
@@ -492,13 +486,7 @@ async fn person_page(
         }
         h2 { (t("history")) }
         table {
-            thead { tr {
-                th scope="col" { (t("version")) }
-                th scope="col" { (t("time")) }
-                th scope="col" { (t("change")) }
-                th scope="col" { (t("actor")) }
-                th scope="col" { (t("basis")) }
-            } }
+            thead { (table_head(lang, &["version", "time", "change", "actor", "basis"])) }
             tbody {
                 @for r in &history {
                     tr {
@@ -511,7 +499,6 @@ async fn person_page(
                 }
             }
         }
-        (PreEscaped(""))
     };
     page(
         StatusCode::OK,
