@@ -23,6 +23,11 @@ pub struct Config {
     pub secure_cookies: Option<bool>,
     /// Lifetime of tokens issued by `civitas token`, in hours.
     pub token_ttl_hours: i64,
+    /// Public base URL of the server (the OpenID issuer), e.g. `https://eid.example.gov.vn`;
+    /// default `http://<listen address>`.
+    pub issuer: Option<String>,
+    /// Show messages of the development notification sender at `/dev/outbox` (on with `--demo`).
+    pub dev_outbox: bool,
 }
 
 impl Default for Config {
@@ -35,12 +40,23 @@ impl Default for Config {
             demo_people: 20_000,
             secure_cookies: None,
             token_ttl_hours: 12,
+            issuer: None,
+            dev_outbox: false,
         }
     }
 }
 
-const ENV_KEYS: [&str; 7] =
-    ["DATABASE", "LISTEN", "LOG", "LOG_JSON", "DEMO_PEOPLE", "SECURE_COOKIES", "TOKEN_TTL_HOURS"];
+const ENV_KEYS: [&str; 9] = [
+    "DATABASE",
+    "LISTEN",
+    "LOG",
+    "LOG_JSON",
+    "DEMO_PEOPLE",
+    "SECURE_COOKIES",
+    "TOKEN_TTL_HOURS",
+    "ISSUER",
+    "DEV_OUTBOX",
+];
 
 impl Config {
     /// Loads the layers. `file`: an explicit path (must exist); otherwise `./civitas.toml` is read
@@ -71,6 +87,8 @@ impl Config {
                 "DEMO_PEOPLE" => config.demo_people = value.parse().map_err(|_| bad("a number"))?,
                 "SECURE_COOKIES" => config.secure_cookies = Some(value.parse().map_err(|_| bad("true or false"))?),
                 "TOKEN_TTL_HOURS" => config.token_ttl_hours = value.parse().map_err(|_| bad("a number"))?,
+                "ISSUER" => config.issuer = Some(value),
+                "DEV_OUTBOX" => config.dev_outbox = value.parse().map_err(|_| bad("true or false"))?,
                 _ => {}
             }
         }

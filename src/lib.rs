@@ -85,3 +85,72 @@ pub async fn seed_demo(register: &Register, people: usize) -> anyhow::Result<u64
     }
     Ok(added)
 }
+
+/// The identity service over `db` for a server at `issuer` (CLI commands that manage accounts
+/// and clients).
+pub async fn identity(db: &Db, issuer: &str) -> anyhow::Result<civitas_identity::Identity> {
+    let keys = std::sync::Arc::new(civitas_identity::KeyRing::load_or_create(db, now()).await?);
+    let register = std::sync::Arc::new(Register::new(db.clone()));
+    Ok(civitas_identity::Identity::new(db.clone(), register, keys, issuer).await?)
+}
+
+/// Demo credentials: fixed, printed by `serve --demo`, for trying things out only.
+pub const DEMO_PASSWORD: &str = "hoa-sen-vang-2026";
+pub const DEMO_PORTAL_SECRET: &str = "demo-portal-secret-0123456789abcdef";
+pub const DEMO_AGENCY_SECRET: &str = "demo-agency-secret-0123456789abcdef";
+
+/// What `serve --demo` set up for people to sign in with.
+pub struct DemoIdentity {
+    /// (pid, level) of the demo citizens.
+    pub citizens: Vec<(String, i64)>,
+    pub officer: String,
+}
+
+/// Creates demo accounts (two citizens, level 1 and level 2, and a level-2 registry officer of
+/// Hà Nội), a demo relying-party web client and a demo agency client. Idempotent.
+pub async fn seed_demo_identity(
+    identity: &civitas_identity::Identity,
+    register: &Register,
+) -> anyhow::Result<DemoIdentity> {
+    use civitas_identity::{AccountError, NewClient, Role, oidc::ClientError};
+    let at = now();
+    let pids = register.living_adults(2000, 3).await?;
+    if pids.len() < 3 {
+        anyhow::bail!("the demo register has fewer than three adults");
+    }
+    let levels = [1, 2, 2];
+    for (pid, level) in pids.iter().zip(levels) {
+        match identity.create_account(pid, level, DEMO_PASSWORD, "civitas-demo", at).await {
+            Ok(_) | Err(AccountError::NotAllowed("account-exists", _)) => {}
+            Err(e) => return Err(anyhow::anyhow!("demo account {pid}: {e}")),
+        }
+    }
+    identity.set_officer_role(&pids[2], Role::RegistryOfficer, &["01".to_owned()], "civitas-demo", at).await?;
+    let portal = NewClient {
+        id: "demo-portal".into(),
+        name: "Cổng dịch vụ công (demo)".into(),
+        secret: Some(DEMO_PORTAL_SECRET.into()),
+        redirect_uris: vec!["http://127.0.0.1/callback".into(), "http://[::1]/callback".into()],
+        post_logout_redirect_uris: vec!["http://127.0.0.1/signed-out".into()],
+        scopes: ["openid", "profile", "address", "phone", "email", "pid", "offline_access"].map(String::from).to_vec(),
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        ..Default::default()
+    };
+    let agency = NewClient {
+        id: "demo-agency".into(),
+        name: "Bảo hiểm xã hội (demo)".into(),
+        secret: Some(DEMO_AGENCY_SECRET.into()),
+        scopes: vec!["registry.read".into()],
+        grant_types: vec!["client_credentials".into()],
+        role: Some(Role::AgencySystem),
+        units: vec!["01".into()],
+        ..Default::default()
+    };
+    for client in [portal, agency] {
+        match identity.create_client(client, at).await {
+            Ok(()) | Err(ClientError::Exists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(DemoIdentity { citizens: vec![(pids[0].clone(), 1), (pids[1].clone(), 2)], officer: pids[2].clone() })
+}

@@ -1,4 +1,5 @@
-//! The `civitas` command: serve, migrate, generate, import, export, token, openapi.
+//! The `civitas` command: serve, migrate, generate, import, export, token, account, client,
+//! openapi.
 
 use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
@@ -80,8 +81,183 @@ enum Command {
         #[arg(long)]
         ttl_hours: Option<i64>,
     },
+    /// Manage e-ID accounts.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+    /// Manage OpenID Connect clients (relying parties and agency systems).
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
     /// Print the OpenAPI document of the JSON API.
     Openapi,
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an active account for a person in the register; the password is read from
+    /// standard input. Level 2 prints the TOTP key and recovery codes once.
+    Create {
+        #[arg(long)]
+        pid: String,
+        #[arg(long, default_value_t = 1)]
+        level: i64,
+        /// Read the password from standard input (required: passwords never go on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Make the holder an officer with this role (e.g. registry-officer).
+        #[arg(long)]
+        role: Option<String>,
+        /// Units of the officer role: 2-digit province or 5-digit commune codes.
+        #[arg(long = "unit")]
+        units: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client.
+    Create {
+        #[arg(long)]
+        id: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Scopes, space- or comma-separated, or repeated.
+        #[arg(long = "scopes", value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// Grant types: authorization_code, refresh_token, client_credentials.
+        #[arg(long = "grant-types", value_delimiter = ',')]
+        grant_types: Vec<String>,
+        /// Read the client secret from standard input (client_secret_basic).
+        #[arg(long, conflicts_with = "jwks_file")]
+        secret_stdin: bool,
+        /// The client's public keys (JWKS JSON file) for private_key_jwt.
+        #[arg(long)]
+        jwks_file: Option<PathBuf>,
+        /// pairwise (default) or public subject identifiers.
+        #[arg(long)]
+        subject_type: Option<String>,
+        /// For client_credentials: the role its tokens carry (e.g. agency-system).
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long = "unit")]
+        units: Vec<String>,
+    },
+}
+
+fn parse_role(role: &str) -> anyhow::Result<Role> {
+    Role::parse(role)
+        .ok_or_else(|| anyhow::anyhow!("unknown role {role:?}; roles: {}", Role::ALL.map(|r| r.as_str()).join(", ")))
+}
+
+fn parse_units(units: &[String]) -> anyhow::Result<Vec<String>> {
+    units.iter().map(|u| UnitCode::parse(u).map(|c| c.as_str().to_owned()).map_err(anyhow::Error::from)).collect()
+}
+
+fn read_stdin_line(what: &str) -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| anyhow::anyhow!("cannot read the {what} from standard input: {e}"))?;
+    let line = line.trim_end_matches(['\n', '\r']).to_owned();
+    if line.is_empty() {
+        anyhow::bail!("the {what} on standard input is empty");
+    }
+    Ok(line)
+}
+
+fn issuer_of(config: &Config) -> String {
+    config.issuer.clone().unwrap_or_else(|| format!("http://{}", config.listen))
+}
+
+async fn account_command(config: &Config, command: AccountCommand) -> anyhow::Result<ExitCode> {
+    let AccountCommand::Create { pid, level, password_stdin: _, role, units } = command;
+    let role = role.as_deref().map(parse_role).transpose()?;
+    let units = parse_units(&units)?;
+    if role.is_some() && units.is_empty() {
+        anyhow::bail!("an officer role needs at least one --unit");
+    }
+    let password = read_stdin_line("password")?;
+    let db = civitas::open(&config.database).await?;
+    let identity = civitas::identity(&db, &issuer_of(config)).await?;
+    let second = identity
+        .create_account(&pid, level, &password, "operator", civitas::now())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(role) = role {
+        identity
+            .set_officer_role(&pid, role, &units, "operator", civitas::now())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    println!("account {pid} created (level {level})");
+    if let Some(s) = second {
+        println!(
+            "TOTP key: {}\notpauth URI: {}\nrecovery codes: {}",
+            s.totp_secret,
+            s.otpauth_uri,
+            s.recovery_codes.join(" ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn client_command(config: &Config, command: ClientCommand) -> anyhow::Result<ExitCode> {
+    let ClientCommand::Create {
+        id,
+        name,
+        redirect_uris,
+        post_logout_redirect_uris,
+        scopes,
+        grant_types,
+        secret_stdin,
+        jwks_file,
+        subject_type,
+        role,
+        units,
+    } = command;
+    let split = |v: Vec<String>| {
+        v.iter().flat_map(|s| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>()).collect::<Vec<_>>()
+    };
+    let secret = if secret_stdin { Some(read_stdin_line("client secret")?) } else { None };
+    let jwks = match jwks_file {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            #[derive(serde::Deserialize)]
+            struct Set {
+                keys: Vec<civitas_identity::keys::Jwk>,
+            }
+            serde_json::from_str::<Set>(&text)
+                .map_err(|e| anyhow::anyhow!("{} is not a JWKS of EC P-256 keys: {e}", path.display()))?
+                .keys
+        }
+        None => vec![],
+    };
+    let new = civitas_identity::NewClient {
+        id: id.clone(),
+        name,
+        secret,
+        jwks,
+        redirect_uris,
+        post_logout_redirect_uris,
+        scopes: split(scopes),
+        grant_types: split(grant_types),
+        subject_type,
+        role: role.as_deref().map(parse_role).transpose()?,
+        units: parse_units(&units)?,
+    };
+    let db = civitas::open(&config.database).await?;
+    let identity = civitas::identity(&db, &issuer_of(config)).await?;
+    identity.create_client(new, civitas::now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("client {id} registered");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -151,6 +327,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             println!("{}", tokens::issue(&keys, &subject, role, &units, civitas::now().unix_timestamp(), ttl * 3600));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Account { command } => account_command(&config, command).await,
+        Command::Client { command } => client_command(&config, command).await,
         Command::Openapi => {
             println!("{}", civitas_web::openapi::json());
             Ok(ExitCode::SUCCESS)
@@ -166,7 +344,8 @@ async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Re
         tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr()?;
     let secure = config.secure_cookies.unwrap_or(!addr.ip().is_loopback());
-    let state = civitas_web::AppState::new(db.clone(), keys, secure);
+    let issuer = config.issuer.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let state = civitas_web::AppState::new(db.clone(), keys, secure, &issuer, config.dev_outbox || demo).await?;
     if demo {
         let register = Register::new(db.clone());
         let started = std::time::Instant::now();
@@ -178,6 +357,7 @@ async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Re
                 "seeded demo population of Hà Nội"
             );
         }
+        let demo_ids = civitas::seed_demo_identity(&state.identity, &register).await?;
         let sample = register.sample_pid().await?.unwrap_or_default();
         let token = tokens::issue(
             &state.keys,
@@ -187,10 +367,29 @@ async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Re
             civitas::now().unix_timestamp(),
             12 * 3600,
         );
+        let totp = state.identity.current_totp_code(&demo_ids.officer, civitas::now()).await?.unwrap_or_default();
+        let citizens: Vec<String> = demo_ids.citizens.iter().map(|(p, l)| format!("{p} (level {l})")).collect();
         println!(
-            "\ncivitas demo — {} people in the register\n\n  Officer pages:  http://{addr}/signin  (paste the token below)\n  API document:   http://{addr}/api/openapi.json\n  Sample person:  curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/api/v1/people/{sample}\n  Search:         curl -H \"Authorization: Bearer $TOKEN\" 'http://{addr}/api/v1/people?q=nguyen+van+an'\n\n  TOKEN (registry-officer, Hà Nội, 12 h):\n  {token}\n\n  More tokens:    civitas token --role onestop-officer --unit 00004 --database {}\n",
-            register.count().await?,
-            civitas::redact(&config.database)
+            "\ncivitas demo — {people} people in the register\n\n\
+             \x20 Citizen pages:     {issuer}/account  (ID number + password {pw})\n\
+             \x20   citizens:        {citizens}\n\
+             \x20 Officer console:   {issuer}/signin  ID {officer}, password {pw}, then the 6-digit code\n\
+             \x20   TOTP key:        {key}  (current code {totp}; add the key to an authenticator app)\n\
+             \x20   level-2 citizen: same TOTP handling; see `civitas account create --level 2`\n\
+             \x20 OpenID discovery:  {issuer}/.well-known/openid-configuration\n\
+             \x20   web client:      demo-portal / {portal}  (redirect http://127.0.0.1:<any port>/callback)\n\
+             \x20   agency client:   demo-agency / {agency}  (client_credentials, scope registry.read)\n\
+             \x20 Messages (SMS):    {issuer}/dev/outbox\n\
+             \x20 API document:      {issuer}/api/openapi.json\n\
+             \x20 Sample person:     curl -H \"Authorization: Bearer $TOKEN\" {issuer}/api/v1/people/{sample}\n\n\
+             \x20 TOKEN (registry-officer, Hà Nội, 12 h):\n  {token}\n",
+            people = register.count().await?,
+            pw = civitas::DEMO_PASSWORD,
+            officer = demo_ids.officer,
+            key = state.identity.totp_key(&demo_ids.officer).await?.unwrap_or_default(),
+            portal = civitas::DEMO_PORTAL_SECRET,
+            agency = civitas::DEMO_AGENCY_SECRET,
+            citizens = citizens.join(", "),
         );
     }
     tracing::info!(%addr, database = %civitas::redact(&config.database), "listening");

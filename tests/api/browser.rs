@@ -150,21 +150,21 @@ async fn officer_searches_and_reads_a_person_in_the_browser() {
     assert!(found.iter().any(|v| v.starts_with("image-alt")), "axe did not flag a missing alt: {found:?}");
 
     // Not signed in: the sign-in page, in Vietnamese.
-    c.goto(&app.url("/officer/search")).await.unwrap();
-    wait_for_path(c, "/signin").await;
+    c.goto(&app.url("/signin/token")).await.unwrap();
+    wait_for_path(c, "/signin/token").await;
     assert_eq!(text_of(c, "h1").await, "Đăng nhập cán bộ");
     assert_eq!(c.find(Locator::Css("html")).await.unwrap().attr("lang").await.unwrap().as_deref(), Some("vi"));
     assert_accessible(c, &axe, "sign-in").await;
 
     // An empty submission shows the error summary.
-    click_and_wait(c, "form[action='/signin'] button").await;
+    click_and_wait(c, "form[action='/signin/token'] button").await;
     assert!(text_of(c, ".error-summary").await.contains("Nhập mã truy cập."));
     assert_accessible(c, &axe, "sign-in with error").await;
 
     // Sign in with a token of Phường Ba Đình.
     let token = app.token(Role::RegistryOfficer, &[BA_DINH]);
     c.find(Locator::Id("token")).await.unwrap().send_keys(&token).await.unwrap();
-    click_and_wait(c, "form[action='/signin'] button").await;
+    click_and_wait(c, "form[action='/signin/token'] button").await;
     wait_for_path(c, "/officer/search").await;
     assert_eq!(text_of(c, "h1").await, "Tra cứu công dân");
     assert_accessible(c, &axe, "search").await;
@@ -215,7 +215,7 @@ async fn officer_searches_and_reads_a_person_in_the_browser() {
 }
 
 async fn post_signin(app: &TestApp, csrf_cookie: Option<&str>, token: &str, csrf: &str) -> reqwest::Response {
-    let mut request = app.client.post(app.url("/signin"));
+    let mut request = app.client.post(app.url("/signin/token"));
     if let Some(cookie) = csrf_cookie {
         request = request.header("cookie", format!("civitas_csrf={cookie}"));
     }
@@ -225,7 +225,7 @@ async fn post_signin(app: &TestApp, csrf_cookie: Option<&str>, token: &str, csrf
 #[tokio::test]
 async fn signin_cookies_are_protected_and_forms_need_csrf() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
-    let page = app.client.get(app.url("/signin")).send().await.unwrap();
+    let page = app.client.get(app.url("/signin/token")).send().await.unwrap();
     let csrf_cookie = page
         .headers()
         .get_all("set-cookie")

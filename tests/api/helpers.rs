@@ -140,9 +140,10 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     let db = civitas::open(&db_url).await.expect("open database");
     seed(&db).await;
     let keys = KeyRing::load_or_create(&db, civitas::now()).await.expect("keys");
-    let state = civitas_web::AppState::new(db.clone(), keys, false);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let state =
+        civitas_web::AppState::new(db.clone(), keys, false, &format!("http://{addr}"), true).await.expect("state");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server_state = state.clone();
     tokio::spawn(async move {
@@ -219,4 +220,124 @@ macro_rules! on_both_databases {
             }
         }
     };
+}
+
+/// A password that passes the policy, used by the identity tests.
+pub const PASSWORD: &str = "sông Hồng mùa thu";
+
+/// The demo-style clients the identity tests use.
+pub const RP_SECRET: &str = "rp-secret-0123456789abcdef0123456789";
+pub const AGENCY_SECRET: &str = "agency-secret-0123456789abcdef012345";
+
+impl TestApp {
+    /// Creates an active account; level 2 returns its TOTP key and recovery codes.
+    pub async fn account(&self, pid: &str, level: i64) -> Option<civitas_identity::accounts::SecondFactor> {
+        self.state.identity.create_account(pid, level, PASSWORD, "test", civitas::now()).await.expect("create account")
+    }
+
+    /// Registers `rp` (web client, loopback redirect, refresh tokens) and `agency`
+    /// (client_credentials, agency-system of Hà Nội).
+    pub async fn clients(&self) {
+        use civitas_identity::NewClient;
+        let rp = NewClient {
+            id: "rp".into(),
+            name: "Cổng dịch vụ công thử nghiệm".into(),
+            secret: Some(RP_SECRET.into()),
+            redirect_uris: vec!["http://127.0.0.1/callback".into()],
+            post_logout_redirect_uris: vec!["http://127.0.0.1:9/bye".into()],
+            scopes: ["openid", "profile", "address", "phone", "pid", "offline_access"].map(String::from).to_vec(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            ..Default::default()
+        };
+        let agency = NewClient {
+            id: "agency".into(),
+            name: "Bảo hiểm xã hội".into(),
+            secret: Some(AGENCY_SECRET.into()),
+            scopes: vec!["registry.read".into()],
+            grant_types: vec!["client_credentials".into()],
+            role: Some(Role::AgencySystem),
+            units: vec!["01".into()],
+            ..Default::default()
+        };
+        for c in [rp, agency] {
+            self.state.identity.create_client(c, civitas::now()).await.expect("client");
+        }
+    }
+
+    /// A cookie-keeping client that follows no redirects: what a browser does, step by step.
+    pub fn browser(&self) -> Jar {
+        Jar { client: self.client.clone(), cookies: Default::default() }
+    }
+
+    /// Messages in the development outbox for `recipient`, newest first.
+    pub async fn outbox(&self, recipient: &str) -> Vec<String> {
+        let v: serde_json::Value =
+            self.client.get(self.url("/dev/outbox?format=json")).send().await.unwrap().json().await.unwrap();
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["recipient"] == recipient)
+            .map(|m| m["body"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+pub struct Jar {
+    pub client: reqwest::Client,
+    pub cookies: std::collections::BTreeMap<String, String>,
+}
+
+/// What a page request answered: status, `Location`, body.
+pub struct Step {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Jar {
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn finish(&mut self, response: reqwest::Response) -> Step {
+        for v in response.headers().get_all("set-cookie") {
+            let Ok(v) = v.to_str() else { continue };
+            let pair = v.split(';').next().unwrap_or_default();
+            if let Some((k, val)) = pair.split_once('=') {
+                if val.is_empty() || v.contains("Max-Age=0") {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_owned(), val.to_owned());
+                }
+            }
+        }
+        let status = response.status().as_u16();
+        let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Step { status, location, body: response.text().await.unwrap_or_default() }
+    }
+
+    pub async fn get(&mut self, url: &str) -> Step {
+        let r = self.client.get(url).header("cookie", self.cookie_header()).send().await.expect("GET");
+        self.finish(r).await
+    }
+
+    /// Posts a form, adding the CSRF token from the cookie.
+    pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Step {
+        let csrf = self.cookies.get("civitas_csrf").cloned().unwrap_or_default();
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        fields.push(("csrf", &csrf));
+        let r = self.client.post(url).header("cookie", self.cookie_header()).form(&fields).send().await.expect("POST");
+        self.finish(r).await
+    }
+}
+
+/// The value of query parameter `name` in `url`.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }

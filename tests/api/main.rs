@@ -5,6 +5,7 @@ mod helpers;
 
 mod browser;
 mod cli;
+mod oidc;
 mod people;
 mod register_changes;
 mod service;

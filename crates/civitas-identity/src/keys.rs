@@ -29,6 +29,8 @@ pub struct KeyRing {
     db: Db,
     active: RwLock<(String, SigningKey)>,
     verifying: RwLock<HashMap<String, VerifyingKey>>,
+    /// The public issuer URL, also accepted as `iss` of officer and agency tokens.
+    issuer: std::sync::OnceLock<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -70,7 +72,12 @@ impl KeyRing {
             }
         }
         let active = active.ok_or_else(|| StoreError::Corrupt("no signing key".into()))?;
-        Ok(KeyRing { db: db.clone(), active: RwLock::new(active), verifying: RwLock::new(verifying) })
+        Ok(KeyRing {
+            db: db.clone(),
+            active: RwLock::new(active),
+            verifying: RwLock::new(verifying),
+            issuer: std::sync::OnceLock::new(),
+        })
     }
 
     async fn fetch(db: &Db) -> Result<Vec<KeyRow>, StoreError> {
@@ -91,6 +98,15 @@ impl KeyRing {
             "INSERT INTO signing_keys (kid, alg, private_key, public_jwk, created_at) VALUES ($1, 'ES256', $2, $3, $4)";
         dispatch!(db, pool => sqlx::query(sql).bind(&kid).bind(&secret).bind(&jwk).bind(&at).execute(pool).await.map(|_| ()))?;
         Ok(kid)
+    }
+
+    /// Sets the public issuer URL (once, at start-up).
+    pub fn set_issuer(&self, issuer: &str) {
+        let _ = self.issuer.set(issuer.to_owned());
+    }
+
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.get().map(String::as_str)
     }
 
     pub fn signing_key(&self) -> (String, SigningKey) {

@@ -1,8 +1,65 @@
-//! Identity context: the server's signing keys (kept in the database so several server
-//! processes share them) and the signed bearer tokens that carry a role and administrative units.
+//! Identity context: e-ID accounts (level 1 / level 2) and their credentials, the OpenID Connect
+//! provider (clients, sessions, codes, tokens, consents), the server's signing keys (kept in the
+//! database so several server processes share them) and the bearer tokens of officers and
+//! agency systems.
 
+pub mod accounts;
 pub mod keys;
+pub mod oidc;
+pub mod password;
+pub mod secret;
 pub mod tokens;
+pub mod totp;
 
+use std::sync::Arc;
+
+pub use accounts::{Account, AccountError, AccountState, SignInFailure};
 pub use keys::KeyRing;
+pub use oidc::{AuthRequest, Client, NewClient, OAuthError, Session};
 pub use tokens::{Claims, Role, TokenError};
+
+use civitas_registry::Register;
+use civitas_store::{Db, StoreError, dispatch};
+
+/// The identity service: accounts, sessions and the OpenID provider over one database.
+pub struct Identity {
+    pub(crate) db: Db,
+    pub(crate) register: Arc<Register>,
+    pub(crate) keys: Arc<KeyRing>,
+    pub hasher: password::Hasher,
+    /// The public base URL, `iss` of every token.
+    pub issuer: String,
+    pub(crate) pairwise_salt: Vec<u8>,
+    pub(crate) clients: oidc::ClientCache,
+}
+
+impl Identity {
+    /// Loads (or creates, on first start) the pairwise-subject salt shared by all processes.
+    pub async fn new(
+        db: Db,
+        register: Arc<Register>,
+        keys: Arc<KeyRing>,
+        issuer: &str,
+    ) -> Result<Identity, StoreError> {
+        let salt = secret::random_token(32).into_bytes();
+        let insert = "INSERT INTO settings (name, value) VALUES ('pairwise_salt', $1) ON CONFLICT (name) DO NOTHING";
+        dispatch!(&db, pool => sqlx::query(insert).bind(&salt).execute(pool).await.map(|_| ()))?;
+        let select = "SELECT value FROM settings WHERE name = 'pairwise_salt'";
+        let (salt,): (Vec<u8>,) = dispatch!(&db, pool => sqlx::query_as(select).fetch_one(pool).await)?;
+        keys.set_issuer(issuer);
+        let hasher = password::Hasher::new().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(Identity {
+            db,
+            register,
+            keys,
+            hasher,
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            pairwise_salt: salt,
+            clients: Default::default(),
+        })
+    }
+
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+}

@@ -76,6 +76,8 @@ pub enum TokenError {
     Expired,
     #[error("the token was not issued by this server")]
     WrongIssuer,
+    #[error("the token carries no officer or agency role")]
+    NoRole,
     #[error("key storage failed")]
     Store(#[from] civitas_store::StoreError),
 }
@@ -83,13 +85,20 @@ pub enum TokenError {
 #[derive(Serialize, Deserialize)]
 struct Header {
     alg: String,
+    #[serde(default)]
     typ: String,
+    #[serde(default)]
     kid: String,
 }
 
 pub fn sign(keys: &KeyRing, claims: &Claims) -> String {
+    sign_jws(keys, "JWT", claims)
+}
+
+/// Signs `claims` as a compact JWS (ES256) with the active key, header `typ` = `typ`.
+pub fn sign_jws(keys: &KeyRing, typ: &str, claims: &impl Serialize) -> String {
     let (kid, key) = keys.signing_key();
-    let header = Header { alg: "ES256".into(), typ: "JWT".into(), kid };
+    let header = Header { alg: "ES256".into(), typ: typ.into(), kid };
     let encode = |v: &[u8]| URL_SAFE_NO_PAD.encode(v);
     let signing_input = format!(
         "{}.{}",
@@ -100,8 +109,14 @@ pub fn sign(keys: &KeyRing, claims: &Claims) -> String {
     format!("{signing_input}.{}", encode(&signature.to_bytes()))
 }
 
-/// Verifies signature, issuer and expiry at `now` (unix seconds).
-pub async fn verify(keys: &KeyRing, token: &str, now: i64) -> Result<Claims, TokenError> {
+struct Parts<'a> {
+    header: Header,
+    signing_input: &'a str,
+    claims: Vec<u8>,
+    signature: Signature,
+}
+
+fn split(token: &str) -> Result<Parts<'_>, TokenError> {
     let mut parts = token.split('.');
     let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(TokenError::Malformed);
@@ -111,18 +126,57 @@ pub async fn verify(keys: &KeyRing, token: &str, now: i64) -> Result<Claims, Tok
     if header.alg != "ES256" {
         return Err(TokenError::Malformed);
     }
-    let key = keys.verifying_key(&header.kid).await?.ok_or(TokenError::UnknownKey)?;
     let signature = Signature::from_slice(&decode(s)?).map_err(|_| TokenError::BadSignature)?;
-    let signing_input = &token[..h.len() + 1 + c.len()];
-    key.verify(signing_input.as_bytes(), &signature).map_err(|_| TokenError::BadSignature)?;
-    let claims: Claims = serde_json::from_slice(&decode(c)?).map_err(|_| TokenError::Malformed)?;
-    if claims.iss != ISSUER {
+    Ok(Parts { header, signing_input: &token[..h.len() + 1 + c.len()], claims: decode(c)?, signature })
+}
+
+/// Checks the signature of a JWS made by this server and decodes its claims (no claim checks).
+pub async fn verify_jws<T: serde::de::DeserializeOwned>(keys: &KeyRing, token: &str) -> Result<T, TokenError> {
+    let parts = split(token)?;
+    let key = keys.verifying_key(&parts.header.kid).await?.ok_or(TokenError::UnknownKey)?;
+    key.verify(parts.signing_input.as_bytes(), &parts.signature).map_err(|_| TokenError::BadSignature)?;
+    serde_json::from_slice(&parts.claims).map_err(|_| TokenError::Malformed)
+}
+
+/// Checks a JWS against a client's published keys (ES256 only) and decodes its claims.
+pub fn verify_with_jwks<T: serde::de::DeserializeOwned>(jwks: &[crate::keys::Jwk], token: &str) -> Option<T> {
+    let parts = split(token).ok()?;
+    let candidates = jwks.iter().filter(|k| k.kty == "EC" && k.crv == "P-256");
+    for jwk in candidates {
+        if !parts.header.kid.is_empty() && !jwk.kid.is_empty() && jwk.kid != parts.header.kid {
+            continue;
+        }
+        let (Ok(x), Ok(y)) = (URL_SAFE_NO_PAD.decode(&jwk.x), URL_SAFE_NO_PAD.decode(&jwk.y)) else { continue };
+        let mut point = vec![4u8];
+        point.extend_from_slice(&x);
+        point.extend_from_slice(&y);
+        let Ok(key) = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point) else { continue };
+        if key.verify(parts.signing_input.as_bytes(), &parts.signature).is_ok() {
+            return serde_json::from_slice(&parts.claims).ok();
+        }
+    }
+    None
+}
+
+/// Verifies signature, issuer and expiry at `now` (unix seconds).
+pub async fn verify(keys: &KeyRing, token: &str, now: i64) -> Result<Claims, TokenError> {
+    #[derive(Deserialize)]
+    struct Minimal {
+        iss: String,
+        exp: i64,
+    }
+    let value: serde_json::Value = verify_jws(keys, token).await?;
+    let minimal: Minimal = serde_json::from_value(value.clone()).map_err(|_| TokenError::Malformed)?;
+    if minimal.iss != ISSUER && Some(minimal.iss.as_str()) != keys.issuer() {
         return Err(TokenError::WrongIssuer);
     }
-    if claims.exp <= now {
+    if minimal.exp <= now {
         return Err(TokenError::Expired);
     }
-    Ok(claims)
+    if value.get("role").is_none_or(|r| r.is_null()) {
+        return Err(TokenError::NoRole);
+    }
+    serde_json::from_value(value).map_err(|_| TokenError::Malformed)
 }
 
 /// Issues a token for `sub` with `role` and `units`, valid `ttl_secs` from `now`.

@@ -376,6 +376,12 @@ impl Register {
         Ok(dispatch!(&self.db, pool => sqlx::query_scalar(sql).fetch_optional(pool).await)?)
     }
 
+    /// Up to `n` living people born in or before `born_by` (demo accounts), in PID order.
+    pub async fn living_adults(&self, born_by: i64, n: i64) -> Result<Vec<String>, RegisterError> {
+        let sql = "SELECT pid FROM people WHERE status = 'living' AND birth_year <= $1 AND household_id IS NOT NULL ORDER BY pid LIMIT $2";
+        Ok(dispatch!(&self.db, pool => sqlx::query_scalar(sql).bind(born_by).bind(n).fetch_all(pool).await)?)
+    }
+
     /// Inserts imported people that are not registered yet; those already registered are left
     /// as they are (import is idempotent by PID). One transaction per call.
     pub async fn import_batch(
@@ -564,15 +570,26 @@ impl Register {
         let version = current.version.unwrap_or(1);
         let expected = expected_version.unwrap_or(version);
         let changed_fields = change_fields(&change);
+        let was_living = current.status != LifeStatus::Deceased;
         let updated = change.apply(current).normalize_and_validate(today)?;
-        let event = NewEvent {
+        let mut events = vec![NewEvent {
             kind: "person.corrected",
             subject: pid.to_string(),
             payload: serde_json::json!({ "fields": changed_fields, "version": expected + 1 }),
             actor: attribution.actor.to_owned(),
             occurred_at: attribution.at.to_owned(),
-        };
-        self.write_version(&updated, expected, "corrected", attribution, &[event], &[]).await?;
+        }];
+        if was_living && updated.status == LifeStatus::Deceased {
+            // Other contexts follow deaths (the e-ID account is locked, for one).
+            events.push(NewEvent {
+                kind: "person.deceased",
+                subject: pid.to_string(),
+                payload: serde_json::json!({ "version": expected + 1 }),
+                actor: attribution.actor.to_owned(),
+                occurred_at: attribution.at.to_owned(),
+            });
+        }
+        self.write_version(&updated, expected, "corrected", attribution, &events, &[]).await?;
         self.get(pid).await?.ok_or_else(|| RegisterError::PersonNotFound(pid.to_string()))
     }
 

@@ -7,6 +7,7 @@
 
 pub mod access_log;
 pub mod events;
+pub mod outbox;
 
 use std::str::FromStr;
 use std::time::Duration;

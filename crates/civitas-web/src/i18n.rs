@@ -96,11 +96,234 @@ impl Lang {
             "signed_in_as" => ("Đang đăng nhập", "Signed in as"),
             "unit" => ("Địa bàn", "Units"),
             "none" => ("—", "—"),
-            _ => ("?", "?"),
+            _ => identity_text(key),
         };
         match self {
             Lang::Vi => vi,
             Lang::En => en,
         }
+    }
+}
+
+/// Texts of the e-ID and sign-in pages.
+fn identity_text(key: &str) -> (&'static str, &'static str) {
+    match key {
+        "account.action" => ("Thao tác", "Action"),
+        "account.address" => ("Địa chỉ IP", "IP address"),
+        "account.client" => ("Ứng dụng", "Application"),
+        "account.consents" => ("Ứng dụng được chia sẻ thông tin", "Applications you share data with"),
+        "account.device" => ("Thiết bị", "Device"),
+        "account.end" => ("Kết thúc", "End"),
+        "account.end_all" => ("Đăng xuất khỏi mọi thiết bị", "Sign out everywhere"),
+        "account.fields" => ("Thông tin", "Data"),
+        "account.granted" => ("Ngày đồng ý", "Granted"),
+        "account.home" => ("Về trang tài khoản", "Go to your account"),
+        "account.level" => ("Mức định danh", "Identity level"),
+        "account.lock" => ("Khóa tài khoản", "Lock your account"),
+        "account.lock_button" => ("Khóa tài khoản của tôi", "Lock my account"),
+        "account.lock_text" => (
+            "Nếu nghi ngờ tài khoản bị lộ, hãy khóa ngay. Để mở khóa, liên hệ công an cấp xã.",
+            "If you think your account is compromised, lock it now. To unlock it, contact the commune police.",
+        ),
+        "account.locked" => ("Tài khoản đã bị khóa", "Account locked"),
+        "account.locked_text" => (
+            "Tài khoản của bạn đã được khóa và mọi phiên đăng nhập đã kết thúc.",
+            "Your account is locked and every session has ended.",
+        ),
+        "account.no_consents" => {
+            ("Bạn chưa chia sẻ thông tin với ứng dụng nào.", "You have not shared data with any application.")
+        }
+        "account.no_reads" => ("Chưa có ai truy cập dữ liệu của bạn.", "Nobody has read your data yet."),
+        "account.purpose" => ("Mục đích", "Purpose"),
+        "account.reads" => ("Ai đã truy cập dữ liệu của tôi", "Who read my data"),
+        "account.revoke" => ("Thu hồi", "Withdraw"),
+        "account.scopes" => ("Phạm vi", "Scopes"),
+        "account.second_factor" => ("Xác thực hai yếu tố", "Second factor"),
+        "account.session_level" => ("Mức của phiên hiện tại", "Level of this session"),
+        "account.sessions" => ("Phiên đăng nhập", "Sessions"),
+        "account.started" => ("Bắt đầu", "Started"),
+        "account.state" => ("Trạng thái", "State"),
+        "account.this_device" => ("(thiết bị này)", "(this device)"),
+        "account.title" => ("Tài khoản định danh điện tử", "Your e-ID account"),
+        "activate" => ("Kích hoạt tài khoản", "Activate your account"),
+        "activate.done" => ("Đã kích hoạt tài khoản", "Account activated"),
+        "activate.done_text" => (
+            "Tài khoản mức 1 của bạn đã sẵn sàng. Hãy đăng nhập bằng số định danh và mật khẩu.",
+            "Your level-1 account is ready. Sign in with your ID number and password.",
+        ),
+        "activate.intro" => (
+            "Nếu thông tin khớp với Cơ sở dữ liệu quốc gia về dân cư, mã kích hoạt đã được gửi đến số điện thoại của bạn.",
+            "If your details match the national population database, an activation code was sent to your phone.",
+        ),
+        "code" => ("Mã xác nhận", "Code"),
+        "consent.allow" => ("Đồng ý", "Allow"),
+        "consent.asks" => ("đề nghị được:", "asks to:"),
+        "consent.deny" => ("Từ chối", "Deny"),
+        "consent.revocable" => (
+            "Bạn có thể thu hồi sự đồng ý bất cứ lúc nào tại trang tài khoản.",
+            "You can withdraw this at any time on your account page.",
+        ),
+        "consent.title" => ("Chia sẻ thông tin", "Share your data"),
+        "csrf" => (
+            "Mã chống giả mạo (CSRF) thiếu hoặc sai: hãy tải lại trang.",
+            "The CSRF token is missing or wrong: reload the page.",
+        ),
+        "email.optional" => ("Thư điện tử (không bắt buộc)", "E-mail (optional)"),
+        "error.birth_date" => (
+            "Nhập ngày sinh theo dạng NNNN-TT-NN, ví dụ 1990-03-15.",
+            "Enter the date of birth as YYYY-MM-DD, e.g. 1990-03-15.",
+        ),
+        "error.code" => ("Mã không đúng hoặc đã hết hạn.", "The code is wrong or has expired."),
+        "error.email" => ("Địa chỉ thư điện tử không hợp lệ.", "The e-mail address is not valid."),
+        "error.internal" => {
+            ("Hệ thống đang gặp sự cố, vui lòng thử lại sau.", "Something went wrong on our side; try again later.")
+        }
+        "error.name" => ("Nhập họ và tên.", "Enter the full name."),
+        "error.phone" => (
+            "Nhập số điện thoại di động gồm 10 chữ số, bắt đầu bằng 0.",
+            "Enter a 10-digit mobile number starting with 0.",
+        ),
+        "error.pid" => ("Số định danh cá nhân gồm 12 chữ số.", "The personal ID number has 12 digits."),
+        "forgot" => ("Quên mật khẩu", "Forgot password"),
+        "forgot.intro" => (
+            "Nhập số định danh và số điện thoại đã đăng ký; mã đặt lại mật khẩu sẽ được gửi qua tin nhắn.",
+            "Enter your ID number and registered phone; a reset code will be sent by SMS.",
+        ),
+        "forgot.submit" => ("Gửi mã", "Send code"),
+        "level.1" => ("Mức 1", "Level 1"),
+        "level.2" => ("Mức 2", "Level 2"),
+        "logout.bad_hint" => ("Mã định danh (id_token_hint) không hợp lệ.", "The id_token_hint is not valid."),
+        "logout.bad_redirect" => (
+            "Địa chỉ chuyển hướng sau đăng xuất chưa được đăng ký cho ứng dụng này.",
+            "The post-logout redirect URI is not registered for this application.",
+        ),
+        "logout.confirm" => ("Đăng xuất?", "Sign out?"),
+        "logout.confirm_text" => (
+            "Một ứng dụng yêu cầu đăng xuất bạn khỏi tài khoản định danh điện tử.",
+            "An application asks to sign you out of your e-ID account.",
+        ),
+        "logout.done" => ("Đã đăng xuất", "Signed out"),
+        "logout.done_text" => ("Bạn đã đăng xuất.", "You are signed out."),
+        "no" => ("Không", "No"),
+        "officer.accounts" => ("Tài khoản định danh điện tử", "e-ID accounts"),
+        "officer.console" => ("Trang cán bộ", "Officer console"),
+        "officer.done" => ("Đã thực hiện.", "Done."),
+        "officer.level2_by" => ("Nâng mức 2 bởi", "Raised to level 2 by"),
+        "officer.lock" => ("Khóa tài khoản", "Lock the account"),
+        "officer.lock_button" => ("Khóa", "Lock"),
+        "officer.no_account" => {
+            ("Công dân này chưa có tài khoản định danh điện tử.", "This person has no e-ID account.")
+        }
+        "officer.not_officer" => ("Tài khoản của bạn không có vai trò cán bộ.", "Your account has no officer role."),
+        "officer.not_possible" => ("Không thể thực hiện", "Not possible"),
+        "officer.place" => ("Nơi xác minh (trụ sở công an)", "Place of verification (police office)"),
+        "officer.place_missing" => ("Nhập nơi xác minh.", "Enter the place of verification."),
+        "officer.raise" => ("Nâng lên mức 2 (đã xác minh trực tiếp)", "Raise to level 2 (verified in person)"),
+        "officer.raise_button" => ("Nâng mức 2", "Raise to level 2"),
+        "officer.raised" => (
+            "Đã nâng lên mức 2. Giao cho công dân khóa TOTP và mã dự phòng dưới đây (chỉ hiển thị một lần).",
+            "Raised to level 2. Hand the TOTP key and recovery codes below to the person (shown once).",
+        ),
+        "officer.reason" => ("Lý do", "Reason"),
+        "officer.reason_missing" => ("Nhập lý do.", "Enter the reason."),
+        "officer.recovery" => ("Mã dự phòng", "Recovery codes"),
+        "officer.totp_secret" => ("Khóa TOTP", "TOTP key"),
+        "officer.unlock" => ("Mở khóa tài khoản", "Unlock the account"),
+        "officer.unlock_button" => ("Mở khóa", "Unlock"),
+        "oidc.error" => ("Yêu cầu đăng nhập không hợp lệ", "Invalid sign-in request"),
+        "oidc.expired" => (
+            "Yêu cầu đăng nhập đã hết hạn hoặc không tồn tại. Hãy quay lại ứng dụng và thử lại.",
+            "The sign-in request has expired or does not exist. Go back to the application and try again.",
+        ),
+        "otp.code" => ("Mã xác thực", "Verification code"),
+        "otp.hint" => (
+            "Nhập mã 6 chữ số trong ứng dụng xác thực, hoặc một mã dự phòng.",
+            "Enter the 6-digit code from your authenticator app, or a recovery code.",
+        ),
+        "otp.submit" => ("Xác nhận", "Verify"),
+        "otp.title" => ("Xác thực bước hai", "Second step"),
+        "otp.wrong" => ("Mã xác thực không đúng.", "The code is not correct."),
+        "outbox.body" => ("Nội dung", "Text"),
+        "outbox.intro" => (
+            "Bộ gửi thử nghiệm: tin nhắn và thư không được gửi thật mà hiển thị ở đây.",
+            "Development sender: messages are not really sent; they are shown here.",
+        ),
+        "outbox.subject" => ("Tiêu đề", "Subject"),
+        "outbox.title" => ("Hộp thư đi (thử nghiệm)", "Outbox (development)"),
+        "outbox.to" => ("Người nhận", "To"),
+        "password" => ("Mật khẩu", "Password"),
+        "password.hint" => (
+            "Ít nhất 8 ký tự; không dùng số định danh, ngày sinh hoặc mật khẩu phổ biến.",
+            "At least 8 characters; not your ID number, birth date or a common password.",
+        ),
+        "password.new" => ("Mật khẩu mới", "New password"),
+        "phone" => ("Số điện thoại di động", "Mobile phone"),
+        "policy.password-contains-pid" => {
+            ("Mật khẩu không được chứa số định danh.", "The password must not contain your ID number.")
+        }
+        "policy.password-is-birth-date" => {
+            ("Mật khẩu không được là ngày sinh.", "The password must not be your birth date.")
+        }
+        "policy.password-too-common" => {
+            ("Mật khẩu này quá phổ biến, hãy chọn mật khẩu khác.", "This password is too common; choose another.")
+        }
+        "policy.password-too-long" => {
+            ("Mật khẩu không được dài quá 128 ký tự.", "The password must have at most 128 characters.")
+        }
+        "policy.password-too-short" => {
+            ("Mật khẩu phải có ít nhất 8 ký tự.", "The password must have at least 8 characters.")
+        }
+        "reason.deceased" => ("công dân đã chết", "the person has died"),
+        "register" => ("Đăng ký tài khoản", "Create an account"),
+        "register.birth_hint" => ("Dạng NNNN-TT-NN, ví dụ 1990-03-15", "As YYYY-MM-DD, e.g. 1990-03-15"),
+        "register.intro" => (
+            "Tài khoản mức 1 dành cho công dân từ 14 tuổi. Thông tin được đối chiếu với Cơ sở dữ liệu quốc gia về dân cư.",
+            "Level-1 accounts are for citizens aged 14 and over. Your details are checked against the national population database.",
+        ),
+        "register.submit" => ("Tiếp tục", "Continue"),
+        "reset" => ("Đặt lại mật khẩu", "Reset your password"),
+        "reset.done" => ("Đã đổi mật khẩu", "Password changed"),
+        "reset.done_text" => (
+            "Mật khẩu đã được đổi; mọi phiên đăng nhập cũ đã kết thúc.",
+            "Your password is changed; every earlier session has ended.",
+        ),
+        "reset.intro" => (
+            "Nếu thông tin khớp, mã đặt lại mật khẩu đã được gửi đến số điện thoại của bạn.",
+            "If your details match, a reset code was sent to your phone.",
+        ),
+        "save" => ("Lưu", "Save"),
+        "scope.address" => ("Xem nơi thường trú", "See your permanent address"),
+        "scope.email" => ("Xem địa chỉ thư điện tử", "See your e-mail address"),
+        "scope.offline_access" => ("Truy cập khi bạn không đăng nhập", "Keep access while you are signed out"),
+        "scope.openid" => ("Xác nhận danh tính của bạn", "Confirm who you are"),
+        "scope.other" => ("Truy cập dữ liệu khác", "Access other data"),
+        "scope.phone" => ("Xem số điện thoại", "See your phone number"),
+        "scope.pid" => ("Xem số định danh cá nhân", "See your personal ID number"),
+        "scope.profile" => ("Xem họ tên, ngày sinh, giới tính", "See your name, date of birth and sex"),
+        "signin.for" => ("Đăng nhập để tiếp tục đến", "Sign in to continue to"),
+        "signin.intro" => (
+            "Dùng số định danh cá nhân và mật khẩu tài khoản định danh điện tử.",
+            "Use your personal ID number and e-ID password.",
+        ),
+        "signin.locked" => ("Tài khoản đang bị khóa", "The account is locked"),
+        "signin.password_missing" => ("Nhập mật khẩu.", "Enter your password."),
+        "signin.pending" => ("Tài khoản chưa được kích hoạt.", "The account is not activated yet."),
+        "signin.pid_missing" => ("Nhập số định danh cá nhân.", "Enter your personal ID number."),
+        "signin.revoked" => ("Tài khoản đã bị thu hồi", "The account has been revoked"),
+        "signin.throttled" => (
+            "Đăng nhập sai quá nhiều lần. Thử lại sau {n} giây.",
+            "Too many failed attempts. Try again in {n} seconds.",
+        ),
+        "signin.title" => ("Đăng nhập tài khoản định danh điện tử", "Sign in with your e-ID"),
+        "signin.with_token" => {
+            ("Đăng nhập bằng mã truy cập (cán bộ kỹ thuật)", "Sign in with an access token (technical staff)")
+        }
+        "signin.wrong" => ("Số định danh hoặc mật khẩu không đúng.", "The ID number or password is wrong."),
+        "state.active" => ("Đang hoạt động", "Active"),
+        "state.locked" => ("Bị khóa", "Locked"),
+        "state.pending" => ("Chờ kích hoạt", "Waiting for activation"),
+        "state.revoked" => ("Đã thu hồi", "Revoked"),
+        "yes" => ("Có", "Yes"),
+        _ => ("?", "?"),
     }
 }

@@ -4,10 +4,12 @@
 //! Handlers are thin: an extractor authorizes, one domain call does the work, a typed DTO or a
 //! template answers. No SQL here.
 
+pub mod account_pages;
 pub mod api;
 pub mod auth;
 pub mod i18n;
 pub mod metrics;
+pub mod oidc;
 pub mod openapi;
 pub mod pages;
 pub mod problem;
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 
-use civitas_identity::KeyRing;
+use civitas_identity::{Identity, KeyRing};
 use civitas_registry::Register;
 use civitas_store::Db;
 
@@ -27,6 +29,10 @@ pub struct AppState {
     pub db: Db,
     pub register: Arc<Register>,
     pub keys: Arc<KeyRing>,
+    /// e-ID accounts, sessions and the OpenID provider.
+    pub identity: Arc<Identity>,
+    /// Whether `/dev/outbox` shows the messages of the development sender.
+    pub dev_outbox: bool,
     pub metrics: Arc<metrics::Metrics>,
     /// Group-committing writer of the access log.
     pub access_log: civitas_store::access_log::AccessLogger,
@@ -37,17 +43,50 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state; must be called within a Tokio runtime (it starts the access-log writer).
-    pub fn new(db: Db, keys: KeyRing, secure_cookies: bool) -> Self {
-        AppState {
+    /// Builds the state for a server reachable at `issuer` (its public base URL) and starts the
+    /// background work: the access-log writer, notification delivery (development sender: the
+    /// log) and the identity context's follower of register events. Must be called within a
+    /// Tokio runtime.
+    pub async fn new(
+        db: Db,
+        keys: KeyRing,
+        secure_cookies: bool,
+        issuer: &str,
+        dev_outbox: bool,
+    ) -> Result<Self, civitas_store::StoreError> {
+        let keys = Arc::new(keys);
+        let register = Arc::new(Register::new(db.clone()));
+        let identity = Arc::new(Identity::new(db.clone(), register.clone(), keys.clone(), issuer).await?);
+        civitas_store::outbox::spawn_delivery(
+            db.clone(),
+            Arc::new(civitas_store::outbox::LogSender),
+            std::time::Duration::from_millis(500),
+        );
+        let follower = identity.clone();
+        let follower_db = db.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                if civitas_store::dispatch!(&follower_db, pool => pool.is_closed()) {
+                    break;
+                }
+                if let Err(e) = follower.follow_register(now()).await {
+                    tracing::warn!(error = %e, "identity: following register events failed");
+                }
+            }
+        });
+        Ok(AppState {
             access_log: civitas_store::access_log::AccessLogger::start(db.clone()),
             verified_tokens: Arc::new(auth::TokenCache::default()),
-            register: Arc::new(Register::new(db.clone())),
+            register,
             db,
-            keys: Arc::new(keys),
+            keys,
+            identity,
+            dev_outbox,
             metrics: Arc::new(metrics::Metrics::new()),
             secure_cookies,
-        }
+        })
     }
 }
 
@@ -55,6 +94,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(pages::routes())
+        .merge(oidc::routes())
+        .merge(account_pages::routes())
         .route("/api/openapi.json", get(openapi::document))
         .route("/healthz", get(metrics::healthz))
         .route("/readyz", get(metrics::readyz))
@@ -70,7 +111,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// The current time. The web edge is where the clock is read (domain code takes `now`).

@@ -30,20 +30,20 @@ const STYLE: &str = include_str!("style.css");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/officer/search") }))
+        .route("/", get(|| async { Redirect::to("/account") }))
         .route(
             "/static/style.css",
             get(|| async {
                 ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], STYLE)
             }),
         )
-        .route("/signin", get(signin_page).post(signin))
+        .route("/signin/token", get(signin_page).post(signin))
         .route("/signout", axum::routing::post(signout))
         .route("/officer/search", get(search_page))
         .route("/officer/people/{pid}", get(person_page))
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -60,11 +60,11 @@ pub struct LangParam {
 }
 
 /// The page language: `?lang=` first, then the `lang` cookie, else Vietnamese.
-fn lang(headers: &HeaderMap, param: Option<&str>) -> Lang {
+pub(crate) fn lang(headers: &HeaderMap, param: Option<&str>) -> Lang {
     param.and_then(Lang::parse).or_else(|| cookie(headers, "lang").and_then(Lang::parse)).unwrap_or(Lang::Vi)
 }
 
-fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
+pub(crate) fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
     let secure = if state.secure_cookies { "; Secure" } else { "" };
     let value = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
     HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
@@ -77,20 +77,20 @@ fn new_csrf() -> String {
 }
 
 /// Compares by hash so the time taken does not reveal a common prefix.
-fn csrf_ok(headers: &HeaderMap, submitted: &str) -> bool {
+pub(crate) fn csrf_ok(headers: &HeaderMap, submitted: &str) -> bool {
     let Some(expected) = cookie(headers, CSRF_COOKIE) else { return false };
     !expected.is_empty() && Sha256::digest(expected.as_bytes()) == Sha256::digest(submitted.as_bytes())
 }
 
-struct PageContext<'a> {
-    lang: Lang,
-    title: &'a str,
-    caller: Option<&'a Caller>,
-    csrf: Option<&'a str>,
-    path: &'a str,
+pub(crate) struct PageContext<'a> {
+    pub lang: Lang,
+    pub title: &'a str,
+    pub caller: Option<&'a Caller>,
+    pub csrf: Option<&'a str>,
+    pub path: &'a str,
 }
 
-fn layout(ctx: &PageContext, body: Markup) -> Markup {
+pub(crate) fn layout(ctx: &PageContext, body: Markup) -> Markup {
     let t = |k| ctx.lang.t(k);
     let other = ctx.lang.other();
     let sep = if ctx.path.contains('?') { '&' } else { '?' };
@@ -106,7 +106,7 @@ fn layout(ctx: &PageContext, body: Markup) -> Markup {
             body {
                 a class="skip" href="#main" { (t("skip")) }
                 header class="top" {
-                    div class="brand" { a href="/officer/search" { (t("app")) } }
+                    div class="brand" { a href="/" { (t("app")) } }
                     nav aria-label="Menu" {
                         a href=(format!("{}{}lang={}", ctx.path, sep, other.code())) lang=(other.code()) { (t("switch")) }
                         @if let (Some(c), Some(csrf)) = (ctx.caller, ctx.csrf) {
@@ -124,7 +124,7 @@ fn layout(ctx: &PageContext, body: Markup) -> Markup {
     }
 }
 
-fn page(
+pub(crate) fn page(
     status: StatusCode,
     markup: Markup,
     lang_cookie: Option<(Lang, &AppState)>,
@@ -149,16 +149,82 @@ fn page(
     response
 }
 
-/// The signed-in officer, or a redirect to the sign-in page.
-async fn page_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
-    let token = cookie(headers, SESSION_COOKIE).ok_or_else(|| Redirect::to("/signin").into_response())?;
-    caller_from_token(state, token, Some("officer-console".into()), None)
-        .await
-        .map_err(|_| Redirect::to("/signin").into_response())
+/// The signed-in officer, or a redirect to the sign-in page: a level-2 session at the provider
+/// of an account holder with an officer role, or (for scripts and the interim set-up) a pasted
+/// `civitas token`.
+pub(crate) async fn page_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
+    let to_signin = || Redirect::to("/signin").into_response();
+    if let Some((_, session)) = crate::oidc::browser_session(state, headers).await {
+        let forbidden = || {
+            let lang = lang(headers, None);
+            message_page(state, headers, lang, StatusCode::FORBIDDEN, "forbidden", lang.t("officer.not_officer"))
+        };
+        let Ok(Some((role, units))) = state.identity.officer_role(&session.pid).await else { return Err(forbidden()) };
+        if session.level < 2 {
+            return Err(Redirect::to("/signin/otp").into_response());
+        }
+        let claims = civitas_identity::Claims {
+            iss: state.identity.issuer.clone(),
+            sub: session.pid.clone(),
+            role,
+            units,
+            iat: session.auth_time,
+            exp: session.expires_at,
+            jti: session.sid(),
+        };
+        let units = claims.unit_codes();
+        if units.is_empty() {
+            return Err(forbidden());
+        }
+        return Ok(Caller { claims, units, purpose: Some("officer-console".into()), request_id: None });
+    }
+    let token = cookie(headers, SESSION_COOKIE).ok_or_else(to_signin)?;
+    caller_from_token(state, token, Some("officer-console".into()), None).await.map_err(|_| to_signin())
+}
+
+/// A page with a title and one paragraph (errors, confirmations).
+pub(crate) fn message_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    status: StatusCode,
+    title_key: &str,
+    text: &str,
+) -> Response {
+    let (csrf, fresh) = csrf_of(headers);
+    let title = lang.t(title_key);
+    let body = html! { h1 { (title) } p { (text) } p { a href="/account" { (lang.t("account.home")) } } };
+    let ctx = PageContext { lang, title, caller: None, csrf: None, path: "/account" };
+    page(status, layout(&ctx, body), None, fresh.then_some((csrf.as_str(), state)))
+}
+
+/// Asks the user to confirm a sign-out requested by a client without a matching ID token.
+pub(crate) fn logout_confirm_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    params: &std::collections::HashMap<String, String>,
+) -> Response {
+    let (csrf, fresh) = csrf_of(headers);
+    let t = |k| lang.t(k);
+    let body = html! {
+        h1 { (t("logout.confirm")) }
+        p { (t("logout.confirm_text")) }
+        form method="post" action="/oauth2/logout" {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="confirm" value="1";
+            @for key in ["post_logout_redirect_uri", "state", "client_id", "ui_locales"] {
+                @if let Some(v) = params.get(key) { input type="hidden" name=(key) value=(v); }
+            }
+            button type="submit" { (t("signout")) }
+        }
+    };
+    let ctx = PageContext { lang, title: t("logout.confirm"), caller: None, csrf: None, path: "/oauth2/logout" };
+    page(StatusCode::OK, layout(&ctx, body), None, fresh.then_some((csrf.as_str(), state)))
 }
 
 /// The CSRF token of this browser, creating one when there is none.
-fn csrf_of(headers: &HeaderMap) -> (String, bool) {
+pub(crate) fn csrf_of(headers: &HeaderMap) -> (String, bool) {
     match cookie(headers, CSRF_COOKIE) {
         Some(v) if v.len() >= 16 => (v.to_owned(), false),
         _ => (new_csrf(), true),
@@ -166,11 +232,11 @@ fn csrf_of(headers: &HeaderMap) -> (String, bool) {
 }
 
 /// A table header row of column labels (text keys of [`Lang::t`]).
-fn table_head(lang: Lang, keys: &[&str]) -> Markup {
+pub(crate) fn table_head(lang: Lang, keys: &[&str]) -> Markup {
     html! { tr { @for key in keys { th scope="col" { (lang.t(key)) } } } }
 }
 
-fn error_summary(lang: Lang, errors: &[(&str, &str)]) -> Markup {
+pub(crate) fn error_summary(lang: Lang, errors: &[(&str, &str)]) -> Markup {
     html! {
         @if !errors.is_empty() {
             div class="error-summary" role="alert" tabindex="-1" aria-labelledby="error-title" {
@@ -199,7 +265,7 @@ fn render_signin(
     let body = html! {
         h1 { (t("signin")) }
         (error_summary(lang, errors))
-        form method="post" action="/signin" novalidate {
+        form method="post" action="/signin/token" novalidate {
             input type="hidden" name="csrf" value=(csrf);
             div class=(if errors.is_empty() { "field" } else { "field error" }) {
                 label for="token" { (t("signin.token")) }
@@ -211,7 +277,7 @@ fn render_signin(
             button type="submit" { (t("signin.submit")) }
         }
     };
-    let ctx = PageContext { lang, title: t("signin"), caller: None, csrf: None, path: "/signin" };
+    let ctx = PageContext { lang, title: t("signin"), caller: None, csrf: None, path: "/signin/token" };
     page(status, layout(&ctx, body), remember_lang.then_some((lang, state)), fresh.then_some((csrf.as_str(), state)))
 }
 
@@ -264,8 +330,14 @@ async fn signout(State(state): State<AppState>, headers: HeaderMap, Form(form): 
     if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
         return (StatusCode::FORBIDDEN, "CSRF token missing or wrong").into_response();
     }
+    if let Some(token) = cookie(&headers, crate::oidc::SID_COOKIE)
+        && let Err(e) = state.identity.end_session(token, crate::now().unix_timestamp()).await
+    {
+        return crate::problem::internal(&e).into_response();
+    }
     let mut response = Redirect::to("/signin").into_response();
     response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", 0));
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, crate::oidc::SID_COOKIE, "", 0));
     response
 }
 
@@ -285,7 +357,7 @@ fn residence_text(r: &Residence) -> String {
     [r.address.as_str(), commune, province].iter().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>().join(", ")
 }
 
-fn date_text(d: &PartialDate) -> String {
+pub(crate) fn date_text(d: &PartialDate) -> String {
     match (d.day(), d.month()) {
         (Some(day), Some(month)) => format!("{day:02}/{month:02}/{}", d.year()),
         (None, Some(month)) => format!("{month:02}/{}", d.year()),
@@ -383,7 +455,7 @@ async fn search_page(State(state): State<AppState>, headers: HeaderMap, Query(fo
     )
 }
 
-fn url_escape(s: &str) -> String {
+pub(crate) fn url_escape(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
