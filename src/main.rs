@@ -91,8 +91,22 @@ enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
+    /// Manage the server's signing keys (published at /oauth2/jwks).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Print the OpenAPI document of the JSON API.
     Openapi,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List the published keys and which one signs.
+    List,
+    /// Add a new key (published at once, signing after a minute) and retire keys superseded
+    /// long enough ago that no token they signed is still valid.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -329,6 +343,21 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Account { command } => account_command(&config, command).await,
         Command::Client { command } => client_command(&config, command).await,
+        Command::Keys { command } => {
+            let db = civitas::open(&config.database).await?;
+            if matches!(command, KeysCommand::Rotate) {
+                let (kid, retired) = KeyRing::rotate(&db, civitas::now()).await?;
+                println!(
+                    "new key {kid} (signs from {} s on); retired: {}",
+                    civitas_identity::keys::PUBLISH_BEFORE_USE_SECS,
+                    if retired.is_empty() { "none".to_owned() } else { retired.join(", ") }
+                );
+            }
+            for k in KeyRing::list(&db, civitas::now()).await? {
+                println!("{}  created {}{}", k.kid, k.created_at, if k.signing { "  (signing)" } else { "" });
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Openapi => {
             println!("{}", civitas_web::openapi::json());
             Ok(ExitCode::SUCCESS)

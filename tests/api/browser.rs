@@ -264,3 +264,137 @@ async fn signin_cookies_are_protected_and_forms_need_csrf() {
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("Mã truy cập không hợp lệ hoặc đã hết hạn."));
 }
+
+/// A relying party's callback: answers every request with a small page, so the browser lands
+/// somewhere after the provider redirects. Returns its port.
+async fn callback_server() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let body = "<!doctype html><html lang=en><head><title>RP</title></head><body><main><h1>Relying party</h1></main></body></html>";
+                let _ = stream
+                    .write_all(format!("HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes())
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+async fn fill(c: &Client, id: &str, text: &str) {
+    let field = c.find(Locator::Id(id)).await.unwrap_or_else(|_| panic!("no field {id}"));
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn citizen_signs_in_to_a_relying_party_and_an_officer_uses_the_second_factor() {
+    let Some(axe) = axe_source() else {
+        if required() {
+            panic!("axe-core missing: run scripts/setup-test-env");
+        }
+        eprintln!("\n*** SKIPPED browser test: axe-core missing (run scripts/setup-test-env) ***\n");
+        return;
+    };
+    let Some(browser) = browser().await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    app.clients().await;
+    app.account(AN, 1).await;
+    let c = &browser.client;
+    let port = callback_server().await;
+    let verifier = "b".repeat(64);
+    let challenge = civitas_identity::secret::s256(&verifier);
+    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let authorize = format!(
+        "/oauth2/authorize?client_id=rp&response_type=code&scope=openid%20profile%20pid&state=xyz&nonce=n1&code_challenge={challenge}&code_challenge_method=S256&redirect_uri={}",
+        serde_urlencoded::to_string([("x", &redirect)]).unwrap().trim_start_matches("x=")
+    );
+
+    // The relying party sends the person to the provider: the sign-in page names it.
+    c.goto(&app.url(&authorize)).await.unwrap();
+    assert_eq!(text_of(c, "h1").await, "Đăng nhập tài khoản định danh điện tử");
+    assert!(text_of(c, "main").await.contains("Cổng dịch vụ công thử nghiệm"));
+    assert_accessible(c, &axe, "e-ID sign-in").await;
+    // A wrong password is explained in the summary and at the field.
+    fill(c, "pid", AN).await;
+    fill(c, "password", "not the password").await;
+    click_and_wait(c, "form[action='/signin'] button").await;
+    assert!(text_of(c, ".error-summary").await.contains("Số định danh hoặc mật khẩu không đúng."));
+    assert_accessible(c, &axe, "e-ID sign-in with error").await;
+    fill(c, "password", PASSWORD).await;
+    click_and_wait(c, "form[action='/signin'] button").await;
+    // Consent: what the client will see.
+    assert_eq!(text_of(c, "h1").await, "Chia sẻ thông tin");
+    let consent = text_of(c, "main").await;
+    assert!(consent.contains("Xem số định danh cá nhân") && consent.contains("Xem họ tên"), "{consent}");
+    assert_accessible(c, &axe, "consent").await;
+    click_and_wait(c, "button[value='allow']").await;
+    let mut landed = String::new();
+    for _ in 0..100 {
+        landed = c.current_url().await.unwrap().to_string();
+        if landed.starts_with(&redirect) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(landed.starts_with(&redirect), "{landed}");
+    assert_eq!(query_param(&landed, "state").as_deref(), Some("xyz"));
+    let code = query_param(&landed, "code").expect("code");
+    let r = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .basic_auth("rp", Some(RP_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // The account page lists the session and the consent, in English on request.
+    c.goto(&app.url("/account?lang=en")).await.unwrap();
+    assert_eq!(text_of(c, "h1").await, "Your e-ID account");
+    let page = text_of(c, "main").await;
+    assert!(page.contains("Cổng dịch vụ công thử nghiệm") && page.contains("(this device)"), "{page}");
+    assert_accessible(c, &axe, "account page").await;
+    // Withdrawing the consent.
+    click_and_wait(c, "form[action='/account/consents/revoke'] button").await;
+    assert!(text_of(c, "main").await.contains("You have not shared data with any application."));
+    click_and_wait(c, "form[action='/signout'] button").await;
+
+    // An officer: password, then the TOTP code, then the console and the account desk.
+    let second = app.account(BINH, 2).await.unwrap();
+    app.state
+        .identity
+        .set_officer_role(BINH, civitas_identity::Role::RegistryOfficer, &[BA_DINH.to_owned()], "test", civitas::now())
+        .await
+        .unwrap();
+    c.goto(&app.url("/signin?lang=vi")).await.unwrap();
+    fill(c, "pid", BINH).await;
+    fill(c, "password", PASSWORD).await;
+    click_and_wait(c, "form[action='/signin'] button").await;
+    assert_eq!(text_of(c, "h1").await, "Xác thực bước hai");
+    assert_accessible(c, &axe, "second factor").await;
+    let secret = civitas_identity::totp::decode_secret(&second.totp_secret).unwrap();
+    fill(c, "code", &civitas_identity::totp::code(&secret, civitas::now().unix_timestamp())).await;
+    click_and_wait(c, "form[action='/signin/otp'] button").await;
+    wait_for_path(c, "/officer/search").await;
+    c.goto(&app.url(&format!("/officer/accounts?pid={AN}"))).await.unwrap();
+    assert_eq!(text_of(c, "h1").await, "Tài khoản định danh điện tử");
+    assert!(text_of(c, "main").await.contains("Nguyễn Văn An"));
+    assert_accessible(c, &axe, "officer account desk").await;
+    fill(c, "place", "Công an phường Ba Đình").await;
+    click_and_wait(c, "form input[value='level2'] ~ button").await;
+    assert!(text_of(c, ".notice").await.contains("Đã nâng lên mức 2"));
+    assert_accessible(c, &axe, "officer raised level").await;
+    let _ = browser.client.clone().close().await;
+}

@@ -113,3 +113,127 @@ fn token_and_configuration_errors_are_clear() {
     let out = civitas(&["migrate", "--database", "mysql://x"]);
     assert!(text(&out.stderr).contains("sqlite:// or postgres://"), "{}", text(&out.stderr));
 }
+
+fn civitas_stdin(args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("CIVITAS_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run civitas");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Operators create accounts and clients and rotate keys with the CLI, against the database a
+/// running server uses; the server sees the results.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_clients_and_keys_from_the_command_line() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let db = app.db_url.as_str();
+    let out = civitas_stdin(
+        &[
+            "account",
+            "create",
+            "--pid",
+            AN,
+            "--level",
+            "2",
+            "--password-stdin",
+            "--role",
+            "registry-officer",
+            "--unit",
+            BA_DINH,
+            "--database",
+            db,
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("TOTP key: ") && stdout.contains("recovery codes: "), "{stdout}");
+    // The person must exist, the password must pass the policy, passwords never on the command line.
+    let out =
+        civitas_stdin(&["account", "create", "--pid", "001099999999", "--password-stdin", "--database", db], "x\n");
+    assert!(!out.status.success());
+    let out = civitas_stdin(&["account", "create", "--pid", BINH, "--password-stdin", "--database", db], "password\n");
+    assert!(text(&out.stderr).contains("too common"), "{}", text(&out.stderr));
+    let out = civitas(&["account", "create", "--pid", BINH, "--database", db]);
+    assert!(text(&out.stderr).contains("--password-stdin"), "{}", text(&out.stderr));
+    // The new account signs in at the server.
+    let mut jar = app.browser();
+    jar.get(&app.url("/signin")).await;
+    let r = jar.post(&app.url("/signin"), &[("pid", AN), ("password", PASSWORD)]).await;
+    assert_eq!(r.location.as_deref(), Some("/signin/otp"), "an officer goes on to the second factor");
+
+    // A client with a secret from standard input; bad input is refused with the reason.
+    let out = civitas_stdin(
+        &[
+            "client",
+            "create",
+            "--id",
+            "portal",
+            "--redirect-uri",
+            "https://portal.example/cb",
+            "--scopes",
+            "openid profile",
+            "--grant-types",
+            "authorization_code,refresh_token",
+            "--secret-stdin",
+            "--database",
+            db,
+        ],
+        "portal-secret-0123456789abcdef0123\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = civitas_stdin(
+        &[
+            "client",
+            "create",
+            "--id",
+            "x",
+            "--redirect-uri",
+            "http://evil.example/cb",
+            "--grant-types",
+            "authorization_code",
+            "--secret-stdin",
+            "--database",
+            db,
+        ],
+        "0123456789abcdef0123456789abcdef\n",
+    );
+    assert!(text(&out.stderr).contains("https"), "{}", text(&out.stderr));
+    let out = civitas(&[
+        "client",
+        "create",
+        "--id",
+        "y",
+        "--scopes",
+        "everything",
+        "--grant-types",
+        "client_credentials",
+        "--database",
+        db,
+    ]);
+    assert!(text(&out.stderr).contains("unknown scope"), "{}", text(&out.stderr));
+    let r = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .basic_auth("portal", Some("portal-secret-0123456789abcdef0123"))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "the client authenticates; the token is what is wrong");
+
+    // Key rotation: the new key is published at once.
+    let out = civitas(&["keys", "rotate", "--database", db]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().filter(|l| l.contains("created")).count(), 2, "{}", text(&out.stdout));
+    app.state.keys.reload(civitas::now()).await.unwrap();
+    let jwks: serde_json::Value = app.client.get(app.url("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+}

@@ -312,6 +312,64 @@ impl Identity {
         NewEvent { kind, subject: pid.to_owned(), payload, actor: actor.to_owned(), occurred_at: at.to_owned() }
     }
 
+    /// A parent registers a level-1 account for their child under 14 from their own level-2
+    /// account (Decree 69/2024); the parent sets the child's password.
+    pub async fn register_child(
+        &self,
+        guardian: &str,
+        child: &str,
+        password: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<(), AccountError> {
+        let parent = self.account_row(guardian).await?.ok_or_else(|| AccountError::NoAccount(guardian.to_owned()))?;
+        if parent.level < 2 || parent.state != "active" {
+            return Err(AccountError::NotAllowed(
+                "guardian-not-level-2",
+                "only an active level-2 account may register a child".into(),
+            ));
+        }
+        let person = self.living_person(child.trim()).await?;
+        let is_parent = [person.father_pid, person.mother_pid].iter().flatten().any(|p| p.as_str() == guardian);
+        if !is_parent {
+            return Err(AccountError::NotAllowed(
+                "not-a-parent",
+                "the register does not record you as a parent of this child".into(),
+            ));
+        }
+        if person.birth_date.age_on(now.date()) >= 14 {
+            return Err(AccountError::NotAllowed(
+                "child-over-14",
+                "people aged 14 and over register themselves".into(),
+            ));
+        }
+        let pid = person.pid.as_str();
+        crate::password::check_policy(password, pid, &person.birth_date).map_err(AccountError::Policy)?;
+        let hash = self.hasher.hash(password).await?;
+        let at = civitas_store::timestamp(now);
+        let event = self.event(
+            "eid.created",
+            pid,
+            serde_json::json!({ "level": 1, "channel": "guardian", "guardian": guardian }),
+            guardian,
+            &at,
+        );
+        let sql = "INSERT INTO accounts (pid, level, state, password_hash, registered_by, created_at, updated_at) \
+                   VALUES ($1, 1, 'active', $2, $3, $4, $4) ON CONFLICT (pid) DO NOTHING";
+        let created = dispatch!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(sql).bind(pid).bind(&hash).bind(guardian).bind(&at).execute(&mut *tx).await?.rows_affected();
+            if done == 1 {
+                insert_events!(tx, std::slice::from_ref(&event))?;
+                tx.commit().await?;
+            }
+            Ok::<_, sqlx::Error>(done == 1)
+        })?;
+        if !created {
+            return Err(AccountError::NotAllowed("account-exists", format!("{pid} already has an e-ID account")));
+        }
+        Ok(())
+    }
+
     /// Online level-1 registration. Answers `Ok` whenever the input is well-formed, whether or not
     /// the details match the register (no user enumeration); when they match and the person may
     /// register, an activation code goes to `phone` through the outbox. When an account already

@@ -1,5 +1,7 @@
-//! ES256 signing keys stored in the `signing_keys` table. The newest unretired key signs; every
-//! stored key verifies, so tokens signed before a rotation stay valid until they expire.
+//! ES256 signing keys stored in the `signing_keys` table. Every unretired key verifies and is
+//! published in the JWKS, so tokens signed before a rotation stay valid until they expire. A new
+//! key is published for [`PUBLISH_BEFORE_USE_SECS`] before it signs, so relying parties that
+//! cache the JWKS learn it first; processes reload the ring periodically ([`KeyRing::reload`]).
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -37,6 +39,21 @@ pub struct KeyRing {
 struct KeyRow {
     kid: String,
     private_key: Vec<u8>,
+    created_at: String,
+}
+
+/// How long a new key is only published before it signs.
+pub const PUBLISH_BEFORE_USE_SECS: i64 = 60;
+/// How long a superseded key stays published: longer than any token it signed lives (tokens of
+/// `civitas token` live up to 90 days).
+pub const RETIRE_AFTER_SECS: i64 = 91 * 86_400;
+
+/// A stored key as listed for operators.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub created_at: String,
+    pub signing: bool,
 }
 
 fn jwk_of(kid: &str, key: &VerifyingKey) -> Jwk {
@@ -56,22 +73,10 @@ fn jwk_of(kid: &str, key: &VerifyingKey) -> Jwk {
 impl KeyRing {
     /// Loads the stored keys, creating the first one when there is none.
     pub async fn load_or_create(db: &Db, now: time::OffsetDateTime) -> Result<KeyRing, StoreError> {
-        let mut rows = Self::fetch(db).await?;
-        if rows.is_empty() {
+        if Self::fetch(db).await?.is_empty() {
             Self::generate(db, now).await?;
-            rows = Self::fetch(db).await?;
         }
-        let mut verifying = HashMap::new();
-        let mut active = None;
-        for row in &rows {
-            let key = SigningKey::from_slice(&row.private_key)
-                .map_err(|_| StoreError::Corrupt(format!("signing key {} is not a P-256 scalar", row.kid)))?;
-            verifying.insert(row.kid.clone(), *key.verifying_key());
-            if active.is_none() {
-                active = Some((row.kid.clone(), key));
-            }
-        }
-        let active = active.ok_or_else(|| StoreError::Corrupt("no signing key".into()))?;
+        let (active, verifying) = Self::load(db, now).await?;
         Ok(KeyRing {
             db: db.clone(),
             active: RwLock::new(active),
@@ -80,8 +85,75 @@ impl KeyRing {
         })
     }
 
+    /// The signing key at `now` (the newest key published long enough, else the oldest one)
+    /// and every verifying key.
+    async fn load(
+        db: &Db,
+        now: time::OffsetDateTime,
+    ) -> Result<((String, SigningKey), HashMap<String, VerifyingKey>), StoreError> {
+        let rows = Self::fetch(db).await?;
+        let ready_before = civitas_store::timestamp(now - time::Duration::seconds(PUBLISH_BEFORE_USE_SECS));
+        let mut verifying = HashMap::new();
+        let mut active = None;
+        let mut oldest = None;
+        for row in &rows {
+            let key = SigningKey::from_slice(&row.private_key)
+                .map_err(|_| StoreError::Corrupt(format!("signing key {} is not a P-256 scalar", row.kid)))?;
+            verifying.insert(row.kid.clone(), *key.verifying_key());
+            if active.is_none() && row.created_at <= ready_before {
+                active = Some((row.kid.clone(), key.clone()));
+            }
+            oldest = Some((row.kid.clone(), key));
+        }
+        let active = active.or(oldest).ok_or_else(|| StoreError::Corrupt("no signing key".into()))?;
+        Ok((active, verifying))
+    }
+
+    /// Re-reads the keys (another process may have rotated them).
+    pub async fn reload(&self, now: time::OffsetDateTime) -> Result<(), StoreError> {
+        let (active, verifying) = Self::load(&self.db, now).await?;
+        if let Ok(mut guard) = self.active.write() {
+            *guard = active;
+        }
+        if let Ok(mut guard) = self.verifying.write() {
+            *guard = verifying;
+        }
+        Ok(())
+    }
+
+    /// Adds a new key and retires keys superseded more than [`RETIRE_AFTER_SECS`] ago. Returns
+    /// the new key id and the retired ones.
+    pub async fn rotate(db: &Db, now: time::OffsetDateTime) -> Result<(String, Vec<String>), StoreError> {
+        let rows = Self::fetch(db).await?;
+        let cutoff = civitas_store::timestamp(now - time::Duration::seconds(RETIRE_AFTER_SECS));
+        // rows are newest first: a key is superseded when the next newer key was created.
+        let mut retired = vec![];
+        for pair in rows.windows(2) {
+            let (newer, older) = (&pair[0], &pair[1]);
+            if newer.created_at < cutoff {
+                retired.push(older.kid.clone());
+            }
+        }
+        let at = civitas_store::timestamp(now);
+        for kid in &retired {
+            let sql = "UPDATE signing_keys SET retired_at = $1 WHERE kid = $2";
+            dispatch!(db, pool => sqlx::query(sql).bind(&at).bind(kid).execute(pool).await.map(|_| ()))?;
+        }
+        Ok((Self::generate(db, now).await?, retired))
+    }
+
+    /// The unretired keys, newest first, and which one signs at `now`.
+    pub async fn list(db: &Db, now: time::OffsetDateTime) -> Result<Vec<KeyInfo>, StoreError> {
+        let ((signing, _), _) = Self::load(db, now).await?;
+        Ok(Self::fetch(db)
+            .await?
+            .into_iter()
+            .map(|r| KeyInfo { signing: r.kid == signing, kid: r.kid, created_at: r.created_at })
+            .collect())
+    }
+
     async fn fetch(db: &Db) -> Result<Vec<KeyRow>, StoreError> {
-        let sql = "SELECT kid, private_key FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid";
+        let sql = "SELECT kid, private_key, created_at FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid";
         Ok(dispatch!(db, pool => sqlx::query_as::<_, KeyRow>(sql).fetch_all(pool).await)?)
     }
 

@@ -272,6 +272,10 @@ struct IdClaims {
     amr: Vec<String>,
     sid: String,
     azp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<Role>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    units: Vec<String>,
 }
 
 /// The parts of an ID token the logout endpoint needs.
@@ -394,8 +398,21 @@ impl Identity {
         let ts = now.unix_timestamp();
         let ua: String = user_agent.chars().take(200).collect();
         let sql = "INSERT INTO browser_sessions (id_hash, pid, level, amr, auth_time, expires_at, created_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-        dispatch!(&self.db, pool => sqlx::query(sql).bind(digest(&token)).bind(pid).bind(level).bind(amr.join(" ")).bind(ts)
-            .bind(ts + SESSION_TTL).bind(civitas_store::timestamp(now)).bind(&ua).bind(ip).execute(pool).await.map(|r| r.rows_affected()))?;
+        let at = civitas_store::timestamp(now);
+        let event = civitas_store::NewEvent {
+            kind: "eid.signed_in",
+            subject: pid.to_owned(),
+            payload: serde_json::json!({ "level": level, "amr": amr, "ip": ip }),
+            actor: pid.to_owned(),
+            occurred_at: at.clone(),
+        };
+        dispatch!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(sql).bind(digest(&token)).bind(pid).bind(level).bind(amr.join(" ")).bind(ts)
+                .bind(ts + SESSION_TTL).bind(&at).bind(&ua).bind(ip).execute(&mut *tx).await?;
+            civitas_store::insert_events!(tx, std::slice::from_ref(&event))?;
+            tx.commit().await
+        })?;
         Ok(token)
     }
 
@@ -791,7 +808,20 @@ impl Identity {
         now: i64,
     ) -> Result<TokenResponse, OAuthError> {
         let scope = scope.unwrap_or_else(|| grant.scope.clone());
-        let sub = self.subject(client, &grant.pid);
+        let mut sub = self.subject(client, &grant.pid);
+        // Officers signed in at level 2 carry their role and units (scope `roles`), under their
+        // public identifier: an officer's actions must be attributable.
+        let mut officer = None;
+        if scope.iter().any(|s| s == "roles") && grant.level >= 2 {
+            officer = self.officer_role(&grant.pid).await?;
+            if officer.is_some() {
+                sub = grant.pid.clone();
+            }
+        }
+        let (role, units) = match officer {
+            Some((role, units)) => (Some(role), units),
+            None => (None, vec![]),
+        };
         let access = AccessClaims {
             iss: self.issuer.clone(),
             sub: sub.clone(),
@@ -801,8 +831,8 @@ impl Identity {
             iat: now,
             exp: now + ACCESS_TOKEN_TTL,
             jti: random_token(16),
-            role: None,
-            units: vec![],
+            role,
+            units: units.clone(),
             fam: Some(grant.family.clone()),
             acr: Some(acr_of(grant.level).to_owned()),
         };
@@ -818,6 +848,8 @@ impl Identity {
             amr: grant.amr.clone(),
             sid: grant.sid.clone(),
             azp: client.id.clone(),
+            role,
+            units,
         };
         let refresh_token = if client.allows_grant("refresh_token") {
             let token = random_token(32);

@@ -241,15 +241,28 @@ mod tests {
         let units = [UnitCode::parse("01").unwrap()];
         let old = issue(&keys, "a", Role::Auditor, &units, 1_000, 600);
         let later = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_001);
-        crate::keys::KeyRing::generate(&db, later).await.unwrap();
-        // A second process (new ring) signs with the new key; the first one verifies it after
-        // reloading the unknown kid from the database.
-        let other = KeyRing::load_or_create(&db, later).await.unwrap();
+        crate::keys::KeyRing::rotate(&db, later).await.unwrap();
+        // Just after the rotation the old key still signs (the new one is only published).
+        let early = KeyRing::load_or_create(&db, later).await.unwrap();
+        let still_old = issue(&early, "b", Role::Auditor, &units, 1_000, 600);
+        assert_eq!(still_old.split('.').next(), old.split('.').next());
+        assert_eq!(early.jwks().len(), 2);
+        // A minute later a second process (new ring) signs with the new key; the first one
+        // verifies it after reloading the unknown kid from the database.
+        let ready = later + time::Duration::seconds(crate::keys::PUBLISH_BEFORE_USE_SECS + 1);
+        let other = KeyRing::load_or_create(&db, ready).await.unwrap();
         let new = issue(&other, "b", Role::Auditor, &units, 1_000, 600);
         assert_ne!(new.split('.').next(), old.split('.').next());
         assert!(verify(&keys, &new, 1_001).await.is_ok());
         assert!(verify(&other, &old, 1_001).await.is_ok());
         assert_eq!(other.jwks().len(), 2);
+        // Rotating again long after retires the first key (its tokens have expired).
+        let much_later = ready + time::Duration::seconds(crate::keys::RETIRE_AFTER_SECS + 1);
+        let (_, retired) = crate::keys::KeyRing::rotate(&db, much_later).await.unwrap();
+        assert_eq!(retired.len(), 1);
+        other.reload(much_later).await.unwrap();
+        assert_eq!(other.jwks().len(), 2);
+        assert!(verify(&other, &old, 1_001).await.is_err(), "the retired key no longer verifies");
         db.close().await;
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account/sessions/end", post(end_session))
         .route("/account/sessions/end-all", post(end_all))
         .route("/account/lock", post(lock_own))
+        .route("/account/child", post(register_child))
         .route("/officer/accounts", get(officer_account_page))
         .route("/officer/accounts/action", post(officer_action))
         .route("/dev/outbox", get(dev_outbox))
@@ -109,6 +110,25 @@ fn form_page(
     page(status, layout(&ctx, body), None, fresh.then_some((csrf.as_str(), state)))
 }
 
+/// Lets the forms of a page in an authorization flow end at the client: browsers apply the
+/// CSP `form-action` to redirects after a form post, and the flow ends with a redirect to the
+/// client's origin.
+async fn allow_client_target(state: &AppState, r: Option<&str>, mut response: Response) -> Response {
+    let Some(r) = r else { return response };
+    let Ok(Some(request)) = state.identity.stored_request(r, false, crate::now().unix_timestamp()).await else {
+        return response;
+    };
+    let uri = &request.redirect_uri;
+    let Some(scheme_end) = uri.find("://") else { return response };
+    let rest = &uri[scheme_end + 3..];
+    let origin = &uri[..scheme_end + 3 + rest.find(['/', '?']).unwrap_or(rest.len())];
+    let csp = format!("default-src 'self'; style-src 'self'; form-action 'self' {origin}; frame-ancestors 'none'");
+    if let Ok(v) = axum::http::HeaderValue::from_str(&csp) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    response
+}
+
 fn csrf_refused(lang: Lang) -> Response {
     (StatusCode::FORBIDDEN, lang.t("csrf")).into_response()
 }
@@ -142,7 +162,16 @@ async fn client_name_of(state: &AppState, r: Option<&str>) -> Option<String> {
 
 async fn signin_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<FlowQuery>) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
-    render_signin(&state, &headers, lang, q.r.as_deref(), "", &[], StatusCode::OK).await
+    let response = render_signin(&state, &headers, lang, q.r.as_deref(), "", &[], StatusCode::OK).await;
+    remember_lang(&state, response, lang, q.lang.is_some())
+}
+
+/// Keeps a language chosen with `?lang=` for the next pages.
+fn remember_lang(state: &AppState, mut response: Response, lang: Lang, chosen: bool) -> Response {
+    if chosen {
+        response.headers_mut().append(header::SET_COOKIE, set_cookie(state, "lang", lang.code(), 31_536_000));
+    }
+    response
 }
 
 async fn render_signin(
@@ -290,7 +319,8 @@ async fn otp_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     if browser_session(&state, &headers).await.is_none() {
         return Redirect::to("/signin").into_response();
     }
-    render_otp(&state, &headers, lang, q.r.as_deref(), &[], StatusCode::OK)
+    let response = render_otp(&state, &headers, lang, q.r.as_deref(), &[], StatusCode::OK);
+    allow_client_target(&state, q.r.as_deref(), response).await
 }
 
 fn render_otp(
@@ -345,7 +375,8 @@ async fn otp(State(state): State<AppState>, headers: HeaderMap, Form(form): Form
                 SignInFailure::Throttled(_) => failure_text(lang, &failure),
                 _ => (StatusCode::UNPROCESSABLE_ENTITY, lang.t("otp.wrong").to_owned()),
             };
-            render_otp(&state, &headers, lang, r.as_deref(), &[("code", &message)], status)
+            let response = render_otp(&state, &headers, lang, r.as_deref(), &[("code", &message)], status);
+            allow_client_target(&state, r.as_deref(), response).await
         }
         Ok(Ok(())) => {
             if let Err(e) = state.identity.upgrade_session(&token, now).await {
@@ -418,7 +449,8 @@ async fn consent_page(State(state): State<AppState>, headers: HeaderMap, Query(q
         }
     };
     let ctx = PageContext { lang, title: t("consent.title"), caller: None, csrf: None, path: "/consent" };
-    page(StatusCode::OK, layout(&ctx, body), None, fresh.then_some((csrf.as_str(), &state)))
+    let response = page(StatusCode::OK, layout(&ctx, body), None, fresh.then_some((csrf.as_str(), &state)));
+    allow_client_target(&state, Some(&r), response).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -479,7 +511,8 @@ fn account_error_text(lang: Lang, e: &AccountError) -> Option<(&'static str, Str
 
 async fn register_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<FlowQuery>) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
-    render_register(&state, &headers, lang, &RegisterForm::default(), &[], StatusCode::OK)
+    let response = render_register(&state, &headers, lang, &RegisterForm::default(), &[], StatusCode::OK);
+    remember_lang(&state, response, lang, q.lang.is_some())
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -798,6 +831,17 @@ async fn account_page(State(state): State<AppState>, headers: HeaderMap, Query(q
                 tbody { @for r in &reads { tr { td { (r.at) } td { (r.actor) " (" (r.role) ")" } td { (r.purpose.clone().unwrap_or_default()) } td { (r.fields) } } } }
             }
         }
+        @if account.level >= 2 {
+            h2 { (t("child.title")) }
+            p class="hint" { (t("child.intro")) }
+            @if session.level < 2 { p { a href="/signin/otp" { (t("child.step_up")) } } } @else {
+                form method="post" action="/account/child" novalidate {
+                    input type="hidden" name="csrf" value=(csrf);
+                    (inputs(&[field("child_pid", t("child.pid"), "text", "off", ""), field("child_password", t("child.password"), "password", "new-password", "")], &[]))
+                    button type="submit" { (t("child.submit")) }
+                }
+            }
+        }
         h2 { (t("account.lock")) }
         p { (t("account.lock_text")) }
         form method="post" action="/account/lock" {
@@ -893,6 +937,52 @@ async fn lock_own(State(state): State<AppState>, headers: HeaderMap, Form(form):
     }
 }
 
+#[derive(Debug, Deserialize)]
+pub struct ChildForm {
+    csrf: Option<String>,
+    child_pid: Option<String>,
+    child_password: Option<String>,
+}
+
+async fn register_child(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<ChildForm>) -> Response {
+    let session = match own_session(&state, &headers, form.csrf.as_deref()).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let lang = crate::pages::lang(&headers, None);
+    if session.level < 2 {
+        return Redirect::to("/signin/otp").into_response();
+    }
+    let child = form.child_pid.unwrap_or_default();
+    let result = state
+        .identity
+        .register_child(&session.pid, &child, form.child_password.as_deref().unwrap_or_default(), crate::now())
+        .await;
+    match result {
+        Ok(()) => message_page(&state, &headers, lang, StatusCode::OK, "child.done", lang.t("child.done_text")),
+        Err(AccountError::Policy(p)) => message_page(
+            &state,
+            &headers,
+            lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "child.title",
+            lang.t(&format!("policy.{}", p.slug())),
+        ),
+        Err(AccountError::Invalid(..) | AccountError::NoPerson(_)) => {
+            message_page(&state, &headers, lang, StatusCode::UNPROCESSABLE_ENTITY, "child.title", lang.t("error.pid"))
+        }
+        Err(AccountError::NotAllowed(slug, _)) => message_page(
+            &state,
+            &headers,
+            lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "child.title",
+            lang.t(&format!("child.{slug}")),
+        ),
+        Err(e) => internal(&e),
+    }
+}
+
 // ----- officers' account desk -----
 
 async fn officer_account_page(
@@ -980,6 +1070,16 @@ async fn render_officer_account(
                             button type="submit" class="danger" { (t("officer.lock_button")) }
                         }
                     }
+                    @if a.state != AccountState::Revoked {
+                        h3 { (t("officer.revoke")) }
+                        form method="post" action="/officer/accounts/action" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="pid" value=(a.pid);
+                            input type="hidden" name="action" value="revoke";
+                            (inputs(&[field("revoke_reason", t("officer.reason"), "text", "off", "")], &all_errors))
+                            button type="submit" class="danger" { (t("officer.revoke_button")) }
+                        }
+                    }
                     @if a.state == AccountState::Locked {
                         h3 { (t("officer.unlock")) }
                         form method="post" action="/officer/accounts/action" {
@@ -1012,6 +1112,7 @@ pub struct OfficerForm {
     action: Option<String>,
     place: Option<String>,
     reason: Option<String>,
+    revoke_reason: Option<String>,
 }
 
 async fn officer_action(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<OfficerForm>) -> Response {
@@ -1053,6 +1154,9 @@ async fn officer_action(State(state): State<AppState>, headers: HeaderMap, Form(
         }
         Some("lock") => state.identity.lock(&pid, &officer, &reason, now).await,
         Some("unlock") => state.identity.unlock(&pid, &officer, &reason, now).await,
+        Some("revoke") => {
+            state.identity.revoke(&pid, &officer, form.revoke_reason.as_deref().unwrap_or_default(), now).await
+        }
         _ => return (StatusCode::BAD_REQUEST, "unknown action").into_response(),
     };
     match result {

@@ -324,6 +324,36 @@ fn identity_text(key: &str) -> (&'static str, &'static str) {
         "state.pending" => ("Chờ kích hoạt", "Waiting for activation"),
         "state.revoked" => ("Đã thu hồi", "Revoked"),
         "yes" => ("Có", "Yes"),
+        "child.title" => ("Đăng ký tài khoản cho con dưới 14 tuổi", "Register an account for a child under 14"),
+        "child.intro" => (
+            "Cha, mẹ có tài khoản mức 2 đăng ký tài khoản mức 1 cho con dưới 14 tuổi và đặt mật khẩu cho con.",
+            "A parent with a level-2 account registers a level-1 account for their child under 14 and sets the child's password.",
+        ),
+        "child.step_up" => {
+            ("Xác thực bước hai để đăng ký cho con", "Verify with your second factor to register a child")
+        }
+        "child.pid" => ("Số định danh của con", "Child's personal ID number"),
+        "child.password" => ("Mật khẩu cho tài khoản của con", "Password for the child's account"),
+        "child.submit" => ("Đăng ký cho con", "Register the child"),
+        "child.done" => ("Đã đăng ký tài khoản cho con", "Child's account registered"),
+        "child.done_text" => ("Tài khoản mức 1 của con đã được tạo.", "The child's level-1 account is ready."),
+        "child.not-a-parent" => (
+            "Cơ sở dữ liệu dân cư không ghi nhận bạn là cha hoặc mẹ của người này.",
+            "The register does not record you as a parent of this person.",
+        ),
+        "child.child-over-14" => {
+            ("Người từ đủ 14 tuổi tự đăng ký tài khoản.", "People aged 14 and over register themselves.")
+        }
+        "child.account-exists" => {
+            ("Người này đã có tài khoản định danh điện tử.", "This person already has an e-ID account.")
+        }
+        "child.guardian-not-level-2" => {
+            ("Chỉ tài khoản mức 2 mới được đăng ký cho con.", "Only a level-2 account may register a child.")
+        }
+        "child.person-not-living" => ("Không thể đăng ký cho người này.", "This person cannot be registered."),
+        "child.age" => ("Không thể đăng ký cho người này.", "This person cannot be registered."),
+        "officer.revoke" => ("Thu hồi tài khoản", "Revoke the account"),
+        "officer.revoke_button" => ("Thu hồi", "Revoke"),
         _ => ("?", "?"),
     }
 }

@@ -64,15 +64,22 @@ impl AppState {
         );
         let follower = identity.clone();
         let follower_db = db.clone();
+        let ring = keys.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
-            loop {
+            for round in 0u64.. {
                 tick.tick().await;
                 if civitas_store::dispatch!(&follower_db, pool => pool.is_closed()) {
                     break;
                 }
                 if let Err(e) = follower.follow_register(now()).await {
                     tracing::warn!(error = %e, "identity: following register events failed");
+                }
+                // Keys rotated by another process (or `civitas keys rotate`) are picked up here.
+                if round % 60 == 59
+                    && let Err(e) = ring.reload(now()).await
+                {
+                    tracing::warn!(error = %e, "reloading signing keys failed");
                 }
             }
         });
