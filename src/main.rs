@@ -404,7 +404,7 @@ async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Re
              \x20   citizens:        {citizens}\n\
              \x20 Officer console:   {issuer}/signin  ID {officer}, password {pw}, then the 6-digit code\n\
              \x20   TOTP key:        {key}  (current code {totp}; add the key to an authenticator app)\n\
-             \x20   level-2 citizen: same TOTP handling; see `civitas account create --level 2`\n\
+             \x20   level-2 citizen: {citizen2} TOTP key {citizen2_key}\n\
              \x20 OpenID discovery:  {issuer}/.well-known/openid-configuration\n\
              \x20   web client:      demo-portal / {portal}  (redirect http://127.0.0.1:<any port>/callback)\n\
              \x20   agency client:   demo-agency / {agency}  (client_credentials, scope registry.read)\n\
@@ -416,6 +416,8 @@ async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Re
             pw = civitas::DEMO_PASSWORD,
             officer = demo_ids.officer,
             key = state.identity.totp_key(&demo_ids.officer).await?.unwrap_or_default(),
+            citizen2 = demo_ids.citizens[1].0,
+            citizen2_key = state.identity.totp_key(&demo_ids.citizens[1].0).await?.unwrap_or_default(),
             portal = civitas::DEMO_PORTAL_SECRET,
             agency = civitas::DEMO_AGENCY_SECRET,
             citizens = citizens.join(", "),

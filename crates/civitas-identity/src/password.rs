@@ -61,7 +61,8 @@ pub fn check_policy(password: &str, pid: &str, birth_date: &PartialDate) -> Resu
     if COMMON_SET.contains(lower.as_str()) || COMMON_SET.contains(folded.as_str()) || is_trivial(&lower) {
         return Err(PolicyError::Common);
     }
-    if password.contains(pid) || password.contains(&pid[pid.len() - 9..]) {
+    let tail = pid.get(pid.len().saturating_sub(9)..).unwrap_or(pid);
+    if (!pid.is_empty() && password.contains(pid)) || (tail.len() == 9 && password.contains(tail)) {
         return Err(PolicyError::ContainsPid);
     }
     let digits: String = password.chars().filter(char::is_ascii_digit).collect();
