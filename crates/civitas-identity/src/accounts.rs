@@ -179,6 +179,8 @@ pub enum SignInFailure {
     Throttled(i64),
     /// Correct password, but the account cannot be used (state and reason).
     Unusable(AccountState, Option<String>),
+    /// The server has too many password checks waiting; try again shortly.
+    Busy,
 }
 
 /// A successful password check.
@@ -690,14 +692,19 @@ impl Identity {
         let username: String = username.trim().chars().take(20).collect();
         let keys = [format!("account:{username}"), format!("ip:{ip}")];
         let ts = now.unix_timestamp();
-        if let Some(wait) = self.throttled(&keys, ts).await? {
+        let (wait, failures_on_record) = self.throttle_state(&keys, ts).await?;
+        if let Some(wait) = wait {
             return Ok(Err(SignInFailure::Throttled(wait)));
         }
         let row = match Pid::parse(&username) {
             Ok(pid) => self.account_row(pid.as_str()).await?,
             Err(_) => None,
         };
-        let ok = self.hasher.verify(row.as_ref().and_then(|r| r.password_hash.as_deref()), password).await;
+        let ok = match self.hasher.verify(row.as_ref().and_then(|r| r.password_hash.as_deref()), password).await {
+            Ok(ok) => ok,
+            Err(crate::password::HashError::Busy) => return Ok(Err(SignInFailure::Busy)),
+            Err(e) => return Err(StoreError::Corrupt(e.to_string())),
+        };
         let Some(row) = row.filter(|_| ok) else {
             let failures = self.record_failure(&keys[0], FREE_FAILURES_ACCOUNT, ts).await?;
             self.record_failure(&keys[1], FREE_FAILURES_IP, ts).await?;
@@ -714,16 +721,24 @@ impl Identity {
         if state != AccountState::Active {
             return Ok(Err(SignInFailure::Unusable(state, row.state_reason)));
         }
-        dispatch!(&self.db, pool => sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(&keys[0]).execute(pool).await.map(|r| r.rows_affected()))?;
+        if failures_on_record {
+            dispatch!(&self.db, pool => sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(&keys[0]).execute(pool).await.map(|r| r.rows_affected()))?;
+        }
         Ok(Ok(Authenticated { has_totp: row.totp_secret.is_some(), pid: row.pid, level: row.level }))
     }
 
     async fn throttled(&self, keys: &[String], now: i64) -> Result<Option<i64>, StoreError> {
-        let sql = "SELECT blocked_until FROM login_throttle WHERE key = $1 OR key = $2";
+        Ok(self.throttle_state(keys, now).await?.0)
+    }
+
+    /// The wait still to serve for `keys`, and whether the first key has failures on record.
+    async fn throttle_state(&self, keys: &[String], now: i64) -> Result<(Option<i64>, bool), StoreError> {
+        let sql = "SELECT key, blocked_until FROM login_throttle WHERE key = $1 OR key = $2";
         let second = keys.get(1).unwrap_or(&keys[0]);
-        let rows: Vec<(i64,)> =
+        let rows: Vec<(String, i64)> =
             dispatch!(&self.db, pool => sqlx::query_as(sql).bind(&keys[0]).bind(second).fetch_all(pool).await)?;
-        Ok(rows.iter().map(|r| r.0 - now).filter(|w| *w > 0).max())
+        let wait = rows.iter().map(|r| r.1 - now).filter(|w| *w > 0).max();
+        Ok((wait, rows.iter().any(|r| r.0 == keys[0])))
     }
 
     /// Counts a failure; after `free` failures each one doubles the wait (1 s, 2 s, 4 s ... 15 min).

@@ -4,7 +4,7 @@
 //! cache the JWKS learn it first; processes reload the ring periodically ([`KeyRing::reload`]).
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,9 +27,45 @@ pub struct Jwk {
     pub use_: String,
 }
 
+/// The key that signs: the P-256 scalar and, for speed, the same key in `ring` (assembly-optimised
+/// P-256, about 4× the signing rate of the pure-Rust implementation on this machine).
+pub struct ActiveKey {
+    pub kid: String,
+    pub key: SigningKey,
+    fast: Option<ring::signature::EcdsaKeyPair>,
+    rng: ring::rand::SystemRandom,
+}
+
+impl ActiveKey {
+    fn new(kid: String, key: SigningKey) -> ActiveKey {
+        let rng = ring::rand::SystemRandom::new();
+        let public = key.verifying_key().to_sec1_point(false);
+        let fast = ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &key.to_bytes(),
+            public.as_bytes(),
+            &rng,
+        )
+        .ok();
+        ActiveKey { kid, key, fast, rng }
+    }
+
+    /// ES256 signature of `message`: r ‖ s, 64 bytes (the JWS encoding).
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        if let Some(fast) = &self.fast
+            && let Ok(signature) = fast.sign(&self.rng, message)
+        {
+            return signature.as_ref().to_vec();
+        }
+        use p256::ecdsa::signature::Signer;
+        let signature: p256::ecdsa::Signature = self.key.sign(message);
+        signature.to_bytes().to_vec()
+    }
+}
+
 pub struct KeyRing {
     db: Db,
-    active: RwLock<(String, SigningKey)>,
+    active: RwLock<Arc<ActiveKey>>,
     verifying: RwLock<HashMap<String, VerifyingKey>>,
     /// The public issuer URL, also accepted as `iss` of officer and agency tokens.
     issuer: std::sync::OnceLock<String>,
@@ -79,7 +115,7 @@ impl KeyRing {
         let (active, verifying) = Self::load(db, now).await?;
         Ok(KeyRing {
             db: db.clone(),
-            active: RwLock::new(active),
+            active: RwLock::new(Arc::new(ActiveKey::new(active.0, active.1))),
             verifying: RwLock::new(verifying),
             issuer: std::sync::OnceLock::new(),
         })
@@ -112,8 +148,9 @@ impl KeyRing {
     /// Re-reads the keys (another process may have rotated them).
     pub async fn reload(&self, now: time::OffsetDateTime) -> Result<(), StoreError> {
         let (active, verifying) = Self::load(&self.db, now).await?;
-        if let Ok(mut guard) = self.active.write() {
-            *guard = active;
+        let unchanged = self.active.read().map(|a| a.kid == active.0).unwrap_or(false);
+        if !unchanged && let Ok(mut guard) = self.active.write() {
+            *guard = Arc::new(ActiveKey::new(active.0, active.1));
         }
         if let Ok(mut guard) = self.verifying.write() {
             *guard = verifying;
@@ -181,7 +218,7 @@ impl KeyRing {
         self.issuer.get().map(String::as_str)
     }
 
-    pub fn signing_key(&self) -> (String, SigningKey) {
+    pub fn signing_key(&self) -> Arc<ActiveKey> {
         match self.active.read() {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod keys;
 pub mod oidc;
 pub mod password;
+mod refresh;
 pub mod secret;
 pub mod tokens;
 pub mod totp;
@@ -31,10 +32,12 @@ pub struct Identity {
     pub issuer: String,
     pub(crate) pairwise_salt: Vec<u8>,
     pub(crate) clients: oidc::ClientCache,
+    pub(crate) refresh_writer: refresh::RefreshWriter,
 }
 
 impl Identity {
-    /// Loads (or creates, on first start) the pairwise-subject salt shared by all processes.
+    /// Loads (or creates, on first start) the pairwise-subject salt shared by all processes and
+    /// starts the refresh-token writer (call within a Tokio runtime).
     pub async fn new(
         db: Db,
         register: Arc<Register>,
@@ -49,6 +52,7 @@ impl Identity {
         keys.set_issuer(issuer);
         let hasher = password::Hasher::new().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(Identity {
+            refresh_writer: refresh::RefreshWriter::start(db.clone()),
             db,
             register,
             keys,

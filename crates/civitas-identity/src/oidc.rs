@@ -224,6 +224,13 @@ pub struct GrantData {
     pub offline: bool,
 }
 
+impl GrantData {
+    /// The session a refresh token of this grant is bound to (none with `offline_access`).
+    fn bound_session<'a>(&self, session_hash: &'a [u8]) -> Option<&'a [u8]> {
+        (!self.offline).then_some(session_hash)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
@@ -284,6 +291,12 @@ pub struct IdTokenHint {
     pub iss: String,
     pub aud: String,
     pub sid: String,
+}
+
+/// What a token request uses up.
+enum Consume<'a> {
+    Code(&'a [u8]),
+    Refresh(&'a [u8]),
 }
 
 pub(crate) type ClientCache = RwLock<HashMap<String, (i64, Client)>>;
@@ -406,6 +419,7 @@ impl Identity {
             actor: pid.to_owned(),
             occurred_at: at.clone(),
         };
+        let _writer = self.db.write_lock().await;
         dispatch!(&self.db, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(sql).bind(digest(&token)).bind(pid).bind(level).bind(amr.join(" ")).bind(ts)
@@ -756,10 +770,10 @@ impl Identity {
             expires_at: i64,
             used_at: Option<i64>,
             family: String,
+            session_hash: Vec<u8>,
         }
         let hash = digest(code);
-        let sql =
-            "SELECT client_id, grant_data, expires_at, used_at, family FROM authorization_codes WHERE code_hash = $1";
+        let sql = "SELECT client_id, grant_data, expires_at, used_at, family, session_hash FROM authorization_codes WHERE code_hash = $1";
         let row = dispatch!(&self.db, pool => sqlx::query_as::<_, Row>(sql).bind(&hash).fetch_optional(pool).await)?;
         let bad = |d: &str| Err(OAuthError::new("invalid_grant", d));
         let Some(row) = row else { return bad("the authorization code is unknown") };
@@ -788,23 +802,71 @@ impl Identity {
         if !ct_eq(s256(verifier).as_bytes(), grant.code_challenge.as_bytes()) {
             return bad("code_verifier does not match the code_challenge");
         }
-        let sql = "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL";
-        let done = dispatch!(&self.db, pool => sqlx::query(sql).bind(now).bind(&hash).execute(pool).await.map(|r| r.rows_affected()))?;
-        if done != 1 {
-            self.revoke_family(&row.family, now).await?;
-            return bad("the authorization code was already used; the tokens issued with it are revoked");
-        }
         if self.grant_revoked(&grant.family).await? || !self.account_usable(&grant.pid).await? {
             return bad("the grant was revoked or the account is not active");
         }
-        self.issue_user_tokens(client, &grant, None, now).await
+        let session = grant.bound_session(&row.session_hash);
+        match self.issue_user_tokens(client, &grant, None, Consume::Code(&hash), session, now).await? {
+            Some(tokens) => Ok(tokens),
+            None => {
+                self.revoke_family(&row.family, now).await?;
+                bad("the authorization code was already used; the tokens issued with it are revoked")
+            }
+        }
     }
 
+    /// Issues the tokens of a grant. The code or refresh token being used is marked used in the
+    /// same transaction that stores the new refresh token; `None` when it was used meanwhile.
     async fn issue_user_tokens(
         &self,
         client: &Client,
         grant: &GrantData,
         scope: Option<Vec<String>>,
+        consume: Consume<'_>,
+        session_hash: Option<&[u8]>,
+        now: i64,
+    ) -> Result<Option<TokenResponse>, OAuthError> {
+        let refresh_token = client.allows_grant("refresh_token").then(|| random_token(32));
+        let ttl = if grant.offline { OFFLINE_TTL } else { SESSION_TTL };
+        let data = serde_json::to_string(grant).unwrap_or_default();
+        let (consume_sql, consumed) = match consume {
+            Consume::Code(h) => {
+                ("UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL", h)
+            }
+            Consume::Refresh(h) => {
+                ("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL", h)
+            }
+        };
+        let insert = "INSERT INTO refresh_tokens (token_hash, family, client_id, pid, session_hash, grant_data, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let writer = self.db.write_lock().await;
+        let stored = dispatch!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(consume_sql).bind(now).bind(consumed).execute(&mut *tx).await?.rows_affected();
+            if done == 1 {
+                if let Some(token) = &refresh_token {
+                    sqlx::query(insert).bind(digest(token)).bind(&grant.family).bind(&client.id).bind(&grant.pid).bind(session_hash).bind(&data).bind(now + ttl)
+                        .execute(&mut *tx).await?;
+                }
+                tx.commit().await.map(|_| Some(()))
+            } else {
+                // Used meanwhile by a concurrent request: nothing is written (the transaction rolls back).
+                Ok(None)
+            }
+        });
+        drop(writer);
+        if stored.map_err(OAuthError::from)?.is_none() {
+            return Ok(None);
+        }
+        self.sign_tokens(client, grant, scope, refresh_token, now).await.map(Some)
+    }
+
+    /// The access and ID tokens of a grant (plus `refresh_token`, already stored).
+    async fn sign_tokens(
+        &self,
+        client: &Client,
+        grant: &GrantData,
+        scope: Option<Vec<String>>,
+        refresh_token: Option<String>,
         now: i64,
     ) -> Result<TokenResponse, OAuthError> {
         let scope = scope.unwrap_or_else(|| grant.scope.clone());
@@ -851,16 +913,6 @@ impl Identity {
             role,
             units,
         };
-        let refresh_token = if client.allows_grant("refresh_token") {
-            let token = random_token(32);
-            let ttl = if grant.offline { OFFLINE_TTL } else { SESSION_TTL };
-            let data = serde_json::to_string(grant).unwrap_or_default();
-            let sql = "INSERT INTO refresh_tokens (token_hash, family, client_id, pid, grant_data, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
-            dispatch!(&self.db, pool => sqlx::query(sql).bind(digest(&token)).bind(&grant.family).bind(&client.id).bind(&grant.pid).bind(&data).bind(now + ttl).execute(pool).await.map(|r| r.rows_affected()))?;
-            Some(token)
-        } else {
-            None
-        };
         Ok(TokenResponse {
             access_token: tokens::sign_jws(&self.keys, "at+jwt", &access),
             token_type: "Bearer",
@@ -887,6 +939,9 @@ impl Identity {
             grant_data: String,
             expires_at: i64,
             used_at: Option<i64>,
+            revoked_at: Option<i64>,
+            account_state: Option<String>,
+            session_hash: Option<Vec<u8>>,
         }
         let bad = |d: &str| Err(OAuthError::new("invalid_grant", d));
         if !client.allows_grant("refresh_token") {
@@ -896,7 +951,24 @@ impl Identity {
             ));
         }
         let hash = digest(token);
-        let sql = "SELECT family, client_id, grant_data, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1";
+        // Fast path: the group-committed rotation consumes the token when every rule holds.
+        // Narrowing the scope, and every failure, take the slow path below (read, then decide).
+        if scope.is_none() {
+            let successor = random_token(32);
+            if let Some(c) = self.refresh_writer.rotate(hash.clone(), digest(&successor), now).await? {
+                if c.client_id != client.id {
+                    self.revoke_family(&c.family, now).await?;
+                    return bad("the refresh token was issued to another client; its grant is revoked");
+                }
+                let grant: GrantData = serde_json::from_str(&c.grant_data)
+                    .map_err(|_| OAuthError::from(StoreError::Corrupt("refresh token data".into())))?;
+                return self.sign_tokens(client, &grant, None, Some(successor), now).await;
+            }
+        }
+        // One read: the token, its grant's revocation and the account's state.
+        let sql = "SELECT r.family, r.client_id, r.grant_data, r.expires_at, r.used_at, g.revoked_at, a.state AS account_state, r.session_hash \
+                   FROM refresh_tokens r JOIN grants g ON g.family = r.family LEFT JOIN accounts a ON a.pid = r.pid \
+                   WHERE r.token_hash = $1";
         let row = dispatch!(&self.db, pool => sqlx::query_as::<_, Row>(sql).bind(&hash).fetch_optional(pool).await)?;
         let Some(row) = row else { return bad("the refresh token is unknown") };
         if row.client_id != client.id {
@@ -907,19 +979,19 @@ impl Identity {
             tracing::warn!(client = %client.id, "refresh token reuse detected; family revoked");
             return bad("the refresh token was already used; every token of this grant is revoked");
         }
-        if self.grant_revoked(&row.family).await? {
+        if row.revoked_at.is_some() {
             return bad("the grant was revoked");
         }
         if row.expires_at <= now {
             return bad("the refresh token has expired");
         }
+        if row.account_state.as_deref() != Some("active") {
+            return bad("the account is not active");
+        }
         let grant: GrantData = serde_json::from_str(&row.grant_data)
             .map_err(|_| OAuthError::from(StoreError::Corrupt("refresh token data".into())))?;
         if !grant.offline && !self.session_alive(&grant.pid, &grant.sid, now).await? {
             return bad("the session this token belongs to has ended; sign in again (or ask for offline_access)");
-        }
-        if !self.account_usable(&grant.pid).await? {
-            return bad("the account is not active");
         }
         let narrowed = match scope.map(words) {
             Some(asked) => {
@@ -933,13 +1005,16 @@ impl Identity {
             }
             None => None,
         };
-        let sql = "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL";
-        let done = dispatch!(&self.db, pool => sqlx::query(sql).bind(now).bind(&hash).execute(pool).await.map(|r| r.rows_affected()))?;
-        if done != 1 {
-            self.revoke_family(&row.family, now).await?;
-            return bad("the refresh token was already used; every token of this grant is revoked");
+        match self
+            .issue_user_tokens(client, &grant, narrowed, Consume::Refresh(&hash), row.session_hash.as_deref(), now)
+            .await?
+        {
+            Some(tokens) => Ok(tokens),
+            None => {
+                self.revoke_family(&row.family, now).await?;
+                bad("the refresh token was already used; every token of this grant is revoked")
+            }
         }
-        self.issue_user_tokens(client, &grant, narrowed, now).await
     }
 
     async fn session_alive(&self, pid: &str, sid: &str, now: i64) -> Result<bool, StoreError> {

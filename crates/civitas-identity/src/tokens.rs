@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use p256::ecdsa::Signature;
-use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::signature::Verifier;
 use serde::{Deserialize, Serialize};
 
 use civitas_core::UnitCode;
@@ -97,16 +97,16 @@ pub fn sign(keys: &KeyRing, claims: &Claims) -> String {
 
 /// Signs `claims` as a compact JWS (ES256) with the active key, header `typ` = `typ`.
 pub fn sign_jws(keys: &KeyRing, typ: &str, claims: &impl Serialize) -> String {
-    let (kid, key) = keys.signing_key();
-    let header = Header { alg: "ES256".into(), typ: typ.into(), kid };
+    let active = keys.signing_key();
+    let header = Header { alg: "ES256".into(), typ: typ.into(), kid: active.kid.clone() };
     let encode = |v: &[u8]| URL_SAFE_NO_PAD.encode(v);
     let signing_input = format!(
         "{}.{}",
         encode(&serde_json::to_vec(&header).unwrap_or_default()),
         encode(&serde_json::to_vec(claims).unwrap_or_default())
     );
-    let signature: Signature = key.sign(signing_input.as_bytes());
-    format!("{signing_input}.{}", encode(&signature.to_bytes()))
+    let signature = active.sign(signing_input.as_bytes());
+    format!("{signing_input}.{}", encode(&signature))
 }
 
 struct Parts<'a> {

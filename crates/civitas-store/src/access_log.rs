@@ -89,6 +89,7 @@ impl AccessLogger {
 }
 
 async fn write_batch(db: &crate::Db, records: &[&AccessRecord]) -> Result<(), crate::StoreError> {
+    let _writer = db.write_lock().await;
     crate::dispatch!(db, pool => {
         let mut tx = pool.begin().await?;
         for chunk in records.chunks(1000) {

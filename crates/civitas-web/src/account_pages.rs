@@ -298,6 +298,7 @@ async fn signin(
 fn failure_text(lang: Lang, failure: &SignInFailure) -> (StatusCode, String) {
     match failure {
         SignInFailure::BadCredentials => (StatusCode::UNPROCESSABLE_ENTITY, lang.t("signin.wrong").to_owned()),
+        SignInFailure::Busy => (StatusCode::SERVICE_UNAVAILABLE, lang.t("signin.busy").to_owned()),
         SignInFailure::Throttled(wait) => {
             (StatusCode::TOO_MANY_REQUESTS, lang.t("signin.throttled").replace("{n}", &wait.to_string()))
         }

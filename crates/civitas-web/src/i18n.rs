@@ -352,6 +352,9 @@ fn identity_text(key: &str) -> (&'static str, &'static str) {
         }
         "child.person-not-living" => ("Không thể đăng ký cho người này.", "This person cannot be registered."),
         "child.age" => ("Không thể đăng ký cho người này.", "This person cannot be registered."),
+        "signin.busy" => {
+            ("Hệ thống đang quá tải, vui lòng thử lại sau ít giây.", "The service is busy; try again in a few seconds.")
+        }
         "officer.revoke" => ("Thu hồi tài khoản", "Revoke the account"),
         "officer.revoke_button" => ("Thu hồi", "Revoke"),
         _ => ("?", "?"),

@@ -134,8 +134,7 @@ CREATE TABLE refresh_tokens (
     used_at BIGINT,
     revoked_at BIGINT
 );
-CREATE INDEX refresh_tokens_family ON refresh_tokens (family);
-CREATE INDEX refresh_tokens_pid ON refresh_tokens (pid);
+-- Looked up by hash only; a family is revoked through its grant row.
 
 -- Access tokens revoked before they expire (by jti), and families revoked wholesale.
 CREATE TABLE revoked_tokens (
