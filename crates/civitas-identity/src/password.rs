@@ -236,6 +236,7 @@ pub fn hash_with_crate_api(password: &str) -> Result<String, HashError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::password_hash::PasswordVerifier;
 
     fn born() -> PartialDate {
         "1990-03-15".parse().unwrap()
