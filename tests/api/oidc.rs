@@ -257,7 +257,20 @@ async fn code_flow(app: TestApp) {
     assert_eq!(logout.location.as_deref(), Some("http://127.0.0.1:9/bye?state=s1"));
     assert_eq!(jar.get(&app.url("/account")).await.location.as_deref(), Some("/signin"));
     assert!(client.exchange_refresh_token(&bound).unwrap().request_async(&http).await.is_err());
-    assert!(client.exchange_refresh_token(&offline.unwrap()).unwrap().request_async(&http).await.is_ok());
+    let survivor =
+        client.exchange_refresh_token(&offline.unwrap()).unwrap().request_async(&http).await.expect("offline refresh");
+    // Two concurrent uses of one refresh token: one wins, the other is reuse, and the family
+    // (the winner's new token too) is revoked.
+    let token = survivor.refresh_token().unwrap().clone();
+    let (a, b) = tokio::join!(
+        client.exchange_refresh_token(&token).unwrap().request_async(&http),
+        client.exchange_refresh_token(&token).unwrap().request_async(&http)
+    );
+    assert_eq!(a.is_ok() as u8 + b.is_ok() as u8, 1, "exactly one concurrent use succeeds: {a:?} {b:?}");
+    let winner = a.or(b).unwrap();
+    assert!(
+        client.exchange_refresh_token(winner.refresh_token().unwrap()).unwrap().request_async(&http).await.is_err()
+    );
     // An unregistered post-logout redirect is refused on the provider's own page.
     let bad =
         jar.get(&app.url("/oauth2/logout?client_id=rp&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F")).await;

@@ -292,7 +292,7 @@ impl Identity {
         let level2_by = (level == 2).then_some(actor);
         let level2_at = (level == 2).then_some(at.as_str());
         let created = dispatch!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             let done = sqlx::query(sql).bind(pid).bind(level).bind(&hash).bind(&secret).bind(level2_by).bind(level2_at).bind(actor).bind(&at)
                 .execute(&mut *tx).await?.rows_affected();
             if done == 1 {
@@ -358,7 +358,7 @@ impl Identity {
         let sql = "INSERT INTO accounts (pid, level, state, password_hash, registered_by, created_at, updated_at) \
                    VALUES ($1, 1, 'active', $2, $3, $4, $4) ON CONFLICT (pid) DO NOTHING";
         let created = dispatch!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             let done = sqlx::query(sql).bind(pid).bind(&hash).bind(guardian).bind(&at).execute(&mut *tx).await?.rows_affected();
             if done == 1 {
                 insert_events!(tx, std::slice::from_ref(&event))?;
@@ -424,7 +424,7 @@ impl Identity {
         let expires = now.unix_timestamp() + CODE_TTL_SECS;
         let code_hash = digest(&code);
         dispatch!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             sqlx::query("INSERT INTO accounts (pid, level, state, phone, email, registered_by, created_at, updated_at) VALUES ($1, 1, 'pending', $2, $3, $1, $4, $4) \
                          ON CONFLICT (pid) DO UPDATE SET phone = $2, email = $3, updated_at = $4")
                 .bind(pid).bind(&phone).bind(&email).bind(&at).execute(&mut *tx).await?;
@@ -483,7 +483,7 @@ impl Identity {
         let at = civitas_store::timestamp(now);
         let event = self.event("eid.activated", pid, serde_json::json!({ "level": row.level }), pid, &at);
         dispatch!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             sqlx::query("UPDATE accounts SET state = 'active', password_hash = $1, updated_at = $2 WHERE pid = $3 AND state = 'pending'")
                 .bind(&hash).bind(&at).bind(pid).execute(&mut *tx).await?;
             insert_events!(tx, std::slice::from_ref(&event))?;
@@ -514,7 +514,7 @@ impl Identity {
         let code_hash = digest(&code);
         let expires = now.unix_timestamp() + CODE_TTL_SECS;
         dispatch!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             upsert_code!(tx, pid, "reset", &code_hash, expires)?;
             sqlx::query(outbox::INSERT).bind("sms").bind(&phone).bind("Đặt lại mật khẩu").bind(&body).bind(&at).execute(&mut *tx).await?;
             tx.commit().await
@@ -544,7 +544,7 @@ impl Identity {
         let event = self.event("eid.password_reset", pid, serde_json::json!({}), pid, &at);
         let ts = now.unix_timestamp();
         dispatch!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             sqlx::query("UPDATE accounts SET password_hash = $1, updated_at = $2 WHERE pid = $3").bind(&hash).bind(&at).bind(pid).execute(&mut *tx).await?;
             end_everything!(tx, pid, ts)?;
             insert_events!(tx, std::slice::from_ref(&event))?;
@@ -584,7 +584,7 @@ impl Identity {
         );
         let codes: Vec<Vec<u8>> = second.recovery_codes.iter().map(|c| digest(c)).collect();
         dispatch!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             sqlx::query("UPDATE accounts SET level = 2, totp_secret = $1, totp_last_step = 0, level2_by = $2, level2_place = $3, level2_at = $4, updated_at = $4 WHERE pid = $5")
                 .bind(&secret).bind(officer).bind(place.trim()).bind(&at).bind(pid).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM recovery_codes WHERE pid = $1").bind(pid).execute(&mut *tx).await?;
@@ -669,7 +669,7 @@ impl Identity {
         let event = self.event(kind, pid, serde_json::json!({ "reason": reason, "from": row.state }), by, &at);
         let ts = now.unix_timestamp();
         dispatch!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             sqlx::query("UPDATE accounts SET state = $1, state_reason = $2, updated_at = $3 WHERE pid = $4")
                 .bind(to).bind(reason).bind(&at).bind(pid).execute(&mut *tx).await?;
             if to != "active" {
@@ -835,7 +835,7 @@ impl Identity {
         );
         let units = units.join(",");
         dispatch!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             sqlx::query("INSERT INTO officer_roles (pid, role, units) VALUES ($1, $2, $3) ON CONFLICT (pid) DO UPDATE SET role = $2, units = $3")
                 .bind(pid).bind(role.as_str()).bind(&units).execute(&mut *tx).await?;
             insert_events!(tx, std::slice::from_ref(&event))?;

@@ -32,6 +32,7 @@ pub struct Identity {
     pub issuer: String,
     pub(crate) pairwise_salt: Vec<u8>,
     pub(crate) clients: oidc::ClientCache,
+    pub(crate) grants: oidc::GrantCache,
     pub(crate) refresh_writer: refresh::RefreshWriter,
 }
 
@@ -60,6 +61,7 @@ impl Identity {
             issuer: issuer.trim_end_matches('/').to_owned(),
             pairwise_salt: salt,
             clients: Default::default(),
+            grants: Default::default(),
         })
     }
 

@@ -4,7 +4,7 @@
 //! (ES256 JWTs). The HTTP shapes live in the web crate; everything here takes `now`.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -293,11 +293,12 @@ pub struct IdTokenHint {
     pub sid: String,
 }
 
-/// What a token request uses up.
+/// What a token request uses up (refresh tokens rotate through [`crate::refresh`]).
 enum Consume<'a> {
     Code(&'a [u8]),
-    Refresh(&'a [u8]),
 }
+
+pub(crate) type GrantCache = RwLock<HashMap<String, (String, Arc<GrantData>)>>;
 
 pub(crate) type ClientCache = RwLock<HashMap<String, (i64, Client)>>;
 const CLIENT_CACHE_SECS: i64 = 30;
@@ -421,7 +422,7 @@ impl Identity {
         };
         let _writer = self.db.write_lock().await;
         dispatch!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             sqlx::query(sql).bind(digest(&token)).bind(pid).bind(level).bind(amr.join(" ")).bind(ts)
                 .bind(ts + SESSION_TTL).bind(&at).bind(&ua).bind(ip).execute(&mut *tx).await?;
             civitas_store::insert_events!(tx, std::slice::from_ref(&event))?;
@@ -466,7 +467,7 @@ impl Identity {
     /// ("sign out everywhere"); offline grants stay until revoked one by one.
     pub async fn end_all_sessions(&self, pid: &str, now: i64) -> Result<(), StoreError> {
         dispatch!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             sqlx::query("UPDATE browser_sessions SET ended_at = $1 WHERE pid = $2 AND ended_at IS NULL").bind(now).bind(pid).execute(&mut *tx).await?;
             tx.commit().await
         })?;
@@ -675,7 +676,7 @@ impl Identity {
         };
         let ts = now.unix_timestamp();
         let done = dispatch!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             let n = sqlx::query("DELETE FROM consents WHERE pid = $1 AND client_id = $2").bind(pid).bind(client_id).execute(&mut *tx).await?.rows_affected();
             sqlx::query("UPDATE grants SET revoked_at = $1 WHERE pid = $2 AND client_id = $3 AND revoked_at IS NULL").bind(ts).bind(pid).bind(client_id).execute(&mut *tx).await?;
             civitas_store::insert_events!(tx, std::slice::from_ref(&event))?;
@@ -725,9 +726,10 @@ impl Identity {
         };
         let data = serde_json::to_string(&grant).unwrap_or_default();
         dispatch!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("INSERT INTO grants (family, client_id, pid, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(&grant.family).bind(&grant.client_id).bind(&grant.pid).bind(now).execute(&mut *tx).await?;
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
+            sqlx::query("INSERT INTO grants (family, client_id, pid, grant_data, session_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(&grant.family).bind(&grant.client_id).bind(&grant.pid).bind(&data)
+                .bind(grant.bound_session(&session.id_hash)).bind(now).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO authorization_codes (code_hash, client_id, pid, session_hash, grant_data, expires_at, family) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(digest(&code)).bind(&grant.client_id).bind(&grant.pid).bind(&session.id_hash).bind(&data).bind(now + CODE_TTL).bind(&grant.family)
                 .execute(&mut *tx).await?;
@@ -770,10 +772,10 @@ impl Identity {
             expires_at: i64,
             used_at: Option<i64>,
             family: String,
-            session_hash: Vec<u8>,
         }
         let hash = digest(code);
-        let sql = "SELECT client_id, grant_data, expires_at, used_at, family, session_hash FROM authorization_codes WHERE code_hash = $1";
+        let sql =
+            "SELECT client_id, grant_data, expires_at, used_at, family FROM authorization_codes WHERE code_hash = $1";
         let row = dispatch!(&self.db, pool => sqlx::query_as::<_, Row>(sql).bind(&hash).fetch_optional(pool).await)?;
         let bad = |d: &str| Err(OAuthError::new("invalid_grant", d));
         let Some(row) = row else { return bad("the authorization code is unknown") };
@@ -805,8 +807,7 @@ impl Identity {
         if self.grant_revoked(&grant.family).await? || !self.account_usable(&grant.pid).await? {
             return bad("the grant was revoked or the account is not active");
         }
-        let session = grant.bound_session(&row.session_hash);
-        match self.issue_user_tokens(client, &grant, None, Consume::Code(&hash), session, now).await? {
+        match self.issue_user_tokens(client, &grant, None, Consume::Code(&hash), now).await? {
             Some(tokens) => Ok(tokens),
             None => {
                 self.revoke_family(&row.family, now).await?;
@@ -823,28 +824,24 @@ impl Identity {
         grant: &GrantData,
         scope: Option<Vec<String>>,
         consume: Consume<'_>,
-        session_hash: Option<&[u8]>,
         now: i64,
     ) -> Result<Option<TokenResponse>, OAuthError> {
         let refresh_token = client.allows_grant("refresh_token").then(|| random_token(32));
         let ttl = if grant.offline { OFFLINE_TTL } else { SESSION_TTL };
-        let data = serde_json::to_string(grant).unwrap_or_default();
         let (consume_sql, consumed) = match consume {
             Consume::Code(h) => {
                 ("UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL", h)
             }
-            Consume::Refresh(h) => {
-                ("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL", h)
-            }
         };
-        let insert = "INSERT INTO refresh_tokens (token_hash, family, client_id, pid, session_hash, grant_data, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let insert = "INSERT INTO refresh_tokens (token_hash, family, expires_at) VALUES ($1, $2, $3)";
+        // (A first refresh token has no parent; rotations go through `crate::refresh`.)
         let writer = self.db.write_lock().await;
         let stored = dispatch!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             let done = sqlx::query(consume_sql).bind(now).bind(consumed).execute(&mut *tx).await?.rows_affected();
             if done == 1 {
                 if let Some(token) = &refresh_token {
-                    sqlx::query(insert).bind(digest(token)).bind(&grant.family).bind(&client.id).bind(&grant.pid).bind(session_hash).bind(&data).bind(now + ttl)
+                    sqlx::query(insert).bind(digest(token)).bind(&grant.family).bind(now + ttl)
                         .execute(&mut *tx).await?;
                 }
                 tx.commit().await.map(|_| Some(()))
@@ -857,7 +854,7 @@ impl Identity {
         if stored.map_err(OAuthError::from)?.is_none() {
             return Ok(None);
         }
-        self.sign_tokens(client, grant, scope, refresh_token, now).await.map(Some)
+        self.sign_tokens(client, grant, scope, refresh_token, true, now).await.map(Some)
     }
 
     /// The access and ID tokens of a grant (plus `refresh_token`, already stored).
@@ -867,6 +864,7 @@ impl Identity {
         grant: &GrantData,
         scope: Option<Vec<String>>,
         refresh_token: Option<String>,
+        with_id_token: bool,
         now: i64,
     ) -> Result<TokenResponse, OAuthError> {
         let scope = scope.unwrap_or_else(|| grant.scope.clone());
@@ -917,7 +915,7 @@ impl Identity {
             access_token: tokens::sign_jws(&self.keys, "at+jwt", &access),
             token_type: "Bearer",
             expires_in: ACCESS_TOKEN_TTL,
-            id_token: Some(tokens::sign_jws(&self.keys, "JWT", &id)),
+            id_token: with_id_token.then(|| tokens::sign_jws(&self.keys, "JWT", &id)),
             refresh_token,
             scope: scope.join(" "),
         })
@@ -932,17 +930,6 @@ impl Identity {
         scope: Option<&str>,
         now: i64,
     ) -> Result<TokenResponse, OAuthError> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            family: String,
-            client_id: String,
-            grant_data: String,
-            expires_at: i64,
-            used_at: Option<i64>,
-            revoked_at: Option<i64>,
-            account_state: Option<String>,
-            session_hash: Option<Vec<u8>>,
-        }
         let bad = |d: &str| Err(OAuthError::new("invalid_grant", d));
         if !client.allows_grant("refresh_token") {
             return Err(OAuthError::new(
@@ -951,30 +938,80 @@ impl Identity {
             ));
         }
         let hash = digest(token);
-        // Fast path: the group-committed rotation consumes the token when every rule holds.
-        // Narrowing the scope, and every failure, take the slow path below (read, then decide).
-        if scope.is_none() {
-            let successor = random_token(32);
-            if let Some(c) = self.refresh_writer.rotate(hash.clone(), digest(&successor), now).await? {
-                if c.client_id != client.id {
-                    self.revoke_family(&c.family, now).await?;
-                    return bad("the refresh token was issued to another client; its grant is revoked");
+        // Narrowing the scope is checked against the grant first (a read); then the
+        // group-committed rotation consumes the token when every rule holds. A token it did not
+        // rotate is read to give the precise error (and a reused one revokes its family).
+        let narrowed = match scope.map(words) {
+            Some(asked) => {
+                let granted = self.refresh_check(client, &hash, now).await?;
+                if let Some(s) = asked.iter().find(|s| !granted.contains(s)) {
+                    return Err(OAuthError::new(
+                        "invalid_scope",
+                        format!("scope {s} was not part of the original grant"),
+                    ));
                 }
-                let grant: GrantData = serde_json::from_str(&c.grant_data)
-                    .map_err(|_| OAuthError::from(StoreError::Corrupt("refresh token data".into())))?;
-                return self.sign_tokens(client, &grant, None, Some(successor), now).await;
+                Some(asked)
             }
+            None => None,
+        };
+        if let Some(tokens) = self.rotate_refresh(client, &hash, narrowed, now).await? {
+            return Ok(tokens);
         }
-        // One read: the token, its grant's revocation and the account's state.
-        let sql = "SELECT r.family, r.client_id, r.grant_data, r.expires_at, r.used_at, g.revoked_at, a.state AS account_state, r.session_hash \
-                   FROM refresh_tokens r JOIN grants g ON g.family = r.family LEFT JOIN accounts a ON a.pid = r.pid \
+        self.refresh_check(client, &hash, now).await?;
+        bad("the refresh token can no longer be used")
+    }
+
+    /// Rotates a refresh token through the group-committed writer and signs the new tokens.
+    async fn rotate_refresh(
+        &self,
+        client: &Client,
+        hash: &[u8],
+        scope: Option<Vec<String>>,
+        now: i64,
+    ) -> Result<Option<TokenResponse>, OAuthError> {
+        let bad = |d: &str| Err(OAuthError::new("invalid_grant", d));
+        let successor = random_token(32);
+        let Some(family) = self.refresh_writer.rotate(hash.to_vec(), digest(&successor), now).await? else {
+            return Ok(None);
+        };
+        let Some((owner, grant)) = self.grant_of(&family).await? else {
+            return Err(OAuthError::from(StoreError::Corrupt("a refresh token without its grant".into())));
+        };
+        if owner != client.id {
+            self.revoke_family(&family, now).await?;
+            return bad("the refresh token was issued to another client; its grant is revoked");
+        }
+        // No new ID token on refresh (OIDC Core 12.2 lets the provider omit it): the sign-in it
+        // describes has not changed.
+        self.sign_tokens(client, grant.as_ref(), scope, Some(successor), false, now).await.map(Some)
+    }
+
+    /// Reads a refresh token and checks every rule: the precise error, or the granted scope.
+    /// A token already used (it has a successor) revokes its whole family.
+    async fn refresh_check(&self, client: &Client, hash: &[u8], now: i64) -> Result<Vec<String>, OAuthError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            family: String,
+            client_id: String,
+            grant_data: String,
+            expires_at: i64,
+            revoked_at: Option<i64>,
+            account_state: Option<String>,
+        }
+        let bad = |d: &str| Err(OAuthError::new("invalid_grant", d));
+        // One read: the token, its grant's revocation and the account's state; then its successor.
+        let sql = "SELECT r.family, g.client_id, g.grant_data, r.expires_at, g.revoked_at, a.state AS account_state \
+                   FROM refresh_tokens r JOIN grants g ON g.family = r.family LEFT JOIN accounts a ON a.pid = g.pid \
                    WHERE r.token_hash = $1";
-        let row = dispatch!(&self.db, pool => sqlx::query_as::<_, Row>(sql).bind(&hash).fetch_optional(pool).await)?;
+        let row = dispatch!(&self.db, pool => sqlx::query_as::<_, Row>(sql).bind(hash).fetch_optional(pool).await)?;
         let Some(row) = row else { return bad("the refresh token is unknown") };
         if row.client_id != client.id {
             return bad("the refresh token was issued to another client");
         }
-        if row.used_at.is_some() {
+        let successor = "SELECT token_hash FROM refresh_tokens WHERE parent_hash = $1";
+        let used: Option<(Vec<u8>,)> =
+            dispatch!(&self.db, pool => sqlx::query_as(successor).bind(hash).fetch_optional(pool).await)?;
+        if used.is_some() {
             self.revoke_family(&row.family, now).await?;
             tracing::warn!(client = %client.id, "refresh token reuse detected; family revoked");
             return bad("the refresh token was already used; every token of this grant is revoked");
@@ -993,28 +1030,28 @@ impl Identity {
         if !grant.offline && !self.session_alive(&grant.pid, &grant.sid, now).await? {
             return bad("the session this token belongs to has ended; sign in again (or ask for offline_access)");
         }
-        let narrowed = match scope.map(words) {
-            Some(asked) => {
-                if let Some(s) = asked.iter().find(|s| !grant.scope.contains(s)) {
-                    return Err(OAuthError::new(
-                        "invalid_scope",
-                        format!("scope {s} was not part of the original grant"),
-                    ));
-                }
-                Some(asked)
-            }
-            None => None,
-        };
-        match self
-            .issue_user_tokens(client, &grant, narrowed, Consume::Refresh(&hash), row.session_hash.as_deref(), now)
-            .await?
-        {
-            Some(tokens) => Ok(tokens),
-            None => {
-                self.revoke_family(&row.family, now).await?;
-                bad("the refresh token was already used; every token of this grant is revoked")
-            }
+        Ok(grant.scope)
+    }
+
+    /// The client and data of a grant (immutable, so cached by family in this process).
+    async fn grant_of(&self, family: &str) -> Result<Option<(String, Arc<GrantData>)>, StoreError> {
+        if let Some(hit) = self.grants.read().ok().and_then(|m| m.get(family).cloned()) {
+            return Ok(Some(hit));
         }
+        let sql = "SELECT client_id, grant_data FROM grants WHERE family = $1";
+        let row: Option<(String, String)> =
+            dispatch!(&self.db, pool => sqlx::query_as(sql).bind(family).fetch_optional(pool).await)?;
+        let Some((client_id, data)) = row else { return Ok(None) };
+        let grant: GrantData =
+            serde_json::from_str(&data).map_err(|_| StoreError::Corrupt(format!("grant {family}")))?;
+        let entry = (client_id, Arc::new(grant));
+        if let Ok(mut m) = self.grants.write() {
+            if m.len() >= 100_000 {
+                m.clear();
+            }
+            m.insert(family.to_owned(), entry.clone());
+        }
+        Ok(Some(entry))
     }
 
     async fn session_alive(&self, pid: &str, sid: &str, now: i64) -> Result<bool, StoreError> {
@@ -1102,7 +1139,7 @@ impl Identity {
             }
             return Ok(());
         }
-        let sql = "SELECT family, client_id FROM refresh_tokens WHERE token_hash = $1";
+        let sql = "SELECT r.family, g.client_id FROM refresh_tokens r JOIN grants g ON g.family = r.family WHERE r.token_hash = $1";
         let row: Option<(String, String)> =
             dispatch!(&self.db, pool => sqlx::query_as(sql).bind(digest(token)).fetch_optional(pool).await)?;
         if let Some((family, owner)) = row
@@ -1135,13 +1172,14 @@ impl Identity {
             client_id: String,
             grant_data: String,
             expires_at: i64,
-            used_at: Option<i64>,
+            used: Option<Vec<u8>>,
         }
-        let sql = "SELECT family, client_id, grant_data, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1";
+        let sql = "SELECT r.family, g.client_id, g.grant_data, r.expires_at, c.token_hash AS used FROM refresh_tokens r \
+                   JOIN grants g ON g.family = r.family LEFT JOIN refresh_tokens c ON c.parent_hash = r.token_hash WHERE r.token_hash = $1";
         let row =
             dispatch!(&self.db, pool => sqlx::query_as::<_, Row>(sql).bind(digest(token)).fetch_optional(pool).await)?;
         if let Some(r) = row
-            && r.used_at.is_none()
+            && r.used.is_none()
             && r.expires_at > now
             && !self.grant_revoked(&r.family).await?
             && let (Ok(grant), Ok(Some(client))) =

@@ -1,32 +1,30 @@
 //! Group commit for refresh-token rotation. Each refresh grant hands its presented token (by
-//! hash) and its successor to one writer task, which consumes every queued token with a single
-//! `UPDATE ... RETURNING` (only tokens that are unused, unexpired, of a live grant, an active
-//! account and, unless offline, a live session) and stores their successors with one multi-row
-//! `INSERT`, in one transaction. A grant is answered only after its rotation committed. Tokens
-//! the statement did not consume (unknown, reused, expired, revoked ...) come back as `None`; the
-//! caller then reads the row to give the precise error (and to revoke a reused token's family).
+//! hash) and its successor to one writer task, which rotates every queued token with a single
+//! statement: `INSERT ... SELECT` of the successors of the presented tokens that are unexpired,
+//! of a live grant, an active account and, unless offline, a live session, `ON CONFLICT
+//! (parent_hash) DO NOTHING` (a token that already has a successor was used: the unique index
+//! makes rotation single-use), `RETURNING` what was rotated. One statement is one atomic commit:
+//! no transaction round trips. A grant is answered only after its rotation committed. Tokens not
+//! rotated (unknown, reused, expired, revoked ...) come back as `None`; the caller then reads the
+//! row to give the precise error (and to revoke a reused token's family).
 
 use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
 
 use civitas_store::{Db, StoreError, dispatch};
 
-/// A consumed token's row, for the successor and the new tokens.
+/// A rotated token: its hash and its grant family.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct Consumed {
     pub token_hash: Vec<u8>,
     pub family: String,
-    pub client_id: String,
-    pub pid: String,
-    pub grant_data: String,
-    pub session_hash: Option<Vec<u8>>,
 }
 
 struct Job {
     hash: Vec<u8>,
     successor: Vec<u8>,
     now: i64,
-    reply: oneshot::Sender<Result<Option<Consumed>, String>>,
+    reply: oneshot::Sender<Result<Option<String>, String>>,
 }
 
 #[derive(Clone)]
@@ -65,7 +63,7 @@ impl RefreshWriter {
                         for job in jobs {
                             let found =
                                 consumed.iter().position(|c| c.token_hash == job.hash).map(|i| consumed.swap_remove(i));
-                            let _ = job.reply.send(Ok(found));
+                            let _ = job.reply.send(Ok(found.map(|c| c.family)));
                         }
                     }
                     Err(e) => {
@@ -82,7 +80,7 @@ impl RefreshWriter {
 
     /// Consumes the token with hash `hash` and stores `successor` in its place; `None` when the
     /// token could not be consumed.
-    pub async fn rotate(&self, hash: Vec<u8>, successor: Vec<u8>, now: i64) -> Result<Option<Consumed>, StoreError> {
+    pub async fn rotate(&self, hash: Vec<u8>, successor: Vec<u8>, now: i64) -> Result<Option<String>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Corrupt("the refresh token writer stopped".into());
         self.queue.send(Job { hash, successor, now, reply }).await.map_err(|_| stopped())?;
@@ -94,44 +92,34 @@ async fn rotate(db: &Db, jobs: &[Job]) -> Result<Vec<Consumed>, StoreError> {
     let now = jobs.iter().map(|j| j.now).max().unwrap_or_default();
     let _writer = db.write_lock().await;
     let consumed = dispatch!(db, pool => {
-        let mut tx = pool.begin().await?;
-        let mut qb = QueryBuilder::new("UPDATE refresh_tokens SET used_at = ");
-        qb.push_bind(now);
-        qb.push(" WHERE used_at IS NULL AND expires_at > ");
+        let mut qb = QueryBuilder::new(
+            "INSERT INTO refresh_tokens (token_hash, parent_hash, family, expires_at) SELECT CASE r.token_hash",
+        );
+        for j in jobs {
+            qb.push(" WHEN ");
+            qb.push_bind(j.hash.as_slice());
+            qb.push(" THEN ");
+            qb.push_bind(j.successor.as_slice());
+        }
+        qb.push(" END, r.token_hash, r.family, CASE WHEN g.session_hash IS NULL THEN ");
+        qb.push_bind(now + crate::oidc::OFFLINE_TTL);
+        qb.push(" ELSE ");
+        qb.push_bind(now + crate::oidc::SESSION_TTL);
+        qb.push(" END FROM refresh_tokens r JOIN grants g ON g.family = r.family WHERE g.revoked_at IS NULL AND r.expires_at > ");
         qb.push_bind(now);
         qb.push(
-            " AND EXISTS (SELECT 1 FROM grants g WHERE g.family = refresh_tokens.family AND g.revoked_at IS NULL) \
-              AND EXISTS (SELECT 1 FROM accounts a WHERE a.pid = refresh_tokens.pid AND a.state = 'active') \
-              AND (refresh_tokens.session_hash IS NULL OR EXISTS (SELECT 1 FROM browser_sessions s \
-                   WHERE s.id_hash = refresh_tokens.session_hash AND s.ended_at IS NULL AND s.expires_at > ",
+            " AND EXISTS (SELECT 1 FROM accounts a WHERE a.pid = g.pid AND a.state = 'active') \
+              AND (g.session_hash IS NULL OR EXISTS (SELECT 1 FROM browser_sessions s \
+                   WHERE s.id_hash = g.session_hash AND s.ended_at IS NULL AND s.expires_at > ",
         );
         qb.push_bind(now);
-        qb.push(")) AND token_hash IN (");
+        qb.push(")) AND r.token_hash IN (");
         let mut list = qb.separated(", ");
         for j in jobs {
             list.push_bind(j.hash.as_slice());
         }
-        qb.push(") RETURNING token_hash, family, client_id, pid, grant_data, session_hash");
-        let consumed: Vec<Consumed> = qb.build_query_as().fetch_all(&mut *tx).await?;
-        if !consumed.is_empty() {
-            let mut insert = QueryBuilder::new(
-                "INSERT INTO refresh_tokens (token_hash, family, client_id, pid, session_hash, grant_data, expires_at) ",
-            );
-            insert.push_values(consumed.iter(), |mut b, c| {
-                let successor = jobs.iter().find(|j| j.hash == c.token_hash).map(|j| j.successor.clone()).unwrap_or_default();
-                let ttl = if c.session_hash.is_some() { crate::oidc::SESSION_TTL } else { crate::oidc::OFFLINE_TTL };
-                b.push_bind(successor)
-                    .push_bind(c.family.clone())
-                    .push_bind(c.client_id.clone())
-                    .push_bind(c.pid.clone())
-                    .push_bind(c.session_hash.clone())
-                    .push_bind(c.grant_data.clone())
-                    .push_bind(now + ttl);
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(consumed)
+        qb.push(") ON CONFLICT (parent_hash) DO NOTHING RETURNING parent_hash AS token_hash, family");
+        qb.build_query_as::<Consumed>().fetch_all(pool).await
     })?;
     Ok(consumed)
 }

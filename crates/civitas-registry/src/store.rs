@@ -420,7 +420,7 @@ impl Register {
             }
         }
         let outcome = dispatch!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             let inserted = InsertPeople::insert_people(&mut *tx, &rows).await?;
             let inserted_set: std::collections::HashSet<&str> = inserted.iter().map(String::as_str).collect();
             let new_people: Vec<&Person> = people.iter().filter(|p| inserted_set.contains(p.pid.as_str())).collect();
@@ -505,7 +505,7 @@ impl Register {
         let snapshot_sql = "INSERT INTO person_revisions (pid, version, at, actor, change, legal_basis, document_ref, snapshot) \
              SELECT pid, version, updated_at, changed_by, change_kind, legal_basis, document_ref, $1 FROM people WHERE pid = $2 AND version = $3";
         let result: Result<(), RegisterError> = dispatch!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             let current = sqlx::query_as::<_, PersonRow>(sqlx::AssertSqlSafe(const_format_people("WHERE pid = $1")))
                 .bind(new.pid.as_str())
                 .fetch_optional(&mut *tx)

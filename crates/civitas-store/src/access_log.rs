@@ -91,7 +91,7 @@ impl AccessLogger {
 async fn write_batch(db: &crate::Db, records: &[&AccessRecord]) -> Result<(), crate::StoreError> {
     let _writer = db.write_lock().await;
     crate::dispatch!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::BeginWrite::begin_write(pool).await?;
         for chunk in records.chunks(1000) {
             let mut qb = sqlx::QueryBuilder::new("INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id) ");
             qb.push_values(chunk, |mut b, r| {

@@ -187,3 +187,28 @@ pub fn timestamp(at: time::OffsetDateTime) -> String {
         at.microsecond()
     )
 }
+
+/// Starting a write transaction. On SQLite it is `BEGIN IMMEDIATE`: a transaction that reads
+/// before it writes would otherwise start as a reader and, if another connection committed in
+/// between, fail at its first write with `SQLITE_BUSY_SNAPSHOT`, which no busy timeout retries.
+/// Immediate transactions take the write lock first and wait for it in the busy handler.
+pub trait BeginWrite {
+    type Database: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Database = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}

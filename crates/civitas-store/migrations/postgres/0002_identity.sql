@@ -125,16 +125,14 @@ CREATE TABLE authorization_codes (
 
 CREATE TABLE refresh_tokens (
     token_hash BYTEA PRIMARY KEY,
+    -- The token this one replaced. A token is used once another names it here: the unique
+    -- index makes rotation single-use in one statement.
+    parent_hash BYTEA,
     family TEXT NOT NULL,
-    client_id TEXT NOT NULL,
-    pid TEXT NOT NULL,
-    session_hash BYTEA,
-    grant_data TEXT NOT NULL,
-    expires_at BIGINT NOT NULL,
-    used_at BIGINT,
-    revoked_at BIGINT
+    expires_at BIGINT NOT NULL
 );
--- Looked up by hash only; a family is revoked through its grant row.
+CREATE UNIQUE INDEX refresh_tokens_parent ON refresh_tokens (parent_hash);
+-- Otherwise looked up by hash only; a family is revoked through its grant row.
 
 -- Access tokens revoked before they expire (by jti), and families revoked wholesale.
 CREATE TABLE revoked_tokens (
@@ -156,6 +154,10 @@ CREATE TABLE grants (
     family TEXT PRIMARY KEY,
     client_id TEXT NOT NULL,
     pid TEXT NOT NULL,
+    -- What the grant is (scope, level, nonce ...), JSON; never changes.
+    grant_data TEXT NOT NULL,
+    -- The browser session its refresh tokens end with (none with offline_access).
+    session_hash BYTEA,
     created_at BIGINT NOT NULL,
     revoked_at BIGINT
 );
