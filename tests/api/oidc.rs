@@ -571,6 +571,11 @@ async fn machine_clients(app: TestApp) {
     assert_eq!(r.status(), 200);
     assert_eq!(introspect(access.clone()).await["active"], false);
     assert_eq!(introspect("nonsense".into()).await["active"], false);
+    // Housekeeping: nothing is purged while it is still needed; a day later the revoked id goes.
+    let now = civitas::now().unix_timestamp();
+    let kept = app.state.identity.purge_expired(now).await.unwrap();
+    assert_eq!(introspect(access.clone()).await["active"], false, "purged {kept} rows too early");
+    assert!(app.state.identity.purge_expired(now + 86_400).await.unwrap() >= 1);
 
     // private_key_jwt with a key of the client's own; an assertion is accepted once.
     use p256::ecdsa::signature::Signer;

@@ -1033,6 +1033,28 @@ impl Identity {
         Ok(grant.scope)
     }
 
+    /// Deletes what can no longer be used: expired authorization requests, codes, refresh tokens
+    /// (used ones are kept until they expire, so a replay is still recognised as reuse), revoked
+    /// token ids past their expiry, one-time codes, throttle entries idle for a day, and sessions
+    /// that ended or expired 30 days ago. Returns the number of rows deleted.
+    pub async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        let statements: [(&str, i64); 7] = [
+            ("DELETE FROM authorization_requests WHERE expires_at < $1", now),
+            ("DELETE FROM authorization_codes WHERE expires_at < $1", now - 3600),
+            ("DELETE FROM refresh_tokens WHERE expires_at < $1", now),
+            ("DELETE FROM revoked_tokens WHERE expires_at < $1", now),
+            ("DELETE FROM one_time_codes WHERE expires_at < $1", now),
+            ("DELETE FROM login_throttle WHERE blocked_until < $1", now - 86_400),
+            ("DELETE FROM browser_sessions WHERE expires_at < $1 OR ended_at < $1", now - 30 * 86_400),
+        ];
+        let mut deleted = 0;
+        for (sql, cutoff) in statements {
+            let _writer = self.db.write_lock().await;
+            deleted += dispatch!(&self.db, pool => sqlx::query(sql).bind(cutoff).execute(pool).await.map(|r| r.rows_affected()))?;
+        }
+        Ok(deleted)
+    }
+
     /// The client and data of a grant (immutable, so cached by family in this process).
     async fn grant_of(&self, family: &str) -> Result<Option<(String, Arc<GrantData>)>, StoreError> {
         if let Some(hit) = self.grants.read().ok().and_then(|m| m.get(family).cloned()) {

@@ -75,6 +75,12 @@ impl AppState {
                 if let Err(e) = follower.follow_register(now()).await {
                     tracing::warn!(error = %e, "identity: following register events failed");
                 }
+                // Expired codes, tokens and sessions are deleted every ten minutes.
+                if round % 1200 == 0
+                    && let Err(e) = follower.purge_expired(now().unix_timestamp()).await
+                {
+                    tracing::warn!(error = %e, "purging expired identity rows failed");
+                }
                 // Keys rotated by another process (or `civitas keys rotate`) are picked up here.
                 if round % 60 == 59
                     && let Err(e) = ring.reload(now()).await
