@@ -826,34 +826,35 @@ impl Identity {
         consume: Consume<'_>,
         now: i64,
     ) -> Result<Option<TokenResponse>, OAuthError> {
-        let refresh_token = client.allows_grant("refresh_token").then(|| random_token(32));
+        let refresh_secret = client.allows_grant("refresh_token").then(crate::refresh::new_secret);
         let ttl = if grant.offline { OFFLINE_TTL } else { SESSION_TTL };
         let (consume_sql, consumed) = match consume {
             Consume::Code(h) => {
                 ("UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL", h)
             }
         };
-        let insert = "INSERT INTO refresh_tokens (token_hash, family, expires_at) VALUES ($1, $2, $3)";
+        let insert = "INSERT INTO refresh_tokens (secret_hash, family, expires_at) VALUES ($1, $2, $3) RETURNING id";
         // (A first refresh token has no parent; rotations go through `crate::refresh`.)
         let writer = self.db.write_lock().await;
         let stored = dispatch!(&self.db, pool => {
             let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             let done = sqlx::query(consume_sql).bind(now).bind(consumed).execute(&mut *tx).await?.rows_affected();
             if done == 1 {
-                if let Some(token) = &refresh_token {
-                    sqlx::query(insert).bind(digest(token)).bind(&grant.family).bind(now + ttl)
-                        .execute(&mut *tx).await?;
+                let mut id = None;
+                if let Some((_, hash)) = &refresh_secret {
+                    let (new_id,): (i64,) = sqlx::query_as(insert).bind(hash.as_slice()).bind(&grant.family).bind(now + ttl)
+                        .fetch_one(&mut *tx).await?;
+                    id = Some(new_id);
                 }
-                tx.commit().await.map(|_| Some(()))
+                tx.commit().await.map(|_| Some(id))
             } else {
                 // Used meanwhile by a concurrent request: nothing is written (the transaction rolls back).
                 Ok(None)
             }
         });
         drop(writer);
-        if stored.map_err(OAuthError::from)?.is_none() {
-            return Ok(None);
-        }
+        let Some(id) = stored.map_err(OAuthError::from)? else { return Ok(None) };
+        let refresh_token = id.zip(refresh_secret).map(|(id, (secret, _))| crate::refresh::token_string(id, &secret));
         self.sign_tokens(client, grant, scope, refresh_token, true, now).await.map(Some)
     }
 
@@ -937,13 +938,13 @@ impl Identity {
                 "this client is not registered for the refresh_token grant",
             ));
         }
-        let hash = digest(token);
+        let Some(presented) = crate::refresh::parse(token) else { return bad("the refresh token is unknown") };
         // Narrowing the scope is checked against the grant first (a read); then the
         // group-committed rotation consumes the token when every rule holds. A token it did not
         // rotate is read to give the precise error (and a reused one revokes its family).
         let narrowed = match scope.map(words) {
             Some(asked) => {
-                let granted = self.refresh_check(client, &hash, now).await?;
+                let granted = self.refresh_check(client, &presented, now).await?;
                 if let Some(s) = asked.iter().find(|s| !granted.contains(s)) {
                     return Err(OAuthError::new(
                         "invalid_scope",
@@ -954,10 +955,10 @@ impl Identity {
             }
             None => None,
         };
-        if let Some(tokens) = self.rotate_refresh(client, &hash, narrowed, now).await? {
+        if let Some(tokens) = self.rotate_refresh(client, &presented, narrowed, now).await? {
             return Ok(tokens);
         }
-        self.refresh_check(client, &hash, now).await?;
+        self.refresh_check(client, &presented, now).await?;
         bad("the refresh token can no longer be used")
     }
 
@@ -965,15 +966,16 @@ impl Identity {
     async fn rotate_refresh(
         &self,
         client: &Client,
-        hash: &[u8],
+        presented: &crate::refresh::Presented,
         scope: Option<Vec<String>>,
         now: i64,
     ) -> Result<Option<TokenResponse>, OAuthError> {
         let bad = |d: &str| Err(OAuthError::new("invalid_grant", d));
-        let successor = random_token(32);
-        let Some(family) = self.refresh_writer.rotate(hash.to_vec(), digest(&successor), now).await? else {
+        let (secret, hash) = crate::refresh::new_secret();
+        let Some((id, family)) = self.refresh_writer.rotate(presented.clone(), hash, now).await? else {
             return Ok(None);
         };
+        let successor = crate::refresh::token_string(id, &secret);
         let Some((owner, grant)) = self.grant_of(&family).await? else {
             return Err(OAuthError::from(StoreError::Corrupt("a refresh token without its grant".into())));
         };
@@ -988,7 +990,12 @@ impl Identity {
 
     /// Reads a refresh token and checks every rule: the precise error, or the granted scope.
     /// A token already used (it has a successor) revokes its whole family.
-    async fn refresh_check(&self, client: &Client, hash: &[u8], now: i64) -> Result<Vec<String>, OAuthError> {
+    async fn refresh_check(
+        &self,
+        client: &Client,
+        presented: &crate::refresh::Presented,
+        now: i64,
+    ) -> Result<Vec<String>, OAuthError> {
         #[derive(sqlx::FromRow)]
         struct Row {
             family: String,
@@ -997,20 +1004,24 @@ impl Identity {
             expires_at: i64,
             revoked_at: Option<i64>,
             account_state: Option<String>,
+            secret_hash: Vec<u8>,
         }
         let bad = |d: &str| Err(OAuthError::new("invalid_grant", d));
         // One read: the token, its grant's revocation and the account's state; then its successor.
-        let sql = "SELECT r.family, g.client_id, g.grant_data, r.expires_at, g.revoked_at, a.state AS account_state \
+        let sql = "SELECT r.family, g.client_id, g.grant_data, r.expires_at, g.revoked_at, a.state AS account_state, r.secret_hash \
                    FROM refresh_tokens r JOIN grants g ON g.family = r.family LEFT JOIN accounts a ON a.pid = g.pid \
-                   WHERE r.token_hash = $1";
-        let row = dispatch!(&self.db, pool => sqlx::query_as::<_, Row>(sql).bind(hash).fetch_optional(pool).await)?;
-        let Some(row) = row else { return bad("the refresh token is unknown") };
+                   WHERE r.id = $1";
+        let row =
+            dispatch!(&self.db, pool => sqlx::query_as::<_, Row>(sql).bind(presented.id).fetch_optional(pool).await)?;
+        let Some(row) = row.filter(|r| ct_eq(&r.secret_hash, &presented.secret_hash)) else {
+            return bad("the refresh token is unknown");
+        };
         if row.client_id != client.id {
             return bad("the refresh token was issued to another client");
         }
-        let successor = "SELECT token_hash FROM refresh_tokens WHERE parent_hash = $1";
-        let used: Option<(Vec<u8>,)> =
-            dispatch!(&self.db, pool => sqlx::query_as(successor).bind(hash).fetch_optional(pool).await)?;
+        let successor = "SELECT id FROM refresh_tokens WHERE parent_id = $1";
+        let used: Option<(i64,)> =
+            dispatch!(&self.db, pool => sqlx::query_as(successor).bind(presented.id).fetch_optional(pool).await)?;
         if used.is_some() {
             self.revoke_family(&row.family, now).await?;
             tracing::warn!(client = %client.id, "refresh token reuse detected; family revoked");
@@ -1161,11 +1172,13 @@ impl Identity {
             }
             return Ok(());
         }
-        let sql = "SELECT r.family, g.client_id FROM refresh_tokens r JOIN grants g ON g.family = r.family WHERE r.token_hash = $1";
-        let row: Option<(String, String)> =
-            dispatch!(&self.db, pool => sqlx::query_as(sql).bind(digest(token)).fetch_optional(pool).await)?;
-        if let Some((family, owner)) = row
+        let Some(presented) = crate::refresh::parse(token) else { return Ok(()) };
+        let sql = "SELECT r.family, g.client_id, r.secret_hash FROM refresh_tokens r JOIN grants g ON g.family = r.family WHERE r.id = $1";
+        let row: Option<(String, String, Vec<u8>)> =
+            dispatch!(&self.db, pool => sqlx::query_as(sql).bind(presented.id).fetch_optional(pool).await)?;
+        if let Some((family, owner, secret_hash)) = row
             && owner == client.id
+            && ct_eq(&secret_hash, &presented.secret_hash)
         {
             self.revoke_family(&family, now).await?;
         }
@@ -1194,13 +1207,16 @@ impl Identity {
             client_id: String,
             grant_data: String,
             expires_at: i64,
-            used: Option<Vec<u8>>,
+            used: Option<i64>,
+            secret_hash: Vec<u8>,
         }
-        let sql = "SELECT r.family, g.client_id, g.grant_data, r.expires_at, c.token_hash AS used FROM refresh_tokens r \
-                   JOIN grants g ON g.family = r.family LEFT JOIN refresh_tokens c ON c.parent_hash = r.token_hash WHERE r.token_hash = $1";
+        let Some(presented) = crate::refresh::parse(token) else { return Ok(serde_json::json!({ "active": false })) };
+        let sql = "SELECT r.family, g.client_id, g.grant_data, r.expires_at, c.id AS used, r.secret_hash FROM refresh_tokens r \
+                   JOIN grants g ON g.family = r.family LEFT JOIN refresh_tokens c ON c.parent_id = r.id WHERE r.id = $1";
         let row =
-            dispatch!(&self.db, pool => sqlx::query_as::<_, Row>(sql).bind(digest(token)).fetch_optional(pool).await)?;
+            dispatch!(&self.db, pool => sqlx::query_as::<_, Row>(sql).bind(presented.id).fetch_optional(pool).await)?;
         if let Some(r) = row
+            && ct_eq(&r.secret_hash, &presented.secret_hash)
             && r.used.is_none()
             && r.expires_at > now
             && !self.grant_revoked(&r.family).await?

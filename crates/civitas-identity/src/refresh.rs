@@ -1,30 +1,62 @@
-//! Group commit for refresh-token rotation. Each refresh grant hands its presented token (by
-//! hash) and its successor to one writer task, which rotates every queued token with a single
-//! statement: `INSERT ... SELECT` of the successors of the presented tokens that are unexpired,
-//! of a live grant, an active account and, unless offline, a live session, `ON CONFLICT
-//! (parent_hash) DO NOTHING` (a token that already has a successor was used: the unique index
-//! makes rotation single-use), `RETURNING` what was rotated. One statement is one atomic commit:
-//! no transaction round trips. A grant is answered only after its rotation committed. Tokens not
-//! rotated (unknown, reused, expired, revoked ...) come back as `None`; the caller then reads the
-//! row to give the precise error (and to revoke a reused token's family).
+//! Refresh tokens and their group-committed rotation.
+//!
+//! A refresh token is `<id>.<secret>`: the row id (a sequence, so new rows append to the end of
+//! the table's B-tree instead of landing on random pages) and 256 random bits, of which only the
+//! SHA-256 is stored. Each refresh grant hands its presented token and its successor's secret
+//! hash to one writer task, which rotates every queued token with a single statement:
+//! `INSERT ... SELECT` of the successors of the presented tokens whose secret matches and that
+//! are unexpired, of a live grant, an active account and, unless offline, a live session, `ON
+//! CONFLICT (parent_id) DO NOTHING` (a token that already has a successor was used: the unique
+//! index makes rotation single-use, also between concurrent requests), `RETURNING` the new ids.
+//! One statement is one atomic commit. A grant is answered only after its rotation committed.
+//! Tokens not rotated (unknown, reused, expired, revoked ...) come back as `None`; the caller
+//! then reads the row to give the precise error (and to revoke a reused token's family).
 
 use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot};
 
 use civitas_store::{Db, StoreError, dispatch};
 
-/// A rotated token: its hash and its grant family.
+use crate::secret::{digest, random_token};
+
+/// A refresh token as presented: its row id and the SHA-256 of its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Presented {
+    pub id: i64,
+    pub secret_hash: Vec<u8>,
+}
+
+/// Splits `<id>.<secret>`; `None` for anything else.
+pub(crate) fn parse(token: &str) -> Option<Presented> {
+    let (id, secret) = token.trim().split_once('.')?;
+    let id: i64 = id.parse().ok().filter(|i| *i > 0)?;
+    (secret.len() >= 32 && !secret.contains('.')).then(|| Presented { id, secret_hash: digest(secret) })
+}
+
+/// A new secret and its hash; the token string is made once the row id is known.
+pub(crate) fn new_secret() -> (String, Vec<u8>) {
+    let secret = random_token(32);
+    let hash = digest(&secret);
+    (secret, hash)
+}
+
+pub(crate) fn token_string(id: i64, secret: &str) -> String {
+    format!("{id}.{secret}")
+}
+
+/// A rotated token: the presented token's id, its successor's id, and the grant family.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub(crate) struct Consumed {
-    pub token_hash: Vec<u8>,
-    pub family: String,
+struct Rotated {
+    id: i64,
+    parent_id: i64,
+    family: String,
 }
 
 struct Job {
-    hash: Vec<u8>,
-    successor: Vec<u8>,
+    presented: Presented,
+    successor_hash: Vec<u8>,
     now: i64,
-    reply: oneshot::Sender<Result<Option<String>, String>>,
+    reply: oneshot::Sender<Result<Option<(i64, String)>, String>>,
 }
 
 #[derive(Clone)]
@@ -38,17 +70,36 @@ impl RefreshWriter {
     pub fn start(db: Db) -> RefreshWriter {
         let (queue, mut rx) = mpsc::channel::<Job>(4096);
         tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut jobs = vec![first];
-                // Let the requests that are being handled right now join this batch: a batch has a
-                // fixed cost (a transaction) that a lone job would pay alone.
-                for _ in 0..3 {
-                    tokio::task::yield_now().await;
-                    while jobs.len() < BATCH {
+            // Jobs for a token already in the running batch wait for the next one, so that each
+            // batch names a token once.
+            let mut deferred: Vec<Job> = Vec::new();
+            loop {
+                let mut jobs: Vec<Job> = Vec::new();
+                if deferred.is_empty() {
+                    match rx.recv().await {
+                        Some(first) => jobs.push(first),
+                        None => break,
+                    }
+                }
+                let mut carry = std::mem::take(&mut deferred);
+                // Let the requests being handled right now join this batch: a batch has a fixed
+                // cost that a lone job would pay alone.
+                for round in 0..4 {
+                    if round > 0 {
+                        tokio::task::yield_now().await;
+                    }
+                    while jobs.len() + carry.len() < BATCH {
                         match rx.try_recv() {
-                            Ok(more) => jobs.push(more),
+                            Ok(more) => carry.push(more),
                             Err(_) => break,
                         }
+                    }
+                }
+                for job in carry {
+                    if jobs.iter().any(|j| j.presented.id == job.presented.id) {
+                        deferred.push(job);
+                    } else {
+                        jobs.push(job);
                     }
                 }
                 let started = std::time::Instant::now();
@@ -59,11 +110,13 @@ impl RefreshWriter {
                     "refresh rotation batch"
                 );
                 match result {
-                    Ok(mut consumed) => {
+                    Ok(rotated) => {
                         for job in jobs {
-                            let found =
-                                consumed.iter().position(|c| c.token_hash == job.hash).map(|i| consumed.swap_remove(i));
-                            let _ = job.reply.send(Ok(found.map(|c| c.family)));
+                            let found = rotated
+                                .iter()
+                                .find(|r| r.parent_id == job.presented.id)
+                                .map(|r| (r.id, r.family.clone()));
+                            let _ = job.reply.send(Ok(found));
                         }
                     }
                     Err(e) => {
@@ -78,34 +131,47 @@ impl RefreshWriter {
         RefreshWriter { queue }
     }
 
-    /// Consumes the token with hash `hash` and stores `successor` in its place; `None` when the
-    /// token could not be consumed.
-    pub async fn rotate(&self, hash: Vec<u8>, successor: Vec<u8>, now: i64) -> Result<Option<String>, StoreError> {
+    /// Consumes `presented` and stores a successor with `successor_hash` in its place: the
+    /// successor's id and the grant family, or `None` when the token could not be consumed.
+    pub async fn rotate(
+        &self,
+        presented: Presented,
+        successor_hash: Vec<u8>,
+        now: i64,
+    ) -> Result<Option<(i64, String)>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Corrupt("the refresh token writer stopped".into());
-        self.queue.send(Job { hash, successor, now, reply }).await.map_err(|_| stopped())?;
+        self.queue.send(Job { presented, successor_hash, now, reply }).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?.map_err(StoreError::Corrupt)
     }
 }
 
-async fn rotate(db: &Db, jobs: &[Job]) -> Result<Vec<Consumed>, StoreError> {
+async fn rotate(db: &Db, jobs: &[Job]) -> Result<Vec<Rotated>, StoreError> {
+    if jobs.is_empty() {
+        return Ok(vec![]);
+    }
     let now = jobs.iter().map(|j| j.now).max().unwrap_or_default();
     let _writer = db.write_lock().await;
-    let consumed = dispatch!(db, pool => {
-        let mut qb = QueryBuilder::new(
-            "INSERT INTO refresh_tokens (token_hash, parent_hash, family, expires_at) SELECT CASE r.token_hash",
-        );
+    let rotated = dispatch!(db, pool => {
+        let mut qb = QueryBuilder::new("INSERT INTO refresh_tokens (secret_hash, parent_id, family, expires_at) SELECT CASE r.id");
         for j in jobs {
             qb.push(" WHEN ");
-            qb.push_bind(j.hash.as_slice());
+            qb.push_bind(j.presented.id);
             qb.push(" THEN ");
-            qb.push_bind(j.successor.as_slice());
+            qb.push_bind(j.successor_hash.as_slice());
         }
-        qb.push(" END, r.token_hash, r.family, CASE WHEN g.session_hash IS NULL THEN ");
+        qb.push(" END, r.id, r.family, CASE WHEN g.session_hash IS NULL THEN ");
         qb.push_bind(now + crate::oidc::OFFLINE_TTL);
         qb.push(" ELSE ");
         qb.push_bind(now + crate::oidc::SESSION_TTL);
-        qb.push(" END FROM refresh_tokens r JOIN grants g ON g.family = r.family WHERE g.revoked_at IS NULL AND r.expires_at > ");
+        qb.push(" END FROM refresh_tokens r JOIN grants g ON g.family = r.family WHERE r.secret_hash = CASE r.id");
+        for j in jobs {
+            qb.push(" WHEN ");
+            qb.push_bind(j.presented.id);
+            qb.push(" THEN ");
+            qb.push_bind(j.presented.secret_hash.as_slice());
+        }
+        qb.push(" END AND g.revoked_at IS NULL AND r.expires_at > ");
         qb.push_bind(now);
         qb.push(
             " AND EXISTS (SELECT 1 FROM accounts a WHERE a.pid = g.pid AND a.state = 'active') \
@@ -113,13 +179,29 @@ async fn rotate(db: &Db, jobs: &[Job]) -> Result<Vec<Consumed>, StoreError> {
                    WHERE s.id_hash = g.session_hash AND s.ended_at IS NULL AND s.expires_at > ",
         );
         qb.push_bind(now);
-        qb.push(")) AND r.token_hash IN (");
+        qb.push(")) AND r.id IN (");
         let mut list = qb.separated(", ");
         for j in jobs {
-            list.push_bind(j.hash.as_slice());
+            list.push_bind(j.presented.id);
         }
-        qb.push(") ON CONFLICT (parent_hash) DO NOTHING RETURNING parent_hash AS token_hash, family");
-        qb.build_query_as::<Consumed>().fetch_all(pool).await
+        qb.push(") ON CONFLICT (parent_id) DO NOTHING RETURNING id, parent_id, family");
+        qb.build_query_as::<Rotated>().fetch_all(pool).await
     })?;
-    Ok(consumed)
+    Ok(rotated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_parse() {
+        let (secret, hash) = new_secret();
+        let token = token_string(42, &secret);
+        assert_eq!(parse(&token), Some(Presented { id: 42, secret_hash: hash }));
+        assert_eq!(parse("42"), None);
+        assert_eq!(parse("x.abcdefabcdefabcdefabcdefabcdefabcdef"), None);
+        assert_eq!(parse("0.abcdefabcdefabcdefabcdefabcdefabcdef"), None);
+        assert_eq!(parse("7.short"), None);
+    }
 }

@@ -123,16 +123,19 @@ CREATE TABLE authorization_codes (
     family TEXT NOT NULL
 );
 
+-- A refresh token is "<id>.<secret>": ids come from a sequence (new rows append), only the
+-- secret's SHA-256 is stored.
 CREATE TABLE refresh_tokens (
-    token_hash BYTEA PRIMARY KEY,
+    id BIGSERIAL PRIMARY KEY,
+    secret_hash BYTEA NOT NULL,
     -- The token this one replaced. A token is used once another names it here: the unique
     -- index makes rotation single-use in one statement.
-    parent_hash BYTEA,
+    parent_id BIGINT,
     family TEXT NOT NULL,
     expires_at BIGINT NOT NULL
 );
-CREATE UNIQUE INDEX refresh_tokens_parent ON refresh_tokens (parent_hash);
--- Otherwise looked up by hash only; a family is revoked through its grant row.
+CREATE UNIQUE INDEX refresh_tokens_parent ON refresh_tokens (parent_id);
+-- A family is revoked through its grant row.
 
 -- Access tokens revoked before they expire (by jti), and families revoked wholesale.
 CREATE TABLE revoked_tokens (
