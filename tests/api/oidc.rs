@@ -795,3 +795,117 @@ async fn throttling_backs_off_and_discovery_is_complete() {
     let jwks: Value = app.client.get(v["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
     assert_eq!(jwks["keys"][0]["alg"], "ES256");
 }
+
+async fn prompts_and_officer_claims(app: TestApp) {
+    app.clients().await;
+    // The relying party `rp` is also registered for `roles` here (an officers' application).
+    app.state
+        .identity
+        .create_client(
+            civitas_identity::NewClient {
+                id: "console".into(),
+                secret: Some(RP_SECRET.into()),
+                redirect_uris: vec!["http://127.0.0.1/cb".into()],
+                scopes: vec!["openid".into(), "roles".into()],
+                grant_types: vec!["authorization_code".into()],
+                subject_type: Some("public".into()),
+                ..Default::default()
+            },
+            civitas::now(),
+        )
+        .await
+        .unwrap();
+    let second = app.account(BINH, 2).await.unwrap();
+    app.state
+        .identity
+        .set_officer_role(BINH, civitas_identity::Role::RegistryOfficer, &[BA_DINH.to_owned()], "test", civitas::now())
+        .await
+        .unwrap();
+    let verifier = "c".repeat(60);
+    let challenge = civitas_identity::secret::s256(&verifier);
+    let authorize = |client: &str, extra: &str| {
+        app.url(&format!(
+            "/oauth2/authorize?client_id={client}&response_type=code&scope=openid%20roles&redirect_uri=http%3A%2F%2F127.0.0.1%3A4000%2Fcb&code_challenge={challenge}&code_challenge_method=S256{extra}"
+        ))
+    };
+    let code = civitas_identity::totp::code(
+        &civitas_identity::totp::decode_secret(&second.totp_secret).unwrap(),
+        civitas::now().unix_timestamp(),
+    );
+    let mut jar = app.browser();
+    let (redirect, visited) =
+        sign_in_through(&app, &mut jar, &authorize("console", "&acr_values=urn%3Avn%3Aeid%3Aloa%3A2"), BINH, &code)
+            .await;
+    assert!(visited.contains(&"/signin/otp".to_owned()), "{visited:?}");
+    let r = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .basic_auth("console", Some(RP_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &query_param(&redirect, "code").unwrap()),
+            ("redirect_uri", "http://127.0.0.1:4000/cb"),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    let access = v["access_token"].as_str().expect("access token").to_owned();
+    // A level-2 officer's token carries the role and units under the officer's own PID, and the
+    // register API accepts it within those units only.
+    let payload: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, access.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!((payload["sub"].as_str(), payload["role"].as_str()), (Some(BINH), Some("registry-officer")));
+    assert_eq!(app.get(&format!("/api/v1/people/{AN}"), &access).await.status(), 200);
+    assert_eq!(app.get(&format!("/api/v1/people/{DUNG}"), &access).await.status(), 403);
+
+    // prompt=login and max_age=0 force a fresh sign-in although a session exists; without them
+    // the session is reused.
+    let (_, visited) = sign_in_through(&app, &mut jar, &authorize("console", ""), BINH, "").await;
+    assert!(!visited.contains(&"/signin".to_owned()), "{visited:?}");
+    let (to, visited) = sign_in_through(&app, &mut jar, &authorize("console", "&prompt=login"), BINH, "").await;
+    assert!(visited.contains(&"/signin".to_owned()), "{visited:?} {to}");
+    let (to, visited) = sign_in_through(&app, &mut jar, &authorize("console", "&max_age=0"), BINH, "").await;
+    assert!(visited.contains(&"/signin".to_owned()), "{visited:?} {to}");
+
+    // An expired access token (validly signed) is refused at userinfo.
+    let now = civitas::now().unix_timestamp();
+    let expired = civitas_identity::oidc::AccessClaims {
+        iss: app.base.clone(),
+        sub: "x".into(),
+        aud: "rp".into(),
+        client_id: "rp".into(),
+        scope: "openid profile".into(),
+        iat: now - 600,
+        exp: now - 300,
+        jti: "expired-1".into(),
+        role: None,
+        units: vec![],
+        fam: None,
+        acr: None,
+    };
+    let token = civitas_identity::tokens::sign_jws(&app.state.keys, "at+jwt", &expired);
+    let r = app.client.get(app.url("/oauth2/userinfo")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    // ... and an unknown code is refused at the token endpoint (an expired one gets the same
+    // invalid_grant; codes live 60 s).
+    let r = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .basic_auth("console", Some(RP_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "no-such-code"),
+            ("redirect_uri", "http://127.0.0.1:4000/cb"),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+on_both_databases!(prompts_max_age_and_officer_claims, prompts_and_officer_claims);

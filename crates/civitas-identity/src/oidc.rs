@@ -31,7 +31,7 @@ pub const OFFLINE_TTL: i64 = 30 * 86_400;
 /// Scopes this provider knows. `pid` releases the personal ID number; API scopes are for
 /// agency systems.
 pub const SCOPES: &[&str] =
-    &["openid", "profile", "address", "phone", "email", "offline_access", "pid", "registry.read"];
+    &["openid", "profile", "address", "phone", "email", "offline_access", "pid", "roles", "registry.read"];
 pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
 
 #[derive(Debug, Clone)]
@@ -1341,9 +1341,14 @@ impl Identity {
 
     /// The level a session must have for `request`, and whether it is fresh enough.
     pub fn session_satisfies(&self, session: &Session, request: &AuthRequest, now: i64) -> bool {
-        session.level >= request.level
-            && !request.prompt.iter().any(|p| p == "login")
-            && request.max_age.is_none_or(|m| now - session.auth_time <= m)
+        session.level >= request.level && !self.fresh_sign_in_needed(session, request, now)
+    }
+
+    /// Whether the request needs the user to sign in again: `prompt=login`, or a session older
+    /// than `max_age` (`max_age=0` always, like `prompt=login`).
+    pub fn fresh_sign_in_needed(&self, session: &Session, request: &AuthRequest, now: i64) -> bool {
+        request.prompt.iter().any(|p| p == "login")
+            || request.max_age.is_some_and(|m| m == 0 || now - session.auth_time > m)
     }
 }
 

@@ -208,9 +208,7 @@ pub(crate) async fn continue_flow(state: &AppState, headers: &HeaderMap, id: &st
         if prompt_none {
             return fail("login_required", "the session does not meet the request (level, max_age or prompt)");
         }
-        let fresh_needed =
-            request.prompt.iter().any(|p| p == "login") || request.max_age.is_some_and(|m| now - session.auth_time > m);
-        if fresh_needed {
+        if state.identity.fresh_sign_in_needed(&session, &request, now) {
             return Redirect::to(&format!("/signin?r={id}")).into_response();
         }
         // Step-up: the account must be level 2 with a second factor.
