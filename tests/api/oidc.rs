@@ -757,6 +757,16 @@ async fn registration(app: TestApp) {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(jar.get(&app.url("/account")).await.location.as_deref(), Some("/signin"));
+    // The holder locks the account from the account page; signing in then says it is locked.
+    jar.get(&app.url("/signin")).await;
+    let r = jar.post(&app.url("/signin"), &[("pid", BINH), ("password", "thu đô ngàn năm văn hiến")]).await;
+    assert_eq!(r.location.as_deref(), Some("/account"));
+    let r = jar.post(&app.url("/account/lock"), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(jar.get(&app.url("/account")).await.location.as_deref(), Some("/signin"));
+    let r = jar.post(&app.url("/signin"), &[("pid", BINH), ("password", "thu đô ngàn năm văn hiến")]).await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("Tài khoản đang bị khóa"), "{}", r.body);
     // Children under 14 cannot register themselves (Cường is 11): same answer, no message.
     jar.post(
         &app.url("/register"),
