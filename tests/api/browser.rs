@@ -371,6 +371,25 @@ async fn citizen_signs_in_to_a_relying_party_and_an_officer_uses_the_second_fact
     assert!(text_of(c, "main").await.contains("You have not shared data with any application."));
     click_and_wait(c, "form[action='/signout'] button").await;
 
+    // Registration, activation and password-reset pages, with their error summaries.
+    c.goto(&app.url("/register?lang=vi")).await.unwrap();
+    assert_eq!(text_of(c, "h1").await, "Đăng ký tài khoản");
+    assert_accessible(c, &axe, "registration").await;
+    fill(c, "pid", "12").await;
+    fill(c, "full_name", "Trần Thị Bình").await;
+    fill(c, "birth_date", "1990-07-02").await;
+    fill(c, "phone", "0912345678").await;
+    click_and_wait(c, "form[action='/register'] button").await;
+    assert!(text_of(c, ".error-summary").await.contains("12 chữ số"));
+    assert_accessible(c, &axe, "registration with error").await;
+    for (path, title) in
+        [("/activate", "Kích hoạt tài khoản"), ("/forgot", "Quên mật khẩu"), ("/reset", "Đặt lại mật khẩu")]
+    {
+        c.goto(&app.url(path)).await.unwrap();
+        assert_eq!(text_of(c, "h1").await, title);
+        assert_accessible(c, &axe, path).await;
+    }
+
     // An officer: password, then the TOTP code, then the console and the account desk.
     let second = app.account(BINH, 2).await.unwrap();
     app.state
