@@ -5,6 +5,7 @@
 
 pub mod date;
 pub mod lunar;
+pub mod workdays;
 pub mod person;
 pub mod pid;
 pub mod text;
