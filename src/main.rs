@@ -96,8 +96,71 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The working-day calendar: holidays, working-day arithmetic, lunar dates.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+        /// A holiday override file (TOML) instead of the shipped one.
+        #[arg(long, global = true)]
+        overrides: Option<PathBuf>,
+    },
     /// Print the OpenAPI document of the JSON API.
     Openapi,
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// The days off of a year.
+    Holidays { year: i32 },
+    /// The date N working days after a date.
+    Add {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        days: u32,
+    },
+    /// The lunar date of a date.
+    Lunar { date: String },
+}
+
+fn parse_day(raw: &str) -> anyhow::Result<time::Date> {
+    time::Date::parse(raw.trim(), time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| anyhow::anyhow!("{raw:?} is not a date (YYYY-MM-DD)"))
+}
+
+fn calendar_command(command: CalendarCommand, overrides: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let calendar = match overrides {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            civitas_core::workdays::WorkCalendar::from_toml(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => civitas_core::workdays::WorkCalendar::shipped(),
+    };
+    match command {
+        CalendarCommand::Holidays { year } => {
+            if !(1900..=2100).contains(&year) {
+                anyhow::bail!("the year must be between 1900 and 2100");
+            }
+            for h in calendar.holidays(year) {
+                println!("{}  {}  {}  ({})", h.date, h.date.weekday(), h.name_vi, h.name_en);
+            }
+        }
+        CalendarCommand::Add { from, days } => {
+            let from = parse_day(&from)?;
+            if !(1900..=2100).contains(&from.year()) || days > 100_000 {
+                anyhow::bail!("--from must be between 1900 and 2100 and --days at most 100000");
+            }
+            println!("{}", calendar.add_working_days(from, days));
+        }
+        CalendarCommand::Lunar { date } => {
+            let d = parse_day(&date)?;
+            let l = civitas_core::lunar::to_lunar(d);
+            println!("{}/{}{}/{}", l.day, l.month, if l.leap { " (nhuận)" } else { "" }, l.year);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Subcommand)]
@@ -358,6 +421,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Calendar { command, overrides } => calendar_command(command, overrides),
         Command::Openapi => {
             println!("{}", civitas_web::openapi::json());
             Ok(ExitCode::SUCCESS)

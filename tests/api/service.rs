@@ -72,3 +72,44 @@ async fn administrative_units_are_public_reference_data() {
     expect_problem(app.client.get(app.url("/api/v1/units/old-communes/99999")).send().await.unwrap(), 404).await;
     expect_problem(app.client.get(app.url("/api/v1/units/communes?q=x&province=02")).send().await.unwrap(), 400).await;
 }
+
+/// The working-day calendar over HTTP (public) and from the command line.
+#[tokio::test]
+async fn calendar_endpoints_and_command() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let get = |path: &str| {
+        let client = app.client.clone();
+        let url = app.url(path);
+        async move { client.get(url).send().await.unwrap() }
+    };
+    let v: serde_json::Value = get("/api/v1/calendar/holidays?year=2026").await.json().await.unwrap();
+    let dates: Vec<&str> = v["items"].as_array().unwrap().iter().map(|h| h["date"].as_str().unwrap()).collect();
+    assert!(dates.contains(&"2026-02-17") && dates.contains(&"2026-04-27"), "{dates:?}");
+    let monday = v["items"].as_array().unwrap().iter().find(|h| h["date"] == "2026-04-27").unwrap();
+    assert_eq!(monday["compensatory"], true);
+    let v: serde_json::Value = get("/api/v1/calendar/working-days?from=2026-04-24&days=7").await.json().await.unwrap();
+    assert_eq!(v["date"], "2026-05-08");
+    let v: serde_json::Value = get("/api/v1/calendar/lunar?date=2026-02-17").await.json().await.unwrap();
+    assert_eq!(
+        (v["lunar_day"].as_u64(), v["lunar_month"].as_u64(), v["lunar_year"].as_i64(), v["working_day"].as_bool()),
+        (Some(1), Some(1), Some(2026), Some(false))
+    );
+    for bad in [
+        "/api/v1/calendar/holidays?year=20x6",
+        "/api/v1/calendar/working-days?from=2026-13-01&days=3",
+        "/api/v1/calendar/working-days?from=2026-01-01&days=-1",
+        "/api/v1/calendar/lunar",
+    ] {
+        expect_problem(get(bad).await, 400).await;
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .args(["calendar", "add", "--from", "2026-02-13", "--days", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2026-02-23", "Tết 2026: 14–22 February off");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .args(["calendar", "holidays", "2027"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2027-02-06"));
+}

@@ -5,11 +5,11 @@
 
 pub mod date;
 pub mod lunar;
-pub mod workdays;
 pub mod person;
 pub mod pid;
 pub mod text;
 pub mod units;
+pub mod workdays;
 
 pub use date::{PartialDate, PartialDateError};
 pub use person::{Ethnicity, LifeStatus, MaritalStatus, Relation, Sex};

@@ -88,9 +88,11 @@ impl WorkCalendar {
         fn date(d: &toml::value::Datetime) -> Result<Date, CalendarError> {
             let day = d.date.ok_or_else(|| CalendarError::Overrides(format!("{d} is not a date")))?;
             let month = Month::try_from(day.month).map_err(|e| CalendarError::Overrides(e.to_string()))?;
-            Date::from_calendar_date(i32::from(day.year), month, day.day).map_err(|e| CalendarError::Overrides(e.to_string()))
+            Date::from_calendar_date(i32::from(day.year), month, day.day)
+                .map_err(|e| CalendarError::Overrides(e.to_string()))
         }
-        let raw: BTreeMap<String, RawYear> = toml::from_str(text).map_err(|e| CalendarError::Overrides(e.to_string()))?;
+        let raw: BTreeMap<String, RawYear> =
+            toml::from_str(text).map_err(|e| CalendarError::Overrides(e.to_string()))?;
         let mut overrides = BTreeMap::new();
         for (year, y) in raw {
             let year: i32 = year.parse().map_err(|_| CalendarError::Overrides(format!("[{year}] is not a year")))?;
@@ -101,7 +103,12 @@ impl WorkCalendar {
                 .iter()
                 .map(|s| Ok(Swap { off: date(&s.off)?, work: date(&s.work)? }))
                 .collect::<Result<Vec<_>, CalendarError>>()?;
-            for d in tet.iter().flatten().chain(national_day_adjacent.iter()).chain(swaps.iter().flat_map(|s| [&s.off, &s.work])) {
+            for d in tet
+                .iter()
+                .flatten()
+                .chain(national_day_adjacent.iter())
+                .chain(swaps.iter().flat_map(|s| [&s.off, &s.work]))
+            {
                 if (d.year() - year).abs() > 1 {
                     return Err(CalendarError::Overrides(format!("{d} is listed under [{year}]")));
                 }
@@ -136,7 +143,11 @@ impl WorkCalendar {
         for d in tet_days(year) {
             add(Some(d), "Tết Nguyên đán", "Lunar New Year (Tết)");
         }
-        add(to_solar(LunarDate { day: 10, month: 3, year, leap: false }), "Giỗ Tổ Hùng Vương", "Hùng Kings' Commemoration");
+        add(
+            to_solar(LunarDate { day: 10, month: 3, year, leap: false }),
+            "Giỗ Tổ Hùng Vương",
+            "Hùng Kings' Commemoration",
+        );
         add(ymd(Month::April, 30), "Ngày Chiến thắng", "Reunification Day");
         add(ymd(Month::May, 1), "Ngày Quốc tế Lao động", "International Workers' Day");
         let national = ymd(Month::September, 2);
@@ -144,7 +155,8 @@ impl WorkCalendar {
         let adjacent = o.national_day_adjacent.or_else(|| {
             // Without an announcement: the adjacent day that joins a weekend (1 September when
             // the 2nd is a Tuesday, else 3 September).
-            national.map(|n| if n.weekday() == Weekday::Tuesday { n - Duration::days(1) } else { n + Duration::days(1) })
+            national
+                .map(|n| if n.weekday() == Weekday::Tuesday { n - Duration::days(1) } else { n + Duration::days(1) })
         });
         add(adjacent, "Quốc khánh (ngày liền kề)", "National Day (adjacent day)");
         days.sort_by_key(|h| h.date);
@@ -159,7 +171,12 @@ impl WorkCalendar {
                 while is_weekend(d) || taken.contains(&d) || extra.iter().any(|e: &Holiday| e.date == d) {
                     d += Duration::days(1);
                 }
-                extra.push(Holiday { date: d, name_vi: format!("Nghỉ bù {}", h.name_vi), name_en: format!("In lieu of {}", h.name_en), compensatory: true });
+                extra.push(Holiday {
+                    date: d,
+                    name_vi: format!("Nghỉ bù {}", h.name_vi),
+                    name_en: format!("In lieu of {}", h.name_en),
+                    compensatory: true,
+                });
             }
         }
         for s in &o.swaps {

@@ -7,6 +7,7 @@
 pub mod account_pages;
 pub mod api;
 pub mod auth;
+pub mod calendar;
 pub mod i18n;
 pub mod metrics;
 pub mod oidc;
@@ -108,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(pages::routes())
         .merge(oidc::routes())
+        .merge(calendar::routes())
         .merge(account_pages::routes())
         .route("/api/openapi.json", get(openapi::document))
         .route("/healthz", get(metrics::healthz))

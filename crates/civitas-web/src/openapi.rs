@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api;
+use crate::{api, calendar};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,9 +13,11 @@ use crate::api;
     paths(
         api::get_person, api::search_people, api::register_person, api::correct_person, api::person_history,
         api::change_residence, api::residence_confirmation, api::get_household, api::find_communes, api::convert_old_commune,
+        calendar::holidays, calendar::working_days, calendar::lunar_date,
     ),
     modifiers(&BearerAuth),
-    tags((name = "register", description = "Population register"), (name = "units", description = "Administrative units"))
+    tags((name = "register", description = "Population register"), (name = "units", description = "Administrative units"),
+        (name = "calendar", description = "Working days, public holidays and lunar dates"))
 )]
 pub struct ApiDoc;
 
