@@ -113,3 +113,28 @@ async fn calendar_endpoints_and_command() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("2027-02-06"));
 }
+
+/// Dossier codes: body + date + a daily sequence that concurrent requests never share.
+async fn dossier_sequences(app: TestApp) {
+    let day = "2026-10-08";
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let db = app.db.clone();
+        tasks.push(tokio::spawn(async move {
+            civitas_store::sequences::next_daily(&db, "H15.50.05.13", day).await.unwrap()
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.unwrap());
+    }
+    numbers.sort();
+    assert_eq!(numbers, (1..=100).collect::<Vec<i64>>());
+    // Another body, another day: their own sequences.
+    assert_eq!(civitas_store::sequences::next_daily(&app.db, "H15.50.05.14", day).await.unwrap(), 1);
+    assert_eq!(civitas_store::sequences::next_daily(&app.db, "H15.50.05.13", "2026-10-09").await.unwrap(), 1);
+    let date = time::macros::date!(2026 - 10 - 08);
+    let code = civitas_core::dossier::DossierCode::new("H15.50.05.13", date, 101).unwrap();
+    assert_eq!(code.to_string(), "H15.50.05.13-261008-0101");
+}
+on_both_databases!(dossier_code_sequences, dossier_sequences);

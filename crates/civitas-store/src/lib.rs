@@ -8,6 +8,7 @@
 pub mod access_log;
 pub mod events;
 pub mod outbox;
+pub mod sequences;
 
 use std::str::FromStr;
 use std::time::Duration;
