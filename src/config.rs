@@ -28,6 +28,8 @@ pub struct Config {
     pub issuer: Option<String>,
     /// Show messages of the development notification sender at `/dev/outbox` (on with `--demo`).
     pub dev_outbox: bool,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed (sign-in throttling).
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Config {
@@ -42,11 +44,12 @@ impl Default for Config {
             token_ttl_hours: 12,
             issuer: None,
             dev_outbox: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
 
-const ENV_KEYS: [&str; 9] = [
+const ENV_KEYS: [&str; 10] = [
     "DATABASE",
     "LISTEN",
     "LOG",
@@ -56,6 +59,7 @@ const ENV_KEYS: [&str; 9] = [
     "TOKEN_TTL_HOURS",
     "ISSUER",
     "DEV_OUTBOX",
+    "TRUSTED_PROXIES",
 ];
 
 impl Config {
@@ -89,6 +93,10 @@ impl Config {
                 "TOKEN_TTL_HOURS" => config.token_ttl_hours = value.parse().map_err(|_| bad("a number"))?,
                 "ISSUER" => config.issuer = Some(value),
                 "DEV_OUTBOX" => config.dev_outbox = value.parse().map_err(|_| bad("true or false"))?,
+                "TRUSTED_PROXIES" => {
+                    config.trusted_proxies =
+                        value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
+                }
                 _ => {}
             }
         }

@@ -438,7 +438,15 @@ async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Re
     let addr = listener.local_addr()?;
     let secure = config.secure_cookies.unwrap_or(!addr.ip().is_loopback());
     let issuer = config.issuer.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let state = civitas_web::AppState::new(db.clone(), keys, secure, &issuer, config.dev_outbox || demo).await?;
+    let mut state = civitas_web::AppState::new(db.clone(), keys, secure, &issuer, config.dev_outbox || demo).await?;
+    let proxies = config
+        .trusted_proxies
+        .iter()
+        .map(|p| {
+            p.parse::<std::net::IpAddr>().map_err(|_| anyhow::anyhow!("trusted_proxies: {p:?} is not an IP address"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    state.trusted_proxies = std::sync::Arc::new(proxies);
     if demo {
         let register = Register::new(db.clone());
         let started = std::time::Instant::now();

@@ -133,8 +133,56 @@ fn csrf_refused(lang: Lang) -> Response {
     (StatusCode::FORBIDDEN, lang.t("csrf")).into_response()
 }
 
-fn client_ip(ext: &Extensions) -> String {
-    ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
+/// The address a request came from: the TCP peer, or — when the peer is one of the configured
+/// trusted reverse proxies — the right-most address of `X-Forwarded-For` that is not a trusted
+/// proxy itself (addresses further left could be forged by the client).
+fn client_ip(state: &AppState, headers: &HeaderMap, ext: &Extensions) -> String {
+    let peer = ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    match peer {
+        Some(peer) => client_address(peer, forwarded, &state.trusted_proxies).to_string(),
+        None => "unknown".into(),
+    }
+}
+
+pub(crate) fn client_address(
+    peer: std::net::IpAddr,
+    forwarded: Option<&str>,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let Some(list) = forwarded else { return peer };
+    for hop in list.rsplit(',') {
+        match hop.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return ip,
+            Err(_) => return peer,
+        }
+    }
+    peer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_address;
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let proxy = "10.0.0.2".parse().unwrap();
+        let trusted = [proxy, "10.0.0.3".parse().unwrap()];
+        let other = "203.0.113.9".parse().unwrap();
+        // A direct client cannot claim another address.
+        assert_eq!(client_address(other, Some("198.51.100.1"), &trusted), other);
+        // Through the proxies: the right-most untrusted hop; a forged left part is ignored.
+        assert_eq!(
+            client_address(proxy, Some("1.2.3.4, 198.51.100.7, 10.0.0.3"), &trusted).to_string(),
+            "198.51.100.7"
+        );
+        assert_eq!(client_address(proxy, None, &trusted), proxy);
+        assert_eq!(client_address(proxy, Some("garbage"), &trusted), proxy);
+    }
 }
 
 fn user_agent(headers: &HeaderMap) -> String {
@@ -247,7 +295,7 @@ async fn signin(
             .await;
     }
     let now = crate::now();
-    let outcome = match state.identity.authenticate(&pid, &password, &client_ip(&ext), now).await {
+    let outcome = match state.identity.authenticate(&pid, &password, &client_ip(&state, &headers, &ext), now).await {
         Ok(o) => o,
         Err(e) => return internal(&e),
     };
@@ -263,7 +311,7 @@ async fn signin(
     }
     let token = match state
         .identity
-        .start_session(&auth.pid, 1, &["pwd"], &user_agent(&headers), &client_ip(&ext), now)
+        .start_session(&auth.pid, 1, &["pwd"], &user_agent(&headers), &client_ip(&state, &headers, &ext), now)
         .await
     {
         Ok(t) => t,

@@ -41,6 +41,8 @@ pub struct AppState {
     pub verified_tokens: Arc<auth::TokenCache>,
     /// Whether cookies must carry `Secure` (false only when serving plain http on loopback).
     pub secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (for per-address throttling).
+    pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
 }
 
 impl AppState {
@@ -100,6 +102,7 @@ impl AppState {
             dev_outbox,
             metrics: Arc::new(metrics::Metrics::new()),
             secure_cookies,
+            trusted_proxies: Arc::new(Vec::new()),
         })
     }
 }
