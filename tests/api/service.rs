@@ -138,3 +138,29 @@ async fn dossier_sequences(app: TestApp) {
     assert_eq!(code.to_string(), "H15.50.05.13-261008-0101");
 }
 on_both_databases!(dossier_code_sequences, dossier_sequences);
+
+/// Documents: typed by content, capped in size, stored once per owner, readable only by them.
+async fn documents(app: TestApp) {
+    use civitas_services::documents::{self, DocumentError};
+    let now = civitas::now();
+    let pdf = b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF\n".to_vec();
+    let doc = documents::store(&app.db, AN, "Giấy chứng sinh.pdf", &pdf, now).await.unwrap();
+    assert_eq!((doc.media_type.as_str(), doc.size), ("application/pdf", pdf.len() as i64));
+    // The same content again (under another name) is the same document.
+    let again = documents::store(&app.db, AN, "scan.pdf", &pdf, now).await.unwrap();
+    assert_eq!(again.id, doc.id);
+    // A PNG named .pdf is a PNG; text named .pdf is refused; so is an oversized file.
+    let png = [&[0x89u8, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A][..], b"rest"].concat();
+    assert_eq!(documents::store(&app.db, AN, "photo.pdf", &png, now).await.unwrap().media_type, "image/png");
+    assert!(matches!(
+        documents::store(&app.db, AN, "x.pdf", b"hello", now).await,
+        Err(DocumentError::UnsupportedType { .. })
+    ));
+    let big = [b"%PDF-".to_vec(), vec![0u8; documents::MAX_BYTES]].concat();
+    assert!(matches!(documents::store(&app.db, AN, "big.pdf", &big, now).await, Err(DocumentError::TooLarge { .. })));
+    assert!(matches!(documents::store(&app.db, AN, "e.pdf", b"", now).await, Err(DocumentError::Empty)));
+    assert_eq!(documents::list(&app.db, AN).await.unwrap().len(), 2);
+    assert_eq!(documents::content(&app.db, AN, &doc.id).await.unwrap().map(|(_, b)| b), Some(pdf));
+    assert!(documents::content(&app.db, BINH, &doc.id).await.unwrap().is_none(), "another person's document");
+}
+on_both_databases!(documents_by_content, documents);

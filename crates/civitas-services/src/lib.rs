@@ -1,0 +1,4 @@
+//! Services context: the one-stop procedure system. So far: the documents citizens hand in and
+//! the results they receive (content-checked, stored once per owner by SHA-256).
+
+pub mod documents;
