@@ -2,3 +2,4 @@
 //! the results they receive (content-checked, stored once per owner by SHA-256).
 
 pub mod documents;
+pub mod workflow;
