@@ -164,3 +164,86 @@ async fn documents(app: TestApp) {
     assert!(documents::content(&app.db, BINH, &doc.id).await.unwrap().is_none(), "another person's document");
 }
 on_both_databases!(documents_by_content, documents);
+
+/// Stored dossiers: idempotent submission, coded per body and day, the workflow with a supplement
+/// that moves the appointment, the control sheet and events; wrong moves refused.
+async fn dossiers(app: TestApp) {
+    use civitas_services::dossiers::{self, DossierError, NewDossier};
+    use civitas_services::workflow::{Action, State, Timeliness};
+    let calendar = civitas_core::workdays::WorkCalendar::shipped();
+    // Monday 2 November 2026, 09:00 in Hà Nội.
+    let monday = time::macros::datetime!(2026 - 11 - 02 02:00 UTC);
+    let new = || NewDossier {
+        procedure_code: "1.004222".into(),
+        body_code: "H15.50.05.13".into(),
+        applicant_pid: AN.into(),
+        channel: "online".into(),
+        data: serde_json::json!({"new_address": "Số 8 phố Kim Mã"}),
+        statutory_days: 7,
+    };
+    // The same key twice, even at the same time: one dossier.
+    let (a, b) = tokio::join!(
+        dossiers::submit(&app.db, &calendar, new(), Some("key-1"), AN, monday),
+        dossiers::submit(&app.db, &calendar, new(), Some("key-1"), AN, monday)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.code, b.code);
+    assert!(a.code.starts_with("H15.50.05.13-261102-"), "{}", a.code);
+    assert_eq!((a.state, a.appointment_on.as_str()), (State::Received, "2026-11-11"));
+    let other = dossiers::submit(&app.db, &calendar, new(), Some("key-2"), AN, monday).await.unwrap();
+    assert_ne!(other.code, a.code);
+    // Wrong moves are refused; a supplement request needs a note.
+    assert!(matches!(
+        dossiers::act(&app.db, &calendar, &a.code, Action::Approve, "officer", None, monday).await,
+        Err(DossierError::Transition(_))
+    ));
+    let code = a.code.clone();
+    dossiers::act(&app.db, &calendar, &code, Action::StartProcessing, "officer", None, monday).await.unwrap();
+    assert!(matches!(
+        dossiers::act(&app.db, &calendar, &code, Action::RequestSupplement, "officer", None, monday).await,
+        Err(DossierError::Invalid(_))
+    ));
+    let wednesday = time::macros::datetime!(2026 - 11 - 04 03:00 UTC);
+    let asked = dossiers::act(
+        &app.db,
+        &calendar,
+        &code,
+        Action::RequestSupplement,
+        "officer",
+        Some("bản sao hợp đồng thuê nhà"),
+        wednesday,
+    )
+    .await
+    .unwrap();
+    assert_eq!(asked.state, State::SupplementRequested);
+    // Supplied the next Monday: three working days paused, the appointment moves to the 16th.
+    let next_monday = time::macros::datetime!(2026 - 11 - 09 03:00 UTC);
+    let supplied = dossiers::act(&app.db, &calendar, &code, Action::Supplement, AN, None, next_monday).await.unwrap();
+    assert_eq!((supplied.state, supplied.appointment_on.as_str()), (State::InProcessing, "2026-11-16"));
+    dossiers::act(&app.db, &calendar, &code, Action::Approve, "officer", None, next_monday).await.unwrap();
+    let issued = dossiers::act(
+        &app.db,
+        &calendar,
+        &code,
+        Action::IssueResult,
+        "officer",
+        None,
+        time::macros::datetime!(2026 - 11 - 13 03:00 UTC),
+    )
+    .await
+    .unwrap();
+    assert_eq!((issued.state, issued.timeliness), (State::ResultIssued, Some(Timeliness::Early)));
+    let steps = dossiers::steps(&app.db, &code).await.unwrap();
+    let actions: Vec<&str> = steps.iter().map(|s| s.2.as_str()).collect();
+    assert_eq!(actions, ["receive", "start_processing", "request_supplement", "supplement", "approve", "issue_result"]);
+    let events = civitas_store::events::read_after(&app.db, 0, 10_000).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.subject == code && e.kind.starts_with("dossier.")).count(), 6);
+    // Bad input: an unknown channel, a malformed body code.
+    let mut bad = new();
+    bad.channel = "fax".into();
+    assert!(matches!(dossiers::submit(&app.db, &calendar, bad, None, AN, monday).await, Err(DossierError::Invalid(_))));
+    let mut bad = new();
+    bad.body_code = "h15..x".into();
+    assert!(matches!(dossiers::submit(&app.db, &calendar, bad, None, AN, monday).await, Err(DossierError::Invalid(_))));
+}
+on_both_databases!(dossier_workflow_stored, dossiers);

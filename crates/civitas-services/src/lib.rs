@@ -2,4 +2,5 @@
 //! the results they receive (content-checked, stored once per owner by SHA-256).
 
 pub mod documents;
+pub mod dossiers;
 pub mod workflow;
