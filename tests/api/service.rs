@@ -238,6 +238,33 @@ async fn dossiers(app: TestApp) {
     assert_eq!(actions, ["receive", "start_processing", "request_supplement", "supplement", "approve", "issue_result"]);
     let events = civitas_store::events::read_after(&app.db, 0, 10_000).await.unwrap();
     assert_eq!(events.iter().filter(|e| e.subject == code && e.kind.starts_with("dossier.")).count(), 6);
+    // Anyone with the code and the applicant's last four digits sees the status, no personal data.
+    let status = app
+        .client
+        .get(app.url(&format!("/api/v1/dossiers/{code}/status?pid_last4={}", &AN[8..])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status(), 200);
+    let body: serde_json::Value = status.json().await.unwrap();
+    assert_eq!((body["state"].as_str(), body["timeliness"].as_str()), (Some("result_issued"), Some("early")));
+    assert_eq!(body["steps"].as_array().unwrap().len(), 6);
+    assert!(!body.to_string().contains(AN), "no ID number in the public status");
+    let wrong =
+        app.client.get(app.url(&format!("/api/v1/dossiers/{code}/status?pid_last4=0000"))).send().await.unwrap();
+    let unknown = app
+        .client
+        .get(app.url("/api/v1/dossiers/H15.50.05.13-261102-9999/status?pid_last4=3456"))
+        .send()
+        .await
+        .unwrap();
+    let (wrong, unknown) = (expect_problem(wrong, 404).await, expect_problem(unknown, 404).await);
+    assert_eq!(wrong["detail"], unknown["detail"], "a wrong pair reads like an unknown code");
+    expect_problem(
+        app.client.get(app.url("/api/v1/dossiers/nonsense/status?pid_last4=3456")).send().await.unwrap(),
+        400,
+    )
+    .await;
     // Bad input: an unknown channel, a malformed body code.
     let mut bad = new();
     bad.channel = "fax".into();

@@ -8,6 +8,7 @@ pub mod account_pages;
 pub mod api;
 pub mod auth;
 pub mod calendar;
+pub mod dossiers;
 pub mod i18n;
 pub mod metrics;
 pub mod oidc;
@@ -113,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::routes())
         .merge(oidc::routes())
         .merge(calendar::routes())
+        .merge(dossiers::routes())
         .merge(account_pages::routes())
         .route("/api/openapi.json", get(openapi::document))
         .route("/healthz", get(metrics::healthz))

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{api, calendar};
+use crate::{api, calendar, dossiers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,11 +13,12 @@ use crate::{api, calendar};
     paths(
         api::get_person, api::search_people, api::register_person, api::correct_person, api::person_history,
         api::change_residence, api::residence_confirmation, api::get_household, api::find_communes, api::convert_old_commune,
-        calendar::holidays, calendar::working_days, calendar::lunar_date,
+        calendar::holidays, calendar::working_days, calendar::lunar_date, dossiers::status,
     ),
     modifiers(&BearerAuth),
     tags((name = "register", description = "Population register"), (name = "units", description = "Administrative units"),
-        (name = "calendar", description = "Working days, public holidays and lunar dates"))
+        (name = "calendar", description = "Working days, public holidays and lunar dates"),
+        (name = "dossiers", description = "One-stop dossiers"))
 )]
 pub struct ApiDoc;
 

@@ -1,0 +1,83 @@
+//! Dossier status for anyone who holds the code and the last four digits of the applicant's ID
+//! number (no sign-in): state, appointment date, timeliness and the steps — no personal data.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State as AxumState};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::problem::Problem;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/dossiers/{code}/status", get(status))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StatusParams {
+    /// The last four digits of the applicant's personal ID number.
+    pid_last4: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepDto {
+    at: String,
+    action: String,
+    state: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DossierStatus {
+    code: String,
+    procedure_code: String,
+    state: String,
+    received_on: String,
+    appointment_on: String,
+    finished_on: Option<String>,
+    /// early, on_time or late, once finished.
+    timeliness: Option<String>,
+    steps: Vec<StepDto>,
+}
+
+#[utoipa::path(get, path = "/api/v1/dossiers/{code}/status", tag = "dossiers",
+    params(("code" = String, Path, description = "Dossier code, e.g. H15.50.05.13-261008-0975"), StatusParams),
+    responses((status = 200, body = DossierStatus), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn status(
+    AxumState(state): AxumState<AppState>,
+    Path(code): Path<String>,
+    Query(q): Query<StatusParams>,
+) -> Result<Json<DossierStatus>, Problem> {
+    code.parse::<civitas_core::dossier::DossierCode>()
+        .map_err(|e| Problem::bad_request("invalid-dossier-code", format!("{code:?}: {e}")))?;
+    let last4 = q.pid_last4.unwrap_or_default();
+    if last4.len() != 4 || !last4.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Problem::bad_request(
+            "invalid-pid-last4",
+            "pid_last4 must be the last 4 digits of the applicant's ID number",
+        ));
+    }
+    // The same answer for an unknown code and a wrong pair, so codes cannot be probed.
+    let not_found = || Problem::not_found("no dossier matches this code and these digits");
+    let dossier = civitas_services::dossiers::get(&state.db, &code).await?.ok_or_else(not_found)?;
+    if !dossier.applicant_pid.ends_with(&last4) {
+        return Err(not_found());
+    }
+    let text = |v: serde_json::Value| v.as_str().map(str::to_owned).unwrap_or_default();
+    let steps = civitas_services::dossiers::steps(&state.db, &code)
+        .await?
+        .into_iter()
+        .map(|(at, _actor, action, _from, to, _note)| StepDto { at, action, state: to })
+        .collect();
+    Ok(Json(DossierStatus {
+        state: text(serde_json::to_value(dossier.state).unwrap_or_default()),
+        timeliness: dossier.timeliness.map(|t| text(serde_json::to_value(t).unwrap_or_default())),
+        code: dossier.code,
+        procedure_code: dossier.procedure_code,
+        received_on: dossier.received_on,
+        appointment_on: dossier.appointment_on,
+        finished_on: dossier.finished_on,
+        steps,
+    }))
+}
