@@ -919,3 +919,73 @@ async fn prompts_and_officer_claims(app: TestApp) {
     assert_eq!(r.status(), 400);
 }
 on_both_databases!(prompts_max_age_and_officer_claims, prompts_and_officer_claims);
+
+/// A relying party reads the citizen's own dossiers with the access token it obtained for them;
+/// tokens of agency systems are not citizens.
+async fn citizen_api(app: TestApp) {
+    app.clients().await;
+    app.account(AN, 1).await;
+    let calendar = civitas_core::workdays::WorkCalendar::shipped();
+    let new = civitas_services::dossiers::NewDossier {
+        procedure_code: "1.004222".into(),
+        body_code: "H15.50.05.13".into(),
+        applicant_pid: AN.into(),
+        channel: "online".into(),
+        data: serde_json::json!({}),
+        statutory_days: 7,
+    };
+    let d = civitas_services::dossiers::submit(&app.db, &calendar, new, None, AN, civitas::now()).await.unwrap();
+    let verifier = "d".repeat(60);
+    let challenge = civitas_identity::secret::s256(&verifier);
+    let url = app.url(&format!(
+        "/oauth2/authorize?client_id=rp&response_type=code&scope=openid&redirect_uri=http%3A%2F%2F127.0.0.1%3A4100%2Fcallback&code_challenge={challenge}&code_challenge_method=S256"
+    ));
+    let mut jar = app.browser();
+    let (redirect, _) = sign_in_through(&app, &mut jar, &url, AN, "").await;
+    let v: Value = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .basic_auth("rp", Some(RP_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &query_param(&redirect, "code").unwrap()),
+            ("redirect_uri", "http://127.0.0.1:4100/callback"),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = v["access_token"].as_str().unwrap();
+    let mine: Value =
+        app.client.get(app.url("/api/v1/me/dossiers")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(mine["items"][0]["code"], d.code.as_str());
+    // The citizen's token is not an officer's: the register API refuses it.
+    assert_eq!(app.get(&format!("/api/v1/people/{BINH}"), token).await.status(), 403);
+    // An agency token is not a citizen; no token at all is 401.
+    let agency: Value = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .basic_auth("agency", Some(AGENCY_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    expect_problem(
+        app.client
+            .get(app.url("/api/v1/me/dossiers"))
+            .bearer_auth(agency["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
+    expect_problem(app.client.get(app.url("/api/v1/me/dossiers")).send().await.unwrap(), 401).await;
+}
+on_both_databases!(citizen_reads_own_dossiers, citizen_api);

@@ -281,3 +281,12 @@ pub async fn steps(
     let sql = "SELECT at, actor, action, from_state, to_state, note FROM dossier_steps WHERE code = $1 ORDER BY id";
     Ok(dispatch!(db, pool => sqlx::query_as(sql).bind(code).fetch_all(pool).await)?)
 }
+
+/// The dossiers of an applicant, newest first.
+pub async fn of_applicant(db: &civitas_store::Db, pid: &str, limit: i64) -> Result<Vec<Dossier>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM dossiers WHERE applicant_pid = $1 ORDER BY received_at DESC, code DESC LIMIT $2"
+    );
+    let rows = dispatch!(db, pool => sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql)).bind(pid).bind(limit).fetch_all(pool).await)?;
+    rows.into_iter().map(Row::into_dossier).collect()
+}

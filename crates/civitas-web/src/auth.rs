@@ -111,6 +111,8 @@ pub async fn caller_from_token(
         }
         Err(TokenError::Store(e)) => Err(crate::problem::internal(&e)),
         Err(e @ TokenError::Expired) => Err(Problem::unauthorized(e.to_string())),
+        // A valid token of a person (from the e-ID provider): authenticated, but not allowed here.
+        Err(e @ TokenError::NoRole) => Err(Problem::forbidden(e.to_string())),
         Err(e) => Err(Problem::unauthorized(format!("invalid bearer token: {e}"))),
     }
 }
@@ -172,5 +174,48 @@ where
             return Err(Problem::forbidden(format!("role {} may not change the register", caller.role().as_str())));
         }
         Ok(RegistryOfficer(caller))
+    }
+}
+
+/// A citizen calling with an access token the e-ID provider issued to a relying party on their
+/// behalf (code flow): their own data only. Agency and officer tokens are not citizens.
+#[derive(Debug, Clone)]
+pub struct Citizen {
+    pub pid: String,
+    pub client_id: String,
+    pub scope: String,
+}
+
+impl<S> FromRequestParts<S> for Citizen
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or_else(|| Problem::unauthorized("send Authorization: Bearer <access token from the e-ID provider>"))?;
+        let now = crate::now().unix_timestamp();
+        let claims = state
+            .identity
+            .verify_access_token(token, now)
+            .await?
+            .ok_or_else(|| Problem::unauthorized("the access token is invalid, expired or revoked"))?;
+        let Some(family) = &claims.fam else {
+            return Err(Problem::forbidden("this token was not issued to a person"));
+        };
+        let pid = state
+            .identity
+            .grant_pid(family)
+            .await?
+            .ok_or_else(|| Problem::unauthorized("the grant of this token was revoked"))?;
+        Ok(Citizen { pid, client_id: claims.client_id, scope: claims.scope })
     }
 }

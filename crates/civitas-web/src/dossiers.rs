@@ -1,5 +1,6 @@
-//! Dossier status for anyone who holds the code and the last four digits of the applicant's ID
-//! number (no sign-in): state, appointment date, timeliness and the steps — no personal data.
+//! Dossiers over HTTP: the status for anyone who holds the code and the last four digits of the
+//! applicant's ID number (no sign-in; no personal data), and a citizen's own dossiers with an
+//! access token from the e-ID provider.
 
 use axum::Json;
 use axum::Router;
@@ -12,7 +13,49 @@ use crate::AppState;
 use crate::problem::Problem;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/dossiers/{code}/status", get(status))
+    Router::new().route("/api/v1/dossiers/{code}/status", get(status)).route("/api/v1/me/dossiers", get(my_dossiers))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyDossier {
+    code: String,
+    procedure_code: String,
+    state: String,
+    channel: String,
+    received_on: String,
+    appointment_on: String,
+    finished_on: Option<String>,
+    timeliness: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyDossiers {
+    items: Vec<MyDossier>,
+}
+
+#[utoipa::path(get, path = "/api/v1/me/dossiers", tag = "dossiers",
+    responses((status = 200, body = MyDossiers), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn my_dossiers(
+    AxumState(state): AxumState<AppState>,
+    citizen: crate::auth::Citizen,
+) -> Result<Json<MyDossiers>, Problem> {
+    let text = |v: serde_json::Value| v.as_str().map(str::to_owned).unwrap_or_default();
+    let items = civitas_services::dossiers::of_applicant(&state.db, &citizen.pid, 200)
+        .await?
+        .into_iter()
+        .map(|d| MyDossier {
+            state: text(serde_json::to_value(d.state).unwrap_or_default()),
+            timeliness: d.timeliness.map(|t| text(serde_json::to_value(t).unwrap_or_default())),
+            code: d.code,
+            procedure_code: d.procedure_code,
+            channel: d.channel,
+            received_on: d.received_on,
+            appointment_on: d.appointment_on,
+            finished_on: d.finished_on,
+        })
+        .collect();
+    Ok(Json(MyDossiers { items }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -13,7 +13,7 @@ use crate::{api, calendar, dossiers};
     paths(
         api::get_person, api::search_people, api::register_person, api::correct_person, api::person_history,
         api::change_residence, api::residence_confirmation, api::get_household, api::find_communes, api::convert_old_commune,
-        calendar::holidays, calendar::working_days, calendar::lunar_date, dossiers::status,
+        calendar::holidays, calendar::working_days, calendar::lunar_date, dossiers::status, dossiers::my_dossiers,
     ),
     modifiers(&BearerAuth),
     tags((name = "register", description = "Population register"), (name = "units", description = "Administrative units"),
