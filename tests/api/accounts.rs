@@ -58,6 +58,9 @@ async fn desk(app: TestApp) {
     assert_eq!(app.state.identity.account(AN).await.unwrap().unwrap().state, civitas_identity::AccountState::Locked);
     assert_eq!(jar.post(&action, &[("pid", AN), ("action", "lock"), ("reason", "again")]).await.status, 409);
     assert_eq!(jar.post(&action, &[("pid", AN), ("action", "unlock"), ("reason", "hết căn cứ")]).await.status, 200);
+    let missing = jar.post(&action, &[("pid", AN), ("action", "revoke"), ("revoke_reason", " ")]).await;
+    assert_eq!(missing.status, 422);
+    assert!(missing.body.contains("id=\"revoke_reason-error\""), "the error sits at the revoke form's field");
     assert_eq!(jar.post(&action, &[("pid", AN), ("action", "revoke"), ("revoke_reason", "cấp sai")]).await.status, 200);
     assert_eq!(jar.post(&action, &[("pid", AN), ("action", "unlock"), ("reason", "x")]).await.status, 409);
     // Every change is an event with the officer as actor.

@@ -82,6 +82,20 @@ pub async fn sign_in_through(app: &TestApp, jar: &mut Jar, start: &str, pid: &st
     panic!("no redirect to the client after 12 steps: {visited:?}");
 }
 
+/// Exchanges the code in `redirect` at the token endpoint as `client` (secret `RP_SECRET`).
+async fn exchange(app: &TestApp, client: &str, redirect: &str, redirect_uri: &str, verifier: &str) -> Value {
+    let code = query_param(redirect, "code").expect("a code in the redirect");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
+    ];
+    let r =
+        app.client.post(app.url("/oauth2/token")).basic_auth(client, Some(RP_SECRET)).form(&form).send().await.unwrap();
+    r.json().await.unwrap()
+}
+
 async fn discover(
     app: &TestApp,
     secret: &str,
@@ -847,20 +861,7 @@ async fn prompts_and_officer_claims(app: TestApp) {
         sign_in_through(&app, &mut jar, &authorize("console", "&acr_values=urn%3Avn%3Aeid%3Aloa%3A2"), BINH, &code)
             .await;
     assert!(visited.contains(&"/signin/otp".to_owned()), "{visited:?}");
-    let r = app
-        .client
-        .post(app.url("/oauth2/token"))
-        .basic_auth("console", Some(RP_SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &query_param(&redirect, "code").unwrap()),
-            ("redirect_uri", "http://127.0.0.1:4000/cb"),
-            ("code_verifier", &verifier),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let v: Value = r.json().await.unwrap();
+    let v = exchange(&app, "console", &redirect, "http://127.0.0.1:4000/cb", &verifier).await;
     let access = v["access_token"].as_str().expect("access token").to_owned();
     // A level-2 officer's token carries the role and units under the officer's own PID, and the
     // register API accepts it within those units only.
@@ -942,22 +943,7 @@ async fn citizen_api(app: TestApp) {
     ));
     let mut jar = app.browser();
     let (redirect, _) = sign_in_through(&app, &mut jar, &url, AN, "").await;
-    let v: Value = app
-        .client
-        .post(app.url("/oauth2/token"))
-        .basic_auth("rp", Some(RP_SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &query_param(&redirect, "code").unwrap()),
-            ("redirect_uri", "http://127.0.0.1:4100/callback"),
-            ("code_verifier", &verifier),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = exchange(&app, "rp", &redirect, "http://127.0.0.1:4100/callback", &verifier).await;
     let token = v["access_token"].as_str().unwrap();
     let mine: Value =
         app.client.get(app.url("/api/v1/me/dossiers")).bearer_auth(token).send().await.unwrap().json().await.unwrap();

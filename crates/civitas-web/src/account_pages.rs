@@ -1208,51 +1208,20 @@ async fn officer_action(State(state): State<AppState>, headers: HeaderMap, Form(
         }
         _ => return (StatusCode::BAD_REQUEST, "unknown action").into_response(),
     };
-    match result {
-        Ok(()) => {
-            render_officer_account(
-                &state,
-                &headers,
-                lang,
-                &caller,
-                &pid,
-                Some(html! { p { (t("officer.done")) } }),
-                &[],
-            )
-            .await
-        }
-        Err(AccountError::Invalid("missing-place", _)) => {
-            render_officer_account(
-                &state,
-                &headers,
-                lang,
-                &caller,
-                &pid,
-                None,
-                &[("place", t("officer.place_missing"))],
-            )
-            .await
-        }
+    let (notice, error): (Option<Markup>, Option<(&str, &str)>) = match result {
+        Ok(()) => (Some(html! { p { (t("officer.done")) } }), None),
+        Err(AccountError::Invalid("missing-place", _)) => (None, Some(("place", t("officer.place_missing")))),
         Err(AccountError::Invalid("missing-reason", _)) => {
-            render_officer_account(
-                &state,
-                &headers,
-                lang,
-                &caller,
-                &pid,
-                None,
-                &[("reason", t("officer.reason_missing"))],
-            )
-            .await
+            let field = if form.action.as_deref() == Some("revoke") { "revoke_reason" } else { "reason" };
+            (None, Some((field, t("officer.reason_missing"))))
         }
         Err(e @ (AccountError::NotAllowed(..) | AccountError::NoAccount(_))) => {
-            let text = e.to_string();
-            let mut r = message_page(&state, &headers, lang, StatusCode::CONFLICT, "officer.not_possible", &text);
-            *r.status_mut() = StatusCode::CONFLICT;
-            r
+            return message_page(&state, &headers, lang, StatusCode::CONFLICT, "officer.not_possible", &e.to_string());
         }
-        Err(e) => internal(&e),
-    }
+        Err(e) => return internal(&e),
+    };
+    let errors: Vec<(&str, &str)> = error.into_iter().collect();
+    render_officer_account(&state, &headers, lang, &caller, &pid, notice, &errors).await
 }
 
 // ----- development outbox -----
