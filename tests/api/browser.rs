@@ -127,17 +127,22 @@ async fn text_of(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("no element {css}")).text().await.unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn officer_searches_and_reads_a_person_in_the_browser() {
+/// axe-core, a browser and a server, or `None` (loudly; a failure in CI) when the tools are missing.
+async fn setup() -> Option<(String, Browser, TestApp)> {
     let Some(axe) = axe_source() else {
         if required() {
             panic!("axe-core missing: run scripts/setup-test-env");
         }
         eprintln!("\n*** SKIPPED browser test: axe-core missing (run scripts/setup-test-env) ***\n");
-        return;
+        return None;
     };
-    let Some(browser) = browser().await else { return };
-    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let browser = browser().await?;
+    Some((axe, browser, spawn_app(Backend::Sqlite).await?))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn officer_searches_and_reads_a_person_in_the_browser() {
+    let Some((axe, browser, app)) = setup().await else { return };
     let c = &browser.client;
 
     // The checker itself finds a violation where there is one (an image without text).
@@ -294,15 +299,7 @@ async fn fill(c: &Client, id: &str, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn citizen_signs_in_to_a_relying_party_and_an_officer_uses_the_second_factor() {
-    let Some(axe) = axe_source() else {
-        if required() {
-            panic!("axe-core missing: run scripts/setup-test-env");
-        }
-        eprintln!("\n*** SKIPPED browser test: axe-core missing (run scripts/setup-test-env) ***\n");
-        return;
-    };
-    let Some(browser) = browser().await else { return };
-    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let Some((axe, browser, app)) = setup().await else { return };
     app.clients().await;
     app.account(AN, 1).await;
     let c = &browser.client;

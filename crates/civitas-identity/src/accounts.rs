@@ -462,6 +462,30 @@ impl Identity {
         Ok(ok)
     }
 
+    /// The checks shared by activation and password reset: an account of `pid` in `state`, a new
+    /// password that passes the policy, and the one-time code of `purpose` (counted when wrong).
+    /// Returns the account and the new password's hash.
+    async fn password_by_code(
+        &self,
+        pid: &str,
+        state: &str,
+        purpose: &str,
+        code: &str,
+        password: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<(AccountRow, String), AccountError> {
+        let invalid = || AccountError::Invalid("invalid-code", "the code is wrong or has expired".into());
+        let Ok(parsed) = Pid::parse(pid.trim()) else { return Err(invalid()) };
+        let pid = parsed.as_str();
+        let Some(row) = self.account_row(pid).await?.filter(|r| r.state == state) else { return Err(invalid()) };
+        let person = self.living_person(pid).await?;
+        crate::password::check_policy(password, pid, &person.birth_date).map_err(AccountError::Policy)?;
+        if !self.take_code(pid, purpose, code, now.unix_timestamp()).await? {
+            return Err(invalid());
+        }
+        Ok((row, self.hasher.hash(password).await?))
+    }
+
     /// Activates a pending account with the code sent by SMS and sets its password.
     pub async fn activate(
         &self,
@@ -470,16 +494,8 @@ impl Identity {
         password: &str,
         now: time::OffsetDateTime,
     ) -> Result<(), AccountError> {
-        let invalid = || AccountError::Invalid("invalid-code", "the code is wrong or has expired".into());
-        let Ok(parsed) = Pid::parse(pid.trim()) else { return Err(invalid()) };
-        let pid = parsed.as_str();
-        let Some(row) = self.account_row(pid).await?.filter(|r| r.state == "pending") else { return Err(invalid()) };
-        let person = self.living_person(pid).await?;
-        crate::password::check_policy(password, pid, &person.birth_date).map_err(AccountError::Policy)?;
-        if !self.take_code(pid, "activate", code, now.unix_timestamp()).await? {
-            return Err(invalid());
-        }
-        let hash = self.hasher.hash(password).await?;
+        let (row, hash) = self.password_by_code(pid, "pending", "activate", code, password, now).await?;
+        let pid = row.pid.as_str();
         let at = civitas_store::timestamp(now);
         let event = self.event("eid.activated", pid, serde_json::json!({ "level": row.level }), pid, &at);
         dispatch!(&self.db, pool => {
@@ -530,16 +546,8 @@ impl Identity {
         password: &str,
         now: time::OffsetDateTime,
     ) -> Result<(), AccountError> {
-        let invalid = || AccountError::Invalid("invalid-code", "the code is wrong or has expired".into());
-        let Ok(parsed) = Pid::parse(pid.trim()) else { return Err(invalid()) };
-        let pid = parsed.as_str();
-        let Some(_) = self.account_row(pid).await?.filter(|r| r.state == "active") else { return Err(invalid()) };
-        let person = self.living_person(pid).await?;
-        crate::password::check_policy(password, pid, &person.birth_date).map_err(AccountError::Policy)?;
-        if !self.take_code(pid, "reset", code, now.unix_timestamp()).await? {
-            return Err(invalid());
-        }
-        let hash = self.hasher.hash(password).await?;
+        let (row, hash) = self.password_by_code(pid, "active", "reset", code, password, now).await?;
+        let pid = row.pid.as_str();
         let at = civitas_store::timestamp(now);
         let event = self.event("eid.password_reset", pid, serde_json::json!({}), pid, &at);
         let ts = now.unix_timestamp();

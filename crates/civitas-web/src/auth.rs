@@ -117,6 +117,15 @@ pub async fn caller_from_token(
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+}
+
 fn header_text(parts: &Parts, name: &str) -> Option<String> {
     parts
         .headers
@@ -136,14 +145,10 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
             return Err(Problem::unauthorized("send Authorization: Bearer <token>"));
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
+        }
+        let token = bearer_token(&parts.headers)
             .ok_or_else(|| Problem::unauthorized("the Authorization header must be Bearer <token>"))?;
         let purpose = header_text(parts, "x-purpose");
         let request_id = header_text(parts, "x-request-id");
@@ -195,12 +200,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
+        let token = bearer_token(&parts.headers)
             .ok_or_else(|| Problem::unauthorized("send Authorization: Bearer <access token from the e-ID provider>"))?;
         let now = crate::now().unix_timestamp();
         let claims = state

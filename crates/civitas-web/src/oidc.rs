@@ -389,11 +389,7 @@ fn bearer_error(description: &str) -> Response {
 
 async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let now = crate::now().unix_timestamp();
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-    else {
+    let Some(token) = crate::auth::bearer_token(&headers) else {
         let mut r = (StatusCode::UNAUTHORIZED, "").into_response();
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"civitas\""));
         return r;
