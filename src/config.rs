@@ -30,6 +30,9 @@ pub struct Config {
     pub dev_outbox: bool,
     /// Addresses of reverse proxies whose `X-Forwarded-For` is believed (sign-in throttling).
     pub trusted_proxies: Vec<String>,
+    /// A holiday override file (TOML, the layout of the shipped `data/holidays.toml`) used
+    /// instead of the shipped one.
+    pub holidays_file: Option<String>,
 }
 
 impl Default for Config {
@@ -45,11 +48,12 @@ impl Default for Config {
             issuer: None,
             dev_outbox: false,
             trusted_proxies: Vec::new(),
+            holidays_file: None,
         }
     }
 }
 
-const ENV_KEYS: [&str; 10] = [
+const ENV_KEYS: [&str; 11] = [
     "DATABASE",
     "LISTEN",
     "LOG",
@@ -60,6 +64,7 @@ const ENV_KEYS: [&str; 10] = [
     "ISSUER",
     "DEV_OUTBOX",
     "TRUSTED_PROXIES",
+    "HOLIDAYS_FILE",
 ];
 
 impl Config {
@@ -93,6 +98,7 @@ impl Config {
                 "TOKEN_TTL_HOURS" => config.token_ttl_hours = value.parse().map_err(|_| bad("a number"))?,
                 "ISSUER" => config.issuer = Some(value),
                 "DEV_OUTBOX" => config.dev_outbox = value.parse().map_err(|_| bad("true or false"))?,
+                "HOLIDAYS_FILE" => config.holidays_file = Some(value),
                 "TRUSTED_PROXIES" => {
                     config.trusted_proxies =
                         value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()

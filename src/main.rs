@@ -128,16 +128,15 @@ fn parse_day(raw: &str) -> anyhow::Result<time::Date> {
         .map_err(|_| anyhow::anyhow!("{raw:?} is not a date (YYYY-MM-DD)"))
 }
 
+/// The shipped calendar, or the one of an operator's holiday file.
+fn load_calendar(file: Option<PathBuf>) -> anyhow::Result<civitas_core::workdays::WorkCalendar> {
+    let Some(path) = file else { return Ok(civitas_core::workdays::WorkCalendar::shipped()) };
+    let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    civitas_core::workdays::WorkCalendar::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 fn calendar_command(command: CalendarCommand, overrides: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let calendar = match overrides {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-            civitas_core::workdays::WorkCalendar::from_toml(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-        }
-        None => civitas_core::workdays::WorkCalendar::shipped(),
-    };
+    let calendar = load_calendar(overrides)?;
     match command {
         CalendarCommand::Holidays { year } => {
             if !(1900..=2100).contains(&year) {
@@ -447,6 +446,9 @@ async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Re
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     state.trusted_proxies = std::sync::Arc::new(proxies);
+    if let Some(path) = &config.holidays_file {
+        state.calendar = std::sync::Arc::new(load_calendar(Some(PathBuf::from(path)))?);
+    }
     if demo {
         let register = Register::new(db.clone());
         let started = std::time::Instant::now();

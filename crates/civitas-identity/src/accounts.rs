@@ -852,36 +852,39 @@ impl Identity {
         Ok(())
     }
 
-    /// Reads register events after this consumer's cursor and locks the accounts of people
-    /// recorded as deceased. Returns how many events were read.
+    /// Reads the `person.deceased` events after this consumer's cursor (only those: other events
+    /// are not fetched) and locks the accounts of the people concerned. Returns how many deaths
+    /// were read.
     pub async fn follow_register(&self, now: time::OffsetDateTime) -> Result<usize, AccountError> {
         const CONSUMER: &str = "identity.deceased";
         let sql = "SELECT position FROM event_cursors WHERE consumer = $1";
         let cursor: Option<(i64,)> =
             dispatch!(&self.db, pool => sqlx::query_as(sql).bind(CONSUMER).fetch_optional(pool).await)?;
         let cursor = cursor.map(|c| c.0).unwrap_or(0);
-        let events = civitas_store::events::read_after(&self.db, cursor, 500).await?;
-        let Some(last) = events.last().map(|e| e.id) else { return Ok(0) };
-        for e in events.iter().filter(|e| e.kind == "person.deceased") {
-            match self.account_row(&e.subject).await? {
-                Some(row) if row.state == "active" || row.state == "pending" => {
-                    self.change_state(
-                        &e.subject,
-                        &["active", "pending"],
-                        "locked",
-                        Some(DECEASED_REASON),
-                        "eid.locked",
-                        "system:register",
-                        now,
-                    )
-                    .await?;
-                }
-                _ => {}
+        let last = civitas_store::events::last_id(&self.db).await?;
+        if last <= cursor {
+            return Ok(0);
+        }
+        let deaths = civitas_store::events::of_kind_between(&self.db, "person.deceased", cursor, last).await?;
+        for (_, pid) in &deaths {
+            if let Some(row) = self.account_row(pid).await?
+                && (row.state == "active" || row.state == "pending")
+            {
+                self.change_state(
+                    pid,
+                    &["active", "pending"],
+                    "locked",
+                    Some(DECEASED_REASON),
+                    "eid.locked",
+                    "system:register",
+                    now,
+                )
+                .await?;
             }
         }
         let sql = "INSERT INTO event_cursors (consumer, position) VALUES ($1, $2) ON CONFLICT (consumer) DO UPDATE SET position = $2";
         dispatch!(&self.db, pool => sqlx::query(sql).bind(CONSUMER).bind(last).execute(pool).await.map(|r| r.rows_affected()))?;
-        Ok(events.len())
+        Ok(deaths.len())
     }
 }
 

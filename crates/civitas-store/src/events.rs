@@ -56,3 +56,22 @@ pub async fn read_after(db: &crate::Db, cursor: i64, limit: i64) -> Result<Vec<S
     let rows = crate::dispatch!(db, pool => sqlx::query_as::<_, StoredEvent>(sql).bind(cursor).bind(limit).fetch_all(pool).await)?;
     Ok(rows)
 }
+
+/// The id of the newest event (0 when there is none).
+pub async fn last_id(db: &crate::Db) -> Result<i64, crate::StoreError> {
+    let sql = "SELECT COALESCE(MAX(id), 0) FROM events";
+    let (id,): (i64,) = crate::dispatch!(db, pool => sqlx::query_as(sql).fetch_one(pool).await)?;
+    Ok(id)
+}
+
+/// (id, subject) of the events of one `kind` in (`after`, `upto`], oldest first: for consumers
+/// that follow one kind without reading every other event's payload.
+pub async fn of_kind_between(
+    db: &crate::Db,
+    kind: &str,
+    after: i64,
+    upto: i64,
+) -> Result<Vec<(i64, String)>, crate::StoreError> {
+    let sql = "SELECT id, subject FROM events WHERE id > $1 AND id <= $2 AND kind = $3 ORDER BY id";
+    Ok(crate::dispatch!(db, pool => sqlx::query_as(sql).bind(after).bind(upto).bind(kind).fetch_all(pool).await)?)
+}

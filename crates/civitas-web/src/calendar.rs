@@ -1,22 +1,17 @@
 //! The working-day calendar for operators and other systems (public, no token): holidays of a
 //! year, the date N working days after a date, and lunar dates.
 
-use std::sync::LazyLock;
-
 use axum::Json;
 use axum::Router;
-use axum::extract::Query;
+use axum::extract::{Query, State};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use civitas_core::lunar;
-use civitas_core::workdays::WorkCalendar;
 
 use crate::AppState;
 use crate::problem::Problem;
-
-static CALENDAR: LazyLock<WorkCalendar> = LazyLock::new(WorkCalendar::shipped);
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -61,9 +56,10 @@ fn year_of(raw: Option<&str>) -> Result<i32, Problem> {
 
 #[utoipa::path(get, path = "/api/v1/calendar/holidays", tag = "calendar", params(YearParam),
     responses((status = 200, body = Holidays), (status = 400, body = Problem)))]
-pub async fn holidays(Query(q): Query<YearParam>) -> Result<Json<Holidays>, Problem> {
+pub async fn holidays(State(state): State<AppState>, Query(q): Query<YearParam>) -> Result<Json<Holidays>, Problem> {
     let year = year_of(q.year.as_deref())?;
-    let items = CALENDAR
+    let items = state
+        .calendar
         .holidays(year)
         .into_iter()
         .map(|h| HolidayDto {
@@ -94,7 +90,10 @@ pub struct WorkingDays {
 
 #[utoipa::path(get, path = "/api/v1/calendar/working-days", tag = "calendar", params(WorkingDaysParams),
     responses((status = 200, body = WorkingDays), (status = 400, body = Problem)))]
-pub async fn working_days(Query(q): Query<WorkingDaysParams>) -> Result<Json<WorkingDays>, Problem> {
+pub async fn working_days(
+    State(state): State<AppState>,
+    Query(q): Query<WorkingDaysParams>,
+) -> Result<Json<WorkingDays>, Problem> {
     let from = parse_date("from", q.from.as_deref())?;
     if !(1900..=2100).contains(&from.year()) {
         return Err(Problem::bad_request("invalid-date", "from must be between 1900 and 2100"));
@@ -105,7 +104,7 @@ pub async fn working_days(Query(q): Query<WorkingDaysParams>) -> Result<Json<Wor
         .and_then(|d| d.trim().parse().ok())
         .filter(|d| *d <= 1000)
         .ok_or_else(|| Problem::bad_request("invalid-days", "days must be a whole number from 0 to 1000"))?;
-    let date = CALENDAR.add_working_days(from, days);
+    let date = state.calendar.add_working_days(from, days);
     Ok(Json(WorkingDays { from: from.to_string(), days, date: date.to_string() }))
 }
 
@@ -129,7 +128,7 @@ pub struct Lunar {
 
 #[utoipa::path(get, path = "/api/v1/calendar/lunar", tag = "calendar", params(DateParam),
     responses((status = 200, body = Lunar), (status = 400, body = Problem)))]
-pub async fn lunar_date(Query(q): Query<DateParam>) -> Result<Json<Lunar>, Problem> {
+pub async fn lunar_date(State(state): State<AppState>, Query(q): Query<DateParam>) -> Result<Json<Lunar>, Problem> {
     let date = parse_date("date", q.date.as_deref())?;
     if !(1900..=2100).contains(&date.year()) {
         return Err(Problem::bad_request("invalid-date", "date must be between 1900 and 2100"));
@@ -141,6 +140,6 @@ pub async fn lunar_date(Query(q): Query<DateParam>) -> Result<Json<Lunar>, Probl
         lunar_month: l.month,
         lunar_year: l.year,
         leap: l.leap,
-        working_day: CALENDAR.is_working_day(date),
+        working_day: state.calendar.is_working_day(date),
     }))
 }

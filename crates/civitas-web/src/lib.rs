@@ -44,6 +44,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Reverse proxies whose `X-Forwarded-For` is believed (for per-address throttling).
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    /// The working-day calendar (shipped holiday announcements, or the operator's file).
+    pub calendar: Arc<civitas_core::workdays::WorkCalendar>,
 }
 
 impl AppState {
@@ -104,6 +106,7 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::new()),
             secure_cookies,
             trusted_proxies: Arc::new(Vec::new()),
+            calendar: Arc::new(civitas_core::workdays::WorkCalendar::shipped()),
         })
     }
 }
