@@ -33,6 +33,11 @@ pub struct Config {
     /// A holiday override file (TOML, the layout of the shipped `data/holidays.toml`) used
     /// instead of the shipped one.
     pub holidays_file: Option<String>,
+    /// A procedure catalogue (TOML, the layout of the shipped `procedures.toml`) used instead
+    /// of the shipped one.
+    pub procedures_file: Option<String>,
+    /// Identity code of the receiving body (QCVN 102:2016), the first part of dossier codes.
+    pub body_code: String,
 }
 
 impl Default for Config {
@@ -49,11 +54,13 @@ impl Default for Config {
             dev_outbox: false,
             trusted_proxies: Vec::new(),
             holidays_file: None,
+            procedures_file: None,
+            body_code: "H01.1".into(),
         }
     }
 }
 
-const ENV_KEYS: [&str; 11] = [
+const ENV_KEYS: [&str; 13] = [
     "DATABASE",
     "LISTEN",
     "LOG",
@@ -65,6 +72,8 @@ const ENV_KEYS: [&str; 11] = [
     "DEV_OUTBOX",
     "TRUSTED_PROXIES",
     "HOLIDAYS_FILE",
+    "PROCEDURES_FILE",
+    "BODY_CODE",
 ];
 
 impl Config {
@@ -99,6 +108,8 @@ impl Config {
                 "ISSUER" => config.issuer = Some(value),
                 "DEV_OUTBOX" => config.dev_outbox = value.parse().map_err(|_| bad("true or false"))?,
                 "HOLIDAYS_FILE" => config.holidays_file = Some(value),
+                "PROCEDURES_FILE" => config.procedures_file = Some(value),
+                "BODY_CODE" => config.body_code = value,
                 "TRUSTED_PROXIES" => {
                     config.trusted_proxies =
                         value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()

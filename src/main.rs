@@ -447,8 +447,21 @@ async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Re
         .collect::<anyhow::Result<Vec<_>>>()?;
     state.trusted_proxies = std::sync::Arc::new(proxies);
     if let Some(path) = &config.holidays_file {
-        state.calendar = std::sync::Arc::new(load_calendar(Some(PathBuf::from(path)))?);
+        state.set_calendar(load_calendar(Some(PathBuf::from(path)))?);
     }
+    if let Some(path) = &config.procedures_file {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("procedures_file {path}: {e}"))?;
+        let catalogue = civitas_services::catalogue::Catalogue::parse(&text)
+            .map_err(|e| anyhow::anyhow!("procedures_file {path}: {e}"))?;
+        state.catalogue = std::sync::Arc::new(catalogue);
+    }
+    if !civitas_core::dossier::valid_body(&config.body_code) {
+        anyhow::bail!(
+            "body_code {:?} is not a receiving body code (QCVN 102: e.g. H01.1 or H15.50.05.13)",
+            config.body_code
+        );
+    }
+    state.body_code = config.body_code.clone();
     if demo {
         let register = Register::new(db.clone());
         let started = std::time::Instant::now();

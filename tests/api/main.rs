@@ -7,6 +7,7 @@ mod accounts;
 mod browser;
 mod cli;
 mod oidc;
+mod one_stop;
 mod people;
 mod register_changes;
 mod service;

@@ -83,7 +83,7 @@ pub async fn sign_in_through(app: &TestApp, jar: &mut Jar, start: &str, pid: &st
 }
 
 /// Exchanges the code in `redirect` at the token endpoint as `client` (secret `RP_SECRET`).
-async fn exchange(app: &TestApp, client: &str, redirect: &str, redirect_uri: &str, verifier: &str) -> Value {
+pub async fn exchange(app: &TestApp, client: &str, redirect: &str, redirect_uri: &str, verifier: &str) -> Value {
     let code = query_param(redirect, "code").expect("a code in the redirect");
     let form = [
         ("grant_type", "authorization_code"),
@@ -926,16 +926,18 @@ on_both_databases!(prompts_max_age_and_officer_claims, prompts_and_officer_claim
 async fn citizen_api(app: TestApp) {
     app.clients().await;
     app.account(AN, 1).await;
-    let calendar = civitas_core::workdays::WorkCalendar::shipped();
     let new = civitas_services::dossiers::NewDossier {
-        procedure_code: "1.004222".into(),
+        procedure_code: "DVC-03".into(),
         body_code: "H15.50.05.13".into(),
+        unit_code: BA_DINH.into(),
         applicant_pid: AN.into(),
+        applicant_name: "Nguyễn Văn An".into(),
         channel: "online".into(),
         data: serde_json::json!({}),
         statutory_days: 7,
+        catalogue_version: "test".into(),
     };
-    let d = civitas_services::dossiers::submit(&app.db, &calendar, new, None, AN, civitas::now()).await.unwrap();
+    let d = app.state.intake.submit(new, None, AN, civitas::now()).await.unwrap();
     let verifier = "d".repeat(60);
     let challenge = civitas_identity::secret::s256(&verifier);
     let url = app.url(&format!(

@@ -3,6 +3,7 @@
 //! Nothing here does I/O or reads the clock: callers pass `now` and randomness in.
 //! Once a caller holds a [`Pid`], a [`PartialDate`] or a [`CommuneCode`], it is valid.
 
+pub mod card;
 pub mod date;
 pub mod dossier;
 pub mod lunar;

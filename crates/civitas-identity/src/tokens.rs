@@ -25,16 +25,29 @@ pub enum Role {
     AgencySystem,
     /// Inspectors: read people and the access log, never change anything.
     Auditor,
+    /// Officers of the competent agency who appraise dossiers at their processing steps.
+    Specialist,
+    /// Leaders of the competent agency who approve or refuse dossiers.
+    Leader,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::RegistryOfficer, Role::OnestopOfficer, Role::AgencySystem, Role::Auditor];
+    pub const ALL: [Role; 6] = [
+        Role::RegistryOfficer,
+        Role::OnestopOfficer,
+        Role::AgencySystem,
+        Role::Auditor,
+        Role::Specialist,
+        Role::Leader,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Role::RegistryOfficer => "registry-officer",
             Role::OnestopOfficer => "onestop-officer",
             Role::AgencySystem => "agency-system",
             Role::Auditor => "auditor",
+            Role::Specialist => "specialist",
+            Role::Leader => "leader",
         }
     }
     pub fn parse(s: &str) -> Option<Role> {

@@ -70,6 +70,66 @@ pub struct Document {
     /// SHA-256 of the content, hex.
     pub sha256: String,
     pub created_at: String,
+    /// `upload` (handed in by the person) or `result` (issued by an agency).
+    pub kind: String,
+    /// For results: the dossier and procedure they answer.
+    pub dossier_code: Option<String>,
+    pub procedure_code: Option<String>,
+}
+
+const DOC_COLUMNS: &str =
+    "id, owner_pid, name, media_type, size, sha256, created_at, kind, dossier_code, procedure_code";
+
+/// Insert of a result document inside the caller's transaction; binds: id, owner, name, media
+/// type, size, sha256, content, created_at, dossier code, procedure code.
+pub const INSERT_RESULT: &str = "INSERT INTO documents (id, owner_pid, name, media_type, size, sha256, content, created_at, kind, dossier_code, procedure_code) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'result', $9, $10)";
+
+/// A fresh opaque document id.
+pub fn new_id() -> String {
+    let mut id = [0u8; 16];
+    rand::fill(&mut id);
+    URL_SAFE_NO_PAD.encode(id)
+}
+
+/// Checks content (type by its bytes, size) and returns the media type and SHA-256 (hex).
+pub fn prepare(bytes: &[u8]) -> Result<(MediaType, String), DocumentError> {
+    if bytes.is_empty() {
+        return Err(DocumentError::Empty);
+    }
+    if bytes.len() > MAX_BYTES {
+        return Err(DocumentError::TooLarge { size: bytes.len(), max: MAX_BYTES });
+    }
+    let media = sniff(bytes).ok_or_else(|| DocumentError::UnsupportedType { name: "the file".into() })?;
+    Ok((media, Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()))
+}
+
+/// Whether document `id` is in `pid`'s store.
+pub async fn owned_by(db: &Db, id: &str, pid: &str) -> Result<bool, StoreError> {
+    let sql = "SELECT id FROM documents WHERE id = $1 AND owner_pid = $2";
+    let row: Option<(String,)> =
+        dispatch!(db, pool => sqlx::query_as(sql).bind(id).bind(pid).fetch_optional(pool).await)?;
+    Ok(row.is_some())
+}
+
+/// A document's description and content, whoever owns it (the caller checks access).
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<(Document, Vec<u8>)>, StoreError> {
+    let sql = format!("SELECT {DOC_COLUMNS} FROM documents WHERE id = $1");
+    let doc = dispatch!(db, pool => sqlx::query_as::<_, Document>(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await)?;
+    let Some(doc) = doc else { return Ok(None) };
+    let sql = "SELECT content FROM documents WHERE id = $1";
+    let (bytes,): (Vec<u8>,) = dispatch!(db, pool => sqlx::query_as(sql).bind(id).fetch_one(pool).await)?;
+    Ok(Some((doc, bytes)))
+}
+
+/// The newest result of `procedure` in `pid`'s store.
+pub async fn latest_result(db: &Db, pid: &str, procedure: &str) -> Result<Option<Document>, StoreError> {
+    let sql = format!(
+        "SELECT {DOC_COLUMNS} FROM documents WHERE owner_pid = $1 AND kind = 'result' AND procedure_code = $2 ORDER BY created_at DESC LIMIT 1"
+    );
+    Ok(
+        dispatch!(db, pool => sqlx::query_as::<_, Document>(sqlx::AssertSqlSafe(sql)).bind(pid).bind(procedure).fetch_optional(pool).await)?,
+    )
 }
 
 /// Checks and stores a document of `owner_pid`; the same content again returns the stored one.
@@ -98,13 +158,13 @@ pub async fn store(
     let at = civitas_store::timestamp(now);
     let insert = "INSERT INTO documents (id, owner_pid, name, media_type, size, sha256, content, created_at) \
                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (owner_pid, sha256) DO NOTHING";
-    let select = "SELECT id, owner_pid, name, media_type, size, sha256, created_at FROM documents WHERE owner_pid = $1 AND sha256 = $2";
+    let select = format!("SELECT {DOC_COLUMNS} FROM documents WHERE owner_pid = $1 AND sha256 = $2");
     let _writer = db.write_lock().await;
     let doc: Result<Document, sqlx::Error> = dispatch!(db, pool => {
         match sqlx::query(insert).bind(&id).bind(owner_pid).bind(&name).bind(media.as_str()).bind(bytes.len() as i64)
             .bind(&sha256).bind(bytes).bind(&at).execute(pool).await
         {
-            Ok(_) => sqlx::query_as::<_, Document>(select).bind(owner_pid).bind(&sha256).fetch_one(pool).await,
+            Ok(_) => sqlx::query_as::<_, Document>(sqlx::AssertSqlSafe(select)).bind(owner_pid).bind(&sha256).fetch_one(pool).await,
             Err(e) => Err(e),
         }
     });
@@ -114,8 +174,10 @@ pub async fn store(
 
 /// The documents of `owner_pid`, newest first.
 pub async fn list(db: &Db, owner_pid: &str) -> Result<Vec<Document>, StoreError> {
-    let sql = "SELECT id, owner_pid, name, media_type, size, sha256, created_at FROM documents WHERE owner_pid = $1 ORDER BY created_at DESC, id";
-    Ok(dispatch!(db, pool => sqlx::query_as::<_, Document>(sql).bind(owner_pid).fetch_all(pool).await)?)
+    let sql = format!("SELECT {DOC_COLUMNS} FROM documents WHERE owner_pid = $1 ORDER BY created_at DESC, id");
+    Ok(
+        dispatch!(db, pool => sqlx::query_as::<_, Document>(sqlx::AssertSqlSafe(sql)).bind(owner_pid).fetch_all(pool).await)?,
+    )
 }
 
 /// The content of a document of `owner_pid` (none when it belongs to someone else).

@@ -1,6 +1,7 @@
-//! Services context: the one-stop procedure system. So far: the documents citizens hand in and
-//! the results they receive (content-checked, stored once per owner by SHA-256).
+//! Services context: the one-stop procedure system — the catalogue of procedures, dossiers and
+//! their workflow and clock, and the documents citizens hand in and the results they receive.
 
+pub mod catalogue;
 pub mod documents;
 pub mod dossiers;
 pub mod workflow;

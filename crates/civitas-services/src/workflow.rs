@@ -36,6 +36,8 @@ impl State {
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     StartProcessing,
+    /// Hands the dossier to the next processing step (recorded like form 05).
+    Forward,
     RequestSupplement,
     Supplement,
     LapseSupplement,
@@ -60,6 +62,7 @@ pub fn next(state: State, action: Action) -> Result<State, TransitionError> {
     use State as S;
     let to = match (state, action) {
         (S::Received, A::StartProcessing) => S::InProcessing,
+        (S::InProcessing, A::Forward) => S::InProcessing,
         (S::Received, A::RejectAtReceipt) => S::RejectedAtReceipt,
         (S::Received | S::InProcessing, A::RequestSupplement) => S::SupplementRequested,
         (S::SupplementRequested, A::Supplement) => S::InProcessing,

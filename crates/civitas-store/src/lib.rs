@@ -85,7 +85,13 @@ impl Db {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(if usage == Usage::Server {
+                    // Every acknowledged write survives a power loss, not only a crash of the
+                    // process (group commit keeps the flushes few).
+                    SqliteSynchronous::Full
+                } else {
+                    SqliteSynchronous::Normal
+                })
                 .busy_timeout(Duration::from_secs(10))
                 .pragma("cache_size", format!("-{cache_kib}"))
                 .pragma("temp_store", "memory")

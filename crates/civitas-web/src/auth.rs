@@ -202,20 +202,34 @@ where
         let state = AppState::from_ref(state);
         let token = bearer_token(&parts.headers)
             .ok_or_else(|| Problem::unauthorized("send Authorization: Bearer <access token from the e-ID provider>"))?;
-        let now = crate::now().unix_timestamp();
-        let claims = state
-            .identity
-            .verify_access_token(token, now)
-            .await?
-            .ok_or_else(|| Problem::unauthorized("the access token is invalid, expired or revoked"))?;
-        let Some(family) = &claims.fam else {
-            return Err(Problem::forbidden("this token was not issued to a person"));
-        };
-        let pid = state
-            .identity
-            .grant_pid(family)
-            .await?
-            .ok_or_else(|| Problem::unauthorized("the grant of this token was revoked"))?;
+        let (pid, claims) = citizen_claims(&state, token).await?;
         Ok(Citizen { pid, client_id: claims.client_id, scope: claims.scope })
     }
+}
+
+/// The person an e-ID access token was issued for, with its claims.
+async fn citizen_claims(
+    state: &AppState,
+    token: &str,
+) -> Result<(String, civitas_identity::oidc::AccessClaims), Problem> {
+    let now = crate::now().unix_timestamp();
+    let claims = state
+        .identity
+        .verify_access_token(token, now)
+        .await?
+        .ok_or_else(|| Problem::unauthorized("the access token is invalid, expired or revoked"))?;
+    let Some(family) = &claims.fam else {
+        return Err(Problem::forbidden("this token was not issued to a person"));
+    };
+    let pid = state
+        .identity
+        .grant_pid(family)
+        .await?
+        .ok_or_else(|| Problem::unauthorized("the grant of this token was revoked"))?;
+    Ok((pid, claims))
+}
+
+/// The person an e-ID access token was issued for.
+pub(crate) async fn citizen_pid(state: &AppState, token: &str) -> Result<String, Problem> {
+    Ok(citizen_claims(state, token).await?.0)
 }

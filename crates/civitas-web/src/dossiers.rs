@@ -111,7 +111,7 @@ pub async fn status(
     let steps = civitas_services::dossiers::steps(&state.db, &code)
         .await?
         .into_iter()
-        .map(|(at, _actor, action, _from, to, _note)| StepDto { at, action, state: to })
+        .map(|s| StepDto { at: s.at, action: s.action, state: s.to_state })
         .collect();
     Ok(Json(DossierStatus {
         state: text(serde_json::to_value(dossier.state).unwrap_or_default()),

@@ -12,9 +12,12 @@ pub mod dossiers;
 pub mod i18n;
 pub mod metrics;
 pub mod oidc;
+pub mod one_stop;
 pub mod openapi;
 pub mod pages;
 pub mod problem;
+pub mod service_pages;
+pub mod slips;
 
 use std::sync::Arc;
 
@@ -46,6 +49,12 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
     /// The working-day calendar (shipped holiday announcements, or the operator's file).
     pub calendar: Arc<civitas_core::workdays::WorkCalendar>,
+    /// The procedure catalogue (shipped, or the operator's file).
+    pub catalogue: Arc<civitas_services::catalogue::Catalogue>,
+    /// Group-committed dossier submissions.
+    pub intake: civitas_services::dossiers::Intake,
+    /// Identity code of the receiving body (QCVN 102), the first part of every dossier code.
+    pub body_code: String,
 }
 
 impl AppState {
@@ -95,7 +104,13 @@ impl AppState {
                 }
             }
         });
+        let calendar = Arc::new(civitas_core::workdays::WorkCalendar::shipped());
+        let catalogue = Arc::new(civitas_services::catalogue::Catalogue::shipped());
+        spawn_sweeper(db.clone(), calendar.clone(), catalogue.clone());
         Ok(AppState {
+            intake: civitas_services::dossiers::Intake::start(db.clone(), calendar.clone()),
+            catalogue,
+            body_code: "H01.1".into(),
             access_log: civitas_store::access_log::AccessLogger::start(db.clone()),
             verified_tokens: Arc::new(auth::TokenCache::default()),
             register,
@@ -106,9 +121,37 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::new()),
             secure_cookies,
             trusted_proxies: Arc::new(Vec::new()),
-            calendar: Arc::new(civitas_core::workdays::WorkCalendar::shipped()),
+            calendar,
         })
     }
+
+    /// Uses another working-day calendar (an operator's holiday file) from now on.
+    pub fn set_calendar(&mut self, calendar: civitas_core::workdays::WorkCalendar) {
+        self.calendar = Arc::new(calendar);
+        self.intake = civitas_services::dossiers::Intake::start(self.db.clone(), self.calendar.clone());
+        spawn_sweeper(self.db.clone(), self.calendar.clone(), self.catalogue.clone());
+    }
+}
+
+/// Every minute: close dossiers whose supplement deadline passed, and write the apology of
+/// dossiers past their appointment date.
+fn spawn_sweeper(
+    db: Db,
+    calendar: Arc<civitas_core::workdays::WorkCalendar>,
+    catalogue: Arc<civitas_services::catalogue::Catalogue>,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if civitas_store::dispatch!(&db, pool => pool.is_closed()) || Arc::strong_count(&calendar) == 1 {
+                break;
+            }
+            if let Err(e) = civitas_services::dossiers::sweep(&db, &calendar, &catalogue, now()).await {
+                tracing::warn!(error = %e, "dossier sweep failed");
+            }
+        }
+    });
 }
 
 pub fn router(state: AppState) -> Router {
@@ -118,6 +161,8 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::routes())
         .merge(calendar::routes())
         .merge(dossiers::routes())
+        .merge(one_stop::routes())
+        .merge(service_pages::routes())
         .merge(account_pages::routes())
         .route("/api/openapi.json", get(openapi::document))
         .route("/healthz", get(metrics::healthz))

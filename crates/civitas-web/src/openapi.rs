@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{api, calendar, dossiers};
+use crate::{api, calendar, dossiers, one_stop};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,11 +14,18 @@ use crate::{api, calendar, dossiers};
         api::get_person, api::search_people, api::register_person, api::correct_person, api::person_history,
         api::change_residence, api::residence_confirmation, api::get_household, api::find_communes, api::convert_old_commune,
         calendar::holidays, calendar::working_days, calendar::lunar_date, dossiers::status, dossiers::my_dossiers,
+        one_stop::list_procedures, one_stop::get_procedure, one_stop::upload_document, one_stop::my_documents,
+        one_stop::my_document, one_stop::submit_online, one_stop::card_check, one_stop::submit_counter,
+        one_stop::get_dossier, one_stop::dossier_document, one_stop::work_queue, one_stop::official_ratings,
+        one_stop::officer_action, one_stop::supplement, one_stop::withdraw, one_stop::apology, one_stop::rate,
+        one_stop::receipt_pdf, one_stop::apology_pdf,
     ),
     modifiers(&BearerAuth),
     tags((name = "register", description = "Population register"), (name = "units", description = "Administrative units"),
         (name = "calendar", description = "Working days, public holidays and lunar dates"),
-        (name = "dossiers", description = "One-stop dossiers"))
+        (name = "dossiers", description = "One-stop dossiers"),
+        (name = "procedures", description = "The catalogue of procedures"),
+        (name = "documents", description = "A citizen's document store"))
 )]
 pub struct ApiDoc;
 

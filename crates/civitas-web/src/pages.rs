@@ -349,7 +349,7 @@ pub struct SearchForm {
     lang: Option<String>,
 }
 
-fn residence_text(r: &Residence) -> String {
+pub(crate) fn residence_text(r: &Residence) -> String {
     let units = AdminUnits::get();
     let commune = units.commune(r.commune.as_str());
     let province = commune.and_then(|c| units.province(&c.province_code)).map(|p| p.name.as_str()).unwrap_or_default();

@@ -19,6 +19,17 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
+    /// Per-field problems of a submitted form (RFC 9457 extension member).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+/// One field of a submitted form that was not accepted.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldProblem {
+    /// The field's name (`fields.<name>` for e-form fields, `components.<code>` for documents).
+    pub field: String,
+    pub detail: String,
 }
 
 impl Problem {
@@ -29,7 +40,12 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             instance: None,
+            errors: Vec::new(),
         }
+    }
+    pub fn with_errors(mut self, errors: Vec<FieldProblem>) -> Self {
+        self.errors = errors;
+        self
     }
     pub fn bad_request(slug: &str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, slug, "Bad request", detail)
