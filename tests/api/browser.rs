@@ -414,3 +414,156 @@ async fn citizen_signs_in_to_a_relying_party_and_an_officer_uses_the_second_fact
     assert_accessible(c, &axe, "officer raised level").await;
     let _ = browser.client.clone().close().await;
 }
+
+/// Signs the browser out of everything and in with an officer's token.
+async fn officer_signs_in(c: &Client, app: &TestApp, role: Role) {
+    c.delete_all_cookies().await.unwrap();
+    c.goto(&app.url("/signin/token")).await.unwrap();
+    let token = app.token(role, &[BA_DINH]);
+    c.find(Locator::Id("token")).await.unwrap().send_keys(&token).await.unwrap();
+    click_and_wait(c, "form[action='/signin/token'] button").await;
+}
+
+async fn citizen_signs_in(c: &Client, app: &TestApp) {
+    c.delete_all_cookies().await.unwrap();
+    c.goto(&app.url("/signin")).await.unwrap();
+    fill(c, "pid", AN).await;
+    fill(c, "password", PASSWORD).await;
+    click_and_wait(c, "form[action='/signin'] button").await;
+    wait_for_path(c, "/account").await;
+}
+
+async fn click_button(c: &Client, value: &str) {
+    click_and_wait(c, &format!("button[value='{value}']")).await;
+}
+
+/// The one-stop pages end to end in Chromium: a citizen applies online for permanent residence
+/// (the register fills the applicant, an empty form shows the error summary, check your answers,
+/// confirmation with the code); the one-stop officer takes it from the work queue and receives
+/// another dossier at the counter from a card QR; the specialist asks for a document; the
+/// citizen supplies it; after approval the result is in the citizen's documents and the citizen
+/// rates the service; anyone looks the status up. axe-core checks every page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn citizen_applies_online_and_officers_process_it_in_the_browser() {
+    let Some((axe, browser, app)) = setup().await else { return };
+    app.account(AN, 1).await;
+    let c = &browser.client;
+    let dir = temp_dir();
+    let lease = dir.0.join("hop-dong-thue.pdf");
+    std::fs::write(&lease, b"%PDF-1.4\n% lease\n%%EOF\n").unwrap();
+
+    // The catalogue, searched without diacritics.
+    citizen_signs_in(c, &app).await;
+    click_and_wait(c, "nav.sub a[href='/services']").await;
+    assert_accessible(c, &axe, "catalogue").await;
+    fill(c, "q", "thuong tru").await;
+    click_and_wait(c, "form[action='/services'] button").await;
+    click_and_wait(c, "a[href='/services/DVC-03']").await;
+    assert_eq!(text_of(c, "h1").await, "Đăng ký thường trú");
+    assert!(text_of(c, "main").await.contains("không cần nộp: lấy từ Cơ sở dữ liệu quốc gia về dân cư"));
+    assert_accessible(c, &axe, "procedure").await;
+    click_and_wait(c, "a[href='/services/DVC-03/apply']").await;
+    // The applicant comes from the register; nothing of it is a field.
+    assert!(text_of(c, "#applicant + dl").await.contains("Nguyễn Văn An"));
+    assert!(c.find(Locator::Css("input[name='field.full_name']")).await.is_err());
+    assert_accessible(c, &axe, "apply").await;
+    click_and_wait(c, "form[enctype='multipart/form-data'] button").await;
+    let summary = text_of(c, ".error-summary").await;
+    assert!(summary.contains("Thông tin này là bắt buộc.") && summary.contains("Tải lên giấy tờ này."), "{summary}");
+    assert_accessible(c, &axe, "apply with errors").await;
+    fill(c, "f-address", "Số 8 phố Kim Mã").await;
+    fill(c, "f-commune", BA_DINH).await;
+    c.find(Locator::Css("#f-basis option[value='rented']")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Id("c-CHO_O")).await.unwrap().send_keys(lease.to_str().unwrap()).await.unwrap();
+    click_and_wait(c, "form[enctype='multipart/form-data'] button").await;
+    assert_eq!(text_of(c, "h1").await, "Kiểm tra thông tin trước khi nộp");
+    let answers = text_of(c, "#answers").await;
+    assert!(answers.contains("Thuê, mượn, ở nhờ") && answers.contains("hop-dong-thue.pdf"), "{answers}");
+    assert_accessible(c, &axe, "check your answers").await;
+    click_and_wait(c, "form[action='/services/DVC-03/submit'] button").await;
+    assert_eq!(text_of(c, "h1").await, "Đã nộp hồ sơ");
+    let code = text_of(c, "#new-code").await;
+    assert!(code.starts_with("H01.1-"), "{code}");
+    assert_accessible(c, &axe, "confirmation").await;
+
+    // The one-stop officer: the work queue of the commune, the dossier, hand it on.
+    officer_signs_in(c, &app, Role::OnestopOfficer).await;
+    c.goto(&app.url("/officer/queue")).await.unwrap();
+    assert!(text_of(c, "#queue").await.contains(&code));
+    assert_accessible(c, &axe, "work queue").await;
+    click_and_wait(c, &format!("a[href='/officer/dossiers/{code}']")).await;
+    assert_accessible(c, &axe, "officer dossier").await;
+    click_button(c, "start_processing").await;
+    assert_eq!(text_of(c, "#dossier-state").await, "Đang xử lý");
+    // Counter intake: the card QR, matched to the register, differences shown.
+    c.goto(&app.url("/officer/counter")).await.unwrap();
+    assert_accessible(c, &axe, "counter").await;
+    fill(c, "card_qr", "079185000004||Le Thi Dung|01011985|Nữ|Số 10 phố Kim Mã|10102021").await;
+    c.find(Locator::Css("#procedure option[value='DVC-05']")).await.unwrap().click().await.unwrap();
+    click_and_wait(c, "form[action='/officer/counter'] button").await;
+    assert_eq!(text_of(c, "#person-name").await, "Lê Thị Dung");
+    assert!(text_of(c, "#mismatches").await.contains("Le Thi Dung"));
+    assert_accessible(c, &axe, "counter with the person").await;
+    fill(c, "f-destination", "Đà Nẵng").await;
+    // Date inputs take typed digits in the browser's locale order; set the ISO value directly.
+    let set =
+        "document.getElementById('f-from').value='2026-12-01'; document.getElementById('f-until').value='2026-12-20';";
+    c.execute(set, vec![]).await.unwrap();
+    click_and_wait(c, "form[action='/officer/counter'] button").await;
+    let received = text_of(c, "main").await;
+    assert!(received.starts_with("Hồ sơ cần xử lý") || received.contains("Hồ sơ H01.1-"), "{received}");
+    assert!(text_of(c, "h1").await.starts_with("Hồ sơ H01.1-"), "{received}");
+
+    // The specialist asks for a document: a reason is required.
+    officer_signs_in(c, &app, Role::Specialist).await;
+    c.goto(&app.url(&format!("/officer/dossiers/{code}"))).await.unwrap();
+    click_button(c, "request_supplement").await;
+    assert!(text_of(c, ".error-summary").await.contains("Ghi rõ nội dung"));
+    assert_accessible(c, &axe, "officer dossier with error").await;
+    fill(c, "note", "Hợp đồng thuê có công chứng").await;
+    click_button(c, "request_supplement").await;
+    assert_eq!(text_of(c, "#dossier-state").await, "Yêu cầu bổ sung");
+
+    // The citizen supplies it from their dossier page.
+    citizen_signs_in(c, &app).await;
+    c.goto(&app.url(&format!("/my/dossiers/{code}"))).await.unwrap();
+    assert!(text_of(c, "main").await.contains("Hợp đồng thuê có công chứng"));
+    assert_accessible(c, &axe, "my dossier").await;
+    let notarised = dir.0.join("cong-chung.pdf");
+    std::fs::write(&notarised, b"%PDF-1.4\n% notarised\n%%EOF\n").unwrap();
+    c.find(Locator::Id("s-CHO_O")).await.unwrap().send_keys(notarised.to_str().unwrap()).await.unwrap();
+    click_and_wait(c, &format!("form[action='/my/dossiers/{code}/supplement'] button")).await;
+    assert_eq!(text_of(c, "#dossier-state").await, "Đang xử lý");
+
+    // Forward, approve, issue (the specialist and the leader).
+    officer_signs_in(c, &app, Role::Specialist).await;
+    c.goto(&app.url(&format!("/officer/dossiers/{code}"))).await.unwrap();
+    click_button(c, "forward").await;
+    officer_signs_in(c, &app, Role::Leader).await;
+    c.goto(&app.url(&format!("/officer/dossiers/{code}"))).await.unwrap();
+    click_button(c, "approve").await;
+    officer_signs_in(c, &app, Role::Specialist).await;
+    c.goto(&app.url(&format!("/officer/dossiers/{code}"))).await.unwrap();
+    click_button(c, "issue_result").await;
+    assert_eq!(text_of(c, "#dossier-state").await, "Đã có kết quả");
+
+    // The result is in the citizen's store; the citizen rates the service.
+    citizen_signs_in(c, &app).await;
+    c.goto(&app.url("/my/documents")).await.unwrap();
+    assert!(text_of(c, "#documents").await.contains("Kết quả giải quyết"));
+    assert_accessible(c, &axe, "my documents").await;
+    c.goto(&app.url(&format!("/my/dossiers/{code}"))).await.unwrap();
+    assert!(c.find(Locator::Id("result-link")).await.is_ok());
+    c.find(Locator::Id("r-very_satisfied")).await.unwrap().click().await.unwrap();
+    click_and_wait(c, &format!("form[action='/my/dossiers/{code}/rate'] button")).await;
+    assert!(text_of(c, "#rated").await.contains("Rất hài lòng"));
+
+    // Anyone: the status by code and the last four digits.
+    c.delete_all_cookies().await.unwrap();
+    c.goto(&app.url("/status")).await.unwrap();
+    fill(c, "code", &code).await;
+    fill(c, "last4", &AN[8..]).await;
+    click_and_wait(c, "form[action='/status'] button").await;
+    assert_eq!(text_of(c, "#public-state").await, "Đã có kết quả");
+    assert_accessible(c, &axe, "status").await;
+}

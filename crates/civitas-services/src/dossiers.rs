@@ -441,6 +441,7 @@ pub struct ActInput {
 
 /// Applies `action` to the dossier `code` as `actor`, recording the step, the event and the
 /// applicant's notification in one transaction.
+#[allow(clippy::too_many_arguments)]
 pub async fn act(
     db: &Db,
     calendar: &WorkCalendar,

@@ -817,6 +817,7 @@ async fn account_page(State(state): State<AppState>, headers: HeaderMap, Query(q
     let (csrf, fresh) = csrf_of(&headers);
     let here = session.sid();
     let body = html! {
+        (crate::service_pages::citizen_nav(lang))
         h1 { (t("account.title")) }
         @if let Some(p) = &person { p class="lead" { (p.full_name) } }
         dl class="facts" {

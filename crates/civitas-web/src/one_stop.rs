@@ -455,9 +455,9 @@ pub struct CardCheck {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Mismatch {
-    field: String,
-    card: String,
-    register: String,
+    pub field: String,
+    pub card: String,
+    pub register: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -721,6 +721,26 @@ pub(crate) fn queue_filter(state: &AppState, q: &QueueQuery) -> Result<QueueFilt
         limit: q.limit.unwrap_or(50),
         offset: q.offset.unwrap_or(0),
     })
+}
+
+/// The filter fields of the work-queue page.
+pub(crate) struct QueueQueryPage {
+    pub procedure: Option<String>,
+    pub state: Option<String>,
+    pub due: Option<String>,
+}
+
+pub(crate) fn queue_filter_page(state: &AppState, q: &QueueQueryPage) -> Result<QueueFilter, Problem> {
+    queue_filter(
+        state,
+        &QueueQuery {
+            procedure: q.procedure.clone(),
+            state: q.state.clone(),
+            due: q.due.clone(),
+            limit: Some(100),
+            offset: None,
+        },
+    )
 }
 
 pub(crate) fn queue_items(items: Vec<Dossier>) -> Vec<QueueItem> {

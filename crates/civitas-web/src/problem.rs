@@ -20,8 +20,8 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
     /// Per-field problems of a submitted form (RFC 9457 extension member).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldProblem>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub errors: Box<[FieldProblem]>,
 }
 
 /// One field of a submitted form that was not accepted.
@@ -40,11 +40,11 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             instance: None,
-            errors: Vec::new(),
+            errors: Box::default(),
         }
     }
     pub fn with_errors(mut self, errors: Vec<FieldProblem>) -> Self {
-        self.errors = errors;
+        self.errors = errors.into_boxed_slice();
         self
     }
     pub fn bad_request(slug: &str, detail: impl Into<String>) -> Self {

@@ -130,7 +130,7 @@ pub fn result(
     officer: &str,
     now: time::OffsetDateTime,
 ) -> Result<Vec<u8>, Problem> {
-    let title = format!("KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH");
+    let title = "KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH".to_owned();
     let issued = civitas_store::timestamp(now);
     let mut blocks = header(state, d);
     blocks.push(Block::Title(title.clone()));
