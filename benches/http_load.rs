@@ -5,7 +5,8 @@
 //! the scheduled time, so a slow server cannot hide its queueing (no coordinated omission).
 //!
 //! Paths come from `--paths FILE` (one per line, used round-robin) or `--path P`. `--form BODY`
-//! (repeatable, round-robin) sends POSTs with a form body; `--basic ID:SECRET` and `--header
+//! (repeatable, round-robin) sends POSTs with a form body, `--json BODY` with a JSON body
+//! (`--unique-key` adds a fresh `Idempotency-Key` to each); `--basic ID:SECRET` and `--header
 //! 'Name: value'` add credentials and headers. Any status below 400 counts as success.
 //!
 //! `--refresh-chain FILE` (one refresh token per line, one worker each) runs refresh grants:
@@ -21,6 +22,8 @@ struct Args {
     base: String,
     paths: Vec<String>,
     forms: Vec<String>,
+    jsons: Vec<String>,
+    unique_key: bool,
     basic: Option<(String, String)>,
     headers: Vec<(String, String)>,
     refresh_chain: Option<Vec<String>>,
@@ -41,6 +44,8 @@ fn parse_args() -> Result<Args, String> {
         base: String::new(),
         paths: vec![],
         forms: vec![],
+        jsons: vec![],
+        unique_key: false,
         basic: None,
         headers: vec![],
         refresh_chain: None,
@@ -66,6 +71,8 @@ fn parse_args() -> Result<Args, String> {
             }
             "--token" => a.token = Some(value()?),
             "--form" => a.forms.push(value()?),
+            "--json" => a.jsons.push(value()?),
+            "--unique-key" => a.unique_key = true,
             "--basic" => a.basic = value()?.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())),
             "--user" => a.user = value()?.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())),
             "--header" => {
@@ -134,7 +141,12 @@ async fn main() {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let path = args.paths.get(i % args.paths.len().max(1)).cloned().unwrap_or_default();
             let url = format!("{}{}", args.base, path);
-            let mut req = if args.forms.is_empty() {
+            let mut req = if !args.jsons.is_empty() {
+                client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(args.jsons[i % args.jsons.len()].clone())
+            } else if args.forms.is_empty() {
                 client.get(url)
             } else {
                 client
@@ -150,6 +162,9 @@ async fn main() {
             }
             for (k, v) in &args.headers {
                 req = req.header(k, v);
+            }
+            if args.unique_key {
+                req = req.header("Idempotency-Key", format!("bench-{}-{i}", std::process::id()));
             }
             let errors = errors.clone();
             async move {

@@ -104,6 +104,9 @@ pub struct DemoIdentity {
     /// (pid, level) of the demo citizens.
     pub citizens: Vec<(String, i64)>,
     pub officer: String,
+    /// The one-stop officer, specialist and leader of `commune`.
+    pub one_stop: Vec<String>,
+    pub commune: String,
 }
 
 /// Creates demo accounts (two citizens, level 1 and level 2, and a level-2 registry officer of
@@ -114,11 +117,11 @@ pub async fn seed_demo_identity(
 ) -> anyhow::Result<DemoIdentity> {
     use civitas_identity::{AccountError, NewClient, Role, oidc::ClientError};
     let at = now();
-    let pids = register.living_adults(2000, 3).await?;
-    if pids.len() < 3 {
-        anyhow::bail!("the demo register has fewer than three adults");
+    let pids = register.living_adults(2000, 6).await?;
+    if pids.len() < 6 {
+        anyhow::bail!("the demo register has fewer than six adults");
     }
-    let levels = [1, 2, 2];
+    let levels = [1, 2, 2, 2, 2, 2];
     for (pid, level) in pids.iter().zip(levels) {
         match identity.create_account(pid, level, DEMO_PASSWORD, "civitas-demo", at).await {
             Ok(_) | Err(AccountError::NotAllowed("account-exists", _)) => {}
@@ -126,6 +129,19 @@ pub async fn seed_demo_identity(
         }
     }
     identity.set_officer_role(&pids[2], Role::RegistryOfficer, &["01".to_owned()], "civitas-demo", at).await?;
+    // The one-stop shop of the first citizen's commune: where their online dossiers go.
+    let commune = match pids[0].parse::<civitas_core::Pid>() {
+        Ok(pid) => register.get(&pid).await?.and_then(|p| p.permanent_residence.map(|r| r.commune.as_str().to_owned())),
+        Err(_) => None,
+    };
+    let commune = commune.unwrap_or_else(|| "00004".to_owned());
+    for (pid, role) in pids[3..6].iter().zip([Role::OnestopOfficer, Role::Specialist, Role::Leader]) {
+        identity.set_officer_role(pid, role, std::slice::from_ref(&commune), "civitas-demo", at).await?;
+    }
+    // Phones for the demo citizens, so their notifications show in the development outbox.
+    for (pid, phone) in pids[..2].iter().zip(["0912000001", "0912000002"]) {
+        identity.set_phone(pid, phone).await?;
+    }
     let portal = NewClient {
         id: "demo-portal".into(),
         name: "Cổng dịch vụ công (demo)".into(),
@@ -152,5 +168,10 @@ pub async fn seed_demo_identity(
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(DemoIdentity { citizens: vec![(pids[0].clone(), 1), (pids[1].clone(), 2)], officer: pids[2].clone() })
+    Ok(DemoIdentity {
+        citizens: vec![(pids[0].clone(), 1), (pids[1].clone(), 2)],
+        officer: pids[2].clone(),
+        one_stop: pids[3..6].to_vec(),
+        commune,
+    })
 }

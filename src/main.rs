@@ -492,6 +492,11 @@ async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Re
              \x20 Officer console:   {issuer}/signin  ID {officer}, password {pw}, then the 6-digit code\n\
              \x20   TOTP key:        {key}  (current code {totp}; add the key to an authenticator app)\n\
              \x20   level-2 citizen: {citizen2} TOTP key {citizen2_key}\n\
+             \x20 Public services:   {issuer}/services  (citizens apply online); officers of commune {commune}\n\
+             \x20   sign in at {issuer}/signin like the officer above, then {issuer}/officer/queue:\n\
+             \x20   one-stop {os0} TOTP key {os0_key}\n\
+             \x20   specialist {os1} TOTP key {os1_key}\n\
+             \x20   leader {os2} TOTP key {os2_key}\n\
              \x20 OpenID discovery:  {issuer}/.well-known/openid-configuration\n\
              \x20   web client:      demo-portal / {portal}  (redirect http://127.0.0.1:<any port>/callback)\n\
              \x20   agency client:   demo-agency / {agency}  (client_credentials, scope registry.read)\n\
@@ -508,6 +513,13 @@ async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Re
             portal = civitas::DEMO_PORTAL_SECRET,
             agency = civitas::DEMO_AGENCY_SECRET,
             citizens = citizens.join(", "),
+            commune = demo_ids.commune,
+            os0 = demo_ids.one_stop[0],
+            os1 = demo_ids.one_stop[1],
+            os2 = demo_ids.one_stop[2],
+            os0_key = state.identity.totp_key(&demo_ids.one_stop[0]).await?.unwrap_or_default(),
+            os1_key = state.identity.totp_key(&demo_ids.one_stop[1]).await?.unwrap_or_default(),
+            os2_key = state.identity.totp_key(&demo_ids.one_stop[2]).await?.unwrap_or_default(),
         );
     }
     tracing::info!(%addr, database = %civitas::redact(&config.database), "listening");

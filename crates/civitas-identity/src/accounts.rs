@@ -263,6 +263,14 @@ impl Identity {
         Ok(person)
     }
 
+    /// Records the phone number an account's notifications go to (operators and the demo).
+    pub async fn set_phone(&self, pid: &str, phone: &str) -> Result<(), AccountError> {
+        let phone = normalize_phone(phone)?;
+        let sql = "UPDATE accounts SET phone = $1 WHERE pid = $2";
+        dispatch!(&self.db, pool => sqlx::query(sql).bind(&phone).bind(pid).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     /// Creates an active account (operators, the demo, and officers at the counter). A level-2
     /// account gets a TOTP secret and recovery codes, returned once.
     pub async fn create_account(

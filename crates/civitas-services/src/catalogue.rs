@@ -241,17 +241,24 @@ impl Catalogue {
         self.procedures.iter().find(|p| p.code == code)
     }
 
-    /// Procedures whose name (either language, diacritics folded) or code contains every word
-    /// of `query`; all of them for an empty query.
+    /// Procedures whose name (either language, diacritics folded) or code has, for every word of
+    /// `query`, a word starting with it; all of them for an empty query.
     pub fn search(&self, query: &str) -> Vec<&Procedure> {
         let words: Vec<String> = civitas_core::text::fold(query).split_whitespace().map(str::to_owned).collect();
-        self.procedures
+        let mut found: Vec<(usize, &Procedure)> = self
+            .procedures
             .iter()
-            .filter(|p| {
+            .filter_map(|p| {
                 let hay = civitas_core::text::fold(&format!("{} {} {}", p.code, p.name_vi, p.name_en));
-                words.iter().all(|w| hay.contains(w.as_str()))
+                let hay: Vec<&str> = hay.split(|c: char| !c.is_alphanumeric() && c != '-').collect();
+                let all = words.iter().all(|w| hay.iter().any(|h| h.starts_with(w.as_str())));
+                // Whole-word matches rank first ("khai tu" is death registration before "tuoi").
+                let whole = words.iter().filter(|w| hay.iter().any(|h| h == &w.as_str())).count();
+                all.then_some((whole, p))
             })
-            .collect()
+            .collect();
+        found.sort_by_key(|(whole, _)| std::cmp::Reverse(*whole));
+        found.into_iter().map(|(_, p)| p).collect()
     }
 }
 
@@ -335,7 +342,8 @@ mod tests {
         let cat = Catalogue::shipped();
         let found: Vec<&str> = cat.search("dang ky thuong tru").iter().map(|p| p.code.as_str()).collect();
         assert!(found.contains(&"DVC-03"), "{found:?}");
-        assert_eq!(cat.search("Khai Tử").len(), 2);
+        let death: Vec<&str> = cat.search("Khai Tử").iter().map(|p| p.code.as_str()).collect();
+        assert_eq!(death[..2], ["DVC-10", "DVC-16"]);
         assert_eq!(cat.search("").len(), 25);
     }
 
@@ -366,7 +374,7 @@ mod tests {
 
     #[test]
     fn a_broken_operator_file_is_refused_with_the_reason() {
-        let bad = SHIPPED.replacen("replaced_by = \"register\"", "replaced_by = \"household-book\"", 1);
+        let bad = SHIPPED.replacen("replaced_by = \"register\" }", "replaced_by = \"household-book\" }", 1);
         assert!(matches!(Catalogue::parse(&bad), Err(CatalogueError::Procedure { .. })));
         assert!(matches!(Catalogue::parse("version = 1"), Err(CatalogueError::Syntax(_))));
     }
