@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod browser;
+mod civil;
 mod cli;
 mod oidc;
 mod one_stop;

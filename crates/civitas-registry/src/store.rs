@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use sqlx::QueryBuilder;
 
 use civitas_core::{CommuneCode, Ethnicity, LifeStatus, MaritalStatus, PartialDate, Pid, Relation, Sex, fold, tokens};
+use civitas_store::unit::{Value, Write};
 use civitas_store::{Db, NewEvent, StoreError, dispatch, insert_events};
 
 use crate::model::*;
@@ -943,4 +944,127 @@ pub enum HouseholdChoice {
 pub struct ResidenceChange {
     pub kind: ResidenceKind,
     pub expected_version: Option<i64>,
+}
+
+/// The values of a `people` row in [`PERSON_COLUMNS`] order, for a planned write.
+fn person_values(v: &RowValues<'_>) -> Vec<Value> {
+    let p = v.p;
+    let text = |s: Option<&str>| Value::Text(s.map(str::to_owned));
+    vec![
+        p.pid.as_str().into(),
+        p.full_name.as_str().into(),
+        v.name_folded.as_str().into(),
+        v.family.as_str().into(),
+        v.given.as_str().into(),
+        v.other_names.as_str().into(),
+        p.birth_date.to_string().into(),
+        i64::from(p.birth_date.year()).into(),
+        p.sex.as_str().into(),
+        text(p.birth_registration_place.as_deref()),
+        text(p.hometown.as_deref()),
+        p.ethnicity.code().into(),
+        p.religion.as_str().into(),
+        p.nationality.as_str().into(),
+        p.marital_status.as_str().into(),
+        p.status.as_str().into(),
+        text(p.father_pid.as_ref().map(|x| x.as_str())),
+        text(p.mother_pid.as_ref().map(|x| x.as_str())),
+        text(p.spouse_pid.as_ref().map(|x| x.as_str())),
+        text(p.permanent_residence.as_ref().map(|r| r.commune.as_str())),
+        text(p.permanent_residence.as_ref().map(|r| r.address.as_str())),
+        text(p.temporary_residence.as_ref().map(|r| r.commune.as_str())),
+        text(p.temporary_residence.as_ref().map(|r| r.address.as_str())),
+        Value::Text(p.temporary_residence.as_ref().and_then(|r| r.until.map(|u| u.to_string()))),
+        text(p.current_residence.as_ref().map(|r| r.commune.as_str())),
+        text(p.current_residence.as_ref().map(|r| r.address.as_str())),
+        text(p.household_id.as_ref().map(|h| h.as_str())),
+        text(p.relation_to_head.map(|r| r.as_str())),
+        v.change.into(),
+        v.attribution.actor.into(),
+        v.attribution.legal_basis.basis.as_str().into(),
+        text(v.attribution.legal_basis.document_ref.as_deref()),
+        v.version.into(),
+        v.attribution.at.into(),
+    ]
+}
+
+fn insert_person_write(values: &RowValues<'_>) -> Write {
+    let placeholders = (1..=34).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    Write::new(format!("INSERT INTO people ({PERSON_COLUMNS}) VALUES ({placeholders})"), person_values(values))
+}
+
+fn vocab_writes(full_name: &str) -> Vec<Write> {
+    let toks = tokens(full_name);
+    toks.iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let part = if i == 0 {
+                "family"
+            } else if i + 1 == toks.len() {
+                "given"
+            } else {
+                "middle"
+            };
+            Write::new(
+                "INSERT INTO name_vocab (part, token) VALUES ($1, $2) ON CONFLICT (part, token) DO NOTHING",
+                vec![part.into(), t.as_str().into()],
+            )
+        })
+        .collect()
+}
+
+impl Register {
+    /// The writes that register a new person (validated), with the `person.registered` event;
+    /// for another context to commit together with its own writes. Fails (as a guarded write)
+    /// if the PID is taken.
+    pub fn plan_register(&self, person: &Person, attribution: &Attribution<'_>) -> Result<Vec<Write>, RegisterError> {
+        if attribution.legal_basis.basis.trim().is_empty() {
+            return Err(RegisterError::MissingLegalBasis);
+        }
+        let values = RowValues::new(person, "registered", attribution, 1);
+        let mut insert = insert_person_write(&values);
+        insert.sql = format!("{} ON CONFLICT (pid) DO NOTHING", insert.sql).into();
+        let mut writes = vec![insert.expecting(1, "the ID number is already registered")];
+        writes.extend(vocab_writes(&person.full_name));
+        writes.push(civitas_store::unit::event(&NewEvent {
+            kind: "person.registered",
+            subject: person.pid.as_str().to_owned(),
+            payload: serde_json::Value::Null,
+            actor: attribution.actor.to_owned(),
+            occurred_at: attribution.at.to_owned(),
+        }));
+        Ok(writes)
+    }
+
+    /// The writes of a new version of a person (the current row copied into the history,
+    /// replaced, `events` appended), guarded by `expected_version`.
+    pub fn plan_version(
+        &self,
+        new: &Person,
+        old: &Person,
+        expected_version: i64,
+        change: &str,
+        attribution: &Attribution<'_>,
+        events: &[NewEvent],
+    ) -> Result<Vec<Write>, RegisterError> {
+        if attribution.legal_basis.basis.trim().is_empty() {
+            return Err(RegisterError::MissingLegalBasis);
+        }
+        let values = RowValues::new(new, change, attribution, expected_version + 1);
+        let snapshot = serde_json::to_string(old).unwrap_or_default();
+        let pid = new.pid.as_str();
+        let mut writes = vec![
+            Write::new(
+                "INSERT INTO person_revisions (pid, version, at, actor, change, legal_basis, document_ref, snapshot) \
+                 SELECT pid, version, updated_at, changed_by, change_kind, legal_basis, document_ref, $1 FROM people WHERE pid = $2 AND version = $3",
+                vec![snapshot.into(), pid.into(), expected_version.into()],
+            )
+            .expecting(1, "the person changed meanwhile"),
+            Write::new("DELETE FROM people WHERE pid = $1", vec![pid.into()]),
+            insert_person_write(&values),
+        ];
+        writes.extend(vocab_writes(&new.full_name));
+        writes.extend(events.iter().map(civitas_store::unit::event));
+        Ok(writes)
+    }
 }

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use civitas_core::dossier::DossierCode;
 use civitas_core::workdays::WorkCalendar;
+use civitas_store::unit::{Value, Write};
 use civitas_store::{Db, NewEvent, StoreError, dispatch, insert_events};
 
 use crate::catalogue::{Procedure, StepRole};
@@ -158,6 +159,9 @@ pub enum DossierError {
     VersionConflict { expected: i64, actual: i64 },
     #[error("the submission queue is full; try again shortly")]
     Busy,
+    /// A birth that may already be registered: an officer must confirm or refuse.
+    #[error("{0}")]
+    PossibleDuplicate(String),
     #[error("storage failed")]
     Store(#[from] StoreError),
 }
@@ -439,10 +443,12 @@ pub struct ActInput {
     pub expected_version: Option<i64>,
 }
 
-/// Applies `action` to the dossier `code` as `actor`, recording the step, the event and the
-/// applicant's notification in one transaction.
+/// Checks `action` on the dossier `code` as `actor` and plans its writes (the dossier row,
+/// the control-sheet step, the result document, the notification, the event), for [`act`] or
+/// for a context that commits them with its own (civil registration updates the register in
+/// the same transaction). Returns the dossier as it was.
 #[allow(clippy::too_many_arguments)]
-pub async fn act(
+pub async fn plan_act(
     db: &Db,
     calendar: &WorkCalendar,
     procedure: &Procedure,
@@ -451,7 +457,7 @@ pub async fn act(
     actor: &Actor,
     input: ActInput,
     now: time::OffsetDateTime,
-) -> Result<Dossier, DossierError> {
+) -> Result<(Dossier, Vec<Write>), DossierError> {
     let current = get(db, code).await?.ok_or_else(|| DossierError::NotFound(code.to_owned()))?;
     if let Some(v) = input.expected_version
         && v != current.version
@@ -578,35 +584,90 @@ pub async fn act(
         return Err(DossierError::Invalid(e.to_string()));
     }
     let result_id = result_doc.as_ref().map(|(id, _, _)| id.clone());
-    let actor_id = actor.id();
-    let _writer = db.write_lock().await;
-    let updated = dispatch!(db, pool => {
-        let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
-        let n = sqlx::query(update).bind(name_of(to)).bind(&pauses_json).bind(day(appointment)).bind(finished.map(day))
-            .bind(&timeliness_text).bind(step_index).bind(&supplement_due).bind(data.to_string()).bind(&result_id)
-            .bind(code).bind(current.version).execute(&mut *tx).await?.rows_affected();
-        if n == 1 {
-            sqlx::query(step).bind(code).bind(&at).bind(&actor_id).bind(&action_text).bind(name_of(current.state)).bind(name_of(to)).bind(&note)
-                .execute(&mut *tx).await?;
-            if let Some((id, Ok((media, sha)), file)) = &result_doc {
-                sqlx::query(crate::documents::INSERT_RESULT).bind(id).bind(&current.applicant_pid).bind(&file.name).bind(media.as_str())
-                    .bind(file.bytes.len() as i64).bind(sha).bind(&file.bytes).bind(&at).bind(code).bind(&current.procedure_code)
-                    .execute(&mut *tx).await?;
-            }
-            if let Some((subject, body)) = &notice {
-                sqlx::query(NOTIFY).bind(*subject).bind(body).bind(&at).bind(&current.applicant_pid).execute(&mut *tx).await?;
-            }
-            insert_events!(tx, std::slice::from_ref(&event))?;
-            tx.commit().await?;
-        }
-        Ok::<_, sqlx::Error>(n == 1)
-    })?;
-    drop(_writer);
-    if !updated {
+    let mut writes = vec![
+        Write::new(
+            update,
+            vec![
+                name_of(to).into(),
+                pauses_json.into(),
+                day(appointment).into(),
+                Value::Text(finished.map(day)),
+                Value::Text(timeliness_text),
+                step_index.into(),
+                Value::Text(supplement_due),
+                data.to_string().into(),
+                Value::Text(result_id),
+                code.into(),
+                current.version.into(),
+            ],
+        )
+        .expecting(1, "the dossier changed meanwhile"),
+        Write::new(
+            step,
+            vec![
+                code.into(),
+                at.clone().into(),
+                actor.id().into(),
+                action_text.into(),
+                name_of(current.state).into(),
+                name_of(to).into(),
+                Value::Text(note),
+            ],
+        ),
+    ];
+    if let Some((id, Ok((media, sha)), file)) = &result_doc {
+        writes.push(Write::new(
+            crate::documents::INSERT_RESULT,
+            vec![
+                id.clone().into(),
+                current.applicant_pid.clone().into(),
+                file.name.clone().into(),
+                media.as_str().into(),
+                (file.bytes.len() as i64).into(),
+                sha.clone().into(),
+                Value::Bytes(Some(file.bytes.clone())),
+                at.clone().into(),
+                code.into(),
+                current.procedure_code.clone().into(),
+            ],
+        ));
+    }
+    if let Some((subject, body)) = notice {
+        writes.push(notify_write(subject, &body, &at, &current.applicant_pid));
+    }
+    writes.push(civitas_store::unit::event(&event));
+    Ok((current, writes))
+}
+
+/// The SMS to the holder of `pid`'s e-ID account, as a planned write.
+pub fn notify_write(subject: &str, body: &str, at: &str, pid: &str) -> Write {
+    Write::new(NOTIFY, vec![subject.into(), body.into(), at.into(), pid.into()])
+}
+
+/// Commits planned writes; a guard that did not hold is a version conflict on `code`.
+pub async fn commit_planned(db: &Db, code: &str, expected: i64, writes: &[Write]) -> Result<Dossier, DossierError> {
+    if civitas_store::unit::commit(db, writes).await?.is_err() {
         let actual = get(db, code).await?.map(|d| d.version).unwrap_or_default();
-        return Err(DossierError::VersionConflict { expected: current.version, actual });
+        return Err(DossierError::VersionConflict { expected, actual });
     }
     get(db, code).await?.ok_or_else(|| DossierError::NotFound(code.to_owned()))
+}
+
+/// Applies `action` to the dossier `code` as `actor`, recording the step, the event and the
+/// applicant's notification in one transaction.
+#[allow(clippy::too_many_arguments)]
+pub async fn act(
+    db: &Db,
+    calendar: &WorkCalendar,
+    procedure: &Procedure,
+    code: &str,
+    action: Action,
+    actor: &Actor,
+    input: ActInput,
+    now: time::OffsetDateTime,
+) -> Result<Dossier, DossierError> {
+    let (current, writes) = plan_act(db, calendar, procedure, code, action, actor, input, now).await?;
+    commit_planned(db, code, current.version, &writes).await
 }
 
 /// Records the apology (form 04) of a dossier that is, or will be, late, with the new date
@@ -815,43 +876,50 @@ pub struct QueueFilter {
 /// The states in which a dossier waits for an officer.
 pub const OPEN: [State; 4] = [State::Received, State::InProcessing, State::SupplementRequested, State::Approved];
 
+/// The SQL condition of [`OPEN`], spelled exactly as the partial index `dossiers_open_queue`
+/// is, so both databases use that index.
+const OPEN_SQL: &str = "state IN ('received', 'in_processing', 'supplement_requested', 'approved')";
+
 /// The work queue of `units` (the dossiers whose competent unit is one of them), earliest
-/// appointment first.
+/// appointment first. One query per unit, each reading only the first rows of its index range,
+/// merged here.
 pub async fn queue(db: &Db, units: &[String], filter: &QueueFilter) -> Result<Vec<Dossier>, StoreError> {
-    if units.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut binds: Vec<String> = Vec::new();
-    let mut placeholders = |values: Vec<String>| {
-        let start = binds.len();
-        binds.extend(values);
-        (start + 1..=binds.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-    };
-    let unit_list = placeholders(units.to_vec());
-    let states: Vec<State> = filter.state.map(|s| vec![s]).unwrap_or_else(|| OPEN.to_vec());
-    let state_list = placeholders(states.into_iter().map(name_of).collect());
-    let mut sql =
-        format!("SELECT {COLUMNS} FROM dossiers WHERE unit_code IN ({unit_list}) AND state IN ({state_list})");
-    if let Some(p) = &filter.procedure {
-        sql.push_str(&format!(" AND procedure_code = {}", placeholders(vec![p.clone()])));
-    }
-    if let Some(d) = filter.due_by {
-        sql.push_str(&format!(" AND appointment_on <= {}", placeholders(vec![day(d)])));
-    }
-    // Numbers the server computed, not text from outside.
-    sql.push_str(&format!(
-        " ORDER BY appointment_on, code LIMIT {} OFFSET {}",
-        filter.limit.clamp(1, 200),
-        filter.offset.max(0)
-    ));
-    let rows = dispatch!(db, pool => {
-        let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql));
-        for b in &binds {
-            q = q.bind(b);
+    let limit = filter.limit.clamp(1, 200);
+    let offset = filter.offset.clamp(0, 10_000);
+    let mut merged: Vec<Dossier> = Vec::new();
+    for unit in units {
+        let mut binds: Vec<String> = vec![unit.clone()];
+        let mut sql = format!("SELECT {COLUMNS} FROM dossiers WHERE unit_code = $1 AND ");
+        match filter.state {
+            None => sql.push_str(OPEN_SQL),
+            Some(s) => {
+                binds.push(name_of(s));
+                sql.push_str(&format!("state = ${}", binds.len()));
+            }
         }
-        q.fetch_all(pool).await
-    })?;
-    rows.into_iter().map(Row::into_dossier).collect()
+        if let Some(p) = &filter.procedure {
+            binds.push(p.clone());
+            sql.push_str(&format!(" AND procedure_code = ${}", binds.len()));
+        }
+        if let Some(d) = filter.due_by {
+            binds.push(day(d));
+            sql.push_str(&format!(" AND appointment_on <= ${}", binds.len()));
+        }
+        // Numbers the server computed, not text from outside.
+        sql.push_str(&format!(" ORDER BY appointment_on, code LIMIT {}", limit + offset));
+        let rows = dispatch!(db, pool => {
+            let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql));
+            for b in &binds {
+                q = q.bind(b);
+            }
+            q.fetch_all(pool).await
+        })?;
+        for r in rows {
+            merged.push(r.into_dossier()?);
+        }
+    }
+    merged.sort_by(|a, b| (&a.appointment_on, &a.code).cmp(&(&b.appointment_on, &b.code)));
+    Ok(merged.into_iter().skip(offset as usize).take(limit as usize).collect())
 }
 
 /// Ratings per official: for each officer who acted on rated dossiers, how many of each.

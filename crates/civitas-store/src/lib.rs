@@ -9,6 +9,7 @@ pub mod access_log;
 pub mod events;
 pub mod outbox;
 pub mod sequences;
+pub mod unit;
 
 use std::str::FromStr;
 use std::time::Duration;

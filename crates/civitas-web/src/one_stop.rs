@@ -68,6 +68,9 @@ impl From<DossierError> for Problem {
             e @ DossierError::VersionConflict { .. } => {
                 Problem::new(StatusCode::CONFLICT, "version-conflict", "Changed meanwhile", e.to_string())
             }
+            DossierError::PossibleDuplicate(d) => {
+                Problem::new(StatusCode::CONFLICT, "possible-duplicate", "Possible duplicate", d)
+            }
             DossierError::Busy => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
@@ -805,6 +808,10 @@ pub struct ActionRequest {
     supplement_days: Option<u32>,
     /// The dossier version the officer saw; the action is refused if it changed meanwhile.
     version: Option<i64>,
+    /// Approving a birth flagged as a possible duplicate: the officer confirms it is not one
+    /// (say why in the note; recorded on the control sheet and the civil-status record).
+    #[serde(default)]
+    not_duplicate: bool,
 }
 
 pub(crate) fn parse_action(s: &str) -> Result<Action, Problem> {
@@ -829,6 +836,7 @@ pub(crate) async fn perform(
     code: &str,
     action: Action,
     input: ActInput,
+    not_duplicate: bool,
 ) -> Result<Dossier, Problem> {
     let actor = officer_actor(caller)?;
     let d = dossiers::get(&state.db, code)
@@ -843,6 +851,21 @@ pub(crate) async fn perform(
         let bytes = result_pdf(state, &d, procedure, &caller.claims.sub)?;
         input.result =
             Some(dossiers::ResultFile { name: format!("Kết quả {} {}.pdf", procedure.code, d.code), bytes });
+    }
+    if action == Action::Approve && civitas_services::civil::kind_of(&procedure.code).is_some() {
+        let register = state.register.as_ref();
+        return Ok(civitas_services::civil::approve(
+            &state.db,
+            register,
+            &state.calendar,
+            procedure,
+            code,
+            &actor,
+            input,
+            not_duplicate,
+            crate::now(),
+        )
+        .await?);
     }
     Ok(dossiers::act(&state.db, &state.calendar, procedure, code, action, &actor, input, crate::now()).await?)
 }
@@ -872,7 +895,7 @@ pub async fn officer_action(
         expected_version: body.version,
         ..Default::default()
     };
-    let d = perform(&state, &caller, &code, action, input).await?;
+    let d = perform(&state, &caller, &code, action, input, body.not_duplicate).await?;
     Ok(Json(view(&state, d).await?))
 }
 

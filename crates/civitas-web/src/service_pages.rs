@@ -1282,6 +1282,7 @@ async fn render_officer_dossier(
 #[derive(Debug, Deserialize)]
 pub struct ActForm {
     csrf: String,
+    not_duplicate: Option<String>,
     action: String,
     note: Option<String>,
     version: Option<i64>,
@@ -1316,7 +1317,9 @@ async fn officer_act(
         expected_version: form.version,
         ..Default::default()
     };
-    match crate::one_stop::perform(&state, &caller, &code, action, input).await {
+    match crate::one_stop::perform(&state, &caller, &code, action, input, form.not_duplicate.as_deref() == Some("1"))
+        .await
+    {
         Ok(_) => Redirect::to(&format!("/officer/dossiers/{code}")).into_response(),
         Err(p) if p.status == 422 => {
             render_officer_dossier(

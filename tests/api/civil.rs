@@ -1,0 +1,268 @@
+//! Interconnected civil registration over HTTP: approving a birth gives the child a new ID
+//! number in a parent's household; a possible duplicate needs an officer's confirmation;
+//! marriages that break a rule are refused with that rule; approving a death marks the person
+//! deceased, deregisters their residence, names a household head to confirm, closes their open
+//! dossiers and (through the register's events) locks their e-ID account.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use civitas_identity::Role;
+
+use crate::helpers::*;
+use crate::on_both_databases;
+use crate::one_stop::citizen_token;
+
+fn officer(app: &TestApp, sub: &str, role: Role, unit: &str) -> String {
+    let units = [civitas_core::UnitCode::parse(unit).unwrap()];
+    civitas_identity::tokens::issue(&app.state.keys, sub, role, &units, civitas::now().unix_timestamp(), 3600)
+}
+
+struct Desk {
+    onestop: String,
+    clerk: String,
+    chief: String,
+}
+
+impl Desk {
+    fn of(app: &TestApp, unit: &str) -> Desk {
+        Desk {
+            onestop: officer(app, "mc", Role::OnestopOfficer, unit),
+            clerk: officer(app, "cv", Role::Specialist, unit),
+            chief: officer(app, "ld", Role::Leader, unit),
+        }
+    }
+}
+
+async fn act(app: &TestApp, token: &str, code: &str, body: Value) -> reqwest::Response {
+    app.send_json(Method::POST, &format!("/api/v1/dossiers/{code}/actions"), token, body).await
+}
+
+/// Submits online as the holder of `citizen` and brings the dossier to the leader's step.
+async fn to_decision(app: &TestApp, citizen: &str, desk: &Desk, body: Value) -> String {
+    let r = app.client.post(app.url("/api/v1/dossiers")).bearer_auth(citizen).json(&body).send().await.unwrap();
+    let status = r.status();
+    let d: Value = r.json().await.unwrap();
+    assert_eq!(status, 201, "{d}");
+    let code = d["code"].as_str().unwrap().to_owned();
+    assert_eq!(act(app, &desk.onestop, &code, json!({ "action": "start_processing" })).await.status(), 200);
+    assert_eq!(act(app, &desk.clerk, &code, json!({ "action": "forward" })).await.status(), 200);
+    code
+}
+
+async fn upload(app: &TestApp, token: &str, text: &str) -> String {
+    let r = app
+        .client
+        .post(app.url("/api/v1/me/documents?name=giay.pdf"))
+        .bearer_auth(token)
+        .body(format!("%PDF-1.4\n% {text}\n%%EOF\n"))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    v["id"].as_str().unwrap().to_owned()
+}
+
+async fn birth(app: TestApp) {
+    app.clients().await;
+    app.account(BINH, 1).await;
+    let mother = citizen_token(&app, BINH).await;
+    let desk = Desk::of(&app, BA_DINH);
+    let registrar = app.token(Role::RegistryOfficer, &["01"]);
+    let born = (civitas_services::dossiers::local_today(civitas::now()) - time::Duration::days(10)).to_string();
+    let cert = upload(&app, &mother, "giấy chứng sinh").await;
+    let body = |cert_no: &str| {
+        json!({ "procedure": "DVC-15", "fields": {
+            "child_name": "Nguyễn Thị Mai", "child_birth_date": born, "child_sex": "female", "birth_cert_no": cert_no,
+            "other_parent_pid": AN, "live_with": "applicant", "commune": BA_DINH },
+            "components": { "GCS": cert } })
+    };
+    let code = to_decision(&app, &mother, &desk, body("GCS-2026-0001")).await;
+    let approved = act(&app, &desk.chief, &code, json!({ "action": "approve" })).await;
+    assert_eq!(approved.status(), 200);
+    let approved: Value = approved.json().await.unwrap();
+    assert_eq!(approved["state"], "approved");
+    let note = approved["steps"].as_array().unwrap().last().unwrap()["note"].as_str().unwrap().to_owned();
+    let child = note.rsplit(' ').next().unwrap().to_owned();
+    // A valid new ID number: Hà Nội (001), a girl born in the 2000s (3), the year.
+    let pid: civitas_core::Pid = child.parse().expect("a valid PID");
+    assert!(child.starts_with(&format!("0013{}", &born[2..4])), "{child}");
+    assert_eq!(pid.sex(), civitas_core::Sex::Female);
+    let person: Value = app.get(&format!("/api/v1/people/{child}"), &registrar).await.json().await.unwrap();
+    assert_eq!(person["full_name"], "Nguyễn Thị Mai");
+    assert_eq!((person["mother_pid"].as_str(), person["father_pid"].as_str()), (Some(BINH), Some(AN)));
+    assert_eq!(person["household_id"], "HKTEST1");
+    assert_eq!(person["relation_to_head"], "child", "the mother is the head's spouse");
+    assert_eq!(person["permanent_residence"]["commune"], BA_DINH);
+    let household: Value = app.get("/api/v1/households/HKTEST1", &registrar).await.json().await.unwrap();
+    assert!(household["members"].as_array().unwrap().iter().any(|m| m["pid"] == child.as_str()));
+    let record = civitas_services::civil::record_of(&app.db, &code).await.unwrap().expect("a birth record");
+    assert_eq!((record.kind.as_str(), record.subject_pid.as_str()), ("birth", child.as_str()));
+    assert!(record.registration_number.ends_with(&format!("/{}", &born[0..4])));
+    let events = civitas_store::events::read_after(&app.db, 0, 10_000).await.unwrap();
+    assert!(events.iter().any(|e| e.kind == "person.registered" && e.subject == child));
+    assert!(events.iter().any(|e| e.kind == "civil.birth_registered" && e.subject == child));
+
+    // The same child again (same mother, birth date and name): flagged; the officer must
+    // confirm it is not a duplicate, and that is recorded.
+    let cert2 = upload(&app, &mother, "giấy chứng sinh 2").await;
+    let mut again = body("GCS-2026-0002");
+    again["components"]["GCS"] = json!(cert2);
+    let code2 = to_decision(&app, &mother, &desk, again).await;
+    let flagged = act(&app, &desk.chief, &code2, json!({ "action": "approve" })).await;
+    let problem = expect_problem(flagged, 409).await;
+    assert!(problem["detail"].as_str().unwrap().contains(&child), "{problem}");
+    let confirmed = act(
+        &app,
+        &desk.chief,
+        &code2,
+        json!({ "action": "approve", "not_duplicate": true, "note": "Sinh đôi, hai giấy chứng sinh" }),
+    )
+    .await;
+    assert_eq!(confirmed.status(), 200);
+    let twin = civitas_services::civil::record_of(&app.db, &code2).await.unwrap().unwrap();
+    assert!(twin.flags.contains("not a duplicate"), "{}", twin.flags);
+    // The same birth certificate number is flagged too.
+    let cert3 = upload(&app, &mother, "giấy chứng sinh 3").await;
+    let mut third = body("GCS-2026-0001");
+    third["fields"]["child_name"] = json!("Nguyễn Văn Khác");
+    third["components"]["GCS"] = json!(cert3);
+    let code3 = to_decision(&app, &mother, &desk, third).await;
+    expect_problem(act(&app, &desk.chief, &code3, json!({ "action": "approve" })).await, 409).await;
+    // The leader decides: the specialist may not approve a birth.
+    expect_problem(act(&app, &desk.clerk, &code3, json!({ "action": "approve" })).await, 403).await;
+}
+on_both_databases!(birth_registration, birth);
+
+async fn register_person(app: &TestApp, registrar: &str, person: Value) {
+    let basis = json!({ "basis": "test" });
+    let r = app
+        .send_json(Method::POST, "/api/v1/people", registrar, json!({ "person": person, "legal_basis": basis }))
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+}
+
+async fn marriage(app: TestApp) {
+    app.clients().await;
+    let registrar = app.token(Role::RegistryOfficer, &["01"]);
+    let home = json!({ "commune": NGOC_HA, "address": "Số 1 phố Đội Cấn" });
+    // A family over three generations, all single adults: grandfather, his son and daughter,
+    // and one grandchild of each.
+    let people = [
+        ("001050000101", "Trần Văn Ông", "1950-01-01", "male", None, None),
+        ("001180000102", "Trần Thị Con", "1980-01-01", "female", Some("001050000101"), None),
+        ("001082000103", "Trần Văn Anh", "1982-01-01", "male", Some("001050000101"), None),
+        ("001204000104", "Trần Văn Cháu", "2004-01-01", "male", Some("001082000103"), None),
+        ("001304000105", "Lê Thị Họ", "2004-06-01", "female", None, Some("001180000102")),
+        ("001199000106", "Phạm Thị Đã Mất", "1999-01-01", "female", None, None),
+    ];
+    for (pid, name, born, sex, father, mother) in people {
+        let mut p =
+            json!({ "pid": pid, "full_name": name, "birth_date": born, "sex": sex, "permanent_residence": home });
+        if let Some(f) = father {
+            p["father_pid"] = json!(f);
+        }
+        if let Some(m) = mother {
+            p["mother_pid"] = json!(m);
+        }
+        if pid == "001199000106" {
+            p["status"] = json!("deceased");
+        }
+        register_person(&app, &registrar, p).await;
+    }
+    for pid in ["001050000101", "001204000104", DUNG] {
+        app.account(pid, 1).await;
+    }
+    let desk = Desk::of(&app, NGOC_HA);
+    let refused = |applicant: &'static str, partner: &'static str| {
+        let app = &app;
+        let desk = &desk;
+        async move {
+            let token = citizen_token(app, applicant).await;
+            let body = json!({ "procedure": "DVC-11", "fields": { "partner_pid": partner, "commune": NGOC_HA } });
+            let code = to_decision(app, &token, desk, body).await;
+            let p = expect_problem(act(app, &desk.chief, &code, json!({ "action": "approve" })).await, 422).await;
+            p["detail"].as_str().unwrap().to_owned()
+        }
+    };
+    let direct = refused("001050000101", "001180000102").await;
+    assert!(direct.contains("direct line"), "{direct}");
+    let cousins = refused("001204000104", "001304000105").await;
+    assert!(cousins.contains("within three generations"), "{cousins}");
+    let minor = refused(DUNG, CUONG).await;
+    assert!(minor.contains("the minimum age is 20"), "{minor}");
+    let married = refused(DUNG, AN).await;
+    assert!(married.contains("is married"), "{married}");
+    let dead = refused("001204000104", "001199000106").await;
+    assert!(dead.contains("is not living"), "{dead}");
+    // Nothing changed for the refused.
+    let an: Value = app.get(&format!("/api/v1/people/{DUNG}"), &registrar).await.json().await.unwrap();
+    assert_eq!(an["marital_status"], "single");
+
+    // Eligible: the grandson marries Dung.
+    let token = citizen_token(&app, "001204000104").await;
+    let body = json!({ "procedure": "DVC-11", "fields": { "partner_pid": DUNG, "commune": NGOC_HA } });
+    let code = to_decision(&app, &token, &desk, body).await;
+    assert_eq!(act(&app, &desk.chief, &code, json!({ "action": "approve" })).await.status(), 200);
+    for (me, spouse) in [("001204000104", DUNG), (DUNG, "001204000104")] {
+        let p: Value = app.get(&format!("/api/v1/people/{me}"), &registrar).await.json().await.unwrap();
+        assert_eq!((p["marital_status"].as_str(), p["spouse_pid"].as_str()), (Some("married"), Some(spouse)));
+    }
+    let record = civitas_services::civil::record_of(&app.db, &code).await.unwrap().unwrap();
+    assert_eq!(record.kind, "marriage");
+}
+on_both_databases!(marriage_rules, marriage);
+
+async fn death(app: TestApp) {
+    app.clients().await;
+    app.account(AN, 1).await;
+    app.account(BINH, 1).await;
+    let registrar = app.token(Role::RegistryOfficer, &["01"]);
+    let widow = citizen_token(&app, BINH).await;
+    let an_token = citizen_token(&app, AN).await;
+    // An has a dossier still open.
+    let open = json!({ "procedure": "DVC-05", "fields": { "destination": "Huế", "from": "2026-12-01", "until": "2026-12-05" } });
+    let r = app.client.post(app.url("/api/v1/dossiers")).bearer_auth(&an_token).json(&open).send().await.unwrap();
+    let open_code = r.json::<Value>().await.unwrap()["code"].as_str().unwrap().to_owned();
+
+    let desk = Desk::of(&app, BA_DINH);
+    let notice = upload(&app, &widow, "giấy báo tử").await;
+    let died = (civitas_services::dossiers::local_today(civitas::now()) - time::Duration::days(2)).to_string();
+    let body = json!({ "procedure": "DVC-16", "fields": { "deceased_pid": AN, "death_date": died, "commune": BA_DINH, "bank_account": "0123456789 Vietcombank" }, "components": { "BT": notice } });
+    let code = to_decision(&app, &widow, &desk, body).await;
+    assert_eq!(act(&app, &desk.chief, &code, json!({ "action": "approve" })).await.status(), 200);
+
+    let an: Value = app.get(&format!("/api/v1/people/{AN}"), &registrar).await.json().await.unwrap();
+    assert_eq!(an["status"], "deceased");
+    assert!(an.get("permanent_residence").is_none() && an.get("household_id").is_none(), "{an}");
+    let household: Value = app.get("/api/v1/households/HKTEST1", &registrar).await.json().await.unwrap();
+    assert_eq!(household["head_pid"], BINH, "the eldest adult member heads the household until it confirms");
+    assert!(!household["members"].as_array().unwrap().iter().any(|m| m["pid"] == AN));
+    let record = civitas_services::civil::record_of(&app.db, &code).await.unwrap().unwrap();
+    assert!(record.flags.contains("named head until the household confirms"), "{}", record.flags);
+    let closed: Value = app.get(&format!("/api/v1/dossiers/{open_code}"), &desk.onestop).await.json().await.unwrap();
+    assert_eq!(closed["state"], "withdrawn");
+    // Approving again is impossible; a second death registration is refused.
+    expect_problem(act(&app, &desk.chief, &code, json!({ "action": "approve" })).await, 409).await;
+
+    // The identity context follows the register's events: An's account is locked and a sign-in fails.
+    let mut locked = false;
+    for _ in 0..40 {
+        if let Ok(Some(a)) = app.state.identity.account(AN).await
+            && a.state == civitas_identity::AccountState::Locked
+        {
+            locked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(locked, "the e-ID account of the deceased is locked");
+    let mut jar = app.browser();
+    jar.get(&app.url("/signin")).await;
+    let r = jar.post(&app.url("/signin"), &[("pid", AN), ("password", PASSWORD)]).await;
+    assert_ne!(r.status, 303, "no session for a deceased person");
+    // The same form signs the widow in: the refusal above is the lock, not the form.
+    let r = jar.post(&app.url("/signin"), &[("pid", BINH), ("password", PASSWORD)]).await;
+    assert_eq!(r.status, 303);
+}
+on_both_databases!(death_registration, death);
