@@ -138,6 +138,16 @@ pub async fn seed_demo_identity(
     for (pid, role) in pids[3..6].iter().zip([Role::OnestopOfficer, Role::Specialist, Role::Leader]) {
         identity.set_officer_role(pid, role, std::slice::from_ref(&commune), "civitas-demo", at).await?;
     }
+    // The social insurance agency: `civitas agency-sim` on its default address stands in for it;
+    // follow-ups wait (retried) until it runs.
+    civitas_services::followups::put_agency(
+        register.db(),
+        "social-insurance",
+        "Bảo hiểm xã hội (mô phỏng)",
+        "http://127.0.0.1:8090/hooks",
+        &civitas_store::timestamp(at),
+    )
+    .await?;
     // Phones for the demo citizens, so their notifications show in the development outbox.
     for (pid, phone) in pids[..2].iter().zip(["0912000001", "0912000002"]) {
         identity.set_phone(pid, phone).await?;

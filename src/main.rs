@@ -106,6 +106,52 @@ enum Command {
     },
     /// Print the OpenAPI document of the JSON API.
     Openapi,
+    /// Other agencies' endpoints for the follow-ups of interconnected procedures.
+    Agency {
+        #[command(subcommand)]
+        command: AgencyCommand,
+    },
+    /// Follow-up deliveries: dead letters and their replay.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+    /// Run a stand-in agency system that receives and verifies follow-up webhooks (demos, tests).
+    AgencySim {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: String,
+        /// The civitas server's JWKS, to verify the deliveries' signatures.
+        #[arg(long, default_value = "http://127.0.0.1:8080/oauth2/jwks")]
+        jwks: String,
+        /// A kind of follow-up to refuse (answered 422), repeatable.
+        #[arg(long)]
+        refuse: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgencyCommand {
+    /// Registers (or updates) an agency's endpoint.
+    Add {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// The URL follow-ups are POSTed to (e.g. http://127.0.0.1:8090/hooks for agency-sim).
+        #[arg(long)]
+        url: String,
+    },
+    /// Lists the registered agencies.
+    List,
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Lists dead letters (refused or out of attempts).
+    Dead,
+    /// Puts a dead letter back in the queue.
+    Replay { id: String },
 }
 
 #[derive(Subcommand)]
@@ -423,6 +469,82 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Calendar { command, overrides } => calendar_command(command, overrides),
         Command::Openapi => {
             println!("{}", civitas_web::openapi::json());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Agency { command } => {
+            let db = civitas::open(&config.database).await?;
+            match command {
+                AgencyCommand::Add { id, name, url } => {
+                    if !(url.starts_with("http://") || url.starts_with("https://")) {
+                        anyhow::bail!("--url must be an http(s) URL");
+                    }
+                    civitas_services::followups::put_agency(
+                        &db,
+                        &id,
+                        &name,
+                        &url,
+                        &civitas_store::timestamp(civitas::now()),
+                    )
+                    .await?;
+                    println!("agency {id}: {url}");
+                }
+                AgencyCommand::List => {
+                    for a in civitas_services::followups::agencies(&db).await? {
+                        println!("{}  {}  {}{}", a.id, a.url, a.name, if a.active == 1 { "" } else { "  (inactive)" });
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Webhooks { command } => {
+            let db = civitas::open(&config.database).await?;
+            match command {
+                WebhooksCommand::Dead => {
+                    for d in civitas_services::followups::dead_letters(&db, 1000).await? {
+                        println!(
+                            "{}  {}  {}  dossier {}  attempts {}  {}",
+                            d.id,
+                            d.agency_id,
+                            d.kind,
+                            d.dossier_code,
+                            d.attempts,
+                            d.last_error.unwrap_or_default()
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                WebhooksCommand::Replay { id } => {
+                    let now = civitas::now();
+                    if civitas_services::followups::replay(
+                        &db,
+                        &id,
+                        now.unix_timestamp(),
+                        &civitas_store::timestamp(now),
+                    )
+                    .await?
+                    {
+                        println!("{id}: queued again");
+                        Ok(ExitCode::SUCCESS)
+                    } else {
+                        eprintln!("no dead letter {id}");
+                        Ok(ExitCode::from(1))
+                    }
+                }
+            }
+        }
+        Command::AgencySim { listen, jwks, refuse } => {
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+            println!(
+                "agency simulator on http://{}/hooks (keys from {jwks}); received: http://{}/received",
+                listener.local_addr()?,
+                listener.local_addr()?
+            );
+            let sim = civitas_web::agency_sim::Sim::new(&jwks, refuse);
+            axum::serve(listener, civitas_web::agency_sim::router(sim))
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
             Ok(ExitCode::SUCCESS)
         }
     }

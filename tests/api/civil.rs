@@ -10,6 +10,38 @@ use serde_json::{Value, json};
 use civitas_identity::Role;
 
 use crate::helpers::*;
+
+/// Runs the agency simulator on `port` (0: any) until the returned sender is dropped.
+async fn agency_sim(
+    app: &TestApp,
+    port: u16,
+    refuse: &[&str],
+) -> (u16, std::sync::Arc<civitas_web::agency_sim::Sim>, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("sim port");
+    let port = listener.local_addr().unwrap().port();
+    let sim =
+        civitas_web::agency_sim::Sim::new(&app.url("/oauth2/jwks"), refuse.iter().map(|s| s.to_string()).collect());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let router = civitas_web::agency_sim::router(sim.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    (port, sim, tx)
+}
+
+async fn until<F: Fn() -> bool>(what: &str, check: F) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
 use crate::on_both_databases;
 use crate::one_stop::citizen_token;
 
@@ -69,6 +101,17 @@ async fn birth(app: TestApp) {
     let mother = citizen_token(&app, BINH).await;
     let desk = Desk::of(&app, BA_DINH);
     let registrar = app.token(Role::RegistryOfficer, &["01"]);
+    let (port, sim, _stop) = agency_sim(&app, 0, &[]).await;
+    let at = civitas_store::timestamp(civitas::now());
+    civitas_services::followups::put_agency(
+        &app.db,
+        "social-insurance",
+        "BHXH",
+        &format!("http://127.0.0.1:{port}/hooks"),
+        &at,
+    )
+    .await
+    .unwrap();
     let born = (civitas_services::dossiers::local_today(civitas::now()) - time::Duration::days(10)).to_string();
     let cert = upload(&app, &mother, "giấy chứng sinh").await;
     let body = |cert_no: &str| {
@@ -102,6 +145,32 @@ async fn birth(app: TestApp) {
     let events = civitas_store::events::read_after(&app.db, 0, 10_000).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "person.registered" && e.subject == child));
     assert!(events.iter().any(|e| e.kind == "civil.birth_registered" && e.subject == child));
+    // The interconnected follow-up: the health-insurance card request reaches the agency,
+    // signed with the server's published key; the sub-dossier shows the agency's reference.
+    until("the agency received the child's card request", || sim.received().len() == 1).await;
+    let got = &sim.received()[0];
+    assert_eq!(got.kind, "health_insurance.child_card");
+    assert_eq!(
+        (got.body["dossier"].as_str(), got.body["data"]["pid"].as_str()),
+        (Some(code.as_str()), Some(child.as_str()))
+    );
+    let mut view = Value::Null;
+    for _ in 0..50 {
+        view = app.get(&format!("/api/v1/dossiers/{code}"), &mother).await.json().await.unwrap();
+        if view["sub_dossiers"][0]["state"] == "accepted" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(view["sub_dossiers"][0]["state"], "accepted", "{view}");
+    assert_eq!(view["sub_dossiers"][0]["reference"], got.reference.as_str());
+    // Handing the child's data to the agency is in the child's access log, with its purpose.
+    let log = civitas_store::access_log::for_subject(&app.db, &child, 10).await.unwrap();
+    assert!(
+        log.iter()
+            .any(|r| r.actor == "social-insurance"
+                && r.purpose.as_deref().is_some_and(|p| p.contains("health-insurance")))
+    );
 
     // The same child again (same mother, birth date and name): flagged; the officer must
     // confirm it is not a duplicate, and that is recorded.
@@ -226,9 +295,23 @@ async fn death(app: TestApp) {
     let open_code = r.json::<Value>().await.unwrap()["code"].as_str().unwrap().to_owned();
 
     let desk = Desk::of(&app, BA_DINH);
+    // The social insurance agency is down: its port is reserved but nothing answers.
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = reserved.local_addr().unwrap().port();
+    drop(reserved);
+    let at = civitas_store::timestamp(civitas::now());
+    civitas_services::followups::put_agency(
+        &app.db,
+        "social-insurance",
+        "BHXH",
+        &format!("http://127.0.0.1:{port}/hooks"),
+        &at,
+    )
+    .await
+    .unwrap();
     let notice = upload(&app, &widow, "giấy báo tử").await;
     let died = (civitas_services::dossiers::local_today(civitas::now()) - time::Duration::days(2)).to_string();
-    let body = json!({ "procedure": "DVC-16", "fields": { "deceased_pid": AN, "death_date": died, "commune": BA_DINH, "bank_account": "0123456789 Vietcombank" }, "components": { "BT": notice } });
+    let body = json!({ "procedure": "DVC-16", "fields": { "deceased_pid": AN, "death_date": died, "commune": BA_DINH, "funeral_allowance": "yes", "bank_account": "0123456789 Vietcombank" }, "components": { "BT": notice } });
     let code = to_decision(&app, &widow, &desk, body).await;
     assert_eq!(act(&app, &desk.chief, &code, json!({ "action": "approve" })).await.status(), 200);
 
@@ -244,6 +327,34 @@ async fn death(app: TestApp) {
     assert_eq!(closed["state"], "withdrawn");
     // Approving again is impossible; a second death registration is refused.
     expect_problem(act(&app, &desk.chief, &code, json!({ "action": "approve" })).await, 409).await;
+
+    // The funeral allowance request waits while the agency is down, and arrives once it is up.
+    let operator = app.token(Role::Operator, &["01"]);
+    let mut tried = false;
+    for _ in 0..50 {
+        let sql = "SELECT attempts FROM webhook_deliveries WHERE dossier_code = $1";
+        let attempts: i64 =
+            civitas_store::dispatch!(&app.db, pool => sqlx::query_scalar(sql).bind(&code).fetch_one(pool).await)
+                .unwrap();
+        if attempts >= 1 {
+            tried = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(tried, "a delivery was attempted while the agency was down");
+    let (_, sim, _stop) = agency_sim(&app, port, &[]).await;
+    until("the funeral allowance request arrived after the agency came back", || sim.received().len() == 1).await;
+    let got = &sim.received()[0];
+    assert_eq!(got.kind, "funeral_allowance.request");
+    assert_eq!(
+        (got.body["data"]["deceased_pid"].as_str(), got.body["data"]["beneficiary_pid"].as_str()),
+        (Some(AN), Some(BINH))
+    );
+    assert_eq!(got.times, 1, "delivered once");
+    let dead: Value = app.get("/api/v1/webhooks/dead", &operator).await.json().await.unwrap();
+    assert_eq!(dead["items"].as_array().unwrap().len(), 0);
+    expect_problem(app.get("/api/v1/webhooks/dead", &registrar).await, 403).await;
 
     // The identity context follows the register's events: An's account is locked and a sign-in fails.
     let mut locked = false;
@@ -266,3 +377,61 @@ async fn death(app: TestApp) {
     assert_eq!(r.status, 303);
 }
 on_both_databases!(death_registration, death);
+
+/// An agency that refuses a delivery: it becomes a dead letter (the sub-dossier failed), an
+/// operator lists it and, once the agency is fixed, replays it; it is delivered exactly once.
+async fn dead_letters(app: TestApp) {
+    app.clients().await;
+    app.account(BINH, 1).await;
+    let mother = citizen_token(&app, BINH).await;
+    let desk = Desk::of(&app, BA_DINH);
+    let operator = app.token(Role::Operator, &["01"]);
+    let (port, refusing, stop) = agency_sim(&app, 0, &["health_insurance.child_card"]).await;
+    let at = civitas_store::timestamp(civitas::now());
+    civitas_services::followups::put_agency(
+        &app.db,
+        "social-insurance",
+        "BHXH",
+        &format!("http://127.0.0.1:{port}/hooks"),
+        &at,
+    )
+    .await
+    .unwrap();
+    let cert = upload(&app, &mother, "giấy chứng sinh").await;
+    let born = (civitas_services::dossiers::local_today(civitas::now()) - time::Duration::days(3)).to_string();
+    let body = json!({ "procedure": "DVC-15", "fields": {
+        "child_name": "Nguyễn Văn Bảo", "child_birth_date": born, "child_sex": "male", "birth_cert_no": "GCS-DL-1",
+        "other_parent_pid": AN, "live_with": "applicant", "commune": BA_DINH }, "components": { "GCS": cert } });
+    let code = to_decision(&app, &mother, &desk, body).await;
+    assert_eq!(act(&app, &desk.chief, &code, json!({ "action": "approve" })).await.status(), 200);
+    let mut dead = Value::Null;
+    for _ in 0..100 {
+        dead = app.get("/api/v1/webhooks/dead", &operator).await.json().await.unwrap();
+        if !dead["items"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let letter = dead["items"][0].clone();
+    assert_eq!(letter["kind"], "health_insurance.child_card", "{dead}");
+    assert!(letter["last_error"].as_str().unwrap().contains("422"), "{letter}");
+    assert!(refusing.received().is_empty());
+    let view: Value = app.get(&format!("/api/v1/dossiers/{code}"), &mother).await.json().await.unwrap();
+    assert_eq!(view["sub_dossiers"][0]["state"], "failed");
+    // The agency is fixed; the operator replays the letter.
+    drop(stop);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (_, fixed, _stop) = agency_sim(&app, port, &[]).await;
+    let id = letter["id"].as_str().unwrap();
+    let r =
+        app.client.post(app.url(&format!("/api/v1/webhooks/{id}/replay"))).bearer_auth(&operator).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    expect_problem(
+        app.client.post(app.url(&format!("/api/v1/webhooks/{id}/replay"))).bearer_auth(&operator).send().await.unwrap(),
+        404,
+    )
+    .await;
+    until("the replayed delivery arrived", || fixed.received().len() == 1).await;
+    assert_eq!(fixed.received()[0].id, id);
+}
+on_both_databases!(dead_letters_and_replay, dead_letters);

@@ -29,6 +29,8 @@ pub enum Role {
     Specialist,
     /// Leaders of the competent agency who approve or refuse dossiers.
     Leader,
+    /// Operators of the system: agencies' endpoints, dead letters and their replay.
+    Operator,
 }
 
 impl Role {
@@ -48,6 +50,7 @@ impl Role {
             Role::Auditor => "auditor",
             Role::Specialist => "specialist",
             Role::Leader => "leader",
+            Role::Operator => "operator",
         }
     }
     pub fn parse(s: &str) -> Option<Role> {

@@ -334,6 +334,17 @@ pub async fn approve(
                 occurred_at: at.clone(),
             }));
             note_extra = format!("{note_extra} — số định danh của trẻ / child's ID number {pid}");
+            if procedure.code == "DVC-15" {
+                let f = &crate::followups::CHILD_HEALTH_CARD;
+                let data = serde_json::json!({
+                    "pid": pid.as_str(), "full_name": child.full_name, "birth_date": born.to_string(), "sex": sex.as_str(),
+                    "mother_pid": mother.map(|m| m.pid.as_str()), "father_pid": father.map(|f| f.pid.as_str()),
+                    "household_id": child.household_id.as_ref().map(|h| h.as_str()), "commune": d.unit_code,
+                    "registration_number": number,
+                });
+                let due = calendar.add_working_days(today, f.days);
+                writes.extend(crate::followups::plan(f, &d, pid.as_str(), data, due, &at, now.unix_timestamp()));
+            }
         }
         Kind::Marriage => {
             let partner_pid = field(&d, "partner_pid").ok_or_else(|| refuse("the partner's ID number is missing"))?;
@@ -479,6 +490,24 @@ pub async fn approve(
                 ));
             }
             let number = registration_number(db, kind, &d.unit_code, today.year()).await?;
+            if procedure.code == "DVC-16" && field(&d, "funeral_allowance") == Some("yes") {
+                let f = &crate::followups::FUNERAL_ALLOWANCE;
+                let data = serde_json::json!({
+                    "deceased_pid": deceased.pid.as_str(), "full_name": deceased.full_name, "death_date": died.to_string(),
+                    "beneficiary_pid": applicant.pid.as_str(), "beneficiary_name": applicant.full_name,
+                    "bank_account": field(&d, "bank_account"), "registration_number": number,
+                });
+                let due = calendar.add_working_days(today, f.days);
+                writes.extend(crate::followups::plan(
+                    f,
+                    &d,
+                    deceased.pid.as_str(),
+                    data,
+                    due,
+                    &at,
+                    now.unix_timestamp(),
+                ));
+            }
             writes.push(record_write(
                 kind,
                 &d,

@@ -5,4 +5,5 @@ pub mod catalogue;
 pub mod civil;
 pub mod documents;
 pub mod dossiers;
+pub mod followups;
 pub mod workflow;

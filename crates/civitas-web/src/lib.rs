@@ -5,6 +5,7 @@
 //! template answers. No SQL here.
 
 pub mod account_pages;
+pub mod agency_sim;
 pub mod api;
 pub mod auth;
 pub mod calendar;
@@ -18,6 +19,7 @@ pub mod pages;
 pub mod problem;
 pub mod service_pages;
 pub mod slips;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -107,6 +109,7 @@ impl AppState {
         let calendar = Arc::new(civitas_core::workdays::WorkCalendar::shipped());
         let catalogue = Arc::new(civitas_services::catalogue::Catalogue::shipped());
         spawn_sweeper(db.clone(), calendar.clone(), catalogue.clone());
+        webhooks::spawn_worker(db.clone(), keys.clone(), issuer.to_owned());
         Ok(AppState {
             intake: civitas_services::dossiers::Intake::start(db.clone(), calendar.clone()),
             catalogue,
@@ -162,6 +165,7 @@ pub fn router(state: AppState) -> Router {
         .merge(calendar::routes())
         .merge(dossiers::routes())
         .merge(one_stop::routes())
+        .merge(webhooks::routes())
         .merge(service_pages::routes())
         .merge(account_pages::routes())
         .route("/api/openapi.json", get(openapi::document))

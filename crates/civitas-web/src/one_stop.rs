@@ -599,10 +599,19 @@ pub struct DossierView {
     /// The processing control sheet (form 05).
     #[schema(value_type = Vec<Object>)]
     steps: Vec<dossiers::StepRecord>,
+    /// Follow-up procedures at other agencies (interconnected procedures), each with its own
+    /// deadline and state.
+    #[schema(value_type = Vec<Object>)]
+    sub_dossiers: Vec<civitas_services::followups::SubDossier>,
+    /// The civil-status record the approval registered (births, marriages, deaths).
+    #[schema(value_type = Option<Object>)]
+    civil_record: Option<civitas_services::civil::Record>,
 }
 
 pub(crate) async fn view(state: &AppState, d: Dossier) -> Result<DossierView, Problem> {
     let steps = dossiers::steps(&state.db, &d.code).await?;
+    let sub_dossiers = civitas_services::followups::sub_dossiers_of(&state.db, &d.code).await?;
+    let civil_record = civitas_services::civil::record_of(&state.db, &d.code).await?;
     let procedure = state.catalogue.get(&d.procedure_code);
     let step = procedure.and_then(|p| usize::try_from(d.step_index).ok().and_then(|i| p.step(i)));
     let processing = matches!(d.state, State::InProcessing);
@@ -611,6 +620,8 @@ pub(crate) async fn view(state: &AppState, d: Dossier) -> Result<DossierView, Pr
         current_step: step.filter(|_| processing).map(|s| s.key.clone()),
         current_role: step.filter(|_| processing).map(|s| dossiers::name_of(s.role)),
         steps,
+        sub_dossiers,
+        civil_record,
         dossier: d,
     })
 }

@@ -648,6 +648,25 @@ async fn my_dossiers(State(state): State<AppState>, headers: HeaderMap, Query(q)
     html_page(&state, &headers, lang, StatusCode::OK, title, "/my/dossiers", None, body)
 }
 
+fn follow_ups(lang: Lang, subs: &[civitas_services::followups::SubDossier]) -> Markup {
+    html! {
+        @if !subs.is_empty() {
+            h2 { (tr(lang, "Thủ tục liên thông", "Interconnected procedures")) }
+            table id="follow-ups" {
+                tr { th scope="col" { (tr(lang, "Thủ tục", "Procedure")) } th scope="col" { (tr(lang, "Cơ quan", "Agency")) } th scope="col" { (tr(lang, "Trạng thái", "Status")) } th scope="col" { (tr(lang, "Hạn", "Due")) } }
+                @for s in subs {
+                    tr {
+                        td { (if lang == Lang::En { &s.name_en } else { &s.name_vi }) }
+                        td { (s.agency_id) }
+                        td { (match s.state.as_str() { "accepted" => tr(lang, "Cơ quan đã tiếp nhận", "Accepted by the agency"), "failed" => tr(lang, "Gửi không thành công", "Not delivered"), _ => tr(lang, "Đang gửi", "Sending") }) @if let Some(r) = &s.reference { " (" (r) ")" } }
+                        td { (s.due_on) }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn timeline(lang: Lang, steps: &[dossiers::StepRecord], show_actor: bool) -> Markup {
     html! {
         h2 { (tr(lang, "Quá trình xử lý", "Timeline")) }
@@ -757,6 +776,7 @@ async fn my_dossier(
                 button type="submit" class="secondary" { (tr(lang, "Rút hồ sơ", "Withdraw the dossier")) }
             }
         }
+        (follow_ups(lang, &civitas_services::followups::sub_dossiers_of(&state.db, &code).await.unwrap_or_default()))
         (timeline(lang, &steps, false))
     };
     html_page(&state, &headers, lang, StatusCode::OK, title, &format!("/my/dossiers/{code}"), None, body)
@@ -1267,12 +1287,19 @@ async fn render_officer_dossier(
                     label for="note" { (tr(lang, "Nội dung (bắt buộc khi yêu cầu bổ sung, từ chối)", "Note (required to ask for documents or refuse)")) }
                     input type="text" id="note" name="note";
                 }
+                @if civitas_services::civil::kind_of(&d.procedure_code) == Some(civitas_services::civil::Kind::Birth) && possible.contains(&Action::Approve) {
+                    div class="field" {
+                        input type="checkbox" id="not_duplicate" name="not_duplicate" value="1";
+                        label for="not_duplicate" { (tr(lang, "Đã kiểm tra: không trùng với khai sinh đã đăng ký", "Checked: not a duplicate of a registered birth")) }
+                    }
+                }
                 @for a in &possible {
                     @let v = dossiers::name_of(*a);
                     button type="submit" name="action" value=(v) class=(if matches!(a, Action::Refuse | Action::RejectAtReceipt) { "danger" } else { "" }) { (action_text(lang, &v)) } " "
                 }
             }
         }
+        (follow_ups(lang, &civitas_services::followups::sub_dossiers_of(&state.db, &d.code).await.unwrap_or_default()))
         (timeline(lang, &steps, true))
     };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };

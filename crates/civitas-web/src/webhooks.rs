@@ -1,0 +1,209 @@
+//! Delivery of follow-ups to other agencies: each delivery is a compact JWS (ES256, the
+//! server's signing key, published in its JWKS) POSTed to the agency's endpoint with the
+//! delivery id as `Idempotency-Key`, at least once: failures are retried with exponential
+//! back-off (1 s doubling to an hour, 15 attempts), refusals (4xx other than 408 / 429) and
+//! exhausted deliveries become dead letters an operator can list and replay.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State as AxumState};
+use axum::routing::{get, post};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use civitas_identity::{KeyRing, Role};
+use civitas_services::followups::{self, Delivery, Outcome};
+use civitas_store::Db;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::problem::Problem;
+
+pub const MAX_ATTEMPTS: i64 = 15;
+
+/// The claims of a delivery's JWS.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct DeliveryClaims {
+    pub iss: String,
+    /// The delivery id (also the `Idempotency-Key`).
+    pub jti: String,
+    pub iat: i64,
+    pub kind: String,
+    pub body: serde_json::Value,
+}
+
+fn backoff(attempts: i64) -> i64 {
+    let base = 1i64 << attempts.clamp(0, 12);
+    base.min(3600) + rand::random_range(0..=base.min(3600) / 4)
+}
+
+async fn send(client: &reqwest::Client, keys: &KeyRing, issuer: &str, d: &Delivery, now: i64) -> Outcome {
+    let retry = |error: String| {
+        if d.attempts + 1 >= MAX_ATTEMPTS {
+            Outcome::Dead { error: format!("out of attempts: {error}") }
+        } else {
+            Outcome::Retry { error, next_attempt_at: now + backoff(d.attempts) }
+        }
+    };
+    let Some(url) = &d.url else {
+        return retry(format!("agency {} is not registered (civitas agency add)", d.agency_id));
+    };
+    let body: serde_json::Value = serde_json::from_str(&d.payload).unwrap_or_default();
+    let claims = DeliveryClaims { iss: issuer.to_owned(), jti: d.id.clone(), iat: now, kind: d.kind.clone(), body };
+    let jws = civitas_identity::tokens::sign_jws(keys, "civitas-webhook+jwt", &claims);
+    let response = client
+        .post(url)
+        .header("content-type", "application/jose")
+        .header("idempotency-key", &d.id)
+        .body(jws)
+        .send()
+        .await;
+    match response {
+        Ok(r) if r.status().is_success() => {
+            let text = r.text().await.unwrap_or_default();
+            let reference = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["reference"].as_str().map(str::to_owned));
+            Outcome::Delivered { reference, response: text.chars().take(2000).collect() }
+        }
+        Ok(r) => {
+            let status = r.status();
+            let text: String = r.text().await.unwrap_or_default().chars().take(500).collect();
+            let error = format!("HTTP {status}: {text}");
+            if status.is_client_error() && status.as_u16() != 408 && status.as_u16() != 429 {
+                Outcome::Dead { error }
+            } else {
+                retry(error)
+            }
+        }
+        Err(e) => retry(format!("no answer: {e}")),
+    }
+}
+
+/// One round: sends every due delivery (up to 256, 64 at a time) and records the outcomes in
+/// one transaction. Returns how many were attempted.
+pub async fn deliver_once(
+    db: &Db,
+    client: &reqwest::Client,
+    keys: &Arc<KeyRing>,
+    issuer: &str,
+) -> Result<usize, civitas_store::StoreError> {
+    let now = crate::now().unix_timestamp();
+    let batch = followups::due(db, now, 256).await?;
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for chunk in batch.chunks(64) {
+        let mut set = tokio::task::JoinSet::new();
+        for d in chunk.iter().cloned() {
+            let client = client.clone();
+            let keys = keys.clone();
+            let issuer = issuer.to_owned();
+            set.spawn(async move {
+                let o = send(&client, &keys, &issuer, &d, now).await;
+                (d.id, o)
+            });
+        }
+        while let Some(Ok(r)) = set.join_next().await {
+            outcomes.push(r);
+        }
+    }
+    for (id, o) in &outcomes {
+        match o {
+            Outcome::Retry { error, .. } => tracing::info!(delivery = %id, %error, "webhook delivery will be retried"),
+            Outcome::Dead { error } => tracing::warn!(delivery = %id, %error, "webhook delivery dead-lettered"),
+            Outcome::Delivered { .. } => {}
+        }
+    }
+    followups::record(db, &outcomes, &civitas_store::timestamp(crate::now())).await?;
+    Ok(batch.len())
+}
+
+pub fn spawn_worker(db: Db, keys: Arc<KeyRing>, issuer: String) {
+    tokio::spawn(async move {
+        let client = match reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(64)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "webhook client could not be built; no deliveries");
+                return;
+            }
+        };
+        loop {
+            if civitas_store::dispatch!(&db, pool => pool.is_closed()) {
+                break;
+            }
+            match deliver_once(&db, &client, &keys, &issuer).await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "webhook delivery round failed"),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/webhooks/dead", get(dead))
+        .route("/api/v1/webhooks/{id}/replay", post(replay))
+        .route("/api/v1/agencies", get(list_agencies))
+}
+
+fn operator(caller: &Caller) -> Result<(), Problem> {
+    if caller.role() == Role::Operator {
+        Ok(())
+    } else {
+        Err(Problem::forbidden("only operators see and replay deliveries"))
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetters {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<Delivery>,
+}
+
+#[utoipa::path(get, path = "/api/v1/webhooks/dead", tag = "interconnection",
+    responses((status = 200, body = DeadLetters), (status = 403, body = Problem)), security(("bearer" = [])))]
+pub async fn dead(AxumState(state): AxumState<AppState>, caller: Caller) -> Result<Json<DeadLetters>, Problem> {
+    operator(&caller)?;
+    Ok(Json(DeadLetters { items: followups::dead_letters(&state.db, 500).await? }))
+}
+
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/replay", tag = "interconnection", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
+pub async fn replay(
+    AxumState(state): AxumState<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::http::StatusCode, Problem> {
+    operator(&caller)?;
+    let now = crate::now();
+    if followups::replay(&state.db, &id, now.unix_timestamp(), &civitas_store::timestamp(now)).await? {
+        Ok(axum::http::StatusCode::NO_CONTENT)
+    } else {
+        Err(Problem::not_found(format!("no dead letter {id}")))
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgencyList {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<followups::Agency>,
+}
+
+#[utoipa::path(get, path = "/api/v1/agencies", tag = "interconnection",
+    responses((status = 200, body = AgencyList), (status = 403, body = Problem)), security(("bearer" = [])))]
+pub async fn list_agencies(AxumState(state): AxumState<AppState>, caller: Caller) -> Result<Json<AgencyList>, Problem> {
+    operator(&caller)?;
+    Ok(Json(AgencyList { items: followups::agencies(&state.db).await? }))
+}
