@@ -116,6 +116,23 @@ enum Command {
         #[command(subcommand)]
         command: WebhooksCommand,
     },
+    /// Checks a civil-status certificate offline: the signature of the payload its QR carries
+    /// (from a certificate PDF, or given as text) against the published keys. Exit 0 when it
+    /// verifies, 1 otherwise (with the reason). The certificate's current status (superseded,
+    /// revoked) is only known online, at /verify.
+    Verify {
+        /// A certificate PDF (its payload is also in the PDF's Subject).
+        file: Option<PathBuf>,
+        /// The payload text (what the QR code reads).
+        #[arg(long)]
+        payload: Option<String>,
+        /// A JWKS file (JSON with "keys"), e.g. saved from /oauth2/jwks.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// The JWKS URL of the issuing server.
+        #[arg(long)]
+        jwks: Option<String>,
+    },
     /// Run a stand-in agency system that receives and verifies follow-up webhooks (demos, tests).
     AgencySim {
         /// Where to listen.
@@ -532,6 +549,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Verify { file, payload, keys, jwks } => verify_command(file, payload, keys, jwks).await,
         Command::AgencySim { listen, jwks, refuse } => {
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
@@ -547,6 +565,67 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 .await?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The payload a certificate PDF carries in its document information (`/Subject (...)`).
+fn payload_of_pdf(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let start = text.find("/Subject (")? + "/Subject (".len();
+    let end = text[start..].find(')')?;
+    Some(text[start..start + end].to_owned())
+}
+
+async fn verify_command(
+    file: Option<PathBuf>,
+    payload: Option<String>,
+    keys: Option<PathBuf>,
+    jwks: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    #[derive(serde::Deserialize)]
+    struct Set {
+        keys: Vec<civitas_identity::keys::Jwk>,
+    }
+    let fail = |why: String| {
+        println!("NOT VALID: {why}");
+        Ok(ExitCode::from(1))
+    };
+    let payload = match (payload, file) {
+        (Some(p), _) => p.trim().to_owned(),
+        (None, Some(f)) => {
+            let bytes = std::fs::read(&f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
+            match payload_of_pdf(&bytes) {
+                Some(p) => p,
+                None => return fail(format!("{} carries no certificate payload", f.display())),
+            }
+        }
+        (None, None) => anyhow::bail!("give a certificate PDF or --payload TEXT"),
+    };
+    let set: Set = match (keys, jwks) {
+        (Some(path), _) => {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not a JWKS: {e}", path.display()))?
+        }
+        (None, Some(url)) => {
+            let text = reqwest::get(&url).await.map_err(|e| anyhow::anyhow!("cannot fetch {url}: {e}"))?.text().await?;
+            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{url} is not a JWKS: {e}"))?
+        }
+        (None, None) => anyhow::bail!("give the issuer's keys: --keys FILE or --jwks URL"),
+    };
+    if payload.matches('.').count() != 2 {
+        return fail("the payload is not a signed certificate (expected a compact JWS)".into());
+    }
+    match civitas_identity::tokens::verify_with_jwks::<civitas_web::certificates::CertClaims>(&set.keys, &payload) {
+        Some(c) => {
+            println!("VALID SIGNATURE: {} no. {} (certificate {}, issued by {})", c.typ, c.no, c.id, c.iss);
+            for (k, v) in &c.f {
+                println!("  {k}: {v}");
+            }
+            println!("(whether it was since corrected or revoked: {}/verify?payload=...)", c.iss);
+            Ok(ExitCode::SUCCESS)
+        }
+        None => fail("the signature does not verify with these keys (altered, or signed by someone else)".into()),
     }
 }
 

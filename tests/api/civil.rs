@@ -172,6 +172,132 @@ async fn birth(app: TestApp) {
                 && r.purpose.as_deref().is_some_and(|p| p.contains("health-insurance")))
     );
 
+    // The certificate: issued as the result, in the mother's store, signed, verifiable offline.
+    let issued = act(&app, &desk.clerk, &code, json!({ "action": "issue_result" })).await;
+    assert_eq!(issued.status(), 200);
+    let certs: Value = app.get("/api/v1/certificates", &mother).await.json().await.unwrap();
+    let cert = certs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["subject_pid"] == child.as_str())
+        .expect("the child's certificate")
+        .clone();
+    assert_eq!((cert["kind"].as_str(), cert["status"].as_str()), (Some("birth"), Some("valid")));
+    let cert_id = cert["id"].as_str().unwrap().to_owned();
+    let officer_list: Value = app.get("/api/v1/certificates?limit=5", &desk.chief).await.json().await.unwrap();
+    assert!(officer_list["items"].as_array().unwrap().iter().any(|c| c["id"] == cert_id.as_str()));
+    let stranger = app.token(Role::Leader, &[NGOC_HA]);
+    expect_problem(app.get(&format!("/api/v1/certificates/{cert_id}/pdf"), &stranger).await, 404).await;
+    let pdf = app.get(&format!("/api/v1/certificates/{cert_id}/pdf"), &mother).await;
+    assert_eq!(pdf.status(), 200);
+    let pdf = pdf.bytes().await.unwrap().to_vec();
+    let jwks = app.client.get(app.url("/oauth2/jwks")).send().await.unwrap().text().await.unwrap();
+    let dir = temp_dir();
+    let keys = dir.0.join("jwks.json");
+    std::fs::write(&keys, &jwks).unwrap();
+    let file = dir.0.join("giay-khai-sinh.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let bin = env!("CARGO_BIN_EXE_civitas");
+    let verify = |args: Vec<String>| std::process::Command::new(bin).arg("verify").args(args).output().unwrap();
+    let ok = verify(vec![file.display().to_string(), "--keys".into(), keys.display().to_string()]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("Nguyễn Thị Mai"));
+    let payload = cert["payload"].as_str().unwrap().to_owned();
+    if crate::one_stop::pdf_tools() {
+        let (text, qr) = crate::one_stop::read_pdf(&pdf);
+        assert!(
+            text.contains("GIẤY KHAI SINH") && text.contains("Nguyễn Thị Mai") && text.contains("Trần Thị Bình"),
+            "{text}"
+        );
+        assert_eq!(qr, payload, "the QR holds the signed payload");
+        let from_qr = verify(vec!["--payload".into(), qr.clone(), "--keys".into(), keys.display().to_string()]);
+        assert_eq!(from_qr.status.code(), Some(0));
+    }
+    // A tampered payload fails, saying why.
+    let mut parts: Vec<String> = payload.split('.').map(str::to_owned).collect();
+    let mut claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &parts[1]).unwrap(),
+    )
+    .unwrap();
+    claims["f"]["n"] = json!("Nguyễn Thị Giả");
+    parts[1] =
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, serde_json::to_vec(&claims).unwrap());
+    let tampered = parts.join(".");
+    let bad = verify(vec!["--payload".into(), tampered.clone(), "--keys".into(), keys.display().to_string()]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("does not verify"));
+    // Online: /verify says valid, and invalid for the tampered one.
+    let online: Value = app
+        .client
+        .get(app.url("/verify"))
+        .query(&[("payload", payload.as_str()), ("format", "json")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(online["status"], "valid", "{online}");
+    let forged: Value = app
+        .client
+        .get(app.url("/verify"))
+        .query(&[("payload", tampered.as_str()), ("format", "json")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(forged["status"], "invalid");
+    // A correction is its own audited act: the register and a new certificate; the old one superseded.
+    let correction = json!({ "full_name": "Nguyễn Thị Mai Anh", "reason": "Sai tên so với giấy chứng sinh" });
+    expect_problem(
+        app.send_json(
+            Method::POST,
+            &format!("/api/v1/certificates/{cert_id}/correct"),
+            &desk.clerk,
+            correction.clone(),
+        )
+        .await,
+        403,
+    )
+    .await;
+    let r = app
+        .send_json(Method::POST, &format!("/api/v1/certificates/{cert_id}/correct"), &desk.chief, correction.clone())
+        .await;
+    assert_eq!(r.status(), 201);
+    let new_cert: Value = r.json().await.unwrap();
+    let old: Value = app
+        .client
+        .get(app.url("/verify"))
+        .query(&[("payload", cert_id.as_str()), ("format", "json")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((old["status"].as_str(), old["superseded_by"].as_str()), (Some("superseded"), new_cert["id"].as_str()));
+    let renamed: Value = app.get(&format!("/api/v1/people/{child}"), &registrar).await.json().await.unwrap();
+    assert_eq!(renamed["full_name"], "Nguyễn Thị Mai Anh");
+    expect_problem(
+        app.send_json(Method::POST, &format!("/api/v1/certificates/{cert_id}/correct"), &desk.chief, correction).await,
+        409,
+    )
+    .await;
+    let page = app
+        .client
+        .get(app.url("/verify"))
+        .query(&[("payload", new_cert["id"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Hợp lệ") && page.contains("Nguyễn Thị Mai Anh"));
+
     // The same child again (same mother, birth date and name): flagged; the officer must
     // confirm it is not a duplicate, and that is recorded.
     let cert2 = upload(&app, &mother, "giấy chứng sinh 2").await;

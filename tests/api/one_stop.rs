@@ -55,7 +55,7 @@ async fn act(app: &TestApp, token: &str, code: &str, body: Value) -> reqwest::Re
 }
 
 /// Whether the PDF tools are here; in CI they must be.
-fn pdf_tools() -> bool {
+pub fn pdf_tools() -> bool {
     let have = std::process::Command::new("pdftotext").arg("-v").output().is_ok()
         && std::process::Command::new("zbarimg").arg("--version").output().is_ok();
     if !have {

@@ -46,6 +46,9 @@ pub struct Document {
     pub blocks: Vec<Block>,
     pub qr: Option<String>,
     pub footer: String,
+    /// Written as the document's `Subject` (e.g. the signed payload the QR carries, so a tool
+    /// can read it without decoding the image).
+    pub subject: Option<String>,
 }
 
 struct FontUse {
@@ -264,7 +267,12 @@ fn write_pdf(doc: &Document, w: Writer) -> Result<Vec<u8>, DocError> {
 
     pdf.catalog(catalog).pages(tree);
     pdf.pages(tree).kids(page_refs.iter().map(|(p, _)| *p)).count(page_refs.len() as i32);
-    pdf.document_info(info).title(pdf_writer::TextStr(&doc.title)).producer(pdf_writer::TextStr("civitas"));
+    let mut document_info = pdf.document_info(info);
+    document_info.title(pdf_writer::TextStr(&doc.title)).producer(pdf_writer::TextStr("civitas"));
+    if let Some(subject) = &doc.subject {
+        document_info.subject(pdf_writer::TextStr(subject));
+    }
+    document_info.finish();
 
     for ((page_id, content_id), content) in page_refs.iter().zip(w.pages) {
         let mut page = pdf.page(*page_id);
@@ -361,6 +369,7 @@ mod tests {
             ],
             qr: Some("H15.50.05.13-261127-0001|DVC-03|001090123456".into()),
             footer: "civitas".into(),
+            subject: None,
         }
     }
 

@@ -183,7 +183,12 @@ pub async fn birth_duplicates(
             {
                 let other = civitas_core::fold(&sib.full_name);
                 let given = |s: &str| s.rsplit(' ').next().unwrap_or_default().to_owned();
-                if other == folded || given(&other) == given(&folded) {
+                // Similar: the same name, the same given name, or one extends the other.
+                if other == folded
+                    || given(&other) == given(&folded)
+                    || other.starts_with(&folded)
+                    || folded.starts_with(&other)
+                {
                     found.push(format!("{pid} {} (same mother, same birth date)", sib.full_name));
                 }
             }
@@ -554,10 +559,11 @@ pub struct Record {
     pub event_date: String,
     pub registered_on: String,
     pub flags: String,
+    pub data: String,
 }
 
 pub async fn record_of(db: &Db, dossier: &str) -> Result<Option<Record>, civitas_store::StoreError> {
-    let sql = "SELECT id, kind, dossier_code, registration_number, unit_code, subject_pid, other_pid, event_date, registered_on, flags \
+    let sql = "SELECT id, kind, dossier_code, registration_number, unit_code, subject_pid, other_pid, event_date, registered_on, flags, data \
                FROM civil_records WHERE dossier_code = $1";
     Ok(dispatch!(db, pool => sqlx::query_as::<_, Record>(sql).bind(dossier).fetch_optional(pool).await)?)
 }

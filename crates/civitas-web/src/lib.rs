@@ -9,6 +9,7 @@ pub mod agency_sim;
 pub mod api;
 pub mod auth;
 pub mod calendar;
+pub mod certificates;
 pub mod dossiers;
 pub mod i18n;
 pub mod metrics;
@@ -166,6 +167,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dossiers::routes())
         .merge(one_stop::routes())
         .merge(webhooks::routes())
+        .merge(certificates::routes())
         .merge(service_pages::routes())
         .merge(account_pages::routes())
         .route("/api/openapi.json", get(openapi::document))

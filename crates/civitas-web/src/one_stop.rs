@@ -858,6 +858,22 @@ pub(crate) async fn perform(
     }
     let procedure = state.catalogue.get(&d.procedure_code).ok_or_else(Problem::internal)?;
     let mut input = input;
+    // The result of a civil-status registration is its certificate, signed.
+    if action == Action::IssueResult
+        && civitas_services::civil::kind_of(&procedure.code).is_some()
+        && let Some(record) = civitas_services::civil::record_of(&state.db, code).await?
+    {
+        let now = crate::now();
+        let (_, pdf, write) = crate::certificates::issue(state, &record, now).await?;
+        input.result = Some(dossiers::ResultFile {
+            name: format!("{} {}.pdf", procedure.name_vi, record.registration_number.replace('/', "-")),
+            bytes: pdf,
+        });
+        let (current, mut writes) =
+            dossiers::plan_act(&state.db, &state.calendar, procedure, code, action, &actor, input, now).await?;
+        writes.push(write);
+        return Ok(dossiers::commit_planned(&state.db, code, current.version, &writes).await?);
+    }
     if action == Action::IssueResult && input.result.is_none() {
         let bytes = result_pdf(state, &d, procedure, &caller.claims.sub)?;
         input.result =

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{api, calendar, dossiers, one_stop};
+use crate::{api, calendar, certificates, dossiers, one_stop, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,14 +18,17 @@ use crate::{api, calendar, dossiers, one_stop};
         one_stop::my_document, one_stop::submit_online, one_stop::card_check, one_stop::submit_counter,
         one_stop::get_dossier, one_stop::dossier_document, one_stop::work_queue, one_stop::official_ratings,
         one_stop::officer_action, one_stop::supplement, one_stop::withdraw, one_stop::apology, one_stop::rate,
-        one_stop::receipt_pdf, one_stop::apology_pdf,
+        one_stop::receipt_pdf, one_stop::apology_pdf, webhooks::dead, webhooks::replay, webhooks::list_agencies,
+        certificates::list, certificates::pdf, certificates::correct,
     ),
     modifiers(&BearerAuth),
     tags((name = "register", description = "Population register"), (name = "units", description = "Administrative units"),
         (name = "calendar", description = "Working days, public holidays and lunar dates"),
         (name = "dossiers", description = "One-stop dossiers"),
         (name = "procedures", description = "The catalogue of procedures"),
-        (name = "documents", description = "A citizen's document store"))
+        (name = "documents", description = "A citizen's document store"),
+        (name = "interconnection", description = "Follow-ups at other agencies: endpoints, dead letters"),
+        (name = "civil-status", description = "Birth, marriage and death certificates"))
 )]
 pub struct ApiDoc;
 

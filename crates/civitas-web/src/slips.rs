@@ -93,6 +93,7 @@ pub fn receipt(state: &AppState, d: &Dossier) -> Result<Vec<u8>, Problem> {
         blocks,
         qr: Some(qr_payload(d, "Giấy tiếp nhận hồ sơ và hẹn trả kết quả", &d.received_at, Some(&d.appointment_on))),
         footer: format!("{SYSTEM} · {} · Mẫu số 01", d.code),
+        subject: None,
     })
 }
 
@@ -119,6 +120,7 @@ pub fn apology(state: &AppState, d: &Dossier) -> Result<Vec<u8>, Problem> {
         blocks,
         qr: Some(qr_payload(d, "Phiếu xin lỗi và hẹn lại ngày trả kết quả", &d.received_at, Some(&new_date))),
         footer: format!("{SYSTEM} · {} · Mẫu số 04", d.code),
+        subject: None,
     })
 }
 
@@ -154,6 +156,7 @@ pub fn result(
         blocks,
         qr: Some(qr_payload(d, &format!("Kết quả {}", p.name_vi), &issued, None)),
         footer: format!("{SYSTEM} · {}", d.code),
+        subject: None,
     })
 }
 

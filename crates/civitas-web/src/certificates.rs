@@ -1,0 +1,495 @@
+//! Civil-status certificates: the birth certificate (giấy khai sinh), the marriage certificate
+//! and the death extract, as PDFs whose QR holds a compact JWS (ES256, the server's key id in
+//! its header) over the essential fields and the registration number, so anyone can check them
+//! offline against the published keys (`civitas verify`). `/verify` (no sign-in) also says
+//! whether a certificate is still valid, revoked, or superseded by a corrected re-issue.
+//! Corrections of a registered record are their own audited action: the register is
+//! corrected, the certificate re-issued, the old one superseded, in one transaction.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State as AxumState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use maud::html;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use civitas_docs::{Block, Document};
+use civitas_identity::Role;
+use civitas_services::certificates::{self, Certificate};
+use civitas_services::civil::Record;
+use civitas_store::unit::Write;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::i18n::Lang;
+use crate::problem::Problem;
+
+/// What a certificate's QR says, signed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertClaims {
+    pub iss: String,
+    /// The certificate id (its status is at `/verify`).
+    pub id: String,
+    /// birth, marriage or death.
+    pub typ: String,
+    /// Registration number (per commune and year).
+    pub no: String,
+    /// Registering commune code.
+    pub reg: String,
+    pub iat: i64,
+    /// The essential fields, short keys (see `field_label`).
+    pub f: BTreeMap<String, String>,
+}
+
+fn field_label(key: &str) -> &'static str {
+    match key {
+        "pid" => "Số định danh cá nhân",
+        "n" => "Họ, chữ đệm, tên",
+        "d" => "Ngày sinh",
+        "s" => "Giới tính",
+        "p" => "Nơi sinh",
+        "m" => "Họ tên mẹ",
+        "fa" => "Họ tên cha",
+        "a" => "Bên thứ nhất",
+        "b" => "Bên thứ hai",
+        "md" => "Ngày đăng ký kết hôn",
+        "dd" => "Ngày chết",
+        "dp" => "Nơi đăng ký khai tử",
+        _ => "Thông tin",
+    }
+}
+
+fn title(kind: &str) -> &'static str {
+    match kind {
+        "birth" => "GIẤY KHAI SINH",
+        "marriage" => "GIẤY CHỨNG NHẬN KẾT HÔN",
+        "death" => "TRÍCH LỤC KHAI TỬ",
+        _ => "GIẤY CHỨNG NHẬN HỘ TỊCH",
+    }
+}
+
+fn vn(date: &str) -> String {
+    civitas_services::dossiers::parse_day(date)
+        .map(civitas_services::dossiers::vn_day)
+        .unwrap_or_else(|_| date.to_owned())
+}
+
+async fn name_of(state: &AppState, pid: Option<&str>) -> Option<(String, civitas_registry::Person)> {
+    let pid: civitas_core::Pid = pid?.parse().ok()?;
+    let p = state.register.get(&pid).await.ok()??;
+    Some((p.full_name.clone(), p))
+}
+
+/// The essential fields of a record, from the register.
+async fn fields_of(state: &AppState, record: &Record) -> Result<BTreeMap<String, String>, Problem> {
+    let mut f = BTreeMap::new();
+    let data: serde_json::Value = serde_json::from_str(&record.data).unwrap_or_default();
+    match record.kind.as_str() {
+        "birth" => {
+            let (_, child) = name_of(state, Some(&record.subject_pid)).await.ok_or_else(Problem::internal)?;
+            f.insert("pid".into(), child.pid.as_str().to_owned());
+            f.insert("n".into(), child.full_name.clone());
+            f.insert("d".into(), vn(&record.event_date));
+            f.insert("s".into(), child.sex.label("vi").to_owned());
+            f.insert("p".into(), child.birth_registration_place.clone().unwrap_or_default());
+            if let Some((n, _)) = name_of(state, data["mother"].as_str()).await {
+                f.insert("m".into(), n);
+            }
+            if let Some((n, _)) = name_of(state, data["father"].as_str()).await {
+                f.insert("fa".into(), n);
+            }
+        }
+        "marriage" => {
+            let (a, _) = name_of(state, Some(&record.subject_pid)).await.ok_or_else(Problem::internal)?;
+            let (b, _) = name_of(state, record.other_pid.as_deref()).await.ok_or_else(Problem::internal)?;
+            f.insert("a".into(), format!("{a} ({})", record.subject_pid));
+            f.insert("b".into(), format!("{b} ({})", record.other_pid.clone().unwrap_or_default()));
+            f.insert("md".into(), vn(&record.registered_on));
+        }
+        _ => {
+            let (n, _) = name_of(state, Some(&record.subject_pid)).await.ok_or_else(Problem::internal)?;
+            f.insert("pid".into(), record.subject_pid.clone());
+            f.insert("n".into(), n);
+            f.insert("dd".into(), vn(&record.event_date));
+            let place =
+                civitas_core::AdminUnits::get().commune(&record.unit_code).map(|c| c.name.clone()).unwrap_or_default();
+            f.insert("dp".into(), place);
+        }
+    }
+    Ok(f)
+}
+
+/// The PDF of a certificate, from its signed payload (so the paper shows what the QR says).
+pub fn render(claims: &CertClaims, jws: &str) -> Result<Vec<u8>, Problem> {
+    let units = civitas_core::AdminUnits::get();
+    let authority = units.commune(&claims.reg).map(|c| format!("UBND {}", c.name)).unwrap_or_default();
+    let mut blocks = vec![
+        Block::Centered("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM".into()),
+        Block::Centered("Độc lập - Tự do - Hạnh phúc".into()),
+        Block::Gap(8.0),
+        Block::Centered(authority),
+        Block::Gap(8.0),
+        Block::Title(title(&claims.typ).into()),
+        Block::Centered(format!("Số: {}", claims.no)),
+        Block::Gap(8.0),
+    ];
+    for (k, v) in &claims.f {
+        blocks.push(Block::Field(field_label(k).into(), v.clone()));
+    }
+    blocks.push(Block::Gap(8.0));
+    blocks.push(Block::Text(format!(
+        "Mã chứng nhận: {}. Kiểm tra tính hợp lệ: quét mã QR hoặc nhập mã tại trang /verify của hệ thống.",
+        claims.id
+    )));
+    civitas_docs::render(&Document {
+        title: title(&claims.typ).into(),
+        blocks,
+        qr: Some(jws.to_owned()),
+        footer: format!("civitas · {} · {}", title(&claims.typ), claims.no),
+        subject: Some(jws.to_owned()),
+    })
+    .map_err(|e| crate::problem::internal(&e))
+}
+
+/// Signs a new certificate of `record`: its id, payload, PDF and the write of its row.
+pub async fn issue(
+    state: &AppState,
+    record: &Record,
+    now: time::OffsetDateTime,
+) -> Result<(String, Vec<u8>, Write), Problem> {
+    let id = civitas_services::documents::new_id();
+    let claims = CertClaims {
+        iss: state.identity.issuer.clone(),
+        id: id.clone(),
+        typ: record.kind.clone(),
+        no: record.registration_number.clone(),
+        reg: record.unit_code.clone(),
+        iat: now.unix_timestamp(),
+        f: fields_of(state, record).await?,
+    };
+    let jws = civitas_identity::tokens::sign_jws(&state.keys, "civitas-certificate+jwt", &claims);
+    let pdf = render(&claims, &jws)?;
+    let write = certificates::insert(&id, record, &jws, None, &civitas_store::timestamp(now));
+    Ok((id, pdf, write))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/certificates", get(list))
+        .route("/api/v1/certificates/{id}/pdf", get(pdf))
+        .route("/api/v1/certificates/{id}/correct", post(correct))
+        .route("/verify", get(verify_page))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificateList {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<Certificate>,
+}
+
+/// Who is asking: an officer of civil status (the leader or specialist of a unit) or a person
+/// (their e-ID access token).
+enum Reader {
+    Officer(Caller),
+    Person(String),
+}
+
+async fn reader(state: &AppState, headers: &HeaderMap) -> Result<Reader, Problem> {
+    let token = crate::auth::bearer_token(headers)
+        .ok_or_else(|| Problem::unauthorized("send Authorization: Bearer <token>"))?;
+    if let Ok(caller) = crate::auth::caller_from_token(state, token, Some("civil-status".into()), None).await {
+        return match caller.role() {
+            Role::Specialist | Role::Leader | Role::OnestopOfficer => Ok(Reader::Officer(caller)),
+            r => Err(Problem::forbidden(format!("role {} does not read civil-status certificates", r.as_str()))),
+        };
+    }
+    Ok(Reader::Person(crate::auth::citizen_pid(state, token).await?))
+}
+
+fn may_read(reader: &Reader, c: &Certificate) -> bool {
+    match reader {
+        Reader::Officer(caller) => crate::one_stop::officer_covers(caller, &c.unit_code),
+        Reader::Person(pid) => &c.subject_pid == pid || c.other_pid.as_deref() == Some(pid.as_str()),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/certificates", tag = "civil-status", params(ListQuery),
+    responses((status = 200, body = CertificateList), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    AxumState(state): AxumState<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<CertificateList>, Problem> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let items = match reader(&state, &headers).await? {
+        Reader::Officer(caller) => certificates::of_units(&state.db, &caller.claims.units, limit).await?,
+        Reader::Person(pid) => certificates::of_person(&state.db, &pid, limit).await?,
+    };
+    Ok(Json(CertificateList { items }))
+}
+
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/pdf", tag = "civil-status", params(("id" = String, Path)),
+    responses((status = 200, description = "The certificate, PDF", content_type = "application/pdf"), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn pdf(
+    AxumState(state): AxumState<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let reader = reader(&state, &headers).await?;
+    let c = certificates::get(&state.db, &id).await?.filter(|c| may_read(&reader, c));
+    let c = c.ok_or_else(|| Problem::not_found("no such certificate that you may read"))?;
+    let claims: CertClaims =
+        civitas_identity::tokens::verify_jws(&state.keys, &c.payload).await.map_err(|_| Problem::internal())?;
+    let bytes = render(&claims, &c.payload)?;
+    Ok(crate::one_stop::file_response("application/pdf", &format!("{}-{}.pdf", c.kind, c.id), bytes))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Correction {
+    /// The corrected full name (the field a correction most often concerns).
+    full_name: String,
+    /// Why, and on what evidence: kept on the record, the register's history and the event.
+    reason: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/correct", tag = "civil-status", params(("id" = String, Path)),
+    request_body = Correction,
+    responses((status = 201, body = Object), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn correct(
+    AxumState(state): AxumState<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Correction>,
+) -> Result<(StatusCode, Json<Certificate>), Problem> {
+    if caller.role() != Role::Leader {
+        return Err(Problem::forbidden("corrections of civil status are decided by a leader"));
+    }
+    let old =
+        certificates::get(&state.db, &id).await?.filter(|c| crate::one_stop::officer_covers(&caller, &c.unit_code));
+    let old = old.ok_or_else(|| Problem::not_found("no such certificate in your units"))?;
+    if old.status != "valid" {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "not-valid",
+            "Not valid",
+            format!("the certificate is {}", old.status),
+        ));
+    }
+    let reason = civitas_core::nfc(body.reason.trim());
+    let name = civitas_core::nfc(body.full_name.trim());
+    let invalid = |d: &str| {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-correction", "Invalid correction", d.to_owned())
+    };
+    if reason.is_empty() || reason.chars().count() > 1000 {
+        return Err(invalid("give the reason and evidence of the correction (1–1,000 characters)"));
+    }
+    // Whose name: the child of a birth, the deceased of a death.
+    if old.kind == "marriage" {
+        return Err(invalid("a marriage certificate is corrected through the spouses' own records"));
+    }
+    let pid: civitas_core::Pid = old.subject_pid.parse().map_err(|_| Problem::internal())?;
+    let person = state.register.get(&pid).await?.ok_or_else(Problem::internal)?;
+    if person.full_name == name {
+        return Err(invalid("the name is already so"));
+    }
+    let record =
+        civitas_services::civil::record_of(&state.db, &old.dossier_code).await?.ok_or_else(Problem::internal)?;
+    let now = crate::now();
+    let at = civitas_store::timestamp(now);
+    let mut corrected = person.clone();
+    corrected.full_name = name.clone();
+    let today = civitas_services::dossiers::local_today(now);
+    let corrected = corrected.normalize_and_validate(today).map_err(|e| invalid(&e.to_string()))?;
+    let basis = civitas_registry::LegalBasis {
+        basis: format!("Cải chính hộ tịch: {reason}"),
+        document_ref: Some(record.registration_number.clone()),
+    };
+    let attribution = civitas_registry::store::Attribution { actor: &caller.claims.sub, legal_basis: &basis, at: &at };
+    let version = person.version.unwrap_or(1);
+    let events = [
+        civitas_store::NewEvent {
+            kind: "person.corrected",
+            subject: pid.as_str().to_owned(),
+            payload: serde_json::json!({ "fields": ["full_name"], "version": version + 1 }),
+            actor: caller.claims.sub.clone(),
+            occurred_at: at.clone(),
+        },
+        civitas_store::NewEvent {
+            kind: "civil.corrected",
+            subject: record.id.clone(),
+            payload: serde_json::json!({ "certificate": old.id, "field": "full_name", "from": person.full_name, "to": name, "reason": reason }),
+            actor: caller.claims.sub.clone(),
+            occurred_at: at.clone(),
+        },
+    ];
+    let mut writes = state
+        .register
+        .plan_version(&corrected, &person, version, "corrected", &attribution, &events)
+        .map_err(|e| invalid(&e.to_string()))?;
+    // The new certificate reads the corrected register; sign it from the corrected fields.
+    let mut fields = fields_of(&state, &record).await?;
+    fields.insert("n".into(), name.clone());
+    let new_id = civitas_services::documents::new_id();
+    let claims = CertClaims {
+        iss: state.identity.issuer.clone(),
+        id: new_id.clone(),
+        typ: record.kind.clone(),
+        no: record.registration_number.clone(),
+        reg: record.unit_code.clone(),
+        iat: now.unix_timestamp(),
+        f: fields,
+    };
+    let jws = civitas_identity::tokens::sign_jws(&state.keys, "civitas-certificate+jwt", &claims);
+    writes.push(certificates::supersede(&old.id, &new_id, &reason));
+    writes.push(certificates::insert(&new_id, &record, &jws, None, &at));
+    if civitas_store::unit::commit(&state.db, &writes).await?.is_err() {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "changed",
+            "Changed meanwhile",
+            "the record or the certificate changed meanwhile; reload and retry",
+        ));
+    }
+    let new = certificates::get(&state.db, &new_id).await?.ok_or_else(Problem::internal)?;
+    Ok((StatusCode::CREATED, Json(new)))
+}
+
+// ----- /verify -----
+
+/// The result of checking a payload or certificate id.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// valid, revoked, superseded, unknown (a good signature, but not issued here) or invalid.
+    pub status: String,
+    pub reason: String,
+    pub claims: Option<CertClaims>,
+    pub superseded_by: Option<String>,
+}
+
+pub async fn verdict(state: &AppState, input: &str) -> Verdict {
+    let input = input.trim();
+    let bad =
+        |reason: &str| Verdict { status: "invalid".into(), reason: reason.into(), claims: None, superseded_by: None };
+    let (claims, stored) = if input.matches('.').count() == 2 {
+        match civitas_identity::tokens::verify_jws::<CertClaims>(&state.keys, input).await {
+            Ok(c) => {
+                let stored = certificates::get(&state.db, &c.id).await.ok().flatten();
+                if stored.as_ref().is_some_and(|s| s.payload != input) {
+                    return bad("the payload does not match the certificate issued under this id");
+                }
+                (c, stored)
+            }
+            Err(_) => {
+                return bad("the signature does not verify with this system's keys (altered, or not issued here)");
+            }
+        }
+    } else {
+        match certificates::get(&state.db, input).await.ok().flatten() {
+            Some(s) => match civitas_identity::tokens::verify_jws::<CertClaims>(&state.keys, &s.payload).await {
+                Ok(c) => (c, Some(s)),
+                Err(_) => return bad("the stored certificate no longer verifies"),
+            },
+            None => return bad("no certificate has this code"),
+        }
+    };
+    match stored {
+        None => Verdict {
+            status: "unknown".into(),
+            reason: "signed by this system, but not in its certificate list".into(),
+            claims: Some(claims),
+            superseded_by: None,
+        },
+        Some(s) => Verdict {
+            reason: match s.status.as_str() {
+                "valid" => "the signature verifies and the certificate is in force".into(),
+                "superseded" => {
+                    format!("replaced by a corrected certificate ({})", s.reason.clone().unwrap_or_default())
+                }
+                other => format!("the certificate is {other}"),
+            },
+            status: s.status.clone(),
+            superseded_by: s.superseded_by,
+            claims: Some(claims),
+        },
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct VerifyQuery {
+    lang: Option<String>,
+    payload: Option<String>,
+    format: Option<String>,
+}
+
+async fn verify_page(
+    AxumState(state): AxumState<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<VerifyQuery>,
+) -> Response {
+    let lang = crate::pages::lang(&headers, q.lang.as_deref());
+    let input = q.payload.clone().unwrap_or_default();
+    let v = if input.trim().is_empty() { None } else { Some(verdict(&state, &input).await) };
+    if q.format.as_deref() == Some("json") {
+        return match v {
+            Some(v) => Json(v).into_response(),
+            None => Problem::bad_request("missing-payload", "send payload=<the QR text or the certificate code>")
+                .into_response(),
+        };
+    }
+    let tr = |vi: &'static str, en: &'static str| if lang == Lang::En { en } else { vi };
+    let title = tr("Kiểm tra giấy tờ hộ tịch", "Verify a civil-status certificate");
+    let body = html! {
+        h1 { (title) }
+        form method="get" action="/verify" {
+            div class="field" {
+                label for="payload" { (tr("Nội dung mã QR hoặc mã chứng nhận", "The QR text or the certificate code")) }
+                textarea id="payload" name="payload" rows="4" { (input) }
+            }
+            button type="submit" { (tr("Kiểm tra", "Verify")) }
+        }
+        @if let Some(v) = &v {
+            div class=(if v.status == "valid" { "confirmation" } else { "error-summary" }) role="status" id="verdict" {
+                h2 { (match v.status.as_str() {
+                    "valid" => tr("Hợp lệ", "Valid"),
+                    "superseded" => tr("Đã được thay thế bằng bản cải chính", "Superseded by a correction"),
+                    "revoked" => tr("Đã bị thu hồi", "Revoked"),
+                    "unknown" => tr("Chữ ký đúng nhưng không có trong danh sách", "Signature good, but not listed"),
+                    _ => tr("Không hợp lệ", "Not valid"),
+                }) }
+                p { (v.reason) }
+            }
+            @if let Some(c) = &v.claims {
+                dl class="facts" {
+                    dt { (tr("Loại", "Kind")) } dd { (title_of(&c.typ)) }
+                    dt { (tr("Số đăng ký", "Registration number")) } dd { (c.no) }
+                    @for (k, val) in &c.f { dt { (field_label(k)) } dd { (val) } }
+                }
+            }
+        }
+    };
+    let (csrf, fresh) = crate::pages::csrf_of(&headers);
+    let ctx = crate::pages::PageContext { lang, title, caller: None, csrf: None, path: "/verify" };
+    let status = match &v {
+        Some(v) if v.status == "invalid" => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::OK,
+    };
+    crate::pages::page(status, crate::pages::layout(&ctx, body), None, fresh.then_some((csrf.as_str(), &state)))
+}
+
+fn title_of(kind: &str) -> &'static str {
+    title(kind)
+}
