@@ -24,7 +24,7 @@ if [ "$BACKEND" = postgres ]; then
   sql() { psql -qtA "$URL" -c "$1"; }
 else
   URL="sqlite://$DIR/civitas.db"
-  sql() { sqlite3 "$DIR/civitas.db" "$1"; }
+  sql() { sqlite3 -cmd ".timeout 10000" "$DIR/civitas.db" "$1"; }
 fi
 BASE=http://127.0.0.1:$PORT
 start() {
