@@ -675,6 +675,7 @@ async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Re
             );
         }
         let demo_ids = civitas::seed_demo_identity(&state.identity, &register).await?;
+        civitas_web::demo::seed_civil(&state, &register).await;
         let sample = register.sample_pid().await?.unwrap_or_default();
         let token = tokens::issue(
             &state.keys,
@@ -698,6 +699,8 @@ async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Re
              \x20   one-stop {os0} TOTP key {os0_key}\n\
              \x20   specialist {os1} TOTP key {os1_key}\n\
              \x20   leader {os2} TOTP key {os2_key}\n\
+             \x20 Civil status:      births, a marriage and a death were registered; certificates: {issuer}/verify\n\
+             \x20   follow-ups wait for the social insurance agency: run `civitas agency-sim` (port 8090)\n\
              \x20 OpenID discovery:  {issuer}/.well-known/openid-configuration\n\
              \x20   web client:      demo-portal / {portal}  (redirect http://127.0.0.1:<any port>/callback)\n\
              \x20   agency client:   demo-agency / {agency}  (client_credentials, scope registry.read)\n\

@@ -567,3 +567,9 @@ pub async fn record_of(db: &Db, dossier: &str) -> Result<Option<Record>, civitas
                FROM civil_records WHERE dossier_code = $1";
     Ok(dispatch!(db, pool => sqlx::query_as::<_, Record>(sql).bind(dossier).fetch_optional(pool).await)?)
 }
+
+/// How many civil-status records exist.
+pub async fn count(db: &Db) -> Result<i64, civitas_store::StoreError> {
+    let sql = "SELECT COUNT(*) FROM civil_records";
+    Ok(dispatch!(db, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await)?)
+}

@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 pub mod calendar;
 pub mod certificates;
+pub mod demo;
 pub mod dossiers;
 pub mod i18n;
 pub mod metrics;

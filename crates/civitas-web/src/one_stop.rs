@@ -258,11 +258,11 @@ pub(crate) fn applicant_data(person: &civitas_registry::Person) -> serde_json::V
 }
 
 /// Everything checked before a dossier is stored: the form, the components, the competent unit.
-pub(crate) struct Prepared {
+pub struct Prepared {
     pub new: NewDossier,
 }
 
-pub(crate) async fn prepare(
+pub async fn prepare(
     state: &AppState,
     procedure: &Procedure,
     person: &civitas_registry::Person,
@@ -841,7 +841,7 @@ pub(crate) fn result_pdf(
     crate::slips::result(state, d, procedure, officer, crate::now())
 }
 
-pub(crate) async fn perform(
+pub async fn perform(
     state: &AppState,
     caller: &Caller,
     code: &str,

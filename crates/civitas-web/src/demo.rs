@@ -1,0 +1,173 @@
+//! Demo civil registrations for `serve --demo`: a few births, a marriage and a death taken
+//! through the real workflow (online submission, receipt, appraisal, the leader's approval,
+//! the certificate as the result), so certificates, follow-ups and timelines exist from the start.
+
+use std::collections::BTreeMap;
+
+use civitas_core::{LifeStatus, MaritalStatus, Sex};
+use civitas_identity::{Claims, Role};
+use civitas_services::dossiers::{self, ActInput};
+use civitas_services::workflow::Action;
+
+use crate::AppState;
+use crate::auth::Caller;
+
+fn officer(state: &AppState, sub: &str, role: Role, unit: &str) -> Option<Caller> {
+    let claims = Claims {
+        iss: state.identity.issuer.clone(),
+        sub: sub.to_owned(),
+        role,
+        units: vec![unit.to_owned()],
+        iat: 0,
+        exp: i64::MAX,
+        jti: format!("demo-{sub}"),
+    };
+    let units = claims.unit_codes();
+    (!units.is_empty()).then(|| Caller { claims, units, purpose: Some("demo".into()), request_id: None })
+}
+
+/// A small PDF standing in for a paper the citizen hands in.
+fn paper(title: &str) -> Vec<u8> {
+    let doc = civitas_docs::Document {
+        title: title.to_owned(),
+        blocks: vec![
+            civitas_docs::Block::Title(title.to_uppercase()),
+            civitas_docs::Block::Text("Bản điện tử (dữ liệu mẫu).".into()),
+        ],
+        qr: None,
+        footer: "civitas demo".into(),
+        subject: None,
+    };
+    civitas_docs::render(&doc).unwrap_or_default()
+}
+
+async fn through(
+    state: &AppState,
+    person: &civitas_registry::Person,
+    procedure: &str,
+    fields: &[(&str, String)],
+    component: Option<(&str, &str)>,
+) -> Result<String, String> {
+    let p = state.catalogue.get(procedure).ok_or("no procedure")?;
+    let now = crate::now();
+    let mut components = BTreeMap::new();
+    if let Some((code, title)) = component {
+        let doc = civitas_services::documents::store(
+            &state.db,
+            person.pid.as_str(),
+            &format!("{title}.pdf"),
+            &paper(title),
+            now,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        components.insert(code.to_owned(), doc.id);
+    }
+    let fields: BTreeMap<String, String> = fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    let prepared = crate::one_stop::prepare(state, p, person, &fields, &components, "online", serde_json::json!({}))
+        .await
+        .map_err(|e| e.detail)?;
+    let unit = prepared.new.unit_code.clone();
+    let d = state.intake.submit(prepared.new, None, person.pid.as_str(), now).await.map_err(|e| e.to_string())?;
+    let desk = officer(state, "demo-motcua", Role::OnestopOfficer, &unit).ok_or("unit")?;
+    let clerk = officer(state, "demo-chuyenvien", Role::Specialist, &unit).ok_or("unit")?;
+    let chief = officer(state, "demo-lanhdao", Role::Leader, &unit).ok_or("unit")?;
+    for (caller, action) in [
+        (&desk, Action::StartProcessing),
+        (&clerk, Action::Forward),
+        (&chief, Action::Approve),
+        (&clerk, Action::IssueResult),
+    ] {
+        crate::one_stop::perform(state, caller, &d.code, action, ActInput::default(), false)
+            .await
+            .map_err(|e| e.detail)?;
+    }
+    Ok(d.code)
+}
+
+/// Registers the demo's births, marriage and death unless it was done before. Failures are
+/// logged, not fatal: the demo still serves.
+pub async fn seed_civil(state: &AppState, register: &civitas_registry::Register) {
+    if civitas_services::civil::count(&state.db).await.unwrap_or(1) > 0 {
+        return;
+    }
+    // Adults in ID-number order come grouped by century and sex: read enough of them to find
+    // young women as well as elders.
+    let Ok(adults) = register.living_adults(2006, 4000).await else { return };
+    let mut people = Vec::new();
+    for pid in adults.iter().skip(10).step_by(4) {
+        if let Ok(p) = pid.parse::<civitas_core::Pid>()
+            && let Ok(Some(person)) = register.get(&p).await
+            && person.status == LifeStatus::Living
+            && person.permanent_residence.is_some()
+        {
+            people.push(person);
+        }
+    }
+    let today = dossiers::local_today(crate::now());
+    let mut report = Vec::new();
+    // Births: three young mothers.
+    let mothers: Vec<_> = people
+        .iter()
+        .filter(|p| p.sex == Sex::Female && p.household_id.is_some() && (20..40).contains(&p.birth_date.age_on(today)))
+        .take(3)
+        .collect();
+    for (i, m) in mothers.iter().enumerate() {
+        let family = m.full_name.split(' ').next().unwrap_or("Nguyễn");
+        let name = format!("{family} {}", ["Minh Anh", "Gia Bảo", "Ngọc Hân"][i % 3]);
+        let sex = if i == 1 { "male" } else { "female" };
+        let born = (today - time::Duration::days(5 + i as i64)).to_string();
+        let commune = m.permanent_residence.as_ref().map(|r| r.commune.as_str().to_owned()).unwrap_or_default();
+        let fields = [
+            ("child_name", name),
+            ("child_birth_date", born),
+            ("child_sex", sex.to_owned()),
+            ("birth_cert_no", format!("GCS-DEMO-{}", i + 1)),
+            ("live_with", "applicant".to_owned()),
+            ("commune", commune),
+        ];
+        report.push(through(state, m, "DVC-15", &fields, Some(("GCS", "Giấy chứng sinh"))).await);
+    }
+    // A marriage: a single man and a single woman, unrelated, of age.
+    let man = people.iter().find(|p| {
+        p.sex == Sex::Male
+            && p.marital_status == MaritalStatus::Single
+            && p.spouse_pid.is_none()
+            && (22..40).contains(&p.birth_date.age_on(today))
+    });
+    let woman = people.iter().find(|p| {
+        p.sex == Sex::Female
+            && p.marital_status == MaritalStatus::Single
+            && p.spouse_pid.is_none()
+            && (20..40).contains(&p.birth_date.age_on(today))
+            && man.is_none_or(|m| m.household_id != p.household_id)
+    });
+    if let (Some(m), Some(w)) = (man, woman) {
+        let commune = m.permanent_residence.as_ref().map(|r| r.commune.as_str().to_owned()).unwrap_or_default();
+        let fields = [("partner_pid", w.pid.as_str().to_owned()), ("commune", commune)];
+        report.push(through(state, m, "DVC-11", &fields, None).await);
+    }
+    // A death: the eldest person found, registered by a relative of the household or anyone.
+    if let Some(elder) =
+        people.iter().filter(|p| p.birth_date.age_on(today) >= 75).max_by_key(|p| p.birth_date.age_on(today))
+        && let Some(informant) = people
+            .iter()
+            .find(|p| p.pid != elder.pid && p.household_id == elder.household_id)
+            .or(people.iter().find(|p| p.pid != elder.pid))
+    {
+        let commune = elder.permanent_residence.as_ref().map(|r| r.commune.as_str().to_owned()).unwrap_or_default();
+        let fields = [
+            ("deceased_pid", elder.pid.as_str().to_owned()),
+            ("death_date", (today - time::Duration::days(2)).to_string()),
+            ("commune", commune),
+            ("funeral_allowance", "yes".to_owned()),
+        ];
+        report.push(through(state, informant, "DVC-16", &fields, Some(("BT", "Giấy báo tử"))).await);
+    }
+    for r in report {
+        match r {
+            Ok(code) => tracing::info!(dossier = %code, "demo civil registration"),
+            Err(e) => tracing::warn!(error = %e, "demo civil registration failed"),
+        }
+    }
+}
