@@ -425,9 +425,13 @@ async fn officer_signs_in(c: &Client, app: &TestApp, role: Role) {
 }
 
 async fn citizen_signs_in(c: &Client, app: &TestApp) {
+    citizen_signs_in_as(c, app, AN).await;
+}
+
+async fn citizen_signs_in_as(c: &Client, app: &TestApp, pid: &str) {
     c.delete_all_cookies().await.unwrap();
     c.goto(&app.url("/signin")).await.unwrap();
-    fill(c, "pid", AN).await;
+    fill(c, "pid", pid).await;
     fill(c, "password", PASSWORD).await;
     click_and_wait(c, "form[action='/signin'] button").await;
     wait_for_path(c, "/account").await;
@@ -566,4 +570,64 @@ async fn citizen_applies_online_and_officers_process_it_in_the_browser() {
     click_and_wait(c, "form[action='/status'] button").await;
     assert_eq!(text_of(c, "#public-state").await, "Đã có kết quả");
     assert_accessible(c, &axe, "status").await;
+}
+
+/// A birth registered online by a parent in the browser (the interconnected procedure): the
+/// officers approve and issue on their pages; the parent sees the follow-up at social insurance
+/// in the dossier's timeline; the certificate's QR text checks as valid at /verify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_registers_a_birth_and_the_certificate_verifies_in_the_browser() {
+    let Some((axe, browser, app)) = setup().await else { return };
+    app.account(BINH, 1).await;
+    let c = &browser.client;
+    let dir = temp_dir();
+    let paper = dir.0.join("giay-chung-sinh.pdf");
+    std::fs::write(&paper, b"%PDF-1.4\n% birth\n%%EOF\n").unwrap();
+
+    citizen_signs_in_as(c, &app, BINH).await;
+    c.goto(&app.url("/services/DVC-15/apply")).await.unwrap();
+    fill(c, "f-child_name", "Nguyễn Thị Hoa").await;
+    let born = (civitas_services::dossiers::local_today(civitas::now()) - time::Duration::days(4)).to_string();
+    c.execute(&format!("document.getElementById('f-child_birth_date').value='{born}';"), vec![]).await.unwrap();
+    c.find(Locator::Css("#f-child_sex option[value='female']")).await.unwrap().click().await.unwrap();
+    fill(c, "f-birth_cert_no", "GCS-BROWSER-1").await;
+    fill(c, "f-other_parent_pid", AN).await;
+    c.find(Locator::Css("#f-live_with option[value='applicant']")).await.unwrap().click().await.unwrap();
+    fill(c, "f-commune", BA_DINH).await;
+    c.find(Locator::Id("c-GCS")).await.unwrap().send_keys(paper.to_str().unwrap()).await.unwrap();
+    click_and_wait(c, "form[enctype='multipart/form-data'] button").await;
+    assert_eq!(text_of(c, "h1").await, "Kiểm tra thông tin trước khi nộp");
+    click_and_wait(c, "form[action='/services/DVC-15/submit'] button").await;
+    let code = text_of(c, "#new-code").await;
+
+    for (role, action) in [
+        (Role::OnestopOfficer, "start_processing"),
+        (Role::Specialist, "forward"),
+        (Role::Leader, "approve"),
+        (Role::Specialist, "issue_result"),
+    ] {
+        officer_signs_in(c, &app, role).await;
+        c.goto(&app.url(&format!("/officer/dossiers/{code}"))).await.unwrap();
+        click_button(c, action).await;
+    }
+    assert_eq!(text_of(c, "#dossier-state").await, "Đã có kết quả");
+    assert!(text_of(c, "main").await.contains("số định danh của trẻ"));
+
+    citizen_signs_in_as(c, &app, BINH).await;
+    c.goto(&app.url(&format!("/my/dossiers/{code}"))).await.unwrap();
+    assert!(text_of(c, "#follow-ups").await.contains("Cấp thẻ bảo hiểm y tế cho trẻ dưới 6 tuổi"));
+    assert_accessible(c, &axe, "dossier with follow-ups").await;
+
+    // Anyone checks the certificate with the text of its QR code.
+    let certs = civitas_services::certificates::of_person(&app.db, BINH, 5).await.unwrap();
+    let payload = certs[0].payload.clone();
+    c.delete_all_cookies().await.unwrap();
+    c.goto(&app.url("/verify")).await.unwrap();
+    assert_accessible(c, &axe, "verify").await;
+    fill(c, "payload", &payload).await;
+    click_and_wait(c, "form[action='/verify'] button").await;
+    let verdict = text_of(c, "#verdict").await;
+    assert!(verdict.contains("Hợp lệ"), "{verdict}");
+    assert!(text_of(c, "main").await.contains("Nguyễn Thị Hoa"));
+    assert_accessible(c, &axe, "verify result").await;
 }
