@@ -44,14 +44,14 @@ COLS="code, procedure_code, body_code, unit_code, applicant_pid, applicant_name,
 if [ "$BACKEND" = postgres ]; then
   sql "INSERT INTO dossiers ($COLS)
        SELECT 'H01.8-' || lpad(row_number() OVER (ORDER BY pid)::text, 8, '0'), 'DVC-09', 'H01.8', permanent_commune, pid, full_name, 'online', 'in_processing', 1,
-              '{\"fields\":{\"child_name\":\"Nguyễn Thị Bé ' || pid || '\",\"child_birth_date\":\"$BORN\",\"child_sex\":\"female\",\"birth_cert_no\":\"GCS-' || pid || '\",\"live_with\":\"applicant\",\"commune\":\"' || permanent_commune || '\"}}',
+              '{\"fields\":{\"child_name\":\"Nguyễn Thị Bé\",\"child_birth_date\":\"$BORN\",\"child_sex\":\"female\",\"birth_cert_no\":\"GCS-' || pid || '\",\"live_with\":\"applicant\",\"commune\":\"' || permanent_commune || '\"}}',
               '${TODAY}T01:00:00.000000Z', '$TODAY', 1, '$TODAY', '[]', 3, 'bench'
        FROM people WHERE sex = 'female' AND status = 'living' AND household_id IS NOT NULL AND permanent_commune IS NOT NULL AND birth_year BETWEEN 1976 AND 2006
        ORDER BY pid LIMIT $BIRTHS"
 else
   sql "INSERT INTO dossiers ($COLS)
        SELECT printf('H01.8-%08d', row_number() OVER (ORDER BY pid)), 'DVC-09', 'H01.8', permanent_commune, pid, full_name, 'online', 'in_processing', 1,
-              '{\"fields\":{\"child_name\":\"Nguyễn Thị Bé ' || pid || '\",\"child_birth_date\":\"$BORN\",\"child_sex\":\"female\",\"birth_cert_no\":\"GCS-' || pid || '\",\"live_with\":\"applicant\",\"commune\":\"' || permanent_commune || '\"}}',
+              '{\"fields\":{\"child_name\":\"Nguyễn Thị Bé\",\"child_birth_date\":\"$BORN\",\"child_sex\":\"female\",\"birth_cert_no\":\"GCS-' || pid || '\",\"live_with\":\"applicant\",\"commune\":\"' || permanent_commune || '\"}}',
               '${TODAY}T01:00:00.000000Z', '$TODAY', 1, '$TODAY', '[]', 3, 'bench'
        FROM people WHERE sex = 'female' AND status = 'living' AND household_id IS NOT NULL AND permanent_commune IS NOT NULL AND birth_year BETWEEN 1976 AND 2006
        ORDER BY pid LIMIT $BIRTHS"

@@ -129,6 +129,10 @@ async fn text_of(c: &Client, css: &str) -> String {
 
 /// axe-core, a browser and a server, or `None` (loudly; a failure in CI) when the tools are missing.
 async fn setup() -> Option<(String, Browser, TestApp)> {
+    setup_on(Backend::Sqlite).await
+}
+
+async fn setup_on(backend: Backend) -> Option<(String, Browser, TestApp)> {
     let Some(axe) = axe_source() else {
         if required() {
             panic!("axe-core missing: run scripts/setup-test-env");
@@ -137,7 +141,7 @@ async fn setup() -> Option<(String, Browser, TestApp)> {
         return None;
     };
     let browser = browser().await?;
-    Some((axe, browser, spawn_app(Backend::Sqlite).await?))
+    Some((axe, browser, spawn_app(backend).await?))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -449,7 +453,17 @@ async fn click_button(c: &Client, value: &str) {
 /// rates the service; anyone looks the status up. axe-core checks every page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn citizen_applies_online_and_officers_process_it_in_the_browser() {
-    let Some((axe, browser, app)) = setup().await else { return };
+    one_stop_in_the_browser(Backend::Sqlite).await;
+}
+
+/// The same on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn citizen_applies_online_and_officers_process_it_in_the_browser_on_postgres() {
+    one_stop_in_the_browser(Backend::Postgres).await;
+}
+
+async fn one_stop_in_the_browser(backend: Backend) {
+    let Some((axe, browser, app)) = setup_on(backend).await else { return };
     app.account(AN, 1).await;
     let c = &browser.client;
     let dir = temp_dir();
@@ -577,7 +591,17 @@ async fn citizen_applies_online_and_officers_process_it_in_the_browser() {
 /// in the dossier's timeline; the certificate's QR text checks as valid at /verify.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parent_registers_a_birth_and_the_certificate_verifies_in_the_browser() {
-    let Some((axe, browser, app)) = setup().await else { return };
+    birth_in_the_browser(Backend::Sqlite).await;
+}
+
+/// The same on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_registers_a_birth_and_the_certificate_verifies_in_the_browser_on_postgres() {
+    birth_in_the_browser(Backend::Postgres).await;
+}
+
+async fn birth_in_the_browser(backend: Backend) {
+    let Some((axe, browser, app)) = setup_on(backend).await else { return };
     app.account(BINH, 1).await;
     let c = &browser.client;
     let dir = temp_dir();

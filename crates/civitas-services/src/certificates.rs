@@ -98,3 +98,12 @@ pub async fn valid_of_record(db: &Db, record_id: &str) -> Result<Option<Certific
         dispatch!(db, pool => sqlx::query_as::<_, Certificate>(sqlx::AssertSqlSafe(sql)).bind(record_id).fetch_optional(pool).await)?,
     )
 }
+
+/// Revokes a valid certificate (issued in error, a record annulled by a court) with the reason.
+pub fn revoke(id: &str, reason: &str) -> Write {
+    Write::new(
+        "UPDATE certificates SET status = 'revoked', reason = $1 WHERE id = $2 AND status = 'valid'",
+        vec![reason.into(), id.into()],
+    )
+    .expecting(1, "the certificate is no longer valid")
+}

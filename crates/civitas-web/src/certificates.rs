@@ -183,6 +183,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/certificates", get(list))
         .route("/api/v1/certificates/{id}/pdf", get(pdf))
         .route("/api/v1/certificates/{id}/correct", post(correct))
+        .route("/api/v1/certificates/{id}/revoke", post(revoke))
         .route("/verify", get(verify_page))
 }
 
@@ -366,6 +367,57 @@ pub async fn correct(
     }
     let new = certificates::get(&state.db, &new_id).await?.ok_or_else(Problem::internal)?;
     Ok((StatusCode::CREATED, Json(new)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    /// Why (issued in error, the registration annulled by a court decision, ...).
+    reason: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/revoke", tag = "civil-status", params(("id" = String, Path)),
+    request_body = Revocation,
+    responses((status = 200, body = Object), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn revoke(
+    AxumState(state): AxumState<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Revocation>,
+) -> Result<Json<Certificate>, Problem> {
+    if caller.role() != Role::Leader {
+        return Err(Problem::forbidden("certificates are revoked by a leader"));
+    }
+    let c = certificates::get(&state.db, &id).await?.filter(|c| crate::one_stop::officer_covers(&caller, &c.unit_code));
+    let c = c.ok_or_else(|| Problem::not_found("no such certificate in your units"))?;
+    let reason = civitas_core::nfc(body.reason.trim());
+    if reason.is_empty() || reason.chars().count() > 1000 {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-reason",
+            "Invalid reason",
+            "give the reason (1–1,000 characters)",
+        ));
+    }
+    let at = civitas_store::timestamp(crate::now());
+    let event = civitas_store::NewEvent {
+        kind: "civil.certificate_revoked",
+        subject: c.id.clone(),
+        payload: serde_json::json!({ "record": c.record_id, "reason": reason }),
+        actor: caller.claims.sub.clone(),
+        occurred_at: at,
+    };
+    let writes = [certificates::revoke(&c.id, &reason), civitas_store::unit::event(&event)];
+    if civitas_store::unit::commit(&state.db, &writes).await?.is_err() {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "not-valid",
+            "Not valid",
+            format!("the certificate is {}", c.status),
+        ));
+    }
+    Ok(Json(certificates::get(&state.db, &id).await?.ok_or_else(Problem::internal)?))
 }
 
 // ----- /verify -----

@@ -19,7 +19,7 @@ use crate::{api, calendar, certificates, dossiers, one_stop, webhooks};
         one_stop::get_dossier, one_stop::dossier_document, one_stop::work_queue, one_stop::official_ratings,
         one_stop::officer_action, one_stop::supplement, one_stop::withdraw, one_stop::apology, one_stop::rate,
         one_stop::receipt_pdf, one_stop::apology_pdf, webhooks::dead, webhooks::replay, webhooks::list_agencies,
-        certificates::list, certificates::pdf, certificates::correct,
+        certificates::list, certificates::pdf, certificates::correct, certificates::revoke,
     ),
     modifiers(&BearerAuth),
     tags((name = "register", description = "Population register"), (name = "units", description = "Administrative units"),
