@@ -142,6 +142,8 @@ async fn birth(app: TestApp) {
     let record = civitas_services::civil::record_of(&app.db, &code).await.unwrap().expect("a birth record");
     assert_eq!((record.kind.as_str(), record.subject_pid.as_str()), ("birth", child.as_str()));
     assert!(record.registration_number.ends_with(&format!("/{}", &born[0..4])));
+    let serial: u32 = record.registration_number.split('/').next().unwrap().parse().expect("a numbered registration");
+    assert!(serial >= 1);
     let events = civitas_store::events::read_after(&app.db, 0, 10_000).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "person.registered" && e.subject == child));
     assert!(events.iter().any(|e| e.kind == "civil.birth_registered" && e.subject == child));

@@ -111,11 +111,17 @@ pub async fn marriage_obstacles(register: &Register, a: &Person, b: &Person, on:
     why
 }
 
-/// A registration number per commune, kind and year: `<seq>/<year>`.
-async fn registration_number(db: &Db, kind: Kind, unit: &str, year: i32) -> Result<String, DossierError> {
+/// The statement allocating the next registration number of a commune, kind and year inside
+/// the approving transaction (captured: the number is `⟦seq⟧/<year>` in the other writes).
+fn registration_number(kind: Kind, unit: &str, year: i32) -> (Write, String) {
     let scope = format!("civil:{}:{unit}", dossiers::name_of(kind));
-    let n = civitas_store::sequences::next_daily(db, &scope, &year.to_string()).await?;
-    Ok(format!("{n}/{year}"))
+    let write = Write::new(
+        "INSERT INTO daily_sequences (scope, day, last) VALUES ($1, $2, 1) \
+         ON CONFLICT (scope, day) DO UPDATE SET last = daily_sequences.last + 1 RETURNING last",
+        vec![scope.into(), year.to_string().into()],
+    )
+    .capturing();
+    (write, format!("{}/{year}", civitas_store::unit::SEQ))
 }
 
 const INSERT_RECORD: &str = "INSERT INTO civil_records (id, kind, dossier_code, registration_number, unit_code, subject_pid, \
@@ -210,6 +216,7 @@ pub async fn approve(
     actor: &Actor,
     input: ActInput,
     not_duplicate: bool,
+    committer: &civitas_store::unit::GroupCommitter,
     now: time::OffsetDateTime,
 ) -> Result<Dossier, DossierError> {
     let kind = kind_of(&procedure.code).ok_or_else(|| refuse("not a civil-status procedure"))?;
@@ -317,7 +324,8 @@ pub async fn approve(
                 serde_json::from_value(draft).map_err(|e| refuse(format!("the child's record: {e}")))?;
             let child = child.normalize_and_validate(today).map_err(|e| refuse(e.to_string()))?;
             writes.extend(register.plan_register(&child, &attribution).map_err(|e| refuse(e.to_string()))?);
-            let number = registration_number(db, kind, &d.unit_code, today.year()).await?;
+            let (sequence, number) = registration_number(kind, &d.unit_code, today.year());
+            writes.insert(0, sequence);
             writes.push(record_write(
                 kind,
                 &d,
@@ -377,7 +385,8 @@ pub async fn approve(
                         .map_err(|e| refuse(e.to_string()))?,
                 );
             }
-            let number = registration_number(db, kind, &d.unit_code, today.year()).await?;
+            let (sequence, number) = registration_number(kind, &d.unit_code, today.year());
+            writes.insert(0, sequence);
             writes.push(record_write(
                 kind,
                 &d,
@@ -494,7 +503,8 @@ pub async fn approve(
                     vec![c.clone().into(), at.clone().into(), actor_id.clone().into(), format!("Người nộp đã chết / the applicant died ({})", d.code).into()],
                 ));
             }
-            let number = registration_number(db, kind, &d.unit_code, today.year()).await?;
+            let (sequence, number) = registration_number(kind, &d.unit_code, today.year());
+            writes.insert(0, sequence);
             if procedure.code == "DVC-16" && field(&d, "funeral_allowance") == Some("yes") {
                 let f = &crate::followups::FUNERAL_ALLOWANCE;
                 let data = serde_json::json!({
@@ -542,8 +552,8 @@ pub async fn approve(
     let (current, mut planned) =
         dossiers::plan_act(db, calendar, procedure, code, Action::Approve, actor, input, now).await?;
     // The dossier's own writes first: its version guard fails fast on a concurrent change.
-    planned.extend(writes);
-    dossiers::commit_planned(db, code, current.version, &planned).await
+    planned.extend(writes.into_iter().map(Write::with_captured));
+    dossiers::commit_planned_with(committer, db, code, current.version, planned).await
 }
 
 /// The civil-status record of a dossier, if its approval registered one.

@@ -653,6 +653,21 @@ pub async fn commit_planned(db: &Db, code: &str, expected: i64, writes: &[Write]
     get(db, code).await?.ok_or_else(|| DossierError::NotFound(code.to_owned()))
 }
 
+/// Like [`commit_planned`], through a group committer (one flush for concurrent units).
+pub async fn commit_planned_with(
+    committer: &civitas_store::unit::GroupCommitter,
+    db: &Db,
+    code: &str,
+    expected: i64,
+    writes: Vec<Write>,
+) -> Result<Dossier, DossierError> {
+    if committer.commit(writes).await?.is_err() {
+        let actual = get(db, code).await?.map(|d| d.version).unwrap_or_default();
+        return Err(DossierError::VersionConflict { expected, actual });
+    }
+    get(db, code).await?.ok_or_else(|| DossierError::NotFound(code.to_owned()))
+}
+
 /// Applies `action` to the dossier `code` as `actor`, recording the step, the event and the
 /// applicant's notification in one transaction.
 #[allow(clippy::too_many_arguments)]

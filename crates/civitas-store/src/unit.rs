@@ -10,6 +10,22 @@ pub enum Value {
     Text(Option<String>),
     Int(Option<i64>),
     Bytes(Option<Vec<u8>>),
+    /// Text in which [`SEQ`] is replaced by the value an earlier [`Write::capturing`] statement
+    /// of the same unit returned (e.g. a registration number allocated in the transaction).
+    Captured(String),
+}
+
+/// The placeholder of a captured value in [`Value::Captured`] text.
+pub const SEQ: &str = "⟦seq⟧";
+
+impl Value {
+    /// Text values that mention [`SEQ`] become [`Value::Captured`].
+    pub fn with_captured(self) -> Value {
+        match self {
+            Value::Text(Some(t)) if t.contains(SEQ) => Value::Captured(t),
+            other => other,
+        }
+    }
 }
 
 impl From<&str> for Value {
@@ -43,11 +59,25 @@ pub struct Write {
     pub expect_rows: Option<u64>,
     /// What the statement does, for the conflict error.
     pub what: &'static str,
+    /// The statement returns one integer (`RETURNING ...`) that later statements use.
+    pub capture: bool,
 }
 
 impl Write {
     pub fn new(sql: impl Into<Cow<'static, str>>, binds: Vec<Value>) -> Self {
-        Write { sql: sql.into(), binds, expect_rows: None, what: "write" }
+        Write { sql: sql.into(), binds, expect_rows: None, what: "write", capture: false }
+    }
+
+    /// The statement returns one integer that later [`Value::Captured`] values use.
+    pub fn capturing(mut self) -> Self {
+        self.capture = true;
+        self
+    }
+
+    /// Turns text values mentioning [`SEQ`] into captured ones.
+    pub fn with_captured(mut self) -> Self {
+        self.binds = self.binds.into_iter().map(Value::with_captured).collect();
+        self
     }
 
     /// Requires exactly `rows` affected rows.
@@ -64,7 +94,9 @@ impl Write {
 #[macro_export]
 macro_rules! run_writes {
     ($tx:expr, $writes:expr) => {{
+        use sqlx::Row as _;
         let mut outcome: Result<Option<&'static str>, sqlx::Error> = Ok(None);
+        let mut captured: i64 = 0;
         for w in $writes.iter() {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(w.sql.to_string()));
             for b in &w.binds {
@@ -72,7 +104,18 @@ macro_rules! run_writes {
                     $crate::unit::Value::Text(v) => q.bind(v.clone()),
                     $crate::unit::Value::Int(v) => q.bind(*v),
                     $crate::unit::Value::Bytes(v) => q.bind(v.clone()),
+                    $crate::unit::Value::Captured(t) => q.bind(t.replace($crate::unit::SEQ, &captured.to_string())),
                 };
+            }
+            if w.capture {
+                match q.fetch_one(&mut *$tx).await.and_then(|row| row.try_get::<i64, _>(0)) {
+                    Ok(v) => captured = v,
+                    Err(e) => {
+                        outcome = Err(e);
+                        break;
+                    }
+                }
+                continue;
             }
             match q.execute(&mut *$tx).await {
                 Ok(r) => {
@@ -125,4 +168,91 @@ pub async fn commit(db: &crate::Db, writes: &[Write]) -> Result<Result<(), &'sta
         None => Ok(()),
         Some(what) => Err(what),
     })
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<Result<(), &'static str>, String>>;
+
+/// Commits units of work from many callers together: each unit in its own savepoint (a unit
+/// whose guard fails, or that errs, is rolled back alone), the whole batch in one transaction —
+/// one flush to disk for everything that arrived together.
+#[derive(Clone)]
+pub struct GroupCommitter {
+    db: crate::Db,
+    tx: tokio::sync::mpsc::Sender<(Vec<Write>, Reply)>,
+}
+
+impl GroupCommitter {
+    pub fn start(db: crate::Db) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Write>, Reply)>(1024);
+        let writer = db.clone();
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(64);
+            while rx.recv_many(&mut batch, 64).await > 0 {
+                let jobs = std::mem::take(&mut batch);
+                let (units, replies): (Vec<Vec<Write>>, Vec<Reply>) = jobs.into_iter().unzip();
+                match commit_batch(&writer, &units).await {
+                    Ok(outcomes) => {
+                        for (reply, o) in replies.into_iter().zip(outcomes) {
+                            let _ = reply.send(Ok(o));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "group commit failed");
+                        for reply in replies {
+                            let _ = reply.send(Err(e.to_string()));
+                        }
+                    }
+                }
+            }
+        });
+        GroupCommitter { db, tx }
+    }
+
+    /// Commits one unit (with others that arrive at the same time); `Ok(Err(what))` names the
+    /// guard that did not hold.
+    pub async fn commit(&self, writes: Vec<Write>) -> Result<Result<(), &'static str>, crate::StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if self.tx.send((writes.clone(), reply)).await.is_err() {
+            return commit(&self.db, &writes).await;
+        }
+        match answer.await {
+            Ok(Ok(o)) => Ok(o),
+            Ok(Err(e)) => Err(crate::StoreError::Corrupt(format!("the transaction failed: {e}"))),
+            Err(_) => commit(&self.db, &writes).await,
+        }
+    }
+}
+
+async fn commit_batch(
+    db: &crate::Db,
+    units: &[Vec<Write>],
+) -> Result<Vec<Result<(), &'static str>>, crate::StoreError> {
+    let _writer = db.write_lock().await;
+    let outcomes = crate::dispatch!(db, pool => {
+        let mut tx = crate::BeginWrite::begin_write(pool).await?;
+        let mut outcomes = Vec::with_capacity(units.len());
+        for unit in units {
+            sqlx::query("SAVEPOINT unit").execute(&mut *tx).await?;
+            match run_writes!(tx, unit) {
+                Ok(None) => {
+                    sqlx::query("RELEASE SAVEPOINT unit").execute(&mut *tx).await?;
+                    outcomes.push(Ok(()));
+                }
+                Ok(Some(what)) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT unit").execute(&mut *tx).await?;
+                    sqlx::query("RELEASE SAVEPOINT unit").execute(&mut *tx).await?;
+                    outcomes.push(Err(what));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "a unit of work failed; rolled back alone");
+                    sqlx::query("ROLLBACK TO SAVEPOINT unit").execute(&mut *tx).await?;
+                    sqlx::query("RELEASE SAVEPOINT unit").execute(&mut *tx).await?;
+                    outcomes.push(Err("the statement failed"));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(outcomes)
+    })?;
+    Ok(outcomes)
 }

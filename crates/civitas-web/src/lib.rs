@@ -59,6 +59,8 @@ pub struct AppState {
     pub intake: civitas_services::dossiers::Intake,
     /// Identity code of the receiving body (QCVN 102), the first part of every dossier code.
     pub body_code: String,
+    /// Commits units of work of concurrent requests together (civil-status approvals).
+    pub committer: civitas_store::unit::GroupCommitter,
 }
 
 impl AppState {
@@ -116,6 +118,7 @@ impl AppState {
             intake: civitas_services::dossiers::Intake::start(db.clone(), calendar.clone()),
             catalogue,
             body_code: "H01.1".into(),
+            committer: civitas_store::unit::GroupCommitter::start(db.clone()),
             access_log: civitas_store::access_log::AccessLogger::start(db.clone()),
             verified_tokens: Arc::new(auth::TokenCache::default()),
             register,

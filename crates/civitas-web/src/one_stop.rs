@@ -890,6 +890,7 @@ pub async fn perform(
             &actor,
             input,
             not_duplicate,
+            &state.committer,
             crate::now(),
         )
         .await?);
