@@ -529,9 +529,13 @@ async fn dead_letters(app: TestApp) {
     let born = (civitas_services::dossiers::local_today(civitas::now()) - time::Duration::days(3)).to_string();
     let body = json!({ "procedure": "DVC-15", "fields": {
         "child_name": "Nguyễn Văn Bảo", "child_birth_date": born, "child_sex": "male", "birth_cert_no": "GCS-DL-1",
-        "other_parent_pid": AN, "live_with": "applicant", "commune": BA_DINH }, "components": { "GCS": cert } });
+        "live_with": "applicant", "commune": BA_DINH }, "components": { "GCS": cert } });
     let code = to_decision(&app, &mother, &desk, body).await;
     assert_eq!(act(&app, &desk.chief, &code, json!({ "action": "approve" })).await.status(), 200);
+    // No father was named: the mother's husband in the register is the child's father.
+    let record = civitas_services::civil::record_of(&app.db, &code).await.unwrap().unwrap();
+    let data: Value = serde_json::from_str(&record.data).unwrap();
+    assert_eq!(data["father"], AN);
     let mut dead = Value::Null;
     for _ in 0..100 {
         dead = app.get("/api/v1/webhooks/dead", &operator).await.json().await.unwrap();

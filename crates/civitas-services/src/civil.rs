@@ -246,9 +246,16 @@ pub async fn approve(
                 Some("female") => Sex::Female,
                 _ => return Err(refuse("the child's sex is missing")),
             };
+            // The other parent as given; otherwise, for a married mother, her husband as the
+            // register's marriage records him (presumption of paternity).
             let other = match field(&d, "other_parent_pid") {
                 Some(pid) => Some(person(register, pid, "other parent").await?),
-                None => None,
+                None => match (applicant.sex, applicant.spouse_pid) {
+                    (Sex::Female, Some(husband)) if applicant.marital_status == MaritalStatus::Married => {
+                        register.get(&husband).await.ok().flatten()
+                    }
+                    _ => None,
+                },
             };
             // The applicant is a parent; which one by sex.
             let (mother, father) = match applicant.sex {
