@@ -49,6 +49,27 @@ pub fn routes() -> Router<AppState> {
         .layer(axum::extract::DefaultBodyLimit::max(3 * documents::MAX_BYTES))
 }
 
+/// The value of a `Result<T, Response>`, or the response returned from the handler.
+macro_rules! page_try {
+    ($e:expr) => {
+        match $e {
+            Ok(x) => x,
+            Err(response) => return response,
+        }
+    };
+}
+
+/// The page for a form whose CSRF token no longer matches.
+fn csrf_expired(state: &AppState, headers: &HeaderMap, lang: Lang) -> Response {
+    message(
+        state,
+        headers,
+        lang,
+        StatusCode::FORBIDDEN,
+        tr(lang, "Phiên biểu mẫu đã hết hạn; vui lòng thử lại.", "The form expired; please try again."),
+    )
+}
+
 fn tr(lang: Lang, vi: &'static str, en: &'static str) -> &'static str {
     if lang == Lang::En { en } else { vi }
 }
@@ -376,10 +397,7 @@ async fn apply_page(
     Query(q): Query<LangQ>,
 ) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
-    let pid = match citizen(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let pid = page_try!(citizen(&state, &headers).await);
     let Some(p) = state.catalogue.get(&code) else {
         return message(
             &state,
@@ -389,10 +407,7 @@ async fn apply_page(
             tr(lang, "Không có thủ tục này.", "No such procedure."),
         );
     };
-    let (_, applicant) = match applicant_box(&state, lang, &pid).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (_, applicant) = page_try!(applicant_box(&state, lang, &pid).await);
     let stored = documents::list(&state.db, &pid).await.unwrap_or_default();
     render_apply(
         &state,
@@ -455,10 +470,7 @@ fn split_form(p: &Procedure, text: &BTreeMap<String, String>) -> ApplyForm {
 
 async fn apply(State(state): State<AppState>, headers: HeaderMap, Path(code): Path<String>, mp: Multipart) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    let pid = match citizen(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let pid = page_try!(citizen(&state, &headers).await);
     let Some(p) = state.catalogue.get(&code) else {
         return message(
             &state,
@@ -473,19 +485,10 @@ async fn apply(State(state): State<AppState>, headers: HeaderMap, Path(code): Pa
         Err(e) => return message(&state, &headers, lang, StatusCode::BAD_REQUEST, &e),
     };
     if !csrf_ok(&headers, text.get("csrf").map(String::as_str).unwrap_or_default()) {
-        return message(
-            &state,
-            &headers,
-            lang,
-            StatusCode::FORBIDDEN,
-            tr(lang, "Phiên biểu mẫu đã hết hạn; vui lòng thử lại.", "The form expired; please try again."),
-        );
+        return csrf_expired(&state, &headers, lang);
     }
     let form = split_form(p, &text);
-    let (person, applicant) = match applicant_box(&state, lang, &pid).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (person, applicant) = page_try!(applicant_box(&state, lang, &pid).await);
     if let Err(es) = p.check_fields(&form.fields) {
         for e in es {
             errors.push((format!("f-{}", e.field), form_problem_text(lang, e.problem).to_owned()));
@@ -567,18 +570,9 @@ async fn submit(
     Form(text): Form<BTreeMap<String, String>>,
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    let pid = match citizen(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let pid = page_try!(citizen(&state, &headers).await);
     if !csrf_ok(&headers, text.get("csrf").map(String::as_str).unwrap_or_default()) {
-        return message(
-            &state,
-            &headers,
-            lang,
-            StatusCode::FORBIDDEN,
-            tr(lang, "Phiên biểu mẫu đã hết hạn; vui lòng thử lại.", "The form expired; please try again."),
-        );
+        return csrf_expired(&state, &headers, lang);
     }
     let Some(p) = state.catalogue.get(&code) else {
         return message(
@@ -618,10 +612,7 @@ async fn submit(
 
 async fn my_dossiers(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQ>) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
-    let pid = match citizen(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let pid = page_try!(citizen(&state, &headers).await);
     let list = match dossiers::of_applicant(&state.db, &pid, 200).await {
         Ok(l) => l,
         Err(e) => return problem_page(&state, &headers, lang, crate::problem::internal(&e)),
@@ -723,10 +714,7 @@ async fn my_dossier(
     Query(q): Query<DossierQ>,
 ) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
-    let (_, d) = match own_dossier(&state, &headers, &code).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (_, d) = page_try!(own_dossier(&state, &headers, &code).await);
     let steps = dossiers::steps(&state.db, &code).await.unwrap_or_default();
     let (csrf, _) = csrf_of(&headers);
     let p = state.catalogue.get(&d.procedure_code);
@@ -789,22 +777,13 @@ async fn my_supplement(
     mp: Multipart,
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    let (pid, d) = match own_dossier(&state, &headers, &code).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (pid, d) = page_try!(own_dossier(&state, &headers, &code).await);
     let (text, errors) = match read_multipart(&state, &pid, mp).await {
         Ok(x) => x,
         Err(e) => return message(&state, &headers, lang, StatusCode::BAD_REQUEST, &e),
     };
     if !csrf_ok(&headers, text.get("csrf").map(String::as_str).unwrap_or_default()) {
-        return message(
-            &state,
-            &headers,
-            lang,
-            StatusCode::FORBIDDEN,
-            tr(lang, "Phiên biểu mẫu đã hết hạn; vui lòng thử lại.", "The form expired; please try again."),
-        );
+        return csrf_expired(&state, &headers, lang);
     }
     if let Some((_, e)) = errors.first() {
         return message(&state, &headers, lang, StatusCode::UNPROCESSABLE_ENTITY, e);
@@ -845,18 +824,9 @@ async fn my_rating(
     Form(form): Form<RateForm>,
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    let (pid, _) = match own_dossier(&state, &headers, &code).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (pid, _) = page_try!(own_dossier(&state, &headers, &code).await);
     if !csrf_ok(&headers, &form.csrf) {
-        return message(
-            &state,
-            &headers,
-            lang,
-            StatusCode::FORBIDDEN,
-            tr(lang, "Phiên biểu mẫu đã hết hạn; vui lòng thử lại.", "The form expired; please try again."),
-        );
+        return csrf_expired(&state, &headers, lang);
     }
     let Some(rating) = form.rating.and_then(|r| serde_json::from_value::<Rating>(serde_json::Value::String(r)).ok())
     else {
@@ -886,18 +856,9 @@ async fn my_withdraw(
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    let (pid, d) = match own_dossier(&state, &headers, &code).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (pid, d) = page_try!(own_dossier(&state, &headers, &code).await);
     if !csrf_ok(&headers, &form.csrf) {
-        return message(
-            &state,
-            &headers,
-            lang,
-            StatusCode::FORBIDDEN,
-            tr(lang, "Phiên biểu mẫu đã hết hạn; vui lòng thử lại.", "The form expired; please try again."),
-        );
+        return csrf_expired(&state, &headers, lang);
     }
     let Some(p) = state.catalogue.get(&d.procedure_code) else {
         return problem_page(&state, &headers, lang, Problem::internal());
@@ -921,10 +882,7 @@ async fn my_withdraw(
 
 async fn my_receipt(State(state): State<AppState>, headers: HeaderMap, Path(code): Path<String>) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    let (_, d) = match own_dossier(&state, &headers, &code).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (_, d) = page_try!(own_dossier(&state, &headers, &code).await);
     match crate::slips::receipt(&state, &d) {
         Ok(bytes) => crate::one_stop::file_response("application/pdf", &format!("tiep-nhan-{code}.pdf"), bytes),
         Err(p) => problem_page(&state, &headers, lang, p),
@@ -978,31 +936,19 @@ async fn render_documents(
 
 async fn my_documents(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQ>) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
-    let pid = match citizen(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let pid = page_try!(citizen(&state, &headers).await);
     render_documents(&state, &headers, lang, &pid, None).await
 }
 
 async fn my_upload(State(state): State<AppState>, headers: HeaderMap, mp: Multipart) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    let pid = match citizen(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let pid = page_try!(citizen(&state, &headers).await);
     let (text, errors) = match read_multipart(&state, &pid, mp).await {
         Ok(x) => x,
         Err(e) => return message(&state, &headers, lang, StatusCode::BAD_REQUEST, &e),
     };
     if !csrf_ok(&headers, text.get("csrf").map(String::as_str).unwrap_or_default()) {
-        return message(
-            &state,
-            &headers,
-            lang,
-            StatusCode::FORBIDDEN,
-            tr(lang, "Phiên biểu mẫu đã hết hạn; vui lòng thử lại.", "The form expired; please try again."),
-        );
+        return csrf_expired(&state, &headers, lang);
     }
     if let Some((_, e)) = errors.into_iter().next() {
         return render_documents(&state, &headers, lang, &pid, Some(e)).await;
@@ -1022,10 +968,7 @@ async fn my_upload(State(state): State<AppState>, headers: HeaderMap, mp: Multip
 
 async fn my_document(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    let pid = match citizen(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let pid = page_try!(citizen(&state, &headers).await);
     match documents::by_id(&state.db, &id).await {
         Ok(Some((doc, bytes))) if doc.owner_pid == pid => {
             crate::one_stop::file_response(&doc.media_type, &doc.name, bytes)
@@ -1138,10 +1081,7 @@ pub struct QueueQ {
 
 async fn queue_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<QueueQ>) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
-    let caller = match officer(&state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let caller = page_try!(officer(&state, &headers).await);
     let query =
         crate::one_stop::QueueQueryPage { procedure: q.procedure.clone(), state: q.state.clone(), due: q.due.clone() };
     let filter = match crate::one_stop::queue_filter_page(&state, &query) {
@@ -1215,10 +1155,7 @@ async fn officer_dossier(
     Query(q): Query<LangQ>,
 ) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
-    let (caller, d) = match officer_load(&state, &headers, &code).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (caller, d) = page_try!(officer_load(&state, &headers, &code).await);
     render_officer_dossier(&state, &headers, lang, &caller, &d, None).await
 }
 
@@ -1322,18 +1259,9 @@ async fn officer_act(
     Form(form): Form<ActForm>,
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    let (caller, d) = match officer_load(&state, &headers, &code).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (caller, d) = page_try!(officer_load(&state, &headers, &code).await);
     if !csrf_ok(&headers, &form.csrf) {
-        return message(
-            &state,
-            &headers,
-            lang,
-            StatusCode::FORBIDDEN,
-            tr(lang, "Phiên biểu mẫu đã hết hạn; vui lòng thử lại.", "The form expired; please try again."),
-        );
+        return csrf_expired(&state, &headers, lang);
     }
     let action = match crate::one_stop::parse_action(&form.action) {
         Ok(a) => a,
@@ -1369,10 +1297,7 @@ async fn officer_slip(
     Path((code, slip)): Path<(String, String)>,
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    let (_, d) = match officer_load(&state, &headers, &code).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (_, d) = page_try!(officer_load(&state, &headers, &code).await);
     let made = match slip.as_str() {
         "receipt.pdf" => crate::slips::receipt(&state, &d),
         "apology.pdf" if d.apology_on.is_some() => crate::slips::apology(&state, &d),
@@ -1398,10 +1323,7 @@ async fn officer_document(
     Path((code, id)): Path<(String, String)>,
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    let (_, d) = match officer_load(&state, &headers, &code).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (_, d) = page_try!(officer_load(&state, &headers, &code).await);
     let referenced = d.data.get("components").and_then(|c| c.as_object()).is_some_and(|c| c.values().any(|v| v == &id));
     match documents::by_id(&state.db, &id).await {
         Ok(Some((doc, bytes))) if referenced && doc.owner_pid == d.applicant_pid => {
@@ -1430,10 +1352,7 @@ pub struct CounterForm {
 
 async fn counter_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQ>) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
-    let caller = match officer(&state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let caller = page_try!(officer(&state, &headers).await);
     render_counter(&state, &headers, lang, &caller, &CounterForm::default(), None, &[]).await
 }
 
@@ -1491,18 +1410,9 @@ async fn render_counter(
 
 async fn counter(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CounterForm>) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    let caller = match officer(&state, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let caller = page_try!(officer(&state, &headers).await);
     if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
-        return message(
-            &state,
-            &headers,
-            lang,
-            StatusCode::FORBIDDEN,
-            tr(lang, "Phiên biểu mẫu đã hết hạn; vui lòng thử lại.", "The form expired; please try again."),
-        );
+        return csrf_expired(&state, &headers, lang);
     }
     if caller.role() != civitas_identity::Role::OnestopOfficer {
         return message(
