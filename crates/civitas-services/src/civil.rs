@@ -36,6 +36,11 @@ pub fn kind_of(procedure: &str) -> Option<Kind> {
     }
 }
 
+/// A failure to read the register is the server's, not the dossier's (answered 500).
+fn register_failed(e: civitas_registry::RegisterError) -> DossierError {
+    DossierError::Store(civitas_store::StoreError::Corrupt(format!("reading the register failed: {e}")))
+}
+
 fn refuse(why: impl Into<String>) -> DossierError {
     DossierError::Invalid(why.into())
 }
@@ -55,7 +60,7 @@ async fn person(register: &Register, pid: &str, role: &str) -> Result<Person, Do
     register
         .get(&parsed)
         .await
-        .map_err(|e| DossierError::Invalid(format!("reading the register failed: {e}")))?
+        .map_err(register_failed)?
         .ok_or_else(|| refuse(format!("the {role} ({pid}) is not in the population register")))
 }
 
@@ -312,7 +317,7 @@ pub async fn approve(
             for _ in 0..20 {
                 let serial = rand::random_range(0..1_000_000u32);
                 let pid = Pid::compose(&province, sex, year, serial).map_err(|e| refuse(e.to_string()))?;
-                if register.get(&pid).await.map_err(|e| refuse(e.to_string()))?.is_none() {
+                if register.get(&pid).await.map_err(register_failed)?.is_none() {
                     child = Some(pid);
                     break;
                 }
