@@ -2,6 +2,7 @@
 //! accessibility check on every page: no serious or critical violations. Plus the cookie and
 //! CSRF rules of the sign-in form over plain HTTP.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -18,6 +19,10 @@ struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // ChromeDriver and the Chromium it started share a process group of their own: end them
+        // all, or every test leaves a browser running.
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -42,6 +47,7 @@ async fn browser() -> Option<Browser> {
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
     let driver = Command::new(driver_path)
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
