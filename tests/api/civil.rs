@@ -33,6 +33,13 @@ async fn agency_sim(
     (port, sim, tx)
 }
 
+/// Registers the social insurance agency's endpoint at `port` on this machine.
+async fn social_insurance_at(app: &TestApp, port: u16) {
+    let at = civitas_store::timestamp(civitas::now());
+    let url = format!("http://127.0.0.1:{port}/hooks");
+    civitas_services::followups::put_agency(&app.db, "social-insurance", "BHXH", &url, &at).await.unwrap();
+}
+
 async fn until<F: Fn() -> bool>(what: &str, check: F) {
     for _ in 0..200 {
         if check() {
@@ -102,16 +109,7 @@ async fn birth(app: TestApp) {
     let desk = Desk::of(&app, BA_DINH);
     let registrar = app.token(Role::RegistryOfficer, &["01"]);
     let (port, sim, _stop) = agency_sim(&app, 0, &[]).await;
-    let at = civitas_store::timestamp(civitas::now());
-    civitas_services::followups::put_agency(
-        &app.db,
-        "social-insurance",
-        "BHXH",
-        &format!("http://127.0.0.1:{port}/hooks"),
-        &at,
-    )
-    .await
-    .unwrap();
+    social_insurance_at(&app, port).await;
     let born = (civitas_services::dossiers::local_today(civitas::now()) - time::Duration::days(10)).to_string();
     let cert = upload(&app, &mother, "giấy chứng sinh").await;
     let body = |cert_no: &str| {
@@ -427,16 +425,7 @@ async fn death(app: TestApp) {
     let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = reserved.local_addr().unwrap().port();
     drop(reserved);
-    let at = civitas_store::timestamp(civitas::now());
-    civitas_services::followups::put_agency(
-        &app.db,
-        "social-insurance",
-        "BHXH",
-        &format!("http://127.0.0.1:{port}/hooks"),
-        &at,
-    )
-    .await
-    .unwrap();
+    social_insurance_at(&app, port).await;
     let notice = upload(&app, &widow, "giấy báo tử").await;
     let died = (civitas_services::dossiers::local_today(civitas::now()) - time::Duration::days(2)).to_string();
     let body = json!({ "procedure": "DVC-16", "fields": { "deceased_pid": AN, "death_date": died, "commune": BA_DINH, "funeral_allowance": "yes", "bank_account": "0123456789 Vietcombank" }, "components": { "BT": notice } });
@@ -515,16 +504,7 @@ async fn dead_letters(app: TestApp) {
     let desk = Desk::of(&app, BA_DINH);
     let operator = app.token(Role::Operator, &["01"]);
     let (port, refusing, stop) = agency_sim(&app, 0, &["health_insurance.child_card"]).await;
-    let at = civitas_store::timestamp(civitas::now());
-    civitas_services::followups::put_agency(
-        &app.db,
-        "social-insurance",
-        "BHXH",
-        &format!("http://127.0.0.1:{port}/hooks"),
-        &at,
-    )
-    .await
-    .unwrap();
+    social_insurance_at(&app, port).await;
     let cert = upload(&app, &mother, "giấy chứng sinh").await;
     let born = (civitas_services::dossiers::local_today(civitas::now()) - time::Duration::days(3)).to_string();
     let body = json!({ "procedure": "DVC-15", "fields": {

@@ -223,10 +223,7 @@ pub async fn my_document(
     citizen: Citizen,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    match documents::by_id(&state.db, &id).await? {
-        Some((doc, bytes)) if doc.owner_pid == citizen.pid => Ok(file_response(&doc.media_type, &doc.name, bytes)),
-        _ => Err(Problem::not_found("no such document in your store")),
-    }
+    own_file(&state, &citizen.pid, &id).await?.ok_or_else(|| Problem::not_found("no such document in your store"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -669,13 +666,25 @@ pub async fn dossier_document(
     Path((code, id)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
     let (d, _) = visible(&state, &headers, &code).await?;
-    let referenced = d.data.get("components").and_then(|c| c.as_object()).is_some_and(|c| c.values().any(|v| v == &id))
-        || d.result_document.as_deref() == Some(id.as_str());
-    let found = if referenced { documents::by_id(&state.db, &id).await? } else { None };
-    match found {
-        Some((doc, bytes)) if doc.owner_pid == d.applicant_pid => Ok(file_response(&doc.media_type, &doc.name, bytes)),
-        _ => Err(Problem::not_found("no such document in this dossier")),
+    dossier_file(&state, &d, &id).await?.ok_or_else(|| Problem::not_found("no such document in this dossier"))
+}
+
+/// A document of a dossier (a component handed in, or its result) as a file, if it is one.
+pub(crate) async fn dossier_file(state: &AppState, d: &Dossier, id: &str) -> Result<Option<Response>, Problem> {
+    let referenced = d.data.get("components").and_then(|c| c.as_object()).is_some_and(|c| c.values().any(|v| v == id))
+        || d.result_document.as_deref() == Some(id);
+    if !referenced {
+        return Ok(None);
     }
+    own_file(state, &d.applicant_pid, id).await
+}
+
+/// A document of `pid`'s store as a file, if it is theirs.
+pub(crate) async fn own_file(state: &AppState, pid: &str, id: &str) -> Result<Option<Response>, Problem> {
+    Ok(match documents::by_id(&state.db, id).await? {
+        Some((doc, bytes)) if doc.owner_pid == pid => Some(file_response(&doc.media_type, &doc.name, bytes)),
+        _ => None,
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

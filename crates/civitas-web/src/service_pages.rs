@@ -59,6 +59,11 @@ macro_rules! page_try {
     };
 }
 
+/// A "not found" page with the text in both languages.
+fn not_found(state: &AppState, headers: &HeaderMap, lang: Lang, vi: &'static str, en: &'static str) -> Response {
+    message(state, headers, lang, StatusCode::NOT_FOUND, tr(lang, vi, en))
+}
+
 /// The page for a form whose CSRF token no longer matches.
 fn csrf_expired(state: &AppState, headers: &HeaderMap, lang: Lang) -> Response {
     message(
@@ -218,13 +223,7 @@ async fn procedure_page(
 ) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
     let Some(p) = state.catalogue.get(&code) else {
-        return message(
-            &state,
-            &headers,
-            lang,
-            StatusCode::NOT_FOUND,
-            tr(lang, "Không có thủ tục này.", "No such procedure."),
-        );
+        return not_found(&state, &headers, lang, "Không có thủ tục này.", "No such procedure.");
     };
     let body = html! {
         (citizen_nav(lang))
@@ -399,13 +398,7 @@ async fn apply_page(
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
     let pid = page_try!(citizen(&state, &headers).await);
     let Some(p) = state.catalogue.get(&code) else {
-        return message(
-            &state,
-            &headers,
-            lang,
-            StatusCode::NOT_FOUND,
-            tr(lang, "Không có thủ tục này.", "No such procedure."),
-        );
+        return not_found(&state, &headers, lang, "Không có thủ tục này.", "No such procedure.");
     };
     let (_, applicant) = page_try!(applicant_box(&state, lang, &pid).await);
     let stored = documents::list(&state.db, &pid).await.unwrap_or_default();
@@ -472,13 +465,7 @@ async fn apply(State(state): State<AppState>, headers: HeaderMap, Path(code): Pa
     let lang = crate::pages::lang(&headers, None);
     let pid = page_try!(citizen(&state, &headers).await);
     let Some(p) = state.catalogue.get(&code) else {
-        return message(
-            &state,
-            &headers,
-            lang,
-            StatusCode::NOT_FOUND,
-            tr(lang, "Không có thủ tục này.", "No such procedure."),
-        );
+        return not_found(&state, &headers, lang, "Không có thủ tục này.", "No such procedure.");
     };
     let (text, mut errors) = match read_multipart(&state, &pid, mp).await {
         Ok(x) => x,
@@ -575,13 +562,7 @@ async fn submit(
         return csrf_expired(&state, &headers, lang);
     }
     let Some(p) = state.catalogue.get(&code) else {
-        return message(
-            &state,
-            &headers,
-            lang,
-            StatusCode::NOT_FOUND,
-            tr(lang, "Không có thủ tục này.", "No such procedure."),
-        );
+        return not_found(&state, &headers, lang, "Không có thủ tục này.", "No such procedure.");
     };
     let form = split_form(p, &text);
     let person = match applicant_box(&state, lang, &pid).await {
@@ -691,13 +672,7 @@ async fn own_dossier(state: &AppState, headers: &HeaderMap, code: &str) -> Resul
     let lang = crate::pages::lang(headers, None);
     match dossiers::get(&state.db, code).await {
         Ok(Some(d)) if d.applicant_pid == pid => Ok((pid, d)),
-        _ => Err(message(
-            state,
-            headers,
-            lang,
-            StatusCode::NOT_FOUND,
-            tr(lang, "Không tìm thấy hồ sơ.", "No such dossier."),
-        )),
+        _ => Err(not_found(state, headers, lang, "Không tìm thấy hồ sơ.", "No such dossier.")),
     }
 }
 
@@ -969,17 +944,9 @@ async fn my_upload(State(state): State<AppState>, headers: HeaderMap, mp: Multip
 async fn my_document(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let lang = crate::pages::lang(&headers, None);
     let pid = page_try!(citizen(&state, &headers).await);
-    match documents::by_id(&state.db, &id).await {
-        Ok(Some((doc, bytes))) if doc.owner_pid == pid => {
-            crate::one_stop::file_response(&doc.media_type, &doc.name, bytes)
-        }
-        _ => message(
-            &state,
-            &headers,
-            lang,
-            StatusCode::NOT_FOUND,
-            tr(lang, "Không tìm thấy giấy tờ.", "No such document."),
-        ),
+    match crate::one_stop::own_file(&state, &pid, &id).await {
+        Ok(Some(file)) => file,
+        _ => not_found(&state, &headers, lang, "Không tìm thấy giấy tờ.", "No such document."),
     }
 }
 
@@ -1138,12 +1105,12 @@ async fn officer_load(state: &AppState, headers: &HeaderMap, code: &str) -> Resu
         {
             Ok((caller, d))
         }
-        _ => Err(message(
+        _ => Err(not_found(
             state,
             headers,
             lang,
-            StatusCode::NOT_FOUND,
-            tr(lang, "Không tìm thấy hồ sơ trong đơn vị của bạn.", "No such dossier in your unit."),
+            "Không tìm thấy hồ sơ trong đơn vị của bạn.",
+            "No such dossier in your unit.",
         )),
     }
 }
@@ -1302,13 +1269,7 @@ async fn officer_slip(
         "receipt.pdf" => crate::slips::receipt(&state, &d),
         "apology.pdf" if d.apology_on.is_some() => crate::slips::apology(&state, &d),
         _ => {
-            return message(
-                &state,
-                &headers,
-                lang,
-                StatusCode::NOT_FOUND,
-                tr(lang, "Không có phiếu này.", "No such slip."),
-            );
+            return not_found(&state, &headers, lang, "Không có phiếu này.", "No such slip.");
         }
     };
     match made {
@@ -1324,18 +1285,9 @@ async fn officer_document(
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
     let (_, d) = page_try!(officer_load(&state, &headers, &code).await);
-    let referenced = d.data.get("components").and_then(|c| c.as_object()).is_some_and(|c| c.values().any(|v| v == &id));
-    match documents::by_id(&state.db, &id).await {
-        Ok(Some((doc, bytes))) if referenced && doc.owner_pid == d.applicant_pid => {
-            crate::one_stop::file_response(&doc.media_type, &doc.name, bytes)
-        }
-        _ => message(
-            &state,
-            &headers,
-            lang,
-            StatusCode::NOT_FOUND,
-            tr(lang, "Không tìm thấy giấy tờ.", "No such document."),
-        ),
+    match crate::one_stop::dossier_file(&state, &d, &id).await {
+        Ok(Some(file)) => file,
+        _ => not_found(&state, &headers, lang, "Không tìm thấy giấy tờ.", "No such document."),
     }
 }
 
