@@ -780,7 +780,7 @@ async fn import_file(config: &Config, file: PathBuf, batch: Option<usize>) -> an
     let db = civitas::open_bulk(&config.database).await?;
     let batch = batch.unwrap_or(match db.backend() {
         civitas_store::Backend::Sqlite => 50_000,
-        civitas_store::Backend::Postgres => 5_000,
+        civitas_store::Backend::Postgres => 20_000,
     });
     let register = Register::new(db.clone());
     let (input, size): (Box<dyn std::io::BufRead + Send>, Option<u64>) = if file.as_os_str() == "-" {

@@ -52,6 +52,12 @@ const PERSON_COLUMNS: &str = "pid, full_name, name_folded, family_folded, given_
     temporary_until, current_commune, current_address, household_id, relation_to_head, change_kind, changed_by, \
     legal_basis, document_ref, version, updated_at";
 
+/// The columns of [`PersonRow`], in its field order (the direct read maps them by position).
+const PERSON_ROW_COLUMNS: &str = "pid, full_name, other_names, birth_date, sex, birth_registration_place, hometown, \
+    ethnicity, religion, nationality, marital_status, status, father_pid, mother_pid, spouse_pid, permanent_commune, \
+    permanent_address, temporary_commune, temporary_address, temporary_until, current_commune, current_address, \
+    household_id, relation_to_head, change_kind, changed_by, legal_basis, document_ref, version, updated_at";
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct PersonRow {
     pid: String,
@@ -91,6 +97,42 @@ fn corrupt(pid: &str, what: &str) -> StoreError {
 }
 
 impl PersonRow {
+    /// From a row of `SELECT {PERSON_ROW_COLUMNS}` on a direct SQLite connection.
+    fn from_direct(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(PersonRow {
+            pid: r.get(0)?,
+            full_name: r.get(1)?,
+            other_names: r.get(2)?,
+            birth_date: r.get(3)?,
+            sex: r.get(4)?,
+            birth_registration_place: r.get(5)?,
+            hometown: r.get(6)?,
+            ethnicity: r.get(7)?,
+            religion: r.get(8)?,
+            nationality: r.get(9)?,
+            marital_status: r.get(10)?,
+            status: r.get(11)?,
+            father_pid: r.get(12)?,
+            mother_pid: r.get(13)?,
+            spouse_pid: r.get(14)?,
+            permanent_commune: r.get(15)?,
+            permanent_address: r.get(16)?,
+            temporary_commune: r.get(17)?,
+            temporary_address: r.get(18)?,
+            temporary_until: r.get(19)?,
+            current_commune: r.get(20)?,
+            current_address: r.get(21)?,
+            household_id: r.get(22)?,
+            relation_to_head: r.get(23)?,
+            change_kind: r.get(24)?,
+            changed_by: r.get(25)?,
+            legal_basis: r.get(26)?,
+            document_ref: r.get(27)?,
+            version: r.get(28)?,
+            updated_at: r.get(29)?,
+        })
+    }
+
     fn into_person(self) -> Result<(Person, ChangeMeta), StoreError> {
         let pid_text = self.pid.clone();
         let c = |what: &str| corrupt(&pid_text, what);
@@ -257,11 +299,13 @@ const ROWS_PER_STATEMENT: usize = 900;
 /// `VALUES`, PostgreSQL takes one array per column through `UNNEST` (one short statement per
 /// batch instead of one with tens of thousands of parameters).
 trait InsertPeople {
-    async fn insert_people(&mut self, rows: &[RowValues<'_>]) -> Result<Vec<String>, sqlx::Error>;
+    /// `copy`: may use PostgreSQL's `COPY` for the rows not registered yet (a bulk import); a
+    /// concurrent insert of the same PID then fails the batch with a unique violation.
+    async fn insert_people(&mut self, rows: &[RowValues<'_>], copy: bool) -> Result<Vec<String>, sqlx::Error>;
 }
 
 impl InsertPeople for sqlx::SqliteConnection {
-    async fn insert_people(&mut self, rows: &[RowValues<'_>]) -> Result<Vec<String>, sqlx::Error> {
+    async fn insert_people(&mut self, rows: &[RowValues<'_>], _copy: bool) -> Result<Vec<String>, sqlx::Error> {
         let mut inserted = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::new(format!("INSERT INTO people ({PERSON_COLUMNS}) "));
@@ -275,7 +319,29 @@ impl InsertPeople for sqlx::SqliteConnection {
 }
 
 impl InsertPeople for sqlx::PgConnection {
-    async fn insert_people(&mut self, rows: &[RowValues<'_>]) -> Result<Vec<String>, sqlx::Error> {
+    async fn insert_people(&mut self, rows: &[RowValues<'_>], copy: bool) -> Result<Vec<String>, sqlx::Error> {
+        if copy {
+            // `COPY` of the rows whose PID is not registered yet: the server's fastest way in.
+            let pids: Vec<&str> = rows.iter().map(|r| r.p.pid.as_str()).collect();
+            let existing: std::collections::HashSet<String> =
+                sqlx::query_scalar("SELECT pid FROM people WHERE pid = ANY($1)")
+                    .bind(&pids)
+                    .fetch_all(&mut *self)
+                    .await?
+                    .into_iter()
+                    .collect();
+            let new: Vec<&RowValues> = rows.iter().filter(|r| !existing.contains(r.p.pid.as_str())).collect();
+            if !new.is_empty() {
+                let mut data = Vec::with_capacity(new.len() * 400);
+                for r in &new {
+                    copy_row(&mut data, r);
+                }
+                let mut copy = self.copy_in_raw(&format!("COPY people ({PERSON_COLUMNS}) FROM STDIN")).await?;
+                copy.send(data).await?;
+                copy.finish().await?;
+            }
+            return Ok(new.iter().map(|r| r.p.pid.as_str().to_owned()).collect());
+        }
         fn col<'r, T>(rows: &'r [RowValues<'r>], f: impl Fn(&'r RowValues<'r>) -> T) -> Vec<T> {
             rows.iter().map(f).collect()
         }
@@ -359,6 +425,17 @@ impl Register {
     }
 
     pub async fn get_with_meta(&self, pid: &Pid) -> Result<Option<(Person, ChangeMeta)>, RegisterError> {
+        if let Some(direct) = self.db.direct() {
+            // The hot read of the API (agency systems look people up by PID): a primary-key
+            // lookup on the calling thread, without a round trip to sqlx's worker thread.
+            let row = direct.read(|c| {
+                use rusqlite::OptionalExtension;
+                static SQL: std::sync::LazyLock<String> =
+                    std::sync::LazyLock::new(|| format!("SELECT {PERSON_ROW_COLUMNS} FROM people WHERE pid = ?1"));
+                c.prepare_cached(&SQL)?.query_row([pid.as_str()], PersonRow::from_direct).optional()
+            })?;
+            return Ok(row.map(PersonRow::into_person).transpose()?);
+        }
         let sql = const_format_people("WHERE pid = $1");
         let row = dispatch!(&self.db, pool => sqlx::query_as::<_, PersonRow>(sqlx::AssertSqlSafe(sql)).bind(pid.as_str()).fetch_optional(pool).await)?;
         Ok(row.map(PersonRow::into_person).transpose()?)
@@ -390,6 +467,14 @@ impl Register {
         people: &[Person],
         attribution: &Attribution<'_>,
     ) -> Result<ImportOutcome, RegisterError> {
+        if let Some(direct) = self.db.direct().filter(|_| people.len() > 1) {
+            // On a SQLite file: prepared single-row inserts on a plain connection, the way the
+            // `sqlite3` shell loads rows, instead of building multi-row statements through sqlx.
+            let _writer = self.db.write_lock().await;
+            let run =
+                || direct.write(|conn| insert_new_directly(conn, people, attribution, "imported", "person.imported"));
+            return Ok(civitas_store::direct::blocking(run)?);
+        }
         self.insert_new(people, attribution, "imported", "person.imported").await
     }
 
@@ -400,29 +485,37 @@ impl Register {
         change_kind: &str,
         event_kind: &'static str,
     ) -> Result<ImportOutcome, RegisterError> {
+        // A batch (an import) is copied in; if someone registered one of its people meanwhile,
+        // the copy fails on the primary key and the batch is written again row by row.
+        let copy = people.len() >= 100;
+        match self.insert_new_once(people, attribution, change_kind, event_kind, copy).await {
+            Err(RegisterError::Store(StoreError::Database(sqlx::Error::Database(e))))
+                if copy && e.is_unique_violation() =>
+            {
+                self.insert_new_once(people, attribution, change_kind, event_kind, false).await
+            }
+            other => other,
+        }
+    }
+
+    async fn insert_new_once(
+        &self,
+        people: &[Person],
+        attribution: &Attribution<'_>,
+        change_kind: &str,
+        event_kind: &'static str,
+        copy: bool,
+    ) -> Result<ImportOutcome, RegisterError> {
         if people.is_empty() {
             return Ok(ImportOutcome::default());
         }
         let mut rows: Vec<RowValues> = people.iter().map(|p| RowValues::new(p, change_kind, attribution, 1)).collect();
         // Key order turns random primary-key inserts into runs on neighbouring pages.
         rows.sort_unstable_by_key(|r| r.p.pid);
-        let mut vocab: BTreeSet<(&'static str, String)> = BTreeSet::new();
-        for p in people {
-            let toks = tokens(&p.full_name);
-            for (i, t) in toks.iter().enumerate() {
-                let part = if i == 0 {
-                    "family"
-                } else if i + 1 == toks.len() {
-                    "given"
-                } else {
-                    "middle"
-                };
-                vocab.insert((part, t.clone()));
-            }
-        }
+        let vocab = name_vocab(people);
         let outcome = dispatch!(&self.db, pool => {
             let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
-            let inserted = InsertPeople::insert_people(&mut *tx, &rows).await?;
+            let inserted = InsertPeople::insert_people(&mut *tx, &rows, copy).await?;
             let inserted_set: std::collections::HashSet<&str> = inserted.iter().map(String::as_str).collect();
             let new_people: Vec<&Person> = people.iter().filter(|p| inserted_set.contains(p.pid.as_str())).collect();
             let heads: Vec<&&Person> = new_people.iter().filter(|p| p.relation_to_head == Some(Relation::Head) && p.household_id.is_some()).collect();
@@ -451,25 +544,7 @@ impl Register {
             }
             // One event per written batch (a single registration is a batch of one): a bulk
             // import of a million people appends a few hundred events, not a million.
-            let events: Vec<NewEvent> = if new_people.is_empty() {
-                Vec::new()
-            } else if let [one] = new_people.as_slice() {
-                vec![NewEvent {
-                    kind: event_kind,
-                    subject: one.pid.as_str().to_owned(),
-                    payload: serde_json::Value::Null,
-                    actor: attribution.actor.to_owned(),
-                    occurred_at: attribution.at.to_owned(),
-                }]
-            } else {
-                vec![NewEvent {
-                    kind: event_kind,
-                    subject: "register".to_owned(),
-                    payload: serde_json::json!({ "pids": new_people.iter().map(|p| p.pid.as_str()).collect::<Vec<_>>() }),
-                    actor: attribution.actor.to_owned(),
-                    occurred_at: attribution.at.to_owned(),
-                }]
-            };
+            let events = batch_events(&new_people, event_kind, attribution);
             insert_events!(tx, &events)?;
             tx.commit().await?;
             ImportOutcome { inserted: inserted.len() as u64, unchanged: (people.len() - inserted.len()) as u64 }
@@ -885,6 +960,220 @@ impl Register {
     }
 }
 
+/// The name parts of `people` for the search vocabulary: (family | middle | given, folded token).
+fn name_vocab(people: &[Person]) -> BTreeSet<(&'static str, String)> {
+    let mut vocab = BTreeSet::new();
+    for p in people {
+        let toks = tokens(&p.full_name);
+        for (i, t) in toks.iter().enumerate() {
+            let part = if i == 0 {
+                "family"
+            } else if i + 1 == toks.len() {
+                "given"
+            } else {
+                "middle"
+            };
+            vocab.insert((part, t.clone()));
+        }
+    }
+    vocab
+}
+
+/// One event per written batch (a single registration is a batch of one): a bulk import of a
+/// million people appends a few dozen events, not a million.
+fn batch_events(new_people: &[&Person], event_kind: &'static str, attribution: &Attribution<'_>) -> Vec<NewEvent> {
+    let (subject, payload) = match new_people {
+        [] => return Vec::new(),
+        [one] => (one.pid.as_str().to_owned(), serde_json::Value::Null),
+        many => (
+            "register".to_owned(),
+            serde_json::json!({ "pids": many.iter().map(|p| p.pid.as_str()).collect::<Vec<_>>() }),
+        ),
+    };
+    vec![NewEvent {
+        kind: event_kind,
+        subject,
+        payload,
+        actor: attribution.actor.to_owned(),
+        occurred_at: attribution.at.to_owned(),
+    }]
+}
+
+/// [`Register::import_batch`] on a direct SQLite connection: one transaction, a prepared
+/// single-row insert per person (`ON CONFLICT DO NOTHING`: people already registered are left
+/// as they are), then the households of new heads, the name vocabulary and the batch's event.
+fn insert_new_directly(
+    conn: &mut rusqlite::Connection,
+    people: &[Person],
+    attribution: &Attribution<'_>,
+    change_kind: &str,
+    event_kind: &'static str,
+) -> rusqlite::Result<ImportOutcome> {
+    static INSERT_PERSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let params: Vec<String> = (1..=34).map(|i| format!("?{i}")).collect();
+        format!("INSERT INTO people ({PERSON_COLUMNS}) VALUES ({}) ON CONFLICT (pid) DO NOTHING", params.join(", "))
+    });
+    let mut rows: Vec<RowValues> = people.iter().map(|p| RowValues::new(p, change_kind, attribution, 1)).collect();
+    // Key order turns random primary-key inserts into runs on neighbouring pages.
+    rows.sort_unstable_by_key(|r| r.p.pid);
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut new_people: Vec<&Person> = Vec::with_capacity(rows.len());
+    {
+        let mut insert = tx.prepare_cached(&INSERT_PERSON)?;
+        for v in &rows {
+            let p = v.p;
+            fn residence(r: &Option<Residence>) -> Option<(&str, &str)> {
+                r.as_ref().map(|r| (r.commune.as_str(), r.address.as_str()))
+            }
+            let (permanent, current) = (residence(&p.permanent_residence), residence(&p.current_residence));
+            let temporary = p.temporary_residence.as_ref();
+            let inserted = insert.execute(rusqlite::params![
+                p.pid.as_str(),
+                p.full_name,
+                v.name_folded,
+                v.family,
+                v.given,
+                v.other_names,
+                p.birth_date.to_string(),
+                i64::from(p.birth_date.year()),
+                p.sex.as_str(),
+                p.birth_registration_place,
+                p.hometown,
+                p.ethnicity.code(),
+                p.religion,
+                p.nationality,
+                p.marital_status.as_str(),
+                p.status.as_str(),
+                p.father_pid.as_ref().map(Pid::as_str),
+                p.mother_pid.as_ref().map(Pid::as_str),
+                p.spouse_pid.as_ref().map(Pid::as_str),
+                permanent.map(|r| r.0),
+                permanent.map(|r| r.1),
+                temporary.map(|r| r.commune.as_str()),
+                temporary.map(|r| r.address.as_str()),
+                temporary.and_then(|r| r.until.map(|u| u.to_string())),
+                current.map(|r| r.0),
+                current.map(|r| r.1),
+                p.household_id.as_ref().map(|h| h.as_str()),
+                p.relation_to_head.map(|r| r.as_str()),
+                v.change,
+                v.attribution.actor,
+                v.attribution.legal_basis.basis,
+                v.attribution.legal_basis.document_ref,
+                v.version,
+                v.attribution.at,
+            ])?;
+            if inserted == 1 {
+                new_people.push(p);
+            }
+        }
+        let mut household = tx.prepare_cached(
+            "INSERT INTO households (id, head_pid, commune, address, version, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, 1, ?5) ON CONFLICT (id) DO NOTHING",
+        )?;
+        for p in new_people.iter().filter(|p| p.relation_to_head == Some(Relation::Head)) {
+            let Some(id) = &p.household_id else { continue };
+            let r = p.permanent_residence.as_ref();
+            household.execute(rusqlite::params![
+                id.as_str(),
+                p.pid.as_str(),
+                r.map(|r| r.commune.as_str()).unwrap_or_default(),
+                r.map(|r| r.address.as_str()).unwrap_or_default(),
+                attribution.at,
+            ])?;
+        }
+        let mut vocab = tx.prepare_cached(
+            "INSERT INTO name_vocab (part, token) VALUES (?1, ?2) ON CONFLICT (part, token) DO NOTHING",
+        )?;
+        for (part, token) in name_vocab(people) {
+            vocab.execute(rusqlite::params![part, token])?;
+        }
+        let mut event = tx.prepare_cached(
+            "INSERT INTO events (kind, subject, payload, actor, occurred_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for e in batch_events(&new_people, event_kind, attribution) {
+            event.execute(rusqlite::params![e.kind, e.subject, e.payload.to_string(), e.actor, e.occurred_at])?;
+        }
+    }
+    tx.commit()?;
+    let inserted = new_people.len() as u64;
+    Ok(ImportOutcome { inserted, unchanged: people.len() as u64 - inserted })
+}
+
+/// Appends one `people` row in `COPY ... FROM STDIN` text format (columns in [`PERSON_COLUMNS`]
+/// order, tab-separated, `\N` for NULL, backslash escapes).
+fn copy_row(out: &mut Vec<u8>, v: &RowValues<'_>) {
+    fn field(out: &mut Vec<u8>, value: Option<&str>) {
+        match value {
+            None => out.extend_from_slice(b"\\N"),
+            Some(s) => {
+                for b in s.bytes() {
+                    match b {
+                        b'\\' => out.extend_from_slice(b"\\\\"),
+                        b'\t' => out.extend_from_slice(b"\\t"),
+                        b'\n' => out.extend_from_slice(b"\\n"),
+                        b'\r' => out.extend_from_slice(b"\\r"),
+                        _ => out.push(b),
+                    }
+                }
+            }
+        }
+        out.push(b'\t');
+    }
+    let p = v.p;
+    let residence = |r: &Option<Residence>| r.as_ref().map(|r| (r.commune.as_str().to_owned(), r.address.clone()));
+    let (permanent, current) = (residence(&p.permanent_residence), residence(&p.current_residence));
+    let temporary = p.temporary_residence.as_ref();
+    let birth_date = p.birth_date.to_string();
+    let birth_year = p.birth_date.year().to_string();
+    let until = temporary.and_then(|r| r.until.map(|u| u.to_string()));
+    let version = v.version.to_string();
+    let ethnicity = p.ethnicity.code();
+    let values: [Option<&str>; 34] = [
+        Some(p.pid.as_str()),
+        Some(&p.full_name),
+        Some(&v.name_folded),
+        Some(&v.family),
+        Some(&v.given),
+        Some(&v.other_names),
+        Some(&birth_date),
+        Some(&birth_year),
+        Some(p.sex.as_str()),
+        p.birth_registration_place.as_deref(),
+        p.hometown.as_deref(),
+        Some(&ethnicity),
+        Some(&p.religion),
+        Some(&p.nationality),
+        Some(p.marital_status.as_str()),
+        Some(p.status.as_str()),
+        p.father_pid.as_ref().map(Pid::as_str),
+        p.mother_pid.as_ref().map(Pid::as_str),
+        p.spouse_pid.as_ref().map(Pid::as_str),
+        permanent.as_ref().map(|r| r.0.as_str()),
+        permanent.as_ref().map(|r| r.1.as_str()),
+        temporary.map(|r| r.commune.as_str()),
+        temporary.map(|r| r.address.as_str()),
+        until.as_deref(),
+        current.as_ref().map(|r| r.0.as_str()),
+        current.as_ref().map(|r| r.1.as_str()),
+        p.household_id.as_ref().map(|h| h.as_str()),
+        p.relation_to_head.map(|r| r.as_str()),
+        Some(v.change),
+        Some(v.attribution.actor),
+        Some(&v.attribution.legal_basis.basis),
+        v.attribution.legal_basis.document_ref.as_deref(),
+        Some(&version),
+        Some(v.attribution.at),
+    ];
+    for value in values {
+        field(out, value);
+    }
+    // The last field's tab becomes the end of the row.
+    if let Some(last) = out.last_mut() {
+        *last = b'\n';
+    }
+}
+
 fn const_format_people(tail: &str) -> String {
     format!("SELECT {PERSON_COLUMNS} FROM people {tail}")
 }
@@ -1066,5 +1355,34 @@ impl Register {
         writes.extend(vocab_writes(&new.full_name));
         writes.extend(events.iter().map(civitas_store::unit::event));
         Ok(writes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_rows_escape_text_and_mark_nulls() {
+        let line = r#"{"pid":"001090123456","full_name":"Nguyễn Văn An","birth_date":"1990-03","sex":"male","permanent_residence":{"commune":"00004","address":"Ngõ 5\\6\tphố Đội Cấn"}}"#;
+        let today = time::macros::date!(2026 - 01 - 01);
+        let person = serde_json::from_str::<Person>(line).unwrap().normalize_and_validate(today).unwrap();
+        let basis = LegalBasis { basis: "tệp\nmột\tx".into(), document_ref: None };
+        let attribution = Attribution { actor: "import", legal_basis: &basis, at: "2026-01-01T00:00:00.000000Z" };
+        let mut out = Vec::new();
+        copy_row(&mut out, &RowValues::new(&person, "imported", &attribution, 1));
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.ends_with("\n") && text.matches('\n').count() == 1, "{text:?}");
+        let fields: Vec<&str> = text.trim_end_matches('\n').split('\t').collect();
+        assert_eq!(fields.len(), 34);
+        assert_eq!(fields[0], "001090123456");
+        assert_eq!(fields[2], "nguyen van an");
+        assert_eq!(fields[6], "1990-03");
+        assert_eq!(fields[9], "\\N", "no birth registration place");
+        assert_eq!(fields[19], "00004");
+        // Names and addresses arrive with whitespace normalized; the backslash stays.
+        assert_eq!(fields[20], "Ngõ 5\\\\6 phố Đội Cấn");
+        assert_eq!(fields[30], "tệp\\nmột\\tx");
+        assert_eq!(fields[32], "1");
     }
 }

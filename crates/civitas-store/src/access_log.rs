@@ -51,28 +51,20 @@ pub struct AccessLogger {
 }
 
 impl AccessLogger {
-    /// Starts the writer task on the current runtime.
+    /// Starts the writer: on a SQLite file, a thread of its own with a direct connection (no
+    /// hop through sqlx's worker thread per statement); otherwise a task on the current runtime.
     pub fn start(db: crate::Db) -> Self {
-        let (queue, mut rx) = tokio::sync::mpsc::channel::<Pending>(4096);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < 256 {
-                    match rx.try_recv() {
-                        Ok(more) => batch.push(more),
-                        Err(_) => break,
-                    }
-                }
-                let records: Vec<&AccessRecord> = batch.iter().flat_map(|(r, _)| r.iter()).collect();
-                let result = write_batch(&db, &records).await.map_err(|e| {
-                    tracing::error!(error = ?e, "writing the access log failed");
-                    "the access log could not be written".to_owned()
-                });
-                for (_, reply) in batch {
-                    let _ = reply.send(result.clone());
-                }
+        let (queue, rx) = tokio::sync::mpsc::channel::<Pending>(4096);
+        if let (Some(direct), Some(lock)) = (db.direct().cloned(), db.writer_lock()) {
+            let spawned =
+                std::thread::Builder::new().name("access-log".into()).spawn(move || write_directly(&direct, &lock, rx));
+            if let Err(e) = spawned {
+                // Requests then fail with "the access log writer stopped": no read goes unlogged.
+                tracing::error!(error = %e, "cannot start the access log writer thread");
             }
-        });
+        } else {
+            tokio::spawn(write_with_pool(db, rx));
+        }
         AccessLogger { queue }
     }
 
@@ -85,6 +77,84 @@ impl AccessLogger {
         let stopped = || crate::StoreError::Corrupt("the access log writer stopped".into());
         self.queue.send((records, tx)).await.map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())?.map_err(crate::StoreError::Corrupt)
+    }
+}
+
+/// Takes what queued up (at most 256 requests) after the first request.
+fn drain(first: Pending, rx: &mut tokio::sync::mpsc::Receiver<Pending>) -> Vec<Pending> {
+    let mut batch = vec![first];
+    while batch.len() < 256 {
+        match rx.try_recv() {
+            Ok(more) => batch.push(more),
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+fn reply(batch: Vec<Pending>, result: Result<(), String>) {
+    for (_, reply) in batch {
+        let _ = reply.send(result.clone());
+    }
+}
+
+const FAILED: &str = "the access log could not be written";
+
+async fn write_with_pool(db: crate::Db, mut rx: tokio::sync::mpsc::Receiver<Pending>) {
+    while let Some(first) = rx.recv().await {
+        let batch = drain(first, &mut rx);
+        let records: Vec<&AccessRecord> = batch.iter().flat_map(|(r, _)| r.iter()).collect();
+        let result = write_batch(&db, &records).await.map_err(|e| {
+            tracing::error!(error = ?e, "writing the access log failed");
+            FAILED.to_owned()
+        });
+        reply(batch, result);
+    }
+}
+
+const INSERT: &str = "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id) \
+                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// The writer thread of a SQLite file: one transaction per batch, under the process's writer
+/// lock like every other write transaction. A failed connection is reopened for the next batch.
+fn write_directly(
+    direct: &crate::direct::Direct,
+    lock: &tokio::sync::Mutex<()>,
+    mut rx: tokio::sync::mpsc::Receiver<Pending>,
+) {
+    let mut conn: Option<rusqlite::Connection> = None;
+    while let Some(first) = rx.blocking_recv() {
+        let batch = drain(first, &mut rx);
+        let result = (|| -> rusqlite::Result<()> {
+            let conn = match &mut conn {
+                Some(c) => c,
+                None => conn.insert(direct.open_writer(2_048)?),
+            };
+            let _writer = lock.blocking_lock();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(INSERT)?;
+                for r in batch.iter().flat_map(|(r, _)| r.iter()) {
+                    insert.execute(rusqlite::params![
+                        r.at,
+                        r.actor,
+                        r.role,
+                        r.unit,
+                        r.purpose,
+                        r.subject_pid,
+                        r.fields,
+                        r.request_id
+                    ])?;
+                }
+            }
+            tx.commit()
+        })();
+        let result = result.map_err(|e| {
+            tracing::error!(error = ?e, "writing the access log failed");
+            conn = None;
+            FAILED.to_owned()
+        });
+        reply(batch, result);
     }
 }
 

@@ -6,6 +6,7 @@
 //! placeholders, `ON CONFLICT`, `RETURNING`), and run it on either pool with [`dispatch!`].
 
 pub mod access_log;
+pub mod direct;
 pub mod events;
 pub mod outbox;
 pub mod sequences;
@@ -30,6 +31,8 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,16 +48,24 @@ pub enum Usage {
     Bulk,
 }
 
-/// A connection pool to one of the two supported databases. A SQLite pool comes with an
-/// in-process writer lock (see [`Db::write_lock`]).
+/// A connection pool to one of the two supported databases. A SQLite pool comes with what this
+/// process shares about the file: the in-process writer lock (see [`Db::write_lock`]) and the
+/// direct connections of the hot paths (see [`direct`]).
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool, WriterLock),
+    Sqlite(SqlitePool, Local),
     Postgres(PgPool),
 }
 
-/// Serializes write transactions on one SQLite database inside this process.
-pub type WriterLock = std::sync::Arc<tokio::sync::Mutex<()>>;
+/// What one process shares about one SQLite file besides the sqlx pool.
+#[derive(Clone, Debug, Default)]
+pub struct Local {
+    /// Serializes write transactions on the file inside this process.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Plain connections for hot paths; `None` for an in-memory database (a second connection
+    /// would see another, empty database).
+    direct: Option<std::sync::Arc<direct::Direct>>,
+}
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is. The body
 /// is compiled once per backend, so it may use every sqlx API with concrete types.
@@ -106,7 +117,7 @@ impl Db {
                 .max_connections(connections)
                 .min_connections(1)
                 .test_before_acquire(false)
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await?;
             if usage == Usage::Server {
                 let checkpointer = pool.clone();
@@ -123,7 +134,20 @@ impl Db {
                     }
                 });
             }
-            Ok(Db::Sqlite(pool, WriterLock::default()))
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let direct = (!in_memory).then(|| {
+                let synchronous = if usage == Usage::Server { "FULL" } else { "NORMAL" };
+                // Two async worker threads read at a time; a third connection covers a moment
+                // of overlap with a blocking task.
+                std::sync::Arc::new(direct::Direct::new(
+                    options.get_filename(),
+                    synchronous,
+                    usage == Usage::Bulk,
+                    8_192,
+                    3,
+                ))
+            });
+            Ok(Db::Sqlite(pool, Local { writer: Default::default(), direct }))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut options = PgConnectOptions::from_str(url)?;
             if usage == Usage::Bulk {
@@ -164,7 +188,25 @@ impl Db {
     /// sleeping), which costs far more under load than waiting in line.
     pub async fn write_lock(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
         match self {
-            Db::Sqlite(_, lock) => Some(lock.clone().lock_owned().await),
+            Db::Sqlite(_, local) => Some(local.writer.clone().lock_owned().await),
+            Db::Postgres(_) => None,
+        }
+    }
+
+    /// The in-process writer lock of a SQLite database (`None` on PostgreSQL), for a thread
+    /// outside the async runtime that writes through a [`direct`] connection.
+    pub fn writer_lock(&self) -> Option<std::sync::Arc<tokio::sync::Mutex<()>>> {
+        match self {
+            Db::Sqlite(_, local) => Some(local.writer.clone()),
+            Db::Postgres(_) => None,
+        }
+    }
+
+    /// The direct connections of a SQLite file database (see [`direct`]); `None` on PostgreSQL
+    /// and for an in-memory SQLite database.
+    pub fn direct(&self) -> Option<&std::sync::Arc<direct::Direct>> {
+        match self {
+            Db::Sqlite(_, local) => local.direct.as_ref(),
             Db::Postgres(_) => None,
         }
     }
