@@ -107,6 +107,7 @@ impl Direct {
         conn.pragma_update(None, "cache_size", format!("-{cache_kib}"))?;
         conn.pragma_update(None, "temp_store", "memory")?;
         conn.pragma_update(None, "wal_autocheckpoint", if self.autocheckpoint { "1000" } else { "0" })?;
+        conn.pragma_update(None, "journal_size_limit", "67108864")?;
         Ok(conn)
     }
 }
