@@ -302,9 +302,27 @@ trait InsertPeople {
     /// `copy`: may use PostgreSQL's `COPY` for the rows not registered yet (a bulk import); a
     /// concurrent insert of the same PID then fails the batch with a unique violation.
     async fn insert_people(&mut self, rows: &[RowValues<'_>], copy: bool) -> Result<Vec<String>, sqlx::Error>;
+
+    /// With `copy` on PostgreSQL, copies the households of `heads` in and returns none left to
+    /// insert; otherwise returns `heads` for the portable `INSERT ... ON CONFLICT DO NOTHING`.
+    async fn insert_copied_households<'p>(
+        &mut self,
+        heads: Vec<&'p &'p Person>,
+        at: &str,
+        copy: bool,
+    ) -> Result<Vec<&'p &'p Person>, sqlx::Error>;
 }
 
 impl InsertPeople for sqlx::SqliteConnection {
+    async fn insert_copied_households<'p>(
+        &mut self,
+        heads: Vec<&'p &'p Person>,
+        _at: &str,
+        _copy: bool,
+    ) -> Result<Vec<&'p &'p Person>, sqlx::Error> {
+        Ok(heads)
+    }
+
     async fn insert_people(&mut self, rows: &[RowValues<'_>], _copy: bool) -> Result<Vec<String>, sqlx::Error> {
         let mut inserted = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -319,6 +337,34 @@ impl InsertPeople for sqlx::SqliteConnection {
 }
 
 impl InsertPeople for sqlx::PgConnection {
+    async fn insert_copied_households<'p>(
+        &mut self,
+        heads: Vec<&'p &'p Person>,
+        at: &str,
+        copy: bool,
+    ) -> Result<Vec<&'p &'p Person>, sqlx::Error> {
+        if !copy || heads.is_empty() {
+            return Ok(heads);
+        }
+        let mut data = Vec::with_capacity(heads.len() * 120);
+        for p in &heads {
+            let r = p.permanent_residence.as_ref();
+            let id = p.household_id.as_ref().map(|h| h.as_str());
+            let commune = r.map(|r| r.commune.as_str()).unwrap_or_default();
+            let address = r.map(|r| r.address.as_str()).unwrap_or_default();
+            for value in [id, Some(p.pid.as_str()), Some(commune), Some(address), Some("1"), Some(at)] {
+                copy_field(&mut data, value);
+            }
+            end_copy_row(&mut data);
+        }
+        let mut copy = self
+            .copy_in_raw("COPY households (id, head_pid, commune, address, version, updated_at) FROM STDIN")
+            .await?;
+        copy.send(data).await?;
+        copy.finish().await?;
+        Ok(Vec::new())
+    }
+
     async fn insert_people(&mut self, rows: &[RowValues<'_>], copy: bool) -> Result<Vec<String>, sqlx::Error> {
         if copy {
             // `COPY` of the rows whose PID is not registered yet: the server's fastest way in.
@@ -519,6 +565,7 @@ impl Register {
             let inserted_set: std::collections::HashSet<&str> = inserted.iter().map(String::as_str).collect();
             let new_people: Vec<&Person> = people.iter().filter(|p| inserted_set.contains(p.pid.as_str())).collect();
             let heads: Vec<&&Person> = new_people.iter().filter(|p| p.relation_to_head == Some(Relation::Head) && p.household_id.is_some()).collect();
+            let heads = InsertPeople::insert_copied_households(&mut *tx, heads, attribution.at, copy).await?;
             for chunk in heads.chunks(1000) {
                 let mut qb = QueryBuilder::new("INSERT INTO households (id, head_pid, commune, address, version, updated_at) ");
                 qb.push_values(chunk, |mut b, p| {
@@ -1103,23 +1150,6 @@ fn insert_new_directly(
 /// Appends one `people` row in `COPY ... FROM STDIN` text format (columns in [`PERSON_COLUMNS`]
 /// order, tab-separated, `\N` for NULL, backslash escapes).
 fn copy_row(out: &mut Vec<u8>, v: &RowValues<'_>) {
-    fn field(out: &mut Vec<u8>, value: Option<&str>) {
-        match value {
-            None => out.extend_from_slice(b"\\N"),
-            Some(s) => {
-                for b in s.bytes() {
-                    match b {
-                        b'\\' => out.extend_from_slice(b"\\\\"),
-                        b'\t' => out.extend_from_slice(b"\\t"),
-                        b'\n' => out.extend_from_slice(b"\\n"),
-                        b'\r' => out.extend_from_slice(b"\\r"),
-                        _ => out.push(b),
-                    }
-                }
-            }
-        }
-        out.push(b'\t');
-    }
     let p = v.p;
     let residence = |r: &Option<Residence>| r.as_ref().map(|r| (r.commune.as_str().to_owned(), r.address.clone()));
     let (permanent, current) = (residence(&p.permanent_residence), residence(&p.current_residence));
@@ -1166,9 +1196,32 @@ fn copy_row(out: &mut Vec<u8>, v: &RowValues<'_>) {
         Some(v.attribution.at),
     ];
     for value in values {
-        field(out, value);
+        copy_field(out, value);
     }
-    // The last field's tab becomes the end of the row.
+    end_copy_row(out);
+}
+
+/// Appends one field and its tab in `COPY` text format.
+fn copy_field(out: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        None => out.extend_from_slice(b"\\N"),
+        Some(s) => {
+            for b in s.bytes() {
+                match b {
+                    b'\\' => out.extend_from_slice(b"\\\\"),
+                    b'\t' => out.extend_from_slice(b"\\t"),
+                    b'\n' => out.extend_from_slice(b"\\n"),
+                    b'\r' => out.extend_from_slice(b"\\r"),
+                    _ => out.push(b),
+                }
+            }
+        }
+    }
+    out.push(b'\t');
+}
+
+/// Turns the last field's tab into the end of the row.
+fn end_copy_row(out: &mut [u8]) {
     if let Some(last) = out.last_mut() {
         *last = b'\n';
     }

@@ -90,7 +90,7 @@ impl Db {
     /// SQLite connection has its own cache); a bulk tool uses one connection with a large cache.
     pub async fn connect_with(url: &str, usage: Usage) -> Result<Db, StoreError> {
         let (connections, cache_kib) = match usage {
-            Usage::Server => (4, 16_384),
+            Usage::Server => (4, 8_192),
             Usage::Bulk => (1, 65_536),
         };
         if url.starts_with("sqlite:") {
@@ -125,12 +125,13 @@ impl Db {
             let direct = (!in_memory).then(|| {
                 let synchronous = if usage == Usage::Server { "FULL" } else { "NORMAL" };
                 // Two async worker threads read at a time; a third connection covers a moment
-                // of overlap with a blocking task.
+                // of overlap with a blocking task. Small caches: point reads need the interior
+                // pages cached, the leaves come from the OS page cache (server RSS < 150 MB).
                 std::sync::Arc::new(direct::Direct::new(
                     options.get_filename(),
                     synchronous,
                     usage == Usage::Bulk,
-                    8_192,
+                    4_096,
                     3,
                 ))
             });
