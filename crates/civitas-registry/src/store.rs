@@ -304,16 +304,8 @@ trait InsertPeople {
     async fn insert_people(&mut self, rows: &[RowValues<'_>], copy: bool) -> Result<Vec<String>, sqlx::Error>;
 
     /// With `copy` on PostgreSQL, copies the households of `heads` in and returns none left to
-    /// insert; otherwise returns `heads` for the portable `INSERT ... ON CONFLICT DO NOTHING`.
-    async fn insert_copied_households<'p>(
-        &mut self,
-        heads: Vec<&'p &'p Person>,
-        at: &str,
-        copy: bool,
-    ) -> Result<Vec<&'p &'p Person>, sqlx::Error>;
-}
-
-impl InsertPeople for sqlx::SqliteConnection {
+    /// insert; otherwise (and on SQLite) returns `heads` for the portable `INSERT ... ON
+    /// CONFLICT DO NOTHING`.
     async fn insert_copied_households<'p>(
         &mut self,
         heads: Vec<&'p &'p Person>,
@@ -322,7 +314,9 @@ impl InsertPeople for sqlx::SqliteConnection {
     ) -> Result<Vec<&'p &'p Person>, sqlx::Error> {
         Ok(heads)
     }
+}
 
+impl InsertPeople for sqlx::SqliteConnection {
     async fn insert_people(&mut self, rows: &[RowValues<'_>], _copy: bool) -> Result<Vec<String>, sqlx::Error> {
         let mut inserted = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
