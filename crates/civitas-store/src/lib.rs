@@ -139,7 +139,7 @@ impl Db {
             if usage == Usage::Server {
                 match &direct {
                     Some(direct) => {
-                        let (pool, writer, direct) = (pool.clone(), writer.clone(), direct.clone());
+                        let (pool, writer, direct) = (pool.clone(), writer.clone(), std::sync::Arc::downgrade(direct));
                         std::thread::Builder::new()
                             .name("wal-checkpoint".into())
                             .spawn(move || checkpoint_in_background(pool, writer, direct))
@@ -242,11 +242,13 @@ impl Db {
 fn checkpoint_in_background(
     pool: SqlitePool,
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
-    direct: std::sync::Arc<direct::Direct>,
+    direct: std::sync::Weak<direct::Direct>,
 ) {
     let mut conn = None;
     while !pool.is_closed() {
         std::thread::sleep(Duration::from_millis(100));
+        // Ends with the last handle of the database (a closed pool or a dropped `Db`).
+        let Some(direct) = direct.upgrade() else { break };
         let _writer = writer.blocking_lock();
         let result = (|| -> rusqlite::Result<()> {
             let conn = match &mut conn {
