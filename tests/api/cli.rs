@@ -55,6 +55,34 @@ async fn import_round_trip(backend: Backend) {
     round.sort();
     assert_eq!(original, round, "export must round-trip the generated records");
 
+    // Registered and new people in one batch (on PostgreSQL the optimistic COPY meets the
+    // registered ones and the batch is written again with only the new ones).
+    let others = civitas(&["generate", "--people", "3000", "--province", "01", "--seed", "8"]);
+    let known: std::collections::HashSet<String> = canonical_lines(&file)
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["pid"].to_string())
+        .collect();
+    let new_lines: Vec<&str> = std::str::from_utf8(&others.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !known.contains(&serde_json::from_str::<serde_json::Value>(l).unwrap()["pid"].to_string()))
+        .collect();
+    assert!(new_lines.len() > 2500, "seed 8 mostly differs from seed 7");
+    let mixed = dir.0.join("mixed.ndjson");
+    let mut body = std::fs::read_to_string(&file).unwrap();
+    for l in &new_lines {
+        body.push_str(l);
+        body.push('\n');
+    }
+    std::fs::write(&mixed, body).unwrap();
+    let out = civitas(&["import", mixed.to_str().unwrap(), "--database", &url2]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected = format!("imported {}, unchanged 3000, rejected 0", new_lines.len());
+    assert!(text(&out.stdout).starts_with(&expected), "{} (expected {expected})", text(&out.stdout));
+    let out = civitas(&["import", mixed.to_str().unwrap(), "--database", &url2]);
+    let expected = format!("imported 0, unchanged {}, rejected 0", 3000 + new_lines.len());
+    assert!(text(&out.stdout).starts_with(&expected), "{}", text(&out.stdout));
+
     // A file with broken lines: each reported by number, valid lines kept, exit code 2.
     let broken = dir.0.join("broken.ndjson");
     let lines = [

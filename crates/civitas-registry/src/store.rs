@@ -299,9 +299,8 @@ const ROWS_PER_STATEMENT: usize = 900;
 /// `VALUES`, PostgreSQL takes one array per column through `UNNEST` (one short statement per
 /// batch instead of one with tens of thousands of parameters).
 trait InsertPeople {
-    /// `copy`: may use PostgreSQL's `COPY` for the rows not registered yet (a bulk import); a
-    /// concurrent insert of the same PID then fails the batch with a unique violation.
-    async fn insert_people(&mut self, rows: &[RowValues<'_>], copy: bool) -> Result<Vec<String>, sqlx::Error>;
+    /// `copy`: on PostgreSQL, how `COPY` may be used (see [`CopyMode`]).
+    async fn insert_people(&mut self, rows: &[RowValues<'_>], copy: CopyMode) -> Result<Vec<String>, sqlx::Error>;
 
     /// With `copy` on PostgreSQL, copies the households of `heads` in and returns none left to
     /// insert; otherwise (and on SQLite) returns `heads` for the portable `INSERT ... ON
@@ -310,14 +309,26 @@ trait InsertPeople {
         &mut self,
         heads: Vec<&'p &'p Person>,
         _at: &str,
-        _copy: bool,
+        _copy: CopyMode,
     ) -> Result<Vec<&'p &'p Person>, sqlx::Error> {
         Ok(heads)
     }
 }
 
+/// How a batch of new people is written on PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CopyMode {
+    /// Portable `INSERT ... ON CONFLICT DO NOTHING` (single registrations, and the last resort).
+    Insert,
+    /// `COPY` of the rows whose PID is not registered yet, found by one query first.
+    Checked,
+    /// `COPY` of every row without looking first: a fresh import. A PID registered already
+    /// fails the batch on the key, and it is written again `Checked`.
+    Optimistic,
+}
+
 impl InsertPeople for sqlx::SqliteConnection {
-    async fn insert_people(&mut self, rows: &[RowValues<'_>], _copy: bool) -> Result<Vec<String>, sqlx::Error> {
+    async fn insert_people(&mut self, rows: &[RowValues<'_>], _copy: CopyMode) -> Result<Vec<String>, sqlx::Error> {
         let mut inserted = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::new(format!("INSERT INTO people ({PERSON_COLUMNS}) "));
@@ -335,9 +346,9 @@ impl InsertPeople for sqlx::PgConnection {
         &mut self,
         heads: Vec<&'p &'p Person>,
         at: &str,
-        copy: bool,
+        copy: CopyMode,
     ) -> Result<Vec<&'p &'p Person>, sqlx::Error> {
-        if !copy || heads.is_empty() {
+        if copy == CopyMode::Insert || heads.is_empty() {
             return Ok(heads);
         }
         let mut data = Vec::with_capacity(heads.len() * 120);
@@ -359,17 +370,19 @@ impl InsertPeople for sqlx::PgConnection {
         Ok(Vec::new())
     }
 
-    async fn insert_people(&mut self, rows: &[RowValues<'_>], copy: bool) -> Result<Vec<String>, sqlx::Error> {
-        if copy {
+    async fn insert_people(&mut self, rows: &[RowValues<'_>], copy: CopyMode) -> Result<Vec<String>, sqlx::Error> {
+        if copy != CopyMode::Insert {
             // `COPY` of the rows whose PID is not registered yet: the server's fastest way in.
-            let pids: Vec<&str> = rows.iter().map(|r| r.p.pid.as_str()).collect();
-            let existing: std::collections::HashSet<String> =
-                sqlx::query_scalar("SELECT pid FROM people WHERE pid = ANY($1)")
+            let mut existing = std::collections::HashSet::new();
+            if copy == CopyMode::Checked {
+                let pids: Vec<&str> = rows.iter().map(|r| r.p.pid.as_str()).collect();
+                existing = sqlx::query_scalar::<_, String>("SELECT pid FROM people WHERE pid = ANY($1)")
                     .bind(&pids)
                     .fetch_all(&mut *self)
                     .await?
                     .into_iter()
                     .collect();
+            }
             let new: Vec<&RowValues> = rows.iter().filter(|r| !existing.contains(r.p.pid.as_str())).collect();
             if !new.is_empty() {
                 let mut data = Vec::with_capacity(new.len() * 400);
@@ -449,11 +462,13 @@ impl InsertPeople for sqlx::PgConnection {
 pub struct Register {
     db: Db,
     vocab: RwLock<Option<(Instant, Arc<Vocab>)>>,
+    /// Whether an optimistic `COPY` of a batch met people registered already (PostgreSQL).
+    copy_conflicts: std::sync::atomic::AtomicBool,
 }
 
 impl Register {
     pub fn new(db: Db) -> Self {
-        Register { db, vocab: RwLock::new(None) }
+        Register { db, vocab: RwLock::new(None), copy_conflicts: Default::default() }
     }
 
     pub fn db(&self) -> &Db {
@@ -525,16 +540,26 @@ impl Register {
         change_kind: &str,
         event_kind: &'static str,
     ) -> Result<ImportOutcome, RegisterError> {
-        // A batch (an import) is copied in; if someone registered one of its people meanwhile,
-        // the copy fails on the primary key and the batch is written again row by row.
-        let copy = people.len() >= 100;
-        match self.insert_new_once(people, attribution, change_kind, event_kind, copy).await {
-            Err(RegisterError::Store(StoreError::Database(sqlx::Error::Database(e))))
-                if copy && e.is_unique_violation() =>
-            {
-                self.insert_new_once(people, attribution, change_kind, event_kind, false).await
+        // A batch (an import) is copied in, optimistically until a batch met people registered
+        // already (a re-import), then after looking which are new; if someone registered one of
+        // them meanwhile, the copy fails on the key and the batch is written again row by row.
+        let mut copy = if people.len() < 100 {
+            CopyMode::Insert
+        } else if self.copy_conflicts.load(std::sync::atomic::Ordering::Relaxed) {
+            CopyMode::Checked
+        } else {
+            CopyMode::Optimistic
+        };
+        loop {
+            match self.insert_new_once(people, attribution, change_kind, event_kind, copy).await {
+                Err(RegisterError::Store(StoreError::Database(sqlx::Error::Database(e))))
+                    if copy != CopyMode::Insert && e.is_unique_violation() =>
+                {
+                    self.copy_conflicts.store(true, std::sync::atomic::Ordering::Relaxed);
+                    copy = if copy == CopyMode::Optimistic { CopyMode::Checked } else { CopyMode::Insert };
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 
@@ -544,7 +569,7 @@ impl Register {
         attribution: &Attribution<'_>,
         change_kind: &str,
         event_kind: &'static str,
-        copy: bool,
+        copy: CopyMode,
     ) -> Result<ImportOutcome, RegisterError> {
         if people.is_empty() {
             return Ok(ImportOutcome::default());
