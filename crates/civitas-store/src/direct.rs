@@ -9,8 +9,9 @@
 //!
 //! - [`Direct::read`] runs a read on the calling thread, on a read-only connection taken from a
 //!   small pool (WAL: readers see every committed transaction and never block the writer);
+//! - [`Direct::write`] runs a bulk write (an import batch) on a kept read-write connection;
 //! - [`Direct::open_writer`] opens a read-write connection with the server's pragmas, for a
-//!   thread that owns it (the access-log writer, the bulk import).
+//!   thread that owns it (the access-log writer, the WAL checkpointer).
 //!
 //! Everything else keeps using the sqlx pool.
 
