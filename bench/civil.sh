@@ -6,30 +6,14 @@
 # (nothing may be lost).
 # Usage: bench/civil.sh [sqlite|postgres]   (needs sqlite3 / psql, curl, python3)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BACKEND=${1:-sqlite}
-DIR=${BENCH_DIR:-/tmp/civitas-bench-civil}
-PG=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
-BIN=target/release/civitas
+NAME=civil
+. "$(dirname "$0")/common.sh"
 PORT=8813
 SIM_PORT=8814
 BIRTHS=${BENCH_BIRTHS:-20000}
 HOOKS=${BENCH_HOOKS:-20000}
-rm -rf "$DIR" && mkdir -p "$DIR"
-cargo build --release --locked -q
-cargo bench --bench http_load --no-run -q 2>/dev/null
-LOAD=$(ls -t target/release/deps/http_load-* | grep -v '\.d$' | head -1)
-if [ "$BACKEND" = postgres ]; then
-  DB=civitas_bench_civil_$$
-  psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-  URL="$PG/$DB"
-  sql() { psql -qtA "$URL" -c "$1"; }
-else
-  URL="sqlite://$DIR/civitas.db"
-  sql() { sqlite3 -cmd ".timeout 10000" "$DIR/civitas.db" "$1"; }
-fi
 BASE=http://127.0.0.1:$PORT
-echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(date -u +%F), backend $BACKEND"
+machine
 CIVITAS_LOG=warn CIVITAS_DEMO_PEOPLE=${BENCH_PEOPLE:-120000} $BIN serve --demo --database "$URL" --listen 127.0.0.1:$PORT > "$DIR/demo.txt" 2>&1 &
 SERVER=$!
 SIM=

@@ -4,30 +4,15 @@
 #   in memory, same load generator), refresh grants/s, complete password sign-ins/s.
 # Usage: bench/identity.sh [sqlite|postgres]   (needs node + npm for the comparison)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BACKEND=${1:-sqlite}
-DIR=${BENCH_DIR:-/tmp/civitas-bench-identity}
-PG=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
-BIN=target/release/civitas
+NAME=identity
+. "$(dirname "$0")/common.sh"
 PORT=8811
 NODE_PORT=3999
 DURATION=${BENCH_SECONDS:-10}
-rm -rf "$DIR" && mkdir -p "$DIR"
-cargo build --release --locked -q
-cargo bench --bench http_load --no-run -q 2>/dev/null
 cargo bench --bench primitives --no-run -q 2>/dev/null
-LOAD=$(ls -t target/release/deps/http_load-* | grep -v '\.d$' | head -1)
 PRIM=$(ls -t target/release/deps/primitives-* | grep -v '\.d$' | head -1)
 (cd bench/node && npm install --no-audit --no-fund --silent)
-
-if [ "$BACKEND" = postgres ]; then
-  DB=civitas_bench_identity_$$
-  psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-  URL="$PG/$DB"
-else
-  URL="sqlite://$DIR/civitas.db"
-fi
-echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(date -u +%F), backend $BACKEND"
+machine
 CIVITAS_LOG=warn CIVITAS_DEMO_PEOPLE=2000 $BIN serve --demo --database "$URL" --listen 127.0.0.1:$PORT > "$DIR/demo.txt" &
 SERVER=$!
 node bench/node/oidc-provider.mjs $NODE_PORT > "$DIR/node.txt" 2>&1 &

@@ -5,34 +5,18 @@
 # officer's work-queue page and API with 1 M dossiers in the database.
 # Usage: bench/one_stop.sh [sqlite|postgres]   (needs sqlite3 / psql, curl, python3)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BACKEND=${1:-sqlite}
-DIR=${BENCH_DIR:-/tmp/civitas-bench-onestop}
-PG=${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
-BIN=target/release/civitas
+NAME=onestop
+. "$(dirname "$0")/common.sh"
 PORT=8812
 DURATION=${BENCH_SECONDS:-10}
 DOSSIERS=${BENCH_DOSSIERS:-1000000}
-rm -rf "$DIR" && mkdir -p "$DIR"
-cargo build --release --locked -q
-cargo bench --bench http_load --no-run -q 2>/dev/null
-LOAD=$(ls -t target/release/deps/http_load-* | grep -v '\.d$' | head -1)
-if [ "$BACKEND" = postgres ]; then
-  DB=civitas_bench_onestop_$$
-  psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-  URL="$PG/$DB"
-  sql() { psql -qtA "$URL" -c "$1"; }
-else
-  URL="sqlite://$DIR/civitas.db"
-  sql() { sqlite3 -cmd ".timeout 10000" "$DIR/civitas.db" "$1"; }
-fi
 BASE=http://127.0.0.1:$PORT
 start() {
   CIVITAS_LOG=warn CIVITAS_DEMO_PEOPLE=2000 $BIN serve --demo --database "$URL" --listen 127.0.0.1:$PORT > "$DIR/demo.txt" 2>&1 &
   SERVER=$!
   for _ in $(seq 150); do grep -q "TOKEN" "$DIR/demo.txt" 2>/dev/null && break; sleep 0.2; done
 }
-echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(date -u +%F), backend $BACKEND"
+machine
 start
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 CITIZEN=$(grep -o 'citizens: *[0-9]\{12\}' "$DIR/demo.txt" | grep -o '[0-9]\{12\}')

@@ -228,27 +228,9 @@ async fn birth(app: TestApp) {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stdout).contains("does not verify"));
     // Online: /verify says valid, and invalid for the tampered one.
-    let online: Value = app
-        .client
-        .get(app.url("/verify"))
-        .query(&[("payload", payload.as_str()), ("format", "json")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let online = verify_online(&app, payload.as_str()).await;
     assert_eq!(online["status"], "valid", "{online}");
-    let forged: Value = app
-        .client
-        .get(app.url("/verify"))
-        .query(&[("payload", tampered.as_str()), ("format", "json")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let forged = verify_online(&app, tampered.as_str()).await;
     assert_eq!(forged["status"], "invalid");
     // A correction is its own audited act: the register and a new certificate; the old one superseded.
     let correction = json!({ "full_name": "Nguyễn Thị Mai Anh", "reason": "Sai tên so với giấy chứng sinh" });
@@ -268,16 +250,7 @@ async fn birth(app: TestApp) {
         .await;
     assert_eq!(r.status(), 201);
     let new_cert: Value = r.json().await.unwrap();
-    let old: Value = app
-        .client
-        .get(app.url("/verify"))
-        .query(&[("payload", cert_id.as_str()), ("format", "json")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let old = verify_online(&app, cert_id.as_str()).await;
     assert_eq!((old["status"].as_str(), old["superseded_by"].as_str()), (Some("superseded"), new_cert["id"].as_str()));
     let renamed: Value = app.get(&format!("/api/v1/people/{child}"), &registrar).await.json().await.unwrap();
     assert_eq!(renamed["full_name"], "Nguyễn Thị Mai Anh");
@@ -547,3 +520,9 @@ async fn dead_letters(app: TestApp) {
     assert_eq!(fixed.received()[0].id, id);
 }
 on_both_databases!(dead_letters_and_replay, dead_letters);
+
+/// `/verify` of a certificate id or signed payload, as JSON.
+async fn verify_online(app: &TestApp, payload: &str) -> Value {
+    let r = app.client.get(app.url("/verify")).query(&[("payload", payload), ("format", "json")]).send().await.unwrap();
+    r.json().await.unwrap()
+}
