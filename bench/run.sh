@@ -12,7 +12,9 @@ BIN=target/release/civitas
 mkdir -p "$DIR"
 cargo build --release --locked -q
 cargo bench --bench http_load --no-run -q 2>/dev/null
+cargo bench --bench register_read --no-run -q 2>/dev/null
 LOAD=$(ls -t target/release/deps/http_load-* | grep -v '\.d$' | head -1)
+READ=$(ls -t target/release/deps/register_read-* | grep -v '\.d$' | head -1)
 export CIVITAS_LOG=warn
 
 secs() { python3 -c "import sys; print(f'{float(sys.argv[1]):.2f}')" "$1"; }
@@ -106,3 +108,8 @@ COMMUNE_TOKEN=$($BIN token --role onestop-officer --unit 00004 --subject bench -
 $LOAD $B --paths "$DIR/search-paths.txt" --token "$COMMUNE_TOKEN" --concurrency 1 --duration 10 --label search-sequential-commune-scope
 echo "server RSS after the runs: $(awk '/VmRSS/{print $2/1024 " MiB"}' /proc/$SERVER/status), peak $(awk '/VmHWM/{print $2/1024 " MiB"}' /proc/$SERVER/status)"
 echo "database file: $(du -h "$DIR/import.db" | cut -f1)"
+kill $SERVER 2>/dev/null || true
+wait $SERVER 2>/dev/null || true
+echo "== register point reads without HTTP (the same 20,000 PIDs; round 1 is cold)"
+sed 's#/api/v1/people/##' "$DIR/pid-paths.txt" > "$DIR/pids.txt"
+$READ "$DIR/import.db" "$DIR/pids.txt"
