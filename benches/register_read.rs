@@ -13,6 +13,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [db, pids] = args.as_slice() else {
         return Err("usage: register_read DATABASE_FILE PID_FILE".into());
     };
+    // Connecting would create a missing file; a benchmark wants the imported one.
+    if !std::path::Path::new(db).is_file() {
+        return Err(format!("{db} is not a database file (import people first, e.g. with bench/run.sh)").into());
+    }
     let db = civitas_store::Db::connect(&format!("sqlite://{db}")).await?;
     let register = civitas_registry::store::Register::new(db);
     let pids: Vec<civitas_core::Pid> =
