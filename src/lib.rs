@@ -158,7 +158,20 @@ pub async fn seed_demo_identity(
         secret: Some(DEMO_PORTAL_SECRET.into()),
         redirect_uris: vec!["http://127.0.0.1/callback".into(), "http://[::1]/callback".into()],
         post_logout_redirect_uris: vec!["http://127.0.0.1/signed-out".into()],
-        scopes: ["openid", "profile", "address", "phone", "email", "pid", "offline_access"].map(String::from).to_vec(),
+        scopes: [
+            "openid",
+            "profile",
+            "address",
+            "phone",
+            "email",
+            "pid",
+            "offline_access",
+            "dossiers",
+            "documents",
+            "certificates",
+        ]
+        .map(String::from)
+        .to_vec(),
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
         ..Default::default()
     };

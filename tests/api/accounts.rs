@@ -71,9 +71,20 @@ async fn desk(app: TestApp) {
     // The reads are in the access log.
     let log = civitas_store::access_log::for_subject(&app.db, AN, 20).await.unwrap();
     assert!(log.iter().any(|e| e.actor == BINH && e.fields == "eid-account"), "{log:?}");
-    // CSRF is checked on every action.
-    let r = app.client.post(&action).form(&[("pid", AN), ("action", "lock"), ("reason", "x")]).send().await.unwrap();
+    // CSRF is checked on every action (signed in, but without the form's token).
+    let cookies: String = jar.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let r = app
+        .client
+        .post(&action)
+        .header("cookie", cookies)
+        .form(&[("pid", AN), ("action", "lock"), ("reason", "x")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
+    // Signed out: to the sign-in page, nothing done.
+    let r = app.client.post(&action).form(&[("pid", AN), ("action", "lock"), ("reason", "x")]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
 }
 on_both_databases!(officer_account_desk, desk);
 

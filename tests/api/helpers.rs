@@ -245,7 +245,19 @@ impl TestApp {
             secret: Some(RP_SECRET.into()),
             redirect_uris: vec!["http://127.0.0.1/callback".into()],
             post_logout_redirect_uris: vec!["http://127.0.0.1:9/bye".into()],
-            scopes: ["openid", "profile", "address", "phone", "pid", "offline_access"].map(String::from).to_vec(),
+            scopes: [
+                "openid",
+                "profile",
+                "address",
+                "phone",
+                "pid",
+                "offline_access",
+                "dossiers",
+                "documents",
+                "certificates",
+            ]
+            .map(String::from)
+            .to_vec(),
             grant_types: vec!["authorization_code".into(), "refresh_token".into()],
             ..Default::default()
         };

@@ -10,5 +10,7 @@ mod cli;
 mod oidc;
 mod one_stop;
 mod people;
+mod policy;
 mod register_changes;
+mod security;
 mod service;

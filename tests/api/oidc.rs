@@ -941,7 +941,7 @@ async fn citizen_api(app: TestApp) {
     let verifier = "d".repeat(60);
     let challenge = civitas_identity::secret::s256(&verifier);
     let url = app.url(&format!(
-        "/oauth2/authorize?client_id=rp&response_type=code&scope=openid&redirect_uri=http%3A%2F%2F127.0.0.1%3A4100%2Fcallback&code_challenge={challenge}&code_challenge_method=S256"
+        "/oauth2/authorize?client_id=rp&response_type=code&scope=openid%20dossiers&redirect_uri=http%3A%2F%2F127.0.0.1%3A4100%2Fcallback&code_challenge={challenge}&code_challenge_method=S256"
     ));
     let mut jar = app.browser();
     let (redirect, _) = sign_in_through(&app, &mut jar, &url, AN, "").await;

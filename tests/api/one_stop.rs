@@ -22,12 +22,19 @@ fn pdf(text: &str) -> Vec<u8> {
     format!("%PDF-1.4\n% {text}\n%%EOF\n").into_bytes()
 }
 
-/// An access token for `pid` obtained through the real code flow of the provider.
+/// An access token for `pid` obtained through the real code flow of the provider, with the
+/// scopes of the citizen's own dossiers, documents and certificates.
 pub async fn citizen_token(app: &TestApp, pid: &str) -> String {
+    citizen_token_with(app, pid, "openid dossiers documents certificates").await
+}
+
+/// An access token for `pid` with exactly `scope` (space-separated).
+pub async fn citizen_token_with(app: &TestApp, pid: &str, scope: &str) -> String {
     let verifier = "v".repeat(60);
     let challenge = civitas_identity::secret::s256(&verifier);
+    let scope = scope.replace(' ', "%20");
     let url = app.url(&format!(
-        "/oauth2/authorize?client_id=rp&response_type=code&scope=openid&redirect_uri=http%3A%2F%2F127.0.0.1%3A4100%2Fcallback&code_challenge={challenge}&code_challenge_method=S256"
+        "/oauth2/authorize?client_id=rp&response_type=code&scope={scope}&redirect_uri=http%3A%2F%2F127.0.0.1%3A4100%2Fcallback&code_challenge={challenge}&code_challenge_method=S256"
     ));
     let mut jar = app.browser();
     let (redirect, _) = sign_in_through(app, &mut jar, &url, pid, "").await;

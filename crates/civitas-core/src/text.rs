@@ -20,6 +20,20 @@ pub fn nfc(s: &str) -> String {
 }
 
 /// Folds `s` for search: lowercase ASCII letters and digits, words separated by one space.
+/// Characters refused in free text: controls other than tab and line breaks (NUL breaks
+/// PostgreSQL text), and the bidirectional formatting characters that make text read
+/// differently from how it is stored.
+pub fn is_unsafe_char(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}')
+}
+
+/// Free text as stored: NFC, trimmed; `None` when it holds an [`is_unsafe_char`].
+pub fn clean_free_text(s: &str) -> Option<String> {
+    let text = nfc(s.trim());
+    (!text.chars().any(is_unsafe_char)).then_some(text)
+}
+
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;

@@ -33,6 +33,8 @@ pub fn level_of_acr(acr: &str) -> Option<i64> {
 
 const CODE_TTL_SECS: i64 = 600;
 const CODE_ATTEMPTS: i64 = 5;
+/// One-time codes sent per person and purpose in an hour (each is an SMS).
+const CODES_PER_HOUR: i64 = 3;
 /// Failures allowed before back-off starts, per account and per client address.
 const FREE_FAILURES_ACCOUNT: i64 = 3;
 const FREE_FAILURES_IP: i64 = 20;
@@ -207,17 +209,23 @@ pub fn age_allows(age: i32, level: i64, by_guardian: bool) -> Result<(), &'stati
     Ok(())
 }
 
-/// Stores a one-time code of `purpose` (replacing an earlier one) inside a transaction.
+/// Stores a one-time code of `purpose` (replacing an earlier one) inside a transaction. Within
+/// the hour-long window of the first code, wrong guesses carry over to the new code (asking
+/// again never resets them) and the number of codes sent is counted.
 macro_rules! upsert_code {
-    ($tx:expr, $pid:expr, $purpose:expr, $hash:expr, $expires:expr) => {
+    ($tx:expr, $pid:expr, $purpose:expr, $hash:expr, $expires:expr, $now:expr) => {
         sqlx::query(
-            "INSERT INTO one_time_codes (pid, purpose, code_hash, expires_at, attempts) VALUES ($1, $2, $3, $4, 0) \
-             ON CONFLICT (pid, purpose) DO UPDATE SET code_hash = $3, expires_at = $4, attempts = 0",
+            "INSERT INTO one_time_codes (pid, purpose, code_hash, expires_at, attempts, issued, window_start) VALUES ($1, $2, $3, $4, 0, 1, $5) \
+             ON CONFLICT (pid, purpose) DO UPDATE SET code_hash = $3, expires_at = $4, \
+             attempts = CASE WHEN one_time_codes.window_start < $5 - 3600 THEN 0 ELSE one_time_codes.attempts END, \
+             issued = CASE WHEN one_time_codes.window_start < $5 - 3600 THEN 1 ELSE one_time_codes.issued + 1 END, \
+             window_start = CASE WHEN one_time_codes.window_start < $5 - 3600 THEN $5 ELSE one_time_codes.window_start END",
         )
         .bind($pid)
         .bind($purpose)
         .bind($hash)
         .bind($expires)
+        .bind($now)
         .execute(&mut *$tx)
         .await
     };
@@ -426,6 +434,10 @@ impl Identity {
             }
             return Ok(());
         }
+        if !self.may_send_code(pid, "activate", now.unix_timestamp()).await? {
+            tracing::info!(pid, "activation code not sent: the hourly limit is reached");
+            return Ok(());
+        }
         let code = random_digits(6);
         let body = format!("Mã kích hoạt tài khoản định danh điện tử của bạn là {code}. Mã có hiệu lực 10 phút.");
         let event = self.event("eid.registered", pid, serde_json::json!({ "level": 1, "channel": "online" }), pid, &at);
@@ -436,7 +448,7 @@ impl Identity {
             sqlx::query("INSERT INTO accounts (pid, level, state, phone, email, registered_by, created_at, updated_at) VALUES ($1, 1, 'pending', $2, $3, $1, $4, $4) \
                          ON CONFLICT (pid) DO UPDATE SET phone = $2, email = $3, updated_at = $4")
                 .bind(pid).bind(&phone).bind(&email).bind(&at).execute(&mut *tx).await?;
-            upsert_code!(tx, pid, "activate", &code_hash, expires)?;
+            upsert_code!(tx, pid, "activate", &code_hash, expires, now.unix_timestamp())?;
             sqlx::query(outbox::INSERT).bind("sms").bind(&phone).bind("Kích hoạt tài khoản").bind(&body).bind(&at).execute(&mut *tx).await?;
             insert_events!(tx, std::slice::from_ref(&event))?;
             tx.commit().await
@@ -447,6 +459,35 @@ impl Identity {
     async fn send_now(&self, channel: &str, to: &str, subject: &str, body: &str, at: &str) -> Result<(), StoreError> {
         dispatch!(&self.db, pool => sqlx::query(outbox::INSERT).bind(channel).bind(to).bind(subject).bind(body).bind(at).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
+    }
+
+    /// Whether another code of `purpose` may be sent to `pid` now (at most [`CODES_PER_HOUR`]).
+    async fn may_send_code(&self, pid: &str, purpose: &str, now: i64) -> Result<bool, StoreError> {
+        let sql = "SELECT issued, window_start FROM one_time_codes WHERE pid = $1 AND purpose = $2";
+        let row: Option<(i64, i64)> =
+            dispatch!(&self.db, pool => sqlx::query_as(sql).bind(pid).bind(purpose).fetch_optional(pool).await)?;
+        Ok(!matches!(row, Some((issued, start)) if start >= now - 3600 && issued >= CODES_PER_HOUR))
+    }
+
+    /// Counts one use of a rate-limited public operation under `key` (an address, a dossier
+    /// code ...): `Some(wait)` in seconds when the key is blocked, else `None` (and the use is
+    /// counted; past `free` uses in the window each one doubles the wait, up to 15 minutes).
+    pub async fn rate_limit(&self, key: &str, free: i64, now: i64) -> Result<Option<i64>, StoreError> {
+        if let Some(wait) = self.throttled(&[key.to_owned()], now).await? {
+            return Ok(Some(wait));
+        }
+        self.record_failure(key, free, now).await?;
+        Ok(None)
+    }
+
+    /// The wait still to serve under `key`, without counting a use.
+    pub async fn rate_wait(&self, key: &str, now: i64) -> Result<Option<i64>, StoreError> {
+        self.throttled(&[key.to_owned()], now).await
+    }
+
+    /// Counts a failure under `key` (a wrong guess at a public lookup).
+    pub async fn count_failure(&self, key: &str, free: i64, now: i64) -> Result<(), StoreError> {
+        self.record_failure(key, free, now).await.map(|_| ())
     }
 
     /// Checks a one-time code of `purpose`; wrong codes count, and a code dies after five.
@@ -531,6 +572,10 @@ impl Identity {
         if row.state != "active" || row.phone.as_deref() != Some(phone.as_str()) {
             return Ok(());
         }
+        if !self.may_send_code(pid, "reset", now.unix_timestamp()).await? {
+            tracing::info!(pid, "reset code not sent: the hourly limit is reached");
+            return Ok(());
+        }
         let code = random_digits(6);
         let at = civitas_store::timestamp(now);
         let body =
@@ -539,7 +584,7 @@ impl Identity {
         let expires = now.unix_timestamp() + CODE_TTL_SECS;
         dispatch!(&self.db, pool => {
             let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
-            upsert_code!(tx, pid, "reset", &code_hash, expires)?;
+            upsert_code!(tx, pid, "reset", &code_hash, expires, now.unix_timestamp())?;
             sqlx::query(outbox::INSERT).bind("sms").bind(&phone).bind("Đặt lại mật khẩu").bind(&body).bind(&at).execute(&mut *tx).await?;
             tx.commit().await
         })?;
@@ -750,17 +795,21 @@ impl Identity {
     /// The wait still to serve for `keys`, and whether the first key has failures on record.
     async fn throttle_state(&self, keys: &[String], now: i64) -> Result<(Option<i64>, bool), StoreError> {
         let sql = "SELECT key, blocked_until FROM login_throttle WHERE key = $1 OR key = $2";
-        let second = keys.get(1).unwrap_or(&keys[0]);
+        let Some(first) = keys.first() else { return Ok((None, false)) };
+        let second = keys.get(1).unwrap_or(first);
         let rows: Vec<(String, i64)> =
-            dispatch!(&self.db, pool => sqlx::query_as(sql).bind(&keys[0]).bind(second).fetch_all(pool).await)?;
+            dispatch!(&self.db, pool => sqlx::query_as(sql).bind(first).bind(second).fetch_all(pool).await)?;
         let wait = rows.iter().map(|r| r.1 - now).filter(|w| *w > 0).max();
-        Ok((wait, rows.iter().any(|r| r.0 == keys[0])))
+        Ok((wait, rows.iter().any(|r| &r.0 == first)))
     }
 
     /// Counts a failure; after `free` failures each one doubles the wait (1 s, 2 s, 4 s ... 15 min).
     async fn record_failure(&self, key: &str, free: i64, now: i64) -> Result<i64, StoreError> {
-        let sql = "INSERT INTO login_throttle (key, failures, blocked_until) VALUES ($1, 1, 0) \
-                   ON CONFLICT (key) DO UPDATE SET failures = CASE WHEN login_throttle.blocked_until < $2 - 3600 AND login_throttle.failures > $3 THEN 1 ELSE login_throttle.failures + 1 END \
+        // A counter starts again 24 hours after its last failure (or an hour after a block ended).
+        let sql = "INSERT INTO login_throttle (key, failures, blocked_until, last_failure_at) VALUES ($1, 1, 0, $2) \
+                   ON CONFLICT (key) DO UPDATE SET failures = CASE WHEN login_throttle.last_failure_at < $2 - 86400 \
+                   OR (login_throttle.failures > $3 AND login_throttle.blocked_until < $2 - 3600) THEN 1 ELSE login_throttle.failures + 1 END, \
+                   last_failure_at = $2 \
                    RETURNING failures";
         let (failures,): (i64,) =
             dispatch!(&self.db, pool => sqlx::query_as(sql).bind(key).bind(now).bind(free).fetch_one(pool).await)?;

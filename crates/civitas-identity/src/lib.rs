@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod keys;
 pub mod oidc;
 pub mod password;
+pub mod redirect;
 mod refresh;
 pub mod secret;
 pub mod tokens;

@@ -30,8 +30,22 @@ pub const OFFLINE_TTL: i64 = 30 * 86_400;
 
 /// Scopes this provider knows. `pid` releases the personal ID number; API scopes are for
 /// agency systems.
-pub const SCOPES: &[&str] =
-    &["openid", "profile", "address", "phone", "email", "offline_access", "pid", "roles", "registry.read"];
+/// `dossiers`, `documents` and `certificates` let a relying party act in the citizen's own
+/// dossiers, document store and civil-status certificates through the API.
+pub const SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "address",
+    "phone",
+    "email",
+    "offline_access",
+    "pid",
+    "roles",
+    "registry.read",
+    "dossiers",
+    "documents",
+    "certificates",
+];
 pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
 
 #[derive(Debug, Clone)]
@@ -82,26 +96,12 @@ impl Client {
     /// Exact match, except that a registered loopback `http` redirect URI matches any port
     /// (RFC 8252 §7.3).
     pub fn redirect_allowed(&self, uri: &str) -> bool {
-        self.redirect_uris.iter().any(|r| r == uri || loopback_equal(r, uri))
+        self.redirect_uris.iter().any(|r| crate::redirect::matches(r, uri))
     }
 
     pub fn checks_secret(&self, secret: &str) -> bool {
         self.secret_hash.as_deref().is_some_and(|h| ct_eq(h, &digest(secret)))
     }
-}
-
-fn loopback_equal(registered: &str, uri: &str) -> bool {
-    fn split(u: &str) -> Option<(&str, &str)> {
-        let rest = u.strip_prefix("http://")?;
-        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        let host = if authority.starts_with('[') {
-            authority.split_inclusive(']').next()?
-        } else {
-            authority.split(':').next()?
-        };
-        (host == "127.0.0.1" || host == "[::1]").then_some((host, path))
-    }
-    matches!((split(registered), split(uri)), (Some(a), Some(b)) if a == b)
 }
 
 /// What an operator registers.
@@ -328,13 +328,8 @@ impl Identity {
             return invalid("name at least one grant type".into());
         }
         for u in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
-            let ok = (u.starts_with("https://")
-                || u.starts_with("http://127.0.0.1")
-                || u.starts_with("http://[::1]")
-                || u.starts_with("http://localhost"))
-                && !u.contains('#');
-            if !ok {
-                return invalid(format!("redirect URI {u:?} must be https (or http on loopback) without a fragment"));
+            if let Err(e) = crate::redirect::parse_registered(u) {
+                return invalid(format!("redirect URI {u:?} {e}"));
             }
         }
         if new.grant_types.iter().any(|g| g == "authorization_code") && new.redirect_uris.is_empty() {
@@ -447,16 +442,24 @@ impl Identity {
     }
 
     pub async fn end_session(&self, token: &str, now: i64) -> Result<(), StoreError> {
-        let sql = "UPDATE browser_sessions SET ended_at = $1 WHERE id_hash = $2 AND ended_at IS NULL";
-        dispatch!(&self.db, pool => sqlx::query(sql).bind(now).bind(digest(token)).execute(pool).await.map(|r| r.rows_affected()))?;
+        self.end_session_hash(&digest(token), now).await
+    }
+
+    /// Ends one session and revokes the grants bound to it (their access tokens stop working).
+    async fn end_session_hash(&self, id_hash: &[u8], now: i64) -> Result<(), StoreError> {
+        dispatch!(&self.db, pool => {
+            let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
+            sqlx::query("UPDATE browser_sessions SET ended_at = $1 WHERE id_hash = $2 AND ended_at IS NULL").bind(now).bind(id_hash).execute(&mut *tx).await?;
+            sqlx::query("UPDATE grants SET revoked_at = $1 WHERE session_hash = $2 AND revoked_at IS NULL").bind(now).bind(id_hash).execute(&mut *tx).await?;
+            tx.commit().await
+        })?;
         Ok(())
     }
 
     pub async fn end_session_by_sid(&self, pid: &str, sid: &str, now: i64) -> Result<bool, StoreError> {
         for s in self.sessions_of(pid, now).await? {
             if s.sid() == sid {
-                let sql = "UPDATE browser_sessions SET ended_at = $1 WHERE id_hash = $2";
-                dispatch!(&self.db, pool => sqlx::query(sql).bind(now).bind(&s.id_hash).execute(pool).await.map(|r| r.rows_affected()))?;
+                self.end_session_hash(&s.id_hash, now).await?;
                 return Ok(true);
             }
         }
@@ -469,6 +472,8 @@ impl Identity {
         dispatch!(&self.db, pool => {
             let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
             sqlx::query("UPDATE browser_sessions SET ended_at = $1 WHERE pid = $2 AND ended_at IS NULL").bind(now).bind(pid).execute(&mut *tx).await?;
+            // Grants bound to a session end with it: their access tokens stop working too.
+            sqlx::query("UPDATE grants SET revoked_at = $1 WHERE pid = $2 AND session_hash IS NOT NULL AND revoked_at IS NULL").bind(now).bind(pid).execute(&mut *tx).await?;
             tx.commit().await
         })?;
         Ok(())
@@ -593,16 +598,25 @@ impl Identity {
         Ok(id)
     }
 
-    /// A stored request that has not expired. `pushed`: only a pushed request that was not used
-    /// yet (it becomes an interaction, usable once as a `request_uri`).
-    pub async fn stored_request(&self, id: &str, pushed: bool, now: i64) -> Result<Option<AuthRequest>, StoreError> {
-        if pushed {
-            let sql = "UPDATE authorization_requests SET pushed = 2, expires_at = $1 WHERE id = $2 AND pushed = 1 AND expires_at > $3";
-            let done = dispatch!(&self.db, pool => sqlx::query(sql).bind(now + REQUEST_TTL).bind(id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
-            if done == 0 {
-                return Ok(None);
-            }
+    /// A pushed request that was not used yet, for the client that pushed it: it becomes an
+    /// interaction (usable once as a `request_uri`). Another client's `client_id` neither gets
+    /// it nor uses it up.
+    pub async fn claim_pushed_request(
+        &self,
+        id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<AuthRequest>, StoreError> {
+        let sql = "UPDATE authorization_requests SET pushed = 2, expires_at = $1 WHERE id = $2 AND pushed = 1 AND expires_at > $3 AND client_id = $4";
+        let done = dispatch!(&self.db, pool => sqlx::query(sql).bind(now + REQUEST_TTL).bind(id).bind(now).bind(client_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        if done == 0 {
+            return Ok(None);
         }
+        self.stored_request(id, now).await
+    }
+
+    /// A stored interactive request that has not expired.
+    pub async fn stored_request(&self, id: &str, now: i64) -> Result<Option<AuthRequest>, StoreError> {
         let sql = "SELECT params FROM authorization_requests WHERE id = $1 AND expires_at > $2 AND pushed <> 1";
         let row: Option<(String,)> =
             dispatch!(&self.db, pool => sqlx::query_as(sql).bind(id).bind(now).fetch_optional(pool).await)?;
@@ -1046,7 +1060,7 @@ impl Identity {
 
     /// Deletes what can no longer be used: expired authorization requests, codes, refresh tokens
     /// (used ones are kept until they expire, so a replay is still recognised as reuse), revoked
-    /// token ids past their expiry, one-time codes, throttle entries idle for a day, and sessions
+    /// token ids past their expiry, one-time codes past their hour, throttle entries idle for a day, and sessions
     /// that ended or expired 30 days ago. Returns the number of rows deleted.
     pub async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
         let statements: [(&str, i64); 7] = [
@@ -1054,8 +1068,10 @@ impl Identity {
             ("DELETE FROM authorization_codes WHERE expires_at < $1", now - 3600),
             ("DELETE FROM refresh_tokens WHERE expires_at < $1", now),
             ("DELETE FROM revoked_tokens WHERE expires_at < $1", now),
-            ("DELETE FROM one_time_codes WHERE expires_at < $1", now),
-            ("DELETE FROM login_throttle WHERE blocked_until < $1", now - 86_400),
+            // Kept for the hour-long window of their counters, used or not.
+            ("DELETE FROM one_time_codes WHERE expires_at < $1 AND window_start < $1", now - 3600),
+            // A failure counter lives 24 hours after its last failure (and its block has ended).
+            ("DELETE FROM login_throttle WHERE blocked_until < $1 AND last_failure_at < $1", now - 86_400),
             ("DELETE FROM browser_sessions WHERE expires_at < $1 OR ended_at < $1", now - 30 * 86_400),
         ];
         let mut deleted = 0;
@@ -1143,15 +1159,22 @@ impl Identity {
         if claims.iss != self.issuer || claims.exp <= now {
             return Ok(None);
         }
-        if let Some(fam) = &claims.fam
+        Ok(self.access_token_live(&claims.jti, claims.fam.as_deref()).await?.then_some(claims))
+    }
+
+    /// Whether an access token this provider issued still stands: not revoked itself (RFC 7009),
+    /// and its grant (if any) not revoked — which a sign-out everywhere, a lock, a revocation of
+    /// the account or a withdrawn consent all do.
+    pub async fn access_token_live(&self, jti: &str, family: Option<&str>) -> Result<bool, StoreError> {
+        if let Some(fam) = family
             && self.grant_revoked(fam).await?
         {
-            return Ok(None);
+            return Ok(false);
         }
         let sql = "SELECT jti FROM revoked_tokens WHERE jti = $1";
         let revoked: Option<(String,)> =
-            dispatch!(&self.db, pool => sqlx::query_as(sql).bind(&claims.jti).fetch_optional(pool).await)?;
-        Ok(revoked.is_none().then_some(claims))
+            dispatch!(&self.db, pool => sqlx::query_as(sql).bind(jti).fetch_optional(pool).await)?;
+        Ok(revoked.is_none())
     }
 
     /// The person an access token's grant belongs to.
@@ -1186,8 +1209,11 @@ impl Identity {
     }
 
     /// Token introspection (RFC 7662) for an authenticated client.
-    pub async fn introspect(&self, token: &str, now: i64) -> Result<serde_json::Value, StoreError> {
-        if let Some(c) = self.verify_access_token(token, now).await? {
+    ///
+    /// Only tokens issued to the introspecting client itself are described: any other token is
+    /// `active: false` (a client learns nothing about other clients' tokens).
+    pub async fn introspect(&self, caller: &str, token: &str, now: i64) -> Result<serde_json::Value, StoreError> {
+        if let Some(c) = self.verify_access_token(token, now).await?.filter(|c| c.client_id == caller) {
             let mut v = serde_json::json!({
                 "active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id, "sub": c.sub,
                 "aud": c.aud, "iss": c.iss, "exp": c.exp, "iat": c.iat, "jti": c.jti,
@@ -1217,6 +1243,7 @@ impl Identity {
             dispatch!(&self.db, pool => sqlx::query_as::<_, Row>(sql).bind(presented.id).fetch_optional(pool).await)?;
         if let Some(r) = row
             && ct_eq(&r.secret_hash, &presented.secret_hash)
+            && r.client_id == caller
             && r.used.is_none()
             && r.expires_at > now
             && !self.grant_revoked(&r.family).await?
@@ -1386,15 +1413,6 @@ fn form_decode(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loopback_redirects_match_any_port() {
-        assert!(loopback_equal("http://127.0.0.1/callback", "http://127.0.0.1:53211/callback"));
-        assert!(loopback_equal("http://127.0.0.1:8080/callback", "http://127.0.0.1:1/callback"));
-        assert!(!loopback_equal("http://127.0.0.1/callback", "http://127.0.0.1:5/other"));
-        assert!(!loopback_equal("http://localhost/callback", "http://localhost:5/callback"));
-        assert!(!loopback_equal("https://rp.example/cb", "https://rp.example:444/cb"));
-    }
 
     #[test]
     fn basic_auth_is_form_decoded() {

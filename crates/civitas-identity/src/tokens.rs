@@ -34,13 +34,14 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::RegistryOfficer,
         Role::OnestopOfficer,
         Role::AgencySystem,
         Role::Auditor,
         Role::Specialist,
         Role::Leader,
+        Role::Operator,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -71,6 +72,10 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// The grant family of a token the OpenID provider issued (an officer signed in through a
+    /// relying party): checked against revocation, sign-out and the account's state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fam: Option<String>,
 }
 
 impl Claims {
@@ -94,6 +99,8 @@ pub enum TokenError {
     WrongIssuer,
     #[error("the token carries no officer or agency role")]
     NoRole,
+    #[error("the token was revoked, or its sign-in ended")]
+    Revoked,
     #[error("key storage failed")]
     Store(#[from] civitas_store::StoreError),
 }
@@ -207,6 +214,7 @@ pub fn issue(keys: &KeyRing, sub: &str, role: Role, units: &[UnitCode], now: i64
         iat: now,
         exp: now + ttl_secs,
         jti: URL_SAFE_NO_PAD.encode(jti),
+        fam: None,
     };
     sign(keys, &claims)
 }

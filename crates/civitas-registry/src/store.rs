@@ -36,6 +36,10 @@ pub enum RegisterError {
     MissingLegalBasis,
     #[error("{0} heads household {1} with other members: name the new head first")]
     HeadLeaving(String, String),
+    #[error("{0} is not living: residence is not registered for the deceased or missing")]
+    NotLiving(String),
+    #[error("a temporary stay must end on a full date after today ({0}), at most two years ahead")]
+    StayEnd(String),
     #[error("storage failed")]
     Store(#[from] StoreError),
 }
@@ -747,6 +751,20 @@ impl Register {
             return Err(RegisterError::MissingLegalBasis);
         }
         let mut person = self.get(pid).await?.ok_or_else(|| RegisterError::PersonNotFound(pid.to_string()))?;
+        if person.status != civitas_core::LifeStatus::Living {
+            return Err(RegisterError::NotLiving(pid.to_string()));
+        }
+        if let ResidenceKind::Temporary(t) = &request.kind {
+            let today = request.today;
+            let ok = t
+                .until
+                .as_ref()
+                .and_then(PartialDate::to_date)
+                .is_some_and(|d| d > today && d <= today.saturating_add(time::Duration::days(2 * 366)));
+            if !ok {
+                return Err(RegisterError::StayEnd(today.to_string()));
+            }
+        }
         let version = request.expected_version.or(person.version).unwrap_or(1);
         let mut household_writes = Vec::new();
         let kind = match &request.kind {
@@ -1305,6 +1323,8 @@ pub enum HouseholdChoice {
 pub struct ResidenceChange {
     pub kind: ResidenceKind,
     pub expected_version: Option<i64>,
+    /// The day of the registration (a temporary stay must end after it).
+    pub today: time::Date,
 }
 
 /// The values of a `people` row in [`PERSON_COLUMNS`] order, for a planned write.

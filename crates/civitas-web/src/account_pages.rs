@@ -25,7 +25,7 @@ use crate::pages::{
 };
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    crate::policy::PolicyRouter::new()
         .route("/signin", get(signin_page).post(signin))
         .route("/signin/otp", get(otp_page).post(otp))
         .route("/consent", get(consent_page).post(consent))
@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/officer/accounts", get(officer_account_page))
         .route("/officer/accounts/action", post(officer_action))
         .route("/dev/outbox", get(dev_outbox))
+        .into_router()
 }
 
 /// One input of a form page.
@@ -110,18 +111,24 @@ fn form_page(
     page(status, layout(&ctx, body), None, fresh.then_some((csrf.as_str(), state)))
 }
 
+/// An interaction id (`r`) as the provider makes them (URL-safe base64, at most 64
+/// characters); anything else is dropped before it can reach a URL or a header.
+fn interaction_id(r: Option<String>) -> Option<String> {
+    r.filter(|r| {
+        !r.is_empty() && r.len() <= 64 && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
 /// Lets the forms of a page in an authorization flow end at the client: browsers apply the
 /// CSP `form-action` to redirects after a form post, and the flow ends with a redirect to the
 /// client's origin.
 async fn allow_client_target(state: &AppState, r: Option<&str>, mut response: Response) -> Response {
     let Some(r) = r else { return response };
-    let Ok(Some(request)) = state.identity.stored_request(r, false, crate::now().unix_timestamp()).await else {
+    let Ok(Some(request)) = state.identity.stored_request(r, crate::now().unix_timestamp()).await else {
         return response;
     };
-    let uri = &request.redirect_uri;
-    let Some(scheme_end) = uri.find("://") else { return response };
-    let rest = &uri[scheme_end + 3..];
-    let origin = &uri[..scheme_end + 3 + rest.find(['/', '?']).unwrap_or(rest.len())];
+    // Parsed, never sliced: only a valid redirect URI's serialized origin reaches the header.
+    let Some(origin) = civitas_identity::redirect::origin(&request.redirect_uri) else { return response };
     let csp = format!("default-src 'self'; style-src 'self'; form-action 'self' {origin}; frame-ancestors 'none'");
     if let Ok(v) = axum::http::HeaderValue::from_str(&csp) {
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
@@ -136,7 +143,7 @@ fn csrf_refused(lang: Lang) -> Response {
 /// The address a request came from: the TCP peer, or — when the peer is one of the configured
 /// trusted reverse proxies — the right-most address of `X-Forwarded-For` that is not a trusted
 /// proxy itself (addresses further left could be forged by the client).
-fn client_ip(state: &AppState, headers: &HeaderMap, ext: &Extensions) -> String {
+pub(crate) fn client_ip(state: &AppState, headers: &HeaderMap, ext: &Extensions) -> String {
     let peer = ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     match peer {
@@ -204,13 +211,14 @@ pub struct FlowQuery {
 
 async fn client_name_of(state: &AppState, r: Option<&str>) -> Option<String> {
     let now = crate::now().unix_timestamp();
-    let request = state.identity.stored_request(r?, false, now).await.ok()??;
+    let request = state.identity.stored_request(r?, now).await.ok()??;
     Some(state.identity.client(&request.client_id, now).await.ok()??.name)
 }
 
 async fn signin_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<FlowQuery>) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
-    let response = render_signin(&state, &headers, lang, q.r.as_deref(), "", &[], StatusCode::OK).await;
+    let response =
+        render_signin(&state, &headers, lang, interaction_id(q.r.clone()).as_deref(), "", &[], StatusCode::OK).await;
     remember_lang(&state, response, lang, q.lang.is_some())
 }
 
@@ -282,7 +290,7 @@ async fn signin(
     let t = |k| lang.t(k);
     let pid = form.pid.unwrap_or_default().trim().to_owned();
     let password = form.password.unwrap_or_default();
-    let r = form.r.filter(|r| !r.is_empty());
+    let r = interaction_id(form.r);
     let mut errors: Vec<(&str, &str)> = vec![];
     if pid.is_empty() {
         errors.push(("pid", t("signin.pid_missing")));
@@ -320,7 +328,7 @@ async fn signin(
     let officer = matches!(state.identity.officer_role(&auth.pid).await, Ok(Some(_)));
     let mut wants_level2 = officer;
     if let Some(id) = &r
-        && let Ok(Some(mut request)) = state.identity.stored_request(id, false, now.unix_timestamp()).await
+        && let Ok(Some(mut request)) = state.identity.stored_request(id, now.unix_timestamp()).await
     {
         request.prompt.retain(|p| p != "login");
         request.max_age = None;
@@ -368,8 +376,9 @@ async fn otp_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     if browser_session(&state, &headers).await.is_none() {
         return Redirect::to("/signin").into_response();
     }
-    let response = render_otp(&state, &headers, lang, q.r.as_deref(), &[], StatusCode::OK);
-    allow_client_target(&state, q.r.as_deref(), response).await
+    let r = interaction_id(q.r.clone());
+    let response = render_otp(&state, &headers, lang, r.as_deref(), &[], StatusCode::OK);
+    allow_client_target(&state, r.as_deref(), response).await
 }
 
 fn render_otp(
@@ -415,7 +424,7 @@ async fn otp(State(state): State<AppState>, headers: HeaderMap, Form(form): Form
     let Some((token, session)) = browser_session(&state, &headers).await else {
         return Redirect::to("/signin").into_response();
     };
-    let r = form.r.filter(|r| !r.is_empty());
+    let r = interaction_id(form.r);
     let now = crate::now();
     match state.identity.verify_second_factor(&session.pid, form.code.as_deref().unwrap_or_default(), now).await {
         Err(e) => internal(&e),
@@ -453,6 +462,9 @@ fn scope_text(lang: Lang, scope: &str) -> &'static str {
         "email" => lang.t("scope.email"),
         "pid" => lang.t("scope.pid"),
         "offline_access" => lang.t("scope.offline_access"),
+        "dossiers" => lang.t("scope.dossiers"),
+        "documents" => lang.t("scope.documents"),
+        "certificates" => lang.t("scope.certificates"),
         _ => lang.t("scope.other"),
     }
 }
@@ -464,7 +476,7 @@ async fn consent_context(
 ) -> Option<(Session, civitas_identity::AuthRequest, String)> {
     let now = crate::now().unix_timestamp();
     let (_, session) = browser_session(state, headers).await?;
-    let request = state.identity.stored_request(r, false, now).await.ok()??;
+    let request = state.identity.stored_request(r, now).await.ok()??;
     let client = state.identity.client(&request.client_id, now).await.ok()??;
     Some((session, request, client.name))
 }
@@ -472,7 +484,7 @@ async fn consent_context(
 async fn consent_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<FlowQuery>) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
     let t = |k| lang.t(k);
-    let r = q.r.unwrap_or_default();
+    let r = interaction_id(q.r.clone()).unwrap_or_default();
     let Some((session, request, client_name)) = consent_context(&state, &headers, &r).await else {
         return message_page(&state, &headers, lang, StatusCode::BAD_REQUEST, "oidc.error", t("oidc.expired"));
     };
@@ -514,7 +526,7 @@ async fn consent(State(state): State<AppState>, headers: HeaderMap, Form(form): 
     if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
         return csrf_refused(lang);
     }
-    let r = form.r.unwrap_or_default();
+    let r = interaction_id(form.r).unwrap_or_default();
     let Some((session, mut request, _)) = consent_context(&state, &headers, &r).await else {
         return message_page(&state, &headers, lang, StatusCode::BAD_REQUEST, "oidc.error", lang.t("oidc.expired"));
     };
@@ -611,10 +623,48 @@ fn render_register(
     )
 }
 
-async fn register(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<RegisterForm>) -> Response {
+/// Requests of a code flow per client address before each further one doubles the wait.
+const FREE_CODE_REQUESTS_PER_ADDRESS: i64 = 10;
+
+/// Counts a request of `kind` (sending an SMS, or trying a code) from this client address; a
+/// "try later" page when the address is blocked.
+async fn address_throttled(state: &AppState, headers: &HeaderMap, ext: &Extensions, kind: &str) -> Option<Response> {
+    let key = format!("{kind}-ip:{}", client_ip(state, headers, ext));
+    // Trying codes is more frequent than asking for them (typos), and each try is still limited
+    // per code (five per hour).
+    let free = if kind == "code" { 3 * FREE_CODE_REQUESTS_PER_ADDRESS } else { FREE_CODE_REQUESTS_PER_ADDRESS };
+    match state.identity.rate_limit(&key, free, crate::now().unix_timestamp()).await {
+        Ok(None) => None,
+        Ok(Some(wait)) => Some(too_many(state, headers, wait)),
+        Err(e) => Some(internal(&e)),
+    }
+}
+
+pub(crate) fn too_many(state: &AppState, headers: &HeaderMap, wait: i64) -> Response {
+    let lang = crate::pages::lang(headers, None);
+    let text = match lang {
+        Lang::Vi => format!("Có quá nhiều yêu cầu từ địa chỉ này. Hãy thử lại sau {wait} giây."),
+        Lang::En => format!("Too many requests from this address. Try again in {wait} seconds."),
+    };
+    let mut response = message_page(state, headers, lang, StatusCode::TOO_MANY_REQUESTS, "error.page", &text);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&wait.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
+async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ext: Extensions,
+    Form(form): Form<RegisterForm>,
+) -> Response {
     let lang = crate::pages::lang(&headers, None);
     if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
         return csrf_refused(lang);
+    }
+    if let Some(refused) = address_throttled(&state, &headers, &ext, "register").await {
+        return refused;
     }
     let v = |o: &Option<String>| o.clone().unwrap_or_default();
     let result = state
@@ -694,18 +744,31 @@ async fn reset_page(State(state): State<AppState>, headers: HeaderMap, Query(q):
     render_code_form(&state, &headers, lang, "/reset", q.pid.as_deref().unwrap_or_default(), &[], StatusCode::OK)
 }
 
-async fn activate(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CodeForm>) -> Response {
-    code_action(state, headers, form, "/activate").await
+async fn activate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ext: Extensions,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    code_action(state, headers, ext, form, "/activate").await
 }
 
-async fn reset(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CodeForm>) -> Response {
-    code_action(state, headers, form, "/reset").await
+async fn reset(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ext: Extensions,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    code_action(state, headers, ext, form, "/reset").await
 }
 
-async fn code_action(state: AppState, headers: HeaderMap, form: CodeForm, action: &str) -> Response {
+async fn code_action(state: AppState, headers: HeaderMap, ext: Extensions, form: CodeForm, action: &str) -> Response {
     let lang = crate::pages::lang(&headers, None);
     if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
         return csrf_refused(lang);
+    }
+    if let Some(refused) = address_throttled(&state, &headers, &ext, "code").await {
+        return refused;
     }
     let pid = form.pid.unwrap_or_default().trim().to_owned();
     let code = form.code.unwrap_or_default();
@@ -761,10 +824,18 @@ fn render_forgot(
     )
 }
 
-async fn forgot(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CodeForm>) -> Response {
+async fn forgot(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ext: Extensions,
+    Form(form): Form<CodeForm>,
+) -> Response {
     let lang = crate::pages::lang(&headers, None);
     if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
         return csrf_refused(lang);
+    }
+    if let Some(refused) = address_throttled(&state, &headers, &ext, "forgot").await {
+        return refused;
     }
     let pid = form.pid.unwrap_or_default();
     let phone = form.phone.unwrap_or_default();

@@ -20,7 +20,7 @@ use crate::auth::{Caller, RegistryOfficer};
 use crate::problem::{Problem, json_rejection};
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    crate::policy::PolicyRouter::new()
         .route("/api/v1/people", get(search_people).post(register_person))
         .route("/api/v1/people/{pid}", get(get_person).patch(correct_person))
         .route("/api/v1/people/{pid}/history", get(person_history))
@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/households/{id}", get(get_household))
         .route("/api/v1/units/communes", get(find_communes))
         .route("/api/v1/units/old-communes/{code}", get(convert_old_commune))
+        .into_router()
 }
 
 pub fn parse_pid(raw: &str) -> Result<Pid, Problem> {
@@ -549,10 +550,12 @@ pub async fn change_residence(
         .register
         .change_residence(
             &pid,
-            ResidenceChange { kind, expected_version: request.expected_version },
+            ResidenceChange { kind, expected_version: request.expected_version, today: crate::now().date() },
             &attribution(&caller, &request.legal_basis, &at),
         )
         .await?;
+    // The officer receives the whole record back: a read like any other.
+    log_reads(&state, &caller, &[updated.pid.as_str()], &["record"]).await?;
     Ok(Json(updated))
 }
 

@@ -2,7 +2,7 @@
 //! units. Handlers take a `Caller` (any role) or a [`RegistryOfficer`] (may change the register),
 //! so the signature says who may call.
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
@@ -59,38 +59,69 @@ impl Caller {
 }
 
 /// Tokens whose signature was already verified, keyed by SHA-256 of the token. Only the
-/// signature check is skipped on a hit: expiry is checked on every use. Bounded: cleared when full.
+/// signature check is skipped on a hit: expiry is checked on every use, and a token the OpenID
+/// provider issued (an officer signed in through a relying party, an agency's
+/// `client_credentials` token) is checked against the database again once
+/// [`STATE_RECHECK_SECS`] have passed, so a revoked token, a revoked grant, a sign-out everywhere
+/// or a locked account stops it within that time. Bounded: cleared when full.
 #[derive(Default)]
 pub struct TokenCache {
-    verified: std::sync::Mutex<std::collections::HashMap<[u8; 32], Claims>>,
+    verified: std::sync::Mutex<std::collections::HashMap<[u8; 32], (Claims, i64)>>,
 }
 
 const TOKEN_CACHE_SIZE: usize = 10_000;
+/// How long a provider-issued token's state check is trusted (seconds).
+pub const STATE_RECHECK_SECS: i64 = 5;
 
 impl TokenCache {
-    fn get(&self, key: &[u8; 32]) -> Option<Claims> {
+    fn get(&self, key: &[u8; 32]) -> Option<(Claims, i64)> {
         self.verified.lock().ok()?.get(key).cloned()
     }
-    fn put(&self, key: [u8; 32], claims: Claims) {
+    fn put(&self, key: [u8; 32], claims: Claims, checked_at: i64) {
         if let Ok(mut map) = self.verified.lock() {
             if map.len() >= TOKEN_CACHE_SIZE {
                 map.clear();
             }
-            map.insert(key, claims);
+            map.insert(key, (claims, checked_at));
+        }
+    }
+    fn forget(&self, key: &[u8; 32]) {
+        if let Ok(mut map) = self.verified.lock() {
+            map.remove(key);
         }
     }
 }
 
+/// Whether a provider-issued token is still live in the database (see [`TokenCache`]).
+async fn token_live(state: &AppState, claims: &Claims) -> Result<bool, TokenError> {
+    if claims.iss == tokens::ISSUER {
+        // `civitas token` output for scripts: stateless, ends with its expiry or a key rotation.
+        return Ok(true);
+    }
+    Ok(state.identity.access_token_live(&claims.jti, claims.fam.as_deref()).await?)
+}
+
 async fn verify_cached(state: &AppState, token: &str, now: i64) -> Result<Claims, TokenError> {
     let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    if let Some(claims) = state.verified_tokens.get(&key) {
+    if let Some((claims, checked_at)) = state.verified_tokens.get(&key) {
         if claims.exp <= now {
             return Err(TokenError::Expired);
         }
+        if now - checked_at < STATE_RECHECK_SECS {
+            return Ok(claims);
+        }
+        if !token_live(state, &claims).await? {
+            state.verified_tokens.forget(&key);
+            return Err(TokenError::Revoked);
+        }
+        state.verified_tokens.put(key, claims.clone(), now);
         return Ok(claims);
     }
     let claims = tokens::verify(&state.keys, token, now).await?;
-    state.verified_tokens.put(key, claims.clone());
+    if !token_live(state, &claims).await? {
+        return Err(TokenError::Revoked);
+    }
+    state.verified_tokens.put(key, claims.clone(), now);
     Ok(claims)
 }
 
@@ -110,7 +141,7 @@ pub async fn caller_from_token(
             Ok(Caller { claims, units, purpose, request_id })
         }
         Err(TokenError::Store(e)) => Err(crate::problem::internal(&e)),
-        Err(e @ TokenError::Expired) => Err(Problem::unauthorized(e.to_string())),
+        Err(e @ (TokenError::Expired | TokenError::Revoked)) => Err(Problem::unauthorized(e.to_string())),
         // A valid token of a person (from the e-ID provider): authenticated, but not allowed here.
         Err(e @ TokenError::NoRole) => Err(Problem::forbidden(e.to_string())),
         Err(e) => Err(Problem::unauthorized(format!("invalid bearer token: {e}"))),
@@ -126,40 +157,56 @@ pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+/// A header's text: UTF-8 (a Vietnamese purpose is welcome), trimmed, at most 200 characters,
+/// without control or bidirectional-formatting characters (which would corrupt the log).
 fn header_text(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.chars().take(200).collect())
+    let raw = parts.headers.get(name)?;
+    let text = std::str::from_utf8(raw.as_bytes()).ok()?;
+    let text: String =
+        civitas_core::nfc(text.trim()).chars().filter(|c| !civitas_core::text::is_unsafe_char(*c)).take(200).collect();
+    (!text.is_empty()).then_some(text)
+}
+
+/// The caller of a route whose rule names roles: a verified bearer token, its purpose (the
+/// `X-Purpose` header, required of agency systems; otherwise the rule's purpose) and request id.
+pub(crate) async fn bearer_caller(
+    state: &AppState,
+    parts: &Parts,
+    rule: &crate::policy::Rule,
+) -> Result<Caller, Problem> {
+    if !parts.headers.contains_key(header::AUTHORIZATION) {
+        return Err(Problem::unauthorized("send Authorization: Bearer <token>"));
+    }
+    let token = bearer_token(&parts.headers)
+        .ok_or_else(|| Problem::unauthorized("the Authorization header must be Bearer <token>"))?;
+    let stated = header_text(parts, "x-purpose");
+    let request_id = header_text(parts, "x-request-id");
+    let mut caller = caller_from_token(state, token, stated.clone(), request_id).await?;
+    if caller.role() == Role::AgencySystem && stated.is_none() {
+        return Err(Problem::bad_request(
+            "missing-purpose",
+            "agency systems must state the purpose of every read in the X-Purpose header",
+        ));
+    }
+    if caller.purpose.is_none() {
+        caller.purpose = rule.purpose.map(str::to_owned);
+    }
+    Ok(caller)
 }
 
 impl<S> FromRequestParts<S> for Caller
 where
-    AppState: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
-        if !parts.headers.contains_key(header::AUTHORIZATION) {
-            return Err(Problem::unauthorized("send Authorization: Bearer <token>"));
-        }
-        let token = bearer_token(&parts.headers)
-            .ok_or_else(|| Problem::unauthorized("the Authorization header must be Bearer <token>"))?;
-        let purpose = header_text(parts, "x-purpose");
-        let request_id = header_text(parts, "x-request-id");
-        let caller = caller_from_token(&state, token, purpose, request_id).await?;
-        if caller.role() == Role::AgencySystem && caller.purpose.is_none() {
-            return Err(Problem::bad_request(
-                "missing-purpose",
-                "agency systems must state the purpose of every read in the X-Purpose header",
-            ));
-        }
-        Ok(caller)
+    /// The caller the policy layer verified for this route; a handler whose rule does not
+    /// authenticate an officer gets a 500 (a wiring defect, logged), never an unchecked caller.
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            tracing::error!(path = %parts.uri.path(), "a handler asked for a caller its policy rule does not authenticate");
+            Problem::internal()
+        })
     }
 }
 
@@ -168,7 +215,6 @@ pub struct RegistryOfficer(pub Caller);
 
 impl<S> FromRequestParts<S> for RegistryOfficer
 where
-    AppState: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = Problem;
@@ -191,20 +237,34 @@ pub struct Citizen {
     pub scope: String,
 }
 
+impl Citizen {
+    /// Whether the token carries `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.split_whitespace().any(|s| s == scope)
+    }
+}
+
 impl<S> FromRequestParts<S> for Citizen
 where
-    AppState: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
-        let token = bearer_token(&parts.headers)
-            .ok_or_else(|| Problem::unauthorized("send Authorization: Bearer <access token from the e-ID provider>"))?;
-        let (pid, claims) = citizen_claims(&state, token).await?;
-        Ok(Citizen { pid, client_id: claims.client_id, scope: claims.scope })
+    /// The citizen the policy layer verified (with the rule's scopes) for this route.
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Citizen>().cloned().ok_or_else(|| {
+            tracing::error!(path = %parts.uri.path(), "a handler asked for a citizen its policy rule does not authenticate");
+            Problem::internal()
+        })
     }
+}
+
+/// The citizen of an `Authorization: Bearer` access token from the e-ID provider.
+pub(crate) async fn bearer_citizen(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Citizen, Problem> {
+    let token = bearer_token(headers)
+        .ok_or_else(|| Problem::unauthorized("send Authorization: Bearer <access token from the e-ID provider>"))?;
+    let (pid, claims) = citizen_claims(state, token).await?;
+    Ok(Citizen { pid, client_id: claims.client_id, scope: claims.scope })
 }
 
 /// The person an e-ID access token was issued for, with its claims.
@@ -229,7 +289,28 @@ async fn citizen_claims(
     Ok((pid, claims))
 }
 
-/// The person an e-ID access token was issued for.
-pub(crate) async fn citizen_pid(state: &AppState, token: &str) -> Result<String, Problem> {
-    Ok(citizen_claims(state, token).await?.0)
+/// The caller of a route open to officers and to the citizen concerned
+/// ([`crate::policy::Who::RolesOrCitizen`]).
+#[derive(Debug, Clone)]
+pub enum Bearer {
+    Officer(Caller),
+    Citizen(Citizen),
+}
+
+impl<S> FromRequestParts<S> for Bearer
+where
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(c) = parts.extensions.get::<Caller>() {
+            return Ok(Bearer::Officer(c.clone()));
+        }
+        if let Some(c) = parts.extensions.get::<Citizen>() {
+            return Ok(Bearer::Citizen(c.clone()));
+        }
+        tracing::error!(path = %parts.uri.path(), "a handler asked for a bearer its policy rule does not authenticate");
+        Err(Problem::internal())
+    }
 }

@@ -14,10 +14,11 @@ use crate::AppState;
 use crate::problem::Problem;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    crate::policy::PolicyRouter::new()
         .route("/api/v1/calendar/holidays", get(holidays))
         .route("/api/v1/calendar/working-days", get(working_days))
         .route("/api/v1/calendar/lunar", get(lunar_date))
+        .into_router()
 }
 
 fn parse_date(field: &str, raw: Option<&str>) -> Result<time::Date, Problem> {

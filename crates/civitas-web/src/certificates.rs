@@ -25,7 +25,7 @@ use civitas_services::civil::Record;
 use civitas_store::unit::Write;
 
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Bearer, Caller};
 use crate::i18n::Lang;
 use crate::problem::Problem;
 
@@ -179,12 +179,13 @@ pub async fn issue(
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    crate::policy::PolicyRouter::new()
         .route("/api/v1/certificates", get(list))
         .route("/api/v1/certificates/{id}/pdf", get(pdf))
         .route("/api/v1/certificates/{id}/correct", post(correct))
         .route("/api/v1/certificates/{id}/revoke", post(revoke))
         .route("/verify", get(verify_page))
+        .into_router()
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -205,16 +206,11 @@ enum Reader {
     Person(String),
 }
 
-async fn reader(state: &AppState, headers: &HeaderMap) -> Result<Reader, Problem> {
-    let token = crate::auth::bearer_token(headers)
-        .ok_or_else(|| Problem::unauthorized("send Authorization: Bearer <token>"))?;
-    if let Ok(caller) = crate::auth::caller_from_token(state, token, Some("civil-status".into()), None).await {
-        return match caller.role() {
-            Role::Specialist | Role::Leader | Role::OnestopOfficer => Ok(Reader::Officer(caller)),
-            r => Err(Problem::forbidden(format!("role {} does not read civil-status certificates", r.as_str()))),
-        };
+fn reader(bearer: Bearer) -> Reader {
+    match bearer {
+        Bearer::Officer(caller) => Reader::Officer(caller),
+        Bearer::Citizen(citizen) => Reader::Person(citizen.pid),
     }
-    Ok(Reader::Person(crate::auth::citizen_pid(state, token).await?))
 }
 
 fn may_read(reader: &Reader, c: &Certificate) -> bool {
@@ -229,11 +225,11 @@ fn may_read(reader: &Reader, c: &Certificate) -> bool {
     security(("bearer" = [])))]
 pub async fn list(
     AxumState(state): AxumState<AppState>,
-    headers: HeaderMap,
+    bearer: Bearer,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<CertificateList>, Problem> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let items = match reader(&state, &headers).await? {
+    let items = match reader(bearer) {
         Reader::Officer(caller) => certificates::of_units(&state.db, &caller.claims.units, limit).await?,
         Reader::Person(pid) => certificates::of_person(&state.db, &pid, limit).await?,
     };
@@ -245,10 +241,10 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn pdf(
     AxumState(state): AxumState<AppState>,
-    headers: HeaderMap,
+    bearer: Bearer,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let reader = reader(&state, &headers).await?;
+    let reader = reader(bearer);
     let c = certificates::get(&state.db, &id).await?.filter(|c| may_read(&reader, c));
     let c = c.ok_or_else(|| Problem::not_found("no such certificate that you may read"))?;
     let claims: CertClaims =

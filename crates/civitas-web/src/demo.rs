@@ -21,6 +21,7 @@ fn officer(state: &AppState, sub: &str, role: Role, unit: &str) -> Option<Caller
         iat: 0,
         exp: i64::MAX,
         jti: format!("demo-{sub}"),
+        fam: None,
     };
     let units = claims.unit_codes();
     (!units.is_empty()).then(|| Caller { claims, units, purpose: Some("demo".into()), request_id: None })

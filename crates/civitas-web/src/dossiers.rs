@@ -13,7 +13,10 @@ use crate::AppState;
 use crate::problem::Problem;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/dossiers/{code}/status", get(status)).route("/api/v1/me/dossiers", get(my_dossiers))
+    crate::policy::PolicyRouter::new()
+        .route("/api/v1/dossiers/{code}/status", get(status))
+        .route("/api/v1/me/dossiers", get(my_dossiers))
+        .into_router()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -86,9 +89,12 @@ pub struct DossierStatus {
 
 #[utoipa::path(get, path = "/api/v1/dossiers/{code}/status", tag = "dossiers",
     params(("code" = String, Path, description = "Dossier code, e.g. H15.50.05.13-261008-0975"), StatusParams),
-    responses((status = 200, body = DossierStatus), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = DossierStatus), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 429, body = Problem, description = "Too many lookups from this address, or wrong guesses at this code")))]
 pub async fn status(
     AxumState(state): AxumState<AppState>,
+    headers: axum::http::HeaderMap,
+    ext: axum::http::Extensions,
     Path(code): Path<String>,
     Query(q): Query<StatusParams>,
 ) -> Result<Json<DossierStatus>, Problem> {
@@ -103,10 +109,12 @@ pub async fn status(
     }
     // The same answer for an unknown code and a wrong pair, so codes cannot be probed.
     let not_found = || Problem::not_found("no dossier matches this code and these digits");
-    let dossier = civitas_services::dossiers::get(&state.db, &code).await?.ok_or_else(not_found)?;
-    if !dossier.applicant_pid.ends_with(&last4) {
-        return Err(not_found());
-    }
+    let ip = crate::account_pages::client_ip(&state, &headers, &ext);
+    let dossier = match lookup_status(&state, &ip, &code, &last4).await? {
+        Lookup::Found(d) => *d,
+        Lookup::NoMatch => return Err(not_found()),
+        Lookup::Blocked(wait) => return Err(too_many(wait)),
+    };
     let text = |v: serde_json::Value| v.as_str().map(str::to_owned).unwrap_or_default();
     let steps = civitas_services::dossiers::steps(&state.db, &code)
         .await?
@@ -123,4 +131,52 @@ pub async fn status(
         finished_on: dossier.finished_on,
         steps,
     }))
+}
+
+/// Lookups per client address (a day's window) before each further one doubles the wait.
+const FREE_LOOKUPS_PER_ADDRESS: i64 = 100;
+/// Wrong last-four guesses per dossier code, and per address, before the back-off.
+const FREE_MISSES_PER_CODE: i64 = 5;
+const FREE_MISSES_PER_ADDRESS: i64 = 10;
+
+pub(crate) enum Lookup {
+    Found(Box<civitas_services::dossiers::Dossier>),
+    NoMatch,
+    /// Seconds to wait.
+    Blocked(i64),
+}
+
+/// The public status lookup (API and page), rate-limited per address and per dossier code:
+/// every lookup counts for the address, and wrong digits count for the code and the address,
+/// so neither the four digits of one dossier nor the sequential codes can be walked.
+pub(crate) async fn lookup_status(state: &AppState, ip: &str, code: &str, last4: &str) -> Result<Lookup, Problem> {
+    let now = crate::now().unix_timestamp();
+    let code_key = format!("status-code:{code}");
+    let miss_key = format!("status-miss-ip:{ip}");
+    for key in [&code_key, &miss_key] {
+        if let Some(wait) = state.identity.rate_wait(key, now).await? {
+            return Ok(Lookup::Blocked(wait));
+        }
+    }
+    if let Some(wait) = state.identity.rate_limit(&format!("status-ip:{ip}"), FREE_LOOKUPS_PER_ADDRESS, now).await? {
+        return Ok(Lookup::Blocked(wait));
+    }
+    match civitas_services::dossiers::get(&state.db, code).await? {
+        Some(d) if d.applicant_pid.ends_with(last4) => Ok(Lookup::Found(Box::new(d))),
+        _ => {
+            state.identity.count_failure(&code_key, FREE_MISSES_PER_CODE, now).await?;
+            state.identity.count_failure(&miss_key, FREE_MISSES_PER_ADDRESS, now).await?;
+            Ok(Lookup::NoMatch)
+        }
+    }
+}
+
+fn too_many(wait: i64) -> Problem {
+    Problem::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "too-many-requests",
+        "Too many requests",
+        format!("too many lookups or wrong digits: try again in {wait} seconds"),
+    )
+    .retry_after(wait)
 }

@@ -88,6 +88,10 @@ impl Lang {
             "not_found.person" => ("Không có công dân với số định danh này.", "No person has this ID number."),
             "bad_pid" => ("Số định danh không hợp lệ", "Invalid ID number"),
             "forbidden" => ("Không có quyền truy cập", "Access denied"),
+            "forbidden.role" => {
+                ("Vai trò của bạn không được dùng chức năng này.", "Your role may not use this function.")
+            }
+            "error.page" => ("Không thực hiện được yêu cầu", "The request could not be done"),
             "forbidden.unit" => (
                 "Công dân này không thuộc địa bàn bạn được giao.",
                 "This person is outside the administrative units assigned to you.",
@@ -293,6 +297,11 @@ fn identity_text(key: &str) -> (&'static str, &'static str) {
         ),
         "save" => ("Lưu", "Save"),
         "scope.address" => ("Xem nơi thường trú", "See your permanent address"),
+        "scope.dossiers" => {
+            ("Nộp và theo dõi hồ sơ thủ tục hành chính của bạn", "Submit and follow your administrative dossiers")
+        }
+        "scope.documents" => ("Xem và thêm giấy tờ trong kho dữ liệu của bạn", "See and add documents in your store"),
+        "scope.certificates" => ("Xem giấy tờ hộ tịch của bạn", "See your civil-status certificates"),
         "scope.email" => ("Xem địa chỉ thư điện tử", "See your e-mail address"),
         "scope.offline_access" => ("Truy cập khi bạn không đăng nhập", "Keep access while you are signed out"),
         "scope.openid" => ("Xác nhận danh tính của bạn", "Confirm who you are"),

@@ -24,7 +24,7 @@ const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    crate::policy::PolicyRouter::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/oauth2/jwks", get(jwks))
         .route("/oauth2/authorize", get(authorize_get).post(authorize_post))
@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/oauth2/revoke", post(revoke))
         .route("/oauth2/introspect", post(introspect))
         .route("/oauth2/logout", get(logout_get).post(logout_post))
+        .into_router()
 }
 
 fn no_store(mut response: Response) -> Response {
@@ -144,14 +145,18 @@ async fn authorize(state: AppState, headers: HeaderMap, params: HashMap<String, 
         let Some(id) = uri.strip_prefix(REQUEST_URI_PREFIX) else {
             return local_error("request_uri must come from the pushed authorization request endpoint".into());
         };
-        let request = match state.identity.stored_request(id, true, now).await {
+        let Some(client_id) = params.get("client_id") else {
+            return local_error("the request names no client_id".into());
+        };
+        let request = match state.identity.claim_pushed_request(id, client_id, now).await {
             Ok(Some(r)) => r,
-            Ok(None) => return local_error("the request_uri is unknown, expired or already used".into()),
+            Ok(None) => {
+                return local_error(
+                    "the request_uri is unknown, expired, already used or pushed by another client".into(),
+                );
+            }
             Err(e) => return crate::problem::internal(&e).into_response(),
         };
-        if params.get("client_id") != Some(&request.client_id) {
-            return local_error("client_id does not match the pushed request".into());
-        }
         return continue_flow(&state, &headers, id, request).await;
     }
     match state.identity.validate_authorization(&params, now).await {
@@ -171,7 +176,7 @@ pub struct ContinueQuery {
 
 async fn continue_get(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ContinueQuery>) -> Response {
     let now = crate::now().unix_timestamp();
-    match state.identity.stored_request(&q.r, false, now).await {
+    match state.identity.stored_request(&q.r, now).await {
         Ok(Some(request)) => continue_flow(&state, &headers, &q.r, request).await,
         Ok(None) => {
             let lang = lang(&headers, None);
@@ -466,7 +471,7 @@ async fn introspect(
     let Some(token) = form.get("token") else {
         return oauth_error(OAuthError::new("invalid_request", "token is missing"));
     };
-    match state.identity.introspect(token, now).await {
+    match state.identity.introspect(&client.id, token, now).await {
         Ok(v) => json_ok(v),
         Err(e) => oauth_error(e.into()),
     }
@@ -520,7 +525,9 @@ async fn logout(state: AppState, headers: HeaderMap, params: HashMap<String, Str
             None => None,
         };
         match client {
-            Some(c) if c.post_logout_redirect_uris.iter().any(|u| u == uri) => target = Some(uri.clone()),
+            Some(c) if c.post_logout_redirect_uris.iter().any(|u| civitas_identity::redirect::matches(u, uri)) => {
+                target = Some(uri.clone())
+            }
             _ => {
                 return pages::message_page(
                     &state,

@@ -24,11 +24,11 @@ use civitas_services::dossiers::{self, ActInput, Actor, Dossier, DossierError, N
 use civitas_services::workflow::{Action, State};
 
 use crate::AppState;
-use crate::auth::{Caller, Citizen};
+use crate::auth::{Bearer, Caller, Citizen};
 use crate::problem::{FieldProblem, Problem};
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    crate::policy::PolicyRouter::new()
         .route("/api/v1/procedures", get(list_procedures))
         .route("/api/v1/procedures/{code}", get(get_procedure))
         .route(
@@ -52,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/dossiers/{code}/receipt.pdf", get(receipt_pdf))
         .route("/api/v1/dossiers/{code}/apology.pdf", get(apology_pdf))
         .route("/api/v1/dossiers/{code}/documents/{id}", get(dossier_document))
+        .into_router()
 }
 
 impl From<DossierError> for Problem {
@@ -61,7 +62,8 @@ impl From<DossierError> for Problem {
                 Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-dossier", "Invalid dossier", d)
             }
             DossierError::NotFound(c) => Problem::not_found(format!("no dossier {c} that you may see")),
-            DossierError::Forbidden(d) => Problem::forbidden(d),
+            // The workflow's refusal (another role acts at this step), not the access policy's.
+            DossierError::Forbidden(d) => Problem::new(StatusCode::FORBIDDEN, "not-your-step", "Not your step", d),
             e @ DossierError::Transition(_) => {
                 Problem::new(StatusCode::CONFLICT, "wrong-state", "Not possible in this state", e.to_string())
             }
@@ -182,7 +184,7 @@ pub async fn upload_document(
     })?;
     let name = q.name.unwrap_or_else(|| "tài liệu".into());
     let doc = documents::store(&state.db, &citizen.pid, &name, &body, crate::now()).await?;
-    Ok((StatusCode::CREATED, Json(doc)))
+    Ok((StatusCode::CREATED, Json(document_for(doc, &citizen))))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -197,7 +199,9 @@ pub async fn my_documents(
     AxumState(state): AxumState<AppState>,
     citizen: Citizen,
 ) -> Result<Json<DocumentList>, Problem> {
-    Ok(Json(DocumentList { items: documents::list(&state.db, &citizen.pid).await? }))
+    let items =
+        documents::list(&state.db, &citizen.pid).await?.into_iter().map(|d| document_for(d, &citizen)).collect();
+    Ok(Json(DocumentList { items }))
 }
 
 pub(crate) fn file_response(media_type: &str, name: &str, bytes: Vec<u8>) -> Response {
@@ -209,6 +213,8 @@ pub(crate) fn file_response(media_type: &str, name: &str, bytes: Vec<u8>) -> Res
             (header::CONTENT_DISPOSITION, format!("inline; filename=\"{ascii}\"")),
             (header::CACHE_CONTROL, "private, no-store".to_owned()),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            // A stored file is shown, never run, even when opened inline from this origin.
+            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; sandbox".to_owned()),
         ],
         bytes,
     )
@@ -421,7 +427,7 @@ pub async fn submit_online(
     let before = crate::now();
     let d = state.intake.submit(prepared.new, key.as_deref(), &citizen.pid, before).await?;
     let created = d.received_at >= civitas_store::timestamp(before);
-    let view = view(&state, d).await?;
+    let view = citizen_view(view(&state, d).await?, &citizen);
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(view)))
 }
 
@@ -485,10 +491,44 @@ async fn log_card_read(state: &AppState, caller: &Caller, person: &civitas_regis
     .await
 }
 
+/// Reads a card QR at the counter and matches it to the register, for `caller` (a one-stop
+/// officer), logging the read with its purpose. Intake is allowed anywhere (Decree 118), but
+/// the register is not a nationwide lookup: for a person outside the caller's units the card
+/// must agree with the register on name, birth date and sex (the holder is at the counter with
+/// the card), and a material disagreement is refused naming the fields, never showing the
+/// register's values (spelling without diacritics, or a date the register holds only in part,
+/// are not material: the differences are listed as within the units).
 pub(crate) async fn check_card(
     state: &AppState,
+    caller: &Caller,
     text: &str,
 ) -> Result<(civitas_registry::Person, Vec<Mismatch>), Problem> {
+    let (person, mismatches, material) = match_card(state, text).await?;
+    if !crate::api::may_read(caller, &person) && material {
+        let fields: Vec<FieldProblem> = mismatches
+            .iter()
+            .map(|m| FieldProblem {
+                field: format!("card_qr.{}", m.field),
+                detail: "the card and the register differ".into(),
+            })
+            .collect();
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "card-mismatch",
+            "Card does not match the register",
+            "this person is registered outside your units and the card differs from the register: \
+             the counter of the person's residence can settle the difference",
+        )
+        .with_errors(fields));
+    }
+    log_card_read(state, caller, &person).await?;
+    Ok((person, mismatches))
+}
+
+/// The card matched to the register: the person, the differences to show, and whether any of
+/// them is material (a different name even without diacritics, a birth date the register's
+/// (possibly partial) date does not allow, a different sex) rather than a matter of spelling.
+async fn match_card(state: &AppState, text: &str) -> Result<(civitas_registry::Person, Vec<Mismatch>, bool), Problem> {
     let card: CardQr = text.parse().map_err(|e: civitas_core::card::CardQrError| {
         Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-card-qr", "Unreadable card QR", e.to_string())
             .with_errors(vec![FieldProblem { field: "card_qr".into(), detail: e.to_string() }])
@@ -496,6 +536,12 @@ pub(crate) async fn check_card(
     let person = person_of(state, card.pid.as_str()).await?;
     let mut mismatches = Vec::new();
     let fold = civitas_core::text::fold;
+    let register_date = &person.birth_date;
+    let material = fold(&card.full_name) != fold(&person.full_name)
+        || card.sex != person.sex
+        || register_date.year() != card.birth_date.year() as u16
+        || register_date.month().is_some_and(|m| m != card.birth_date.month() as u8)
+        || register_date.day().is_some_and(|d| d != card.birth_date.day());
     if fold(&card.full_name) != fold(&person.full_name) || civitas_core::nfc(&card.full_name) != person.full_name {
         mismatches.push(Mismatch {
             field: "full_name".into(),
@@ -516,7 +562,7 @@ pub(crate) async fn check_card(
             register: person.sex.label("vi").into(),
         });
     }
-    Ok((person, mismatches))
+    Ok((person, mismatches, material))
 }
 
 #[utoipa::path(post, path = "/api/v1/counter/card-check", tag = "dossiers", request_body = CardCheck,
@@ -528,13 +574,18 @@ pub async fn card_check(
     Json(body): Json<CardCheck>,
 ) -> Result<Json<CardCheckResult>, Problem> {
     onestop(&caller)?;
-    let (person, mismatches) = check_card(&state, &body.card_qr).await?;
-    log_card_read(&state, &caller, &person).await?;
+    let (person, mismatches) = check_card(&state, &caller, &body.card_qr).await?;
+    let within_units = crate::api::may_read(&caller, &person);
     Ok(Json(CardCheckResult {
         pid: person.pid.as_str().to_owned(),
         birth_date: crate::pages::date_text(&person.birth_date),
         sex: person.sex.label("vi").to_owned(),
-        permanent_residence: person.permanent_residence.as_ref().map(crate::pages::residence_text),
+        // Outside the caller's units only what the card itself shows is answered.
+        permanent_residence: person
+            .permanent_residence
+            .as_ref()
+            .filter(|_| within_units)
+            .map(crate::pages::residence_text),
         full_name: person.full_name,
         mismatches,
     }))
@@ -572,8 +623,7 @@ pub async fn submit_counter(
         return Err(Problem::bad_request("invalid-channel", "the channel at the counter is counter or postal"));
     }
     let procedure = procedure_of(&state, &body.procedure)?;
-    let (person, mismatches) = check_card(&state, &body.card_qr).await?;
-    log_card_read(&state, &caller, &person).await?;
+    let (person, mismatches) = check_card(&state, &caller, &body.card_qr).await?;
     let extra = serde_json::json!({ "card_mismatches": mismatches, "received_by": caller.claims.sub });
     let prepared = prepare(&state, procedure, &person, &body.fields, &body.components, channel, extra).await?;
     let d = state.intake.submit(prepared.new, key.as_deref(), &caller.claims.sub, crate::now()).await?;
@@ -623,26 +673,58 @@ pub(crate) async fn view(state: &AppState, d: Dossier) -> Result<DossierView, Pr
     })
 }
 
+/// A dossier as its applicant sees it through a relying party: the officers who acted are named
+/// by their function, never by their personal ID numbers; without the `pid` scope the
+/// applicant's own ID number is left out too.
+pub(crate) fn citizen_view(mut view: DossierView, citizen: &Citizen) -> DossierView {
+    let applicant = view.dossier.applicant_pid.clone();
+    for step in &mut view.steps {
+        step.actor = public_actor(&step.actor, &applicant);
+    }
+    if !citizen.has_scope("pid") {
+        view.dossier.applicant_pid = String::new();
+        if let Some(a) = view.dossier.data.get_mut("applicant").and_then(|a| a.as_object_mut()) {
+            a.remove("pid");
+        }
+    }
+    view
+}
+
+/// How an applicant sees who made a step: themselves, the system, or an officer by function.
+pub(crate) fn public_actor(actor: &str, applicant_pid: &str) -> String {
+    if actor == applicant_pid {
+        "applicant".into()
+    } else if actor == "system" || actor.starts_with("system") {
+        "system".into()
+    } else {
+        "officer".into()
+    }
+}
+
+/// A document as a relying party sees it: the owner's ID number only with the `pid` scope.
+fn document_for(mut doc: documents::Document, citizen: &Citizen) -> documents::Document {
+    if !citizen.has_scope("pid") {
+        doc.owner_pid = String::new();
+    }
+    doc
+}
+
 /// Whether an officer's units include the dossier's competent unit (a province covers its
 /// communes).
 pub(crate) fn officer_covers(caller: &Caller, unit: &str) -> bool {
     if unit.len() == 2 { caller.claims.units.iter().any(|u| u == unit) } else { caller.covers(unit) }
 }
 
-/// The dossier, if the bearer (its applicant, or an officer of its unit) may see it.
-async fn visible(state: &AppState, headers: &HeaderMap, code: &str) -> Result<(Dossier, Option<Caller>), Problem> {
+/// The dossier, if the bearer (its applicant, or an officer of its unit) may see it; 404
+/// otherwise, so a dossier's existence is not revealed.
+async fn visible(state: &AppState, bearer: &Bearer, code: &str) -> Result<Dossier, Problem> {
     let not_found = || Problem::not_found(format!("no dossier {code} that you may see"));
     let d = dossiers::get(&state.db, code).await?.ok_or_else(not_found)?;
-    let token = crate::auth::bearer_token(headers)
-        .ok_or_else(|| Problem::unauthorized("send Authorization: Bearer <token>"))?;
-    if let Ok(caller) = crate::auth::caller_from_token(state, token, Some("dossier-processing".into()), None).await {
-        if officer_actor(&caller).is_ok() && officer_covers(&caller, &d.unit_code) {
-            return Ok((d, Some(caller)));
-        }
-        return Err(not_found());
-    }
-    let pid = crate::auth::citizen_pid(state, token).await?;
-    if pid == d.applicant_pid { Ok((d, None)) } else { Err(not_found()) }
+    let allowed = match bearer {
+        Bearer::Officer(caller) => officer_covers(caller, &d.unit_code),
+        Bearer::Citizen(citizen) => citizen.pid == d.applicant_pid,
+    };
+    if allowed { Ok(d) } else { Err(not_found()) }
 }
 
 #[utoipa::path(get, path = "/api/v1/dossiers/{code}", tag = "dossiers", params(("code" = String, Path)),
@@ -650,11 +732,15 @@ async fn visible(state: &AppState, headers: &HeaderMap, code: &str) -> Result<(D
     security(("bearer" = [])))]
 pub async fn get_dossier(
     AxumState(state): AxumState<AppState>,
-    headers: HeaderMap,
+    bearer: Bearer,
     Path(code): Path<String>,
 ) -> Result<Json<DossierView>, Problem> {
-    let (d, _) = visible(&state, &headers, &code).await?;
-    Ok(Json(view(&state, d).await?))
+    let d = visible(&state, &bearer, &code).await?;
+    let view = view(&state, d).await?;
+    Ok(Json(match &bearer {
+        Bearer::Officer(_) => view,
+        Bearer::Citizen(citizen) => citizen_view(view, citizen),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/dossiers/{code}/documents/{id}", tag = "dossiers",
@@ -662,10 +748,10 @@ pub async fn get_dossier(
     responses((status = 200, description = "The file"), (status = 404, body = Problem)), security(("bearer" = [])))]
 pub async fn dossier_document(
     AxumState(state): AxumState<AppState>,
-    headers: HeaderMap,
+    bearer: Bearer,
     Path((code, id)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
-    let (d, _) = visible(&state, &headers, &code).await?;
+    let d = visible(&state, &bearer, &code).await?;
     dossier_file(&state, &d, &id).await?.ok_or_else(|| Problem::not_found("no such document in this dossier"))
 }
 
@@ -737,13 +823,15 @@ pub(crate) fn queue_filter(state: &AppState, q: &QueueQuery) -> Result<QueueFilt
     {
         return Err(Problem::bad_request("unknown-procedure", format!("no procedure {p:?}")));
     }
-    Ok(QueueFilter {
-        procedure: q.procedure.clone().filter(|p| !p.is_empty()),
-        state: st,
-        due_by,
-        limit: q.limit.unwrap_or(50),
-        offset: q.offset.unwrap_or(0),
-    })
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Problem::bad_request("invalid-limit", "limit must be between 1 and 200"));
+    }
+    let offset = q.offset.unwrap_or(0);
+    if !(0..=100_000).contains(&offset) {
+        return Err(Problem::bad_request("invalid-offset", "offset must be between 0 and 100,000"));
+    }
+    Ok(QueueFilter { procedure: q.procedure.clone().filter(|p| !p.is_empty()), state: st, due_by, limit, offset })
 }
 
 /// The filter fields of the work-queue page.
@@ -971,7 +1059,7 @@ pub async fn supplement(
 ) -> Result<Json<DossierView>, Problem> {
     let input = ActInput { note: body.note, components: body.components.into_iter().collect(), ..Default::default() };
     let d = citizen_act(&state, &citizen, &code, Action::Supplement, input).await?;
-    Ok(Json(view(&state, d).await?))
+    Ok(Json(citizen_view(view(&state, d).await?, &citizen)))
 }
 
 #[utoipa::path(post, path = "/api/v1/dossiers/{code}/withdraw", tag = "dossiers", params(("code" = String, Path)),
@@ -983,7 +1071,7 @@ pub async fn withdraw(
     Path(code): Path<String>,
 ) -> Result<Json<DossierView>, Problem> {
     let d = citizen_act(&state, &citizen, &code, Action::Withdraw, ActInput::default()).await?;
-    Ok(Json(view(&state, d).await?))
+    Ok(Json(citizen_view(view(&state, d).await?, &citizen)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -1033,7 +1121,7 @@ pub async fn rate(
     let rating = serde_json::from_value::<Rating>(serde_json::Value::String(body.rating.clone()))
         .map_err(|_| Problem::bad_request("invalid-rating", "rating is very_satisfied, satisfied or not_satisfied"))?;
     let d = dossiers::rate(&state.db, &code, &citizen.pid, rating, crate::now()).await?;
-    Ok(Json(view(&state, d).await?))
+    Ok(Json(citizen_view(view(&state, d).await?, &citizen)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1045,10 +1133,10 @@ pub async fn rate(
     security(("bearer" = [])))]
 pub async fn receipt_pdf(
     AxumState(state): AxumState<AppState>,
-    headers: HeaderMap,
+    bearer: Bearer,
     Path(code): Path<String>,
 ) -> Result<Response, Problem> {
-    let (d, _) = visible(&state, &headers, &code).await?;
+    let d = visible(&state, &bearer, &code).await?;
     let bytes = crate::slips::receipt(&state, &d)?;
     Ok(file_response("application/pdf", &format!("tiep-nhan-{code}.pdf"), bytes))
 }
@@ -1059,10 +1147,10 @@ pub async fn receipt_pdf(
     security(("bearer" = [])))]
 pub async fn apology_pdf(
     AxumState(state): AxumState<AppState>,
-    headers: HeaderMap,
+    bearer: Bearer,
     Path(code): Path<String>,
 ) -> Result<Response, Problem> {
-    let (d, _) = visible(&state, &headers, &code).await?;
+    let d = visible(&state, &bearer, &code).await?;
     if d.apology_on.is_none() {
         return Err(Problem::not_found("this dossier has no apology slip: it is not late"));
     }

@@ -45,9 +45,75 @@ impl Modify for BearerAuth {
 }
 
 pub fn json() -> String {
-    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+    serde_json::to_string_pretty(&value()).unwrap_or_default()
 }
 
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn document() -> Json<serde_json::Value> {
+    Json(value())
+}
+
+/// The generated document, completed by the rules every operation follows, so that a
+/// schema-driven client finds every status and content type the server can answer:
+/// - errors are `application/problem+json` (RFC 9457);
+/// - every operation may answer 400 (a malformed query or body), 500 and 503; a protected one
+///   401 and 403; one with path parameters 404; one with a body 413, 415 and 422;
+/// - query parameters that the annotations left "in path" are declared in the query.
+pub fn value() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let problem = serde_json::json!({
+        "description": "A problem (RFC 9457)",
+        "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+    });
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else { return doc };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for (_, op) in item.iter_mut() {
+            let Some(op) = op.as_object_mut() else { continue };
+            if let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) {
+                for param in params.iter_mut() {
+                    let name = param["name"].as_str().unwrap_or_default().to_owned();
+                    if param["in"] == "path" && !path.contains(&format!("{{{name}}}")) {
+                        let nullable =
+                            param["schema"]["type"].as_array().is_some_and(|t| t.iter().any(|v| v == "null"));
+                        param["in"] = "query".into();
+                        param["required"] = (!nullable).into();
+                    }
+                }
+            }
+            let secured = op.get("security").is_some();
+            let has_path_params = path.contains('{');
+            let has_body = op.get("requestBody").is_some();
+            let Some(responses) = op.get_mut("responses").and_then(|r| r.as_object_mut()) else { continue };
+            for (_, response) in responses.iter_mut() {
+                let is_problem = response.pointer("/content/application~1json/schema/$ref")
+                    == Some(&serde_json::json!("#/components/schemas/Problem"));
+                if is_problem {
+                    let description = response.get("description").cloned();
+                    *response = problem.clone();
+                    if let Some(d) = description.filter(|d| d.as_str().is_some_and(|s| !s.is_empty())) {
+                        response["description"] = d;
+                    }
+                }
+            }
+            let mut add = |status: &str| {
+                responses.entry(status.to_owned()).or_insert_with(|| problem.clone());
+            };
+            for status in ["400", "500", "503"] {
+                add(status);
+            }
+            if secured {
+                add("401");
+                add("403");
+            }
+            if has_path_params {
+                add("404");
+            }
+            if has_body {
+                for status in ["413", "415", "422"] {
+                    add(status);
+                }
+            }
+        }
+    }
+    doc
 }

@@ -29,7 +29,7 @@ const CSRF_COOKIE: &str = "civitas_csrf";
 const STYLE: &str = include_str!("style.css");
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    crate::policy::PolicyRouter::new()
         .route("/", get(|| async { Redirect::to("/account") }))
         .route(
             "/static/style.css",
@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/signout", axum::routing::post(signout))
         .route("/officer/search", get(search_page))
         .route("/officer/people/{pid}", get(person_page))
+        .into_router()
 }
 
 pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -171,6 +172,7 @@ pub(crate) async fn page_caller(state: &AppState, headers: &HeaderMap) -> Result
             iat: session.auth_time,
             exp: session.expires_at,
             jti: session.sid(),
+            fam: None,
         };
         let units = claims.unit_codes();
         if units.is_empty() {
@@ -179,7 +181,13 @@ pub(crate) async fn page_caller(state: &AppState, headers: &HeaderMap) -> Result
         return Ok(Caller { claims, units, purpose: Some("officer-console".into()), request_id: None });
     }
     let token = cookie(headers, SESSION_COOKIE).ok_or_else(to_signin)?;
-    caller_from_token(state, token, Some("officer-console".into()), None).await.map_err(|_| to_signin())
+    let caller =
+        caller_from_token(state, token, Some("officer-console".into()), None).await.map_err(|_| to_signin())?;
+    // Agency systems call the API with a stated purpose; they never use the officer console.
+    if caller.role() == civitas_identity::Role::AgencySystem {
+        return Err(to_signin());
+    }
+    Ok(caller)
 }
 
 /// A page with a title and one paragraph (errors, confirmations).
@@ -304,13 +312,13 @@ async fn signin(State(state): State<AppState>, headers: HeaderMap, Form(form): F
         );
     }
     match caller_from_token(&state, &token, None, None).await {
-        Ok(caller) => {
+        Ok(caller) if caller.role() != civitas_identity::Role::AgencySystem => {
             let max_age = (caller.claims.exp - crate::now().unix_timestamp()).max(0);
             let mut response = Redirect::to("/officer/search").into_response();
             response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, &token, max_age));
             response
         }
-        Err(_) => render_signin(
+        _ => render_signin(
             &state,
             &headers,
             lang,

@@ -13,7 +13,7 @@ pub struct Problem {
     /// A URI naming the kind of problem (`urn:civitas:problem:<slug>`).
     #[serde(rename = "type")]
     pub type_: String,
-    pub title: String,
+    pub title: &'static str,
     pub status: u16,
     /// What went wrong in this request, specifically.
     pub detail: String,
@@ -22,6 +22,9 @@ pub struct Problem {
     /// Per-field problems of a submitted form (RFC 9457 extension member).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub errors: Box<[FieldProblem]>,
+    /// Seconds a client should wait (sent as `Retry-After`).
+    #[serde(skip)]
+    pub retry_after: Option<u32>,
 }
 
 /// One field of a submitted form that was not accepted.
@@ -33,15 +36,20 @@ pub struct FieldProblem {
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, slug: &str, title: &'static str, detail: impl Into<String>) -> Self {
         Problem {
             type_: format!("urn:civitas:problem:{slug}"),
-            title: title.into(),
+            title,
             status: status.as_u16(),
             detail: detail.into(),
             instance: None,
             errors: Box::default(),
+            retry_after: None,
         }
+    }
+    pub fn retry_after(mut self, seconds: i64) -> Self {
+        self.retry_after = Some(u32::try_from(seconds.max(1)).unwrap_or(u32::MAX));
+        self
     }
     pub fn with_errors(mut self, errors: Vec<FieldProblem>) -> Self {
         self.errors = errors.into_boxed_slice();
@@ -58,6 +66,15 @@ impl Problem {
     }
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+    /// A citizen's token lacks a scope the operation needs (RFC 6750 §3.1).
+    pub fn insufficient_scope(scope: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "insufficient-scope",
+            "Insufficient scope",
+            format!("the access token was not granted the scope {scope:?} this operation needs"),
+        )
     }
     pub fn internal() -> Self {
         Self::new(
@@ -80,6 +97,17 @@ impl IntoResponse for Problem {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"civitas\""));
+        }
+        if let Some(wait) = self.retry_after
+            && let Ok(v) = header::HeaderValue::from_str(&wait.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        if self.type_ == "urn:civitas:problem:insufficient-scope" {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"civitas\", error=\"insufficient_scope\""),
+            );
         }
         response
     }
@@ -117,6 +145,10 @@ impl From<RegisterError> for Problem {
             RegisterError::HeadLeaving(..) => {
                 Problem::new(StatusCode::CONFLICT, "head-leaving", "Conflict", e.to_string())
             }
+            RegisterError::NotLiving(_) => Problem::new(StatusCode::CONFLICT, "not-living", "Conflict", e.to_string()),
+            RegisterError::StayEnd(_) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-stay-end", "Invalid record", e.to_string())
+            }
             RegisterError::Store(inner) => internal(inner),
         }
     }
@@ -147,8 +179,76 @@ pub fn json_rejection(r: axum::extract::rejection::JsonRejection) -> Problem {
             "Unsupported media type",
             "send the body as application/json",
         ),
-        other => Problem::bad_request("invalid-body", other.body_text()),
+        other => {
+            let status = other.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(status, "too-large", "Body too large", other.body_text())
+            } else {
+                Problem::new(status, "invalid-body", "Invalid body", other.body_text())
+            }
+        }
     }
+}
+
+/// The slug and title of a bare error status (answers that axum or hyper make themselves).
+fn bare_kind(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::BAD_REQUEST => ("bad-request", "Bad request"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Method not allowed"),
+        StatusCode::NOT_FOUND => ("not-found", "Not found"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "Body too large"),
+        StatusCode::URI_TOO_LONG => ("uri-too-long", "URI too long"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "Unsupported media type"),
+        StatusCode::UNPROCESSABLE_ENTITY => ("invalid-body", "Invalid body"),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ("headers-too-large", "Request headers too large"),
+        StatusCode::FORBIDDEN => ("forbidden", "Forbidden"),
+        StatusCode::TOO_MANY_REQUESTS => ("too-many-requests", "Too many requests"),
+        s if s.is_server_error() => ("internal", "Internal error"),
+        _ => ("error", "Error"),
+    }
+}
+
+/// Whether `path` is answered in JSON (the API, the protocol endpoints) rather than with pages.
+pub(crate) fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/oauth2/") || path.starts_with("/.well-known/")
+}
+
+/// Every error answer speaks RFC 9457 (API) or is a page (pages): the rejections axum makes
+/// itself (query strings, bodies, unknown methods) come as plain text or empty bodies; this
+/// layer, outermost, rewrites them, keeping their status and their specific text.
+pub async fn errors_as_problems(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    let headers = request.headers().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !(content_type.is_empty() || content_type.starts_with("text/plain")) {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_owned();
+    let detail =
+        if text.is_empty() { status.canonical_reason().unwrap_or("the request was refused").to_owned() } else { text };
+    let mut out = if is_api_path(&path) {
+        let (slug, title) = bare_kind(status);
+        Problem::new(status, slug, title, detail).into_response()
+    } else {
+        let lang = crate::pages::lang(&headers, None);
+        let title = if status == StatusCode::NOT_FOUND { "not_found" } else { "error.page" };
+        crate::pages::message_page(&state, &headers, lang, status, title, &detail)
+    };
+    if let Some(allow) = allow {
+        out.headers_mut().insert(header::ALLOW, allow);
+    }
+    out
 }
 
 fn body_detail(e: &(dyn std::error::Error + 'static)) -> String {

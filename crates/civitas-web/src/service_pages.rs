@@ -27,7 +27,7 @@ use crate::pages::{PageContext, csrf_of, csrf_ok, error_summary, layout, page, p
 use crate::problem::Problem;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    crate::policy::PolicyRouter::new()
         .route("/services", get(catalogue_page))
         .route("/services/{code}", get(procedure_page))
         .route("/services/{code}/apply", get(apply_page).post(apply))
@@ -46,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .route("/officer/dossiers/{code}/{slip}", get(officer_slip))
         .route("/officer/documents/{code}/{id}", get(officer_document))
         .route("/officer/counter", get(counter_page).post(counter))
+        .into_router()
         .layer(axum::extract::DefaultBodyLimit::max(3 * documents::MAX_BYTES))
 }
 
@@ -414,19 +415,41 @@ async fn apply_page(
     )
 }
 
+/// Why a multipart form was not read.
+enum MultipartRefusal {
+    /// The body broke off.
+    Interrupted,
+    /// The CSRF token (which every form sends as its first field) is missing or wrong.
+    Csrf,
+}
+
 /// Reads a multipart form: text parts, and files (stored in the citizen's document store at
-/// once, so a re-shown form does not ask for them again).
+/// once, so a re-shown form does not ask for them again). The form's CSRF token must come
+/// first: nothing is stored before it is checked.
 async fn read_multipart(
     state: &AppState,
+    headers: &HeaderMap,
     pid: &str,
     mut mp: Multipart,
-) -> Result<(BTreeMap<String, String>, Vec<(String, String)>), String> {
+) -> Result<(BTreeMap<String, String>, Vec<(String, String)>), MultipartRefusal> {
     let mut text = BTreeMap::new();
     let mut file_errors = Vec::new();
+    let mut csrf_checked = false;
     while let Ok(Some(field)) = mp.next_field().await {
         let name = field.name().unwrap_or_default().to_owned();
+        if !csrf_checked {
+            if name != "csrf" {
+                return Err(MultipartRefusal::Csrf);
+            }
+            let Ok(token) = field.text().await else { return Err(MultipartRefusal::Interrupted) };
+            if !csrf_ok(headers, &token) {
+                return Err(MultipartRefusal::Csrf);
+            }
+            csrf_checked = true;
+            continue;
+        }
         let file_name = field.file_name().map(str::to_owned);
-        let Ok(bytes) = field.bytes().await else { return Err("the upload was interrupted".into()) };
+        let Ok(bytes) = field.bytes().await else { return Err(MultipartRefusal::Interrupted) };
         match (name.strip_prefix("file."), file_name) {
             (Some(component), Some(file_name)) if !bytes.is_empty() => {
                 match documents::store(&state.db, pid, &file_name, &bytes, crate::now()).await {
@@ -441,6 +464,9 @@ async fn read_multipart(
                 text.insert(name, String::from_utf8_lossy(&bytes).into_owned());
             }
         }
+    }
+    if !csrf_checked {
+        return Err(MultipartRefusal::Csrf);
     }
     Ok((text, file_errors))
 }
@@ -467,13 +493,14 @@ async fn apply(State(state): State<AppState>, headers: HeaderMap, Path(code): Pa
     let Some(p) = state.catalogue.get(&code) else {
         return not_found(&state, &headers, lang, "Không có thủ tục này.", "No such procedure.");
     };
-    let (text, mut errors) = match read_multipart(&state, &pid, mp).await {
+    let (text, mut errors) = match read_multipart(&state, &headers, &pid, mp).await {
         Ok(x) => x,
-        Err(e) => return message(&state, &headers, lang, StatusCode::BAD_REQUEST, &e),
+        Err(MultipartRefusal::Csrf) => return csrf_expired(&state, &headers, lang),
+        Err(MultipartRefusal::Interrupted) => {
+            let text = tr(lang, "Tệp tải lên bị gián đoạn: hãy gửi lại.", "The upload was interrupted: send it again.");
+            return message(&state, &headers, lang, StatusCode::BAD_REQUEST, text);
+        }
     };
-    if !csrf_ok(&headers, text.get("csrf").map(String::as_str).unwrap_or_default()) {
-        return csrf_expired(&state, &headers, lang);
-    }
     let form = split_form(p, &text);
     let (person, applicant) = page_try!(applicant_box(&state, lang, &pid).await);
     if let Err(es) = p.check_fields(&form.fields) {
@@ -753,13 +780,14 @@ async fn my_supplement(
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
     let (pid, d) = page_try!(own_dossier(&state, &headers, &code).await);
-    let (text, errors) = match read_multipart(&state, &pid, mp).await {
+    let (text, errors) = match read_multipart(&state, &headers, &pid, mp).await {
         Ok(x) => x,
-        Err(e) => return message(&state, &headers, lang, StatusCode::BAD_REQUEST, &e),
+        Err(MultipartRefusal::Csrf) => return csrf_expired(&state, &headers, lang),
+        Err(MultipartRefusal::Interrupted) => {
+            let text = tr(lang, "Tệp tải lên bị gián đoạn: hãy gửi lại.", "The upload was interrupted: send it again.");
+            return message(&state, &headers, lang, StatusCode::BAD_REQUEST, text);
+        }
     };
-    if !csrf_ok(&headers, text.get("csrf").map(String::as_str).unwrap_or_default()) {
-        return csrf_expired(&state, &headers, lang);
-    }
     if let Some((_, e)) = errors.first() {
         return message(&state, &headers, lang, StatusCode::UNPROCESSABLE_ENTITY, e);
     }
@@ -918,13 +946,14 @@ async fn my_documents(State(state): State<AppState>, headers: HeaderMap, Query(q
 async fn my_upload(State(state): State<AppState>, headers: HeaderMap, mp: Multipart) -> Response {
     let lang = crate::pages::lang(&headers, None);
     let pid = page_try!(citizen(&state, &headers).await);
-    let (text, errors) = match read_multipart(&state, &pid, mp).await {
+    let (text, errors) = match read_multipart(&state, &headers, &pid, mp).await {
         Ok(x) => x,
-        Err(e) => return message(&state, &headers, lang, StatusCode::BAD_REQUEST, &e),
+        Err(MultipartRefusal::Csrf) => return csrf_expired(&state, &headers, lang),
+        Err(MultipartRefusal::Interrupted) => {
+            let text = tr(lang, "Tệp tải lên bị gián đoạn: hãy gửi lại.", "The upload was interrupted: send it again.");
+            return message(&state, &headers, lang, StatusCode::BAD_REQUEST, text);
+        }
     };
-    if !csrf_ok(&headers, text.get("csrf").map(String::as_str).unwrap_or_default()) {
-        return csrf_expired(&state, &headers, lang);
-    }
     if let Some((_, e)) = errors.into_iter().next() {
         return render_documents(&state, &headers, lang, &pid, Some(e)).await;
     }
@@ -959,7 +988,12 @@ pub struct StatusQ {
     last4: Option<String>,
 }
 
-async fn status_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<StatusQ>) -> Response {
+async fn status_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ext: axum::http::Extensions,
+    Query(q): Query<StatusQ>,
+) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
     let code = q.code.clone().unwrap_or_default();
     let last4 = q.last4.clone().unwrap_or_default();
@@ -976,9 +1010,14 @@ async fn status_page(State(state): State<AppState>, headers: HeaderMap, Query(q)
                 "Enter a dossier code and the last 4 digits of the ID number.",
             ));
         } else {
-            match dossiers::get(&state.db, code.trim()).await {
-                Ok(Some(d)) if d.applicant_pid.ends_with(&last4) => found = Some(d),
-                _ => {
+            let ip = crate::account_pages::client_ip(&state, &headers, &ext);
+            match crate::dossiers::lookup_status(&state, &ip, code.trim(), &last4).await {
+                Ok(crate::dossiers::Lookup::Found(d)) => found = Some(*d),
+                Ok(crate::dossiers::Lookup::Blocked(wait)) => {
+                    return crate::account_pages::too_many(&state, &headers, wait);
+                }
+                Err(p) => return problem_page(&state, &headers, lang, p),
+                Ok(crate::dossiers::Lookup::NoMatch) => {
                     error = Some(tr(
                         lang,
                         "Không có hồ sơ khớp với mã và các chữ số này.",
@@ -1376,7 +1415,7 @@ async fn counter(State(state): State<AppState>, headers: HeaderMap, Form(form): 
         );
     }
     let qr = form.card_qr.clone().unwrap_or_default();
-    let checked = match crate::one_stop::check_card(&state, &qr).await {
+    let checked = match crate::one_stop::check_card(&state, &caller, &qr).await {
         Ok(c) => c,
         Err(p) => {
             let errors = vec![("card_qr".to_owned(), p.detail)];
@@ -1402,7 +1441,7 @@ async fn counter(State(state): State<AppState>, headers: HeaderMap, Form(form): 
         Err(problem) => {
             let errors: Vec<(String, String)> =
                 problem.errors.into_iter().map(|e| (e.field.replacen("fields.", "f-", 1), e.detail)).collect();
-            let checked = crate::one_stop::check_card(&state, &qr).await.ok();
+            let checked = crate::one_stop::check_card(&state, &caller, &qr).await.ok();
             return render_counter(&state, &headers, lang, &caller, &form, checked, &errors).await;
         }
     };

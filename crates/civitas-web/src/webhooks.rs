@@ -152,10 +152,11 @@ pub fn spawn_worker(db: Db, keys: Arc<KeyRing>, issuer: String) {
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    crate::policy::PolicyRouter::new()
         .route("/api/v1/webhooks/dead", get(dead))
         .route("/api/v1/webhooks/{id}/replay", post(replay))
         .route("/api/v1/agencies", get(list_agencies))
+        .into_router()
 }
 
 fn operator(caller: &Caller) -> Result<(), Problem> {

@@ -1,0 +1,491 @@
+//! The one authorization policy: every route (API, pages, protocol endpoints) declares here who
+//! may call it, with which scopes, under which administrative-unit rule, and with which purpose
+//! its reads are logged. The [`enforce`] layer wraps every route of the router: a request whose
+//! route and method have no entry never reaches a handler (405 with the methods the table
+//! allows), a route registered without any entry stops the server from starting
+//! ([`PolicyRouter::route`]), and the caller's identity reaches handlers only through the
+//! extensions this layer sets (the [`crate::auth::Caller`] and [`crate::auth::Citizen`]
+//! extractors refuse to work without them).
+//!
+//! The unit rule depends on the resource (the person, dossier or certificate must be loaded
+//! first), so handlers apply it; the table names it, the README's access section is generated
+//! from it, and the generated matrix test (`tests/api/policy.rs`) checks every route × role ×
+//! covering / non-covering unit × scope against it.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use civitas_identity::Role;
+
+use crate::AppState;
+use crate::auth::{Caller, Citizen};
+use crate::problem::Problem;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// Anyone, signed in or not (public data, sign-in forms, protocol discovery).
+    Public,
+    /// An OAuth / OpenID protocol endpoint that authenticates its caller itself, by the rules of
+    /// its RFC (client authentication at the token, PAR, revocation and introspection endpoints;
+    /// the bearer token at userinfo), answering in the protocol's error format.
+    Protocol,
+    /// An officer's or agency system's bearer token with one of these roles (API).
+    Roles(&'static [Role]),
+    /// A citizen's access token, issued by the e-ID provider to a relying party (API), carrying
+    /// the rule's scopes.
+    Citizen,
+    /// Either a bearer token with one of these roles, or the citizen concerned (with the rule's
+    /// scopes).
+    RolesOrCitizen(&'static [Role]),
+    /// A signed-in officer's browser (level-2 session, or a pasted token) with one of these roles.
+    OfficerPage(&'static [Role]),
+    /// A citizen's browser session at the e-ID provider.
+    CitizenPage,
+}
+
+/// Which administrative units the caller's must cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitRule {
+    /// No unit rule (public data, the caller's own data, system operations).
+    None,
+    /// The person read or changed: one of their communes (or, without one, their province of
+    /// registration). Outside: 403.
+    Person,
+    /// The household's commune. Outside: 403.
+    Household,
+    /// The dossier's competent unit; a province covers its communes. Outside: 404 (a dossier's
+    /// existence is not revealed). A citizen: their own dossiers only.
+    Dossier,
+    /// The certificate's registering unit; a province covers its communes. Outside: 404. A
+    /// citizen: certificates naming them only.
+    Certificate,
+    /// The commune a registration goes to (residence, a new person). Outside: 403.
+    Destination,
+    /// The holder of a card read at a counter: anyone may be received anywhere (Decree 118),
+    /// but outside the caller's units the card must agree with the register (name, birth date,
+    /// sex); a difference is refused with 422 naming the fields, never the register's values.
+    CardHolder,
+    /// A list: only items within the caller's units (a province lists its communes' items).
+    List,
+}
+
+/// One route's access rule.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub who: Who,
+    /// Scopes a citizen's token must carry (for [`Who::Citizen`] and [`Who::RolesOrCitizen`]).
+    pub scopes: &'static [&'static str],
+    pub unit: UnitRule,
+    /// The purpose logged with every read of personal data this route makes (an agency
+    /// system's `X-Purpose` is logged beside it).
+    pub purpose: Option<&'static str>,
+}
+
+const fn rule(
+    method: &'static str,
+    path: &'static str,
+    who: Who,
+    scopes: &'static [&'static str],
+    unit: UnitRule,
+    purpose: Option<&'static str>,
+) -> Rule {
+    Rule { method, path, who, scopes, unit, purpose }
+}
+
+const fn public(method: &'static str, path: &'static str) -> Rule {
+    rule(method, path, Who::Public, &[], UnitRule::None, None)
+}
+
+use Role::{Auditor, Leader, OnestopOfficer, Operator, RegistryOfficer, Specialist};
+
+/// Roles that read the register within their units (agency systems state a purpose).
+pub const REGISTER_READERS: &[Role] =
+    &[RegistryOfficer, OnestopOfficer, Role::AgencySystem, Auditor, Specialist, Leader];
+/// Roles that use the officer pages of the register.
+pub const REGISTER_PAGE_READERS: &[Role] = &[RegistryOfficer, OnestopOfficer, Auditor, Specialist, Leader];
+/// Roles that process dossiers.
+pub const PROCESSING: &[Role] = &[OnestopOfficer, Specialist, Leader];
+/// Roles that administer e-ID accounts (the police who keep the register).
+pub const EID_ADMINISTRATORS: &[Role] = &[RegistryOfficer];
+
+const REG: &[Role] = &[RegistryOfficer];
+const ONESTOP: &[Role] = &[OnestopOfficer];
+const LEADER: &[Role] = &[Leader];
+const OPERATOR: &[Role] = &[Operator];
+
+use UnitRule as U;
+use Who::{CitizenPage, OfficerPage, Protocol, Roles, RolesOrCitizen};
+
+/// Every route of the server.
+pub static RULES: &[Rule] = &[
+    // ----- register -----
+    rule("GET", "/api/v1/people", Roles(REGISTER_READERS), &[], U::List, Some("register-search")),
+    rule("POST", "/api/v1/people", Roles(REG), &[], U::Destination, Some("register-change")),
+    rule("GET", "/api/v1/people/{pid}", Roles(REGISTER_READERS), &[], U::Person, Some("register-read")),
+    rule("PATCH", "/api/v1/people/{pid}", Roles(REG), &[], U::Person, Some("register-change")),
+    rule("GET", "/api/v1/people/{pid}/history", Roles(REGISTER_READERS), &[], U::Person, Some("register-read")),
+    rule("POST", "/api/v1/people/{pid}/residence", Roles(REG), &[], U::Destination, Some("register-change")),
+    rule(
+        "GET",
+        "/api/v1/people/{pid}/residence-confirmation",
+        Roles(REGISTER_READERS),
+        &[],
+        U::Person,
+        Some("residence-confirmation"),
+    ),
+    rule("GET", "/api/v1/households/{id}", Roles(REGISTER_READERS), &[], U::Household, Some("register-read")),
+    public("GET", "/api/v1/units/communes"),
+    public("GET", "/api/v1/units/old-communes/{code}"),
+    // ----- calendar -----
+    public("GET", "/api/v1/calendar/holidays"),
+    public("GET", "/api/v1/calendar/working-days"),
+    public("GET", "/api/v1/calendar/lunar"),
+    // ----- civil status -----
+    rule("GET", "/api/v1/certificates", RolesOrCitizen(PROCESSING), &["certificates"], U::List, Some("civil-status")),
+    rule(
+        "GET",
+        "/api/v1/certificates/{id}/pdf",
+        RolesOrCitizen(PROCESSING),
+        &["certificates"],
+        U::Certificate,
+        Some("civil-status"),
+    ),
+    rule("POST", "/api/v1/certificates/{id}/correct", Roles(LEADER), &[], U::Certificate, Some("civil-status")),
+    rule("POST", "/api/v1/certificates/{id}/revoke", Roles(LEADER), &[], U::Certificate, Some("civil-status")),
+    public("GET", "/verify"),
+    // ----- dossiers -----
+    public("GET", "/api/v1/dossiers/{code}/status"),
+    rule("GET", "/api/v1/me/dossiers", Who::Citizen, &["dossiers"], U::None, None),
+    public("GET", "/api/v1/procedures"),
+    public("GET", "/api/v1/procedures/{code}"),
+    rule("POST", "/api/v1/me/documents", Who::Citizen, &["documents"], U::None, None),
+    rule("GET", "/api/v1/me/documents", Who::Citizen, &["documents"], U::None, None),
+    rule("GET", "/api/v1/me/documents/{id}", Who::Citizen, &["documents"], U::None, None),
+    rule("POST", "/api/v1/dossiers", Who::Citizen, &["dossiers"], U::None, None),
+    rule("POST", "/api/v1/counter/card-check", Roles(ONESTOP), &[], U::CardHolder, Some("counter-intake")),
+    // Intake at any counter, whatever the applicant's residence (Decree 118/2025).
+    rule("POST", "/api/v1/counter/dossiers", Roles(ONESTOP), &[], U::CardHolder, Some("counter-intake")),
+    rule("GET", "/api/v1/work-queue", Roles(PROCESSING), &[], U::List, Some("dossier-processing")),
+    rule("GET", "/api/v1/ratings/officials", Roles(PROCESSING), &[], U::List, None),
+    rule(
+        "GET",
+        "/api/v1/dossiers/{code}",
+        RolesOrCitizen(PROCESSING),
+        &["dossiers"],
+        U::Dossier,
+        Some("dossier-processing"),
+    ),
+    rule("POST", "/api/v1/dossiers/{code}/actions", Roles(PROCESSING), &[], U::Dossier, Some("dossier-processing")),
+    rule("POST", "/api/v1/dossiers/{code}/supplement", Who::Citizen, &["dossiers"], U::Dossier, None),
+    rule("POST", "/api/v1/dossiers/{code}/withdraw", Who::Citizen, &["dossiers"], U::Dossier, None),
+    rule("POST", "/api/v1/dossiers/{code}/apology", Roles(PROCESSING), &[], U::Dossier, Some("dossier-processing")),
+    rule("POST", "/api/v1/dossiers/{code}/rating", Who::Citizen, &["dossiers"], U::Dossier, None),
+    rule(
+        "GET",
+        "/api/v1/dossiers/{code}/receipt.pdf",
+        RolesOrCitizen(PROCESSING),
+        &["dossiers"],
+        U::Dossier,
+        Some("dossier-processing"),
+    ),
+    rule(
+        "GET",
+        "/api/v1/dossiers/{code}/apology.pdf",
+        RolesOrCitizen(PROCESSING),
+        &["dossiers"],
+        U::Dossier,
+        Some("dossier-processing"),
+    ),
+    rule(
+        "GET",
+        "/api/v1/dossiers/{code}/documents/{id}",
+        RolesOrCitizen(PROCESSING),
+        &["dossiers"],
+        U::Dossier,
+        Some("dossier-processing"),
+    ),
+    // ----- interconnection -----
+    rule("GET", "/api/v1/webhooks/dead", Roles(OPERATOR), &[], U::None, None),
+    rule("POST", "/api/v1/webhooks/{id}/replay", Roles(OPERATOR), &[], U::None, None),
+    rule("GET", "/api/v1/agencies", Roles(OPERATOR), &[], U::None, None),
+    // ----- operations -----
+    public("GET", "/api/openapi.json"),
+    public("GET", "/healthz"),
+    public("GET", "/readyz"),
+    public("GET", "/metrics"),
+    // ----- OpenID provider -----
+    public("GET", "/.well-known/openid-configuration"),
+    public("GET", "/oauth2/jwks"),
+    public("GET", "/oauth2/authorize"),
+    public("POST", "/oauth2/authorize"),
+    public("GET", "/oauth2/continue"),
+    rule("POST", "/oauth2/par", Protocol, &[], U::None, None),
+    rule("POST", "/oauth2/token", Protocol, &[], U::None, None),
+    rule("GET", "/oauth2/userinfo", Protocol, &["openid"], U::None, Some("oidc-userinfo")),
+    rule("POST", "/oauth2/userinfo", Protocol, &["openid"], U::None, Some("oidc-userinfo")),
+    rule("POST", "/oauth2/revoke", Protocol, &[], U::None, None),
+    rule("POST", "/oauth2/introspect", Protocol, &[], U::None, None),
+    public("GET", "/oauth2/logout"),
+    public("POST", "/oauth2/logout"),
+    // ----- pages: sign-in and the citizen's account -----
+    public("GET", "/"),
+    public("GET", "/static/style.css"),
+    public("GET", "/signin"),
+    public("POST", "/signin"),
+    public("GET", "/signin/otp"),
+    public("POST", "/signin/otp"),
+    public("GET", "/signin/token"),
+    public("POST", "/signin/token"),
+    public("POST", "/signout"),
+    public("GET", "/consent"),
+    public("POST", "/consent"),
+    public("GET", "/register"),
+    public("POST", "/register"),
+    public("GET", "/activate"),
+    public("POST", "/activate"),
+    public("GET", "/forgot"),
+    public("POST", "/forgot"),
+    public("GET", "/reset"),
+    public("POST", "/reset"),
+    rule("GET", "/account", CitizenPage, &[], U::None, None),
+    rule("POST", "/account/consents/revoke", CitizenPage, &[], U::None, None),
+    rule("POST", "/account/sessions/end", CitizenPage, &[], U::None, None),
+    rule("POST", "/account/sessions/end-all", CitizenPage, &[], U::None, None),
+    rule("POST", "/account/lock", CitizenPage, &[], U::None, None),
+    rule("POST", "/account/child", CitizenPage, &[], U::None, None),
+    public("GET", "/dev/outbox"),
+    // ----- pages: services -----
+    public("GET", "/services"),
+    public("GET", "/services/{code}"),
+    rule("GET", "/services/{code}/apply", CitizenPage, &[], U::None, None),
+    rule("POST", "/services/{code}/apply", CitizenPage, &[], U::None, None),
+    rule("POST", "/services/{code}/submit", CitizenPage, &[], U::None, None),
+    rule("GET", "/my/dossiers", CitizenPage, &[], U::None, None),
+    rule("GET", "/my/dossiers/{code}", CitizenPage, &[], U::Dossier, None),
+    rule("POST", "/my/dossiers/{code}/supplement", CitizenPage, &[], U::Dossier, None),
+    rule("POST", "/my/dossiers/{code}/rate", CitizenPage, &[], U::Dossier, None),
+    rule("POST", "/my/dossiers/{code}/withdraw", CitizenPage, &[], U::Dossier, None),
+    rule("GET", "/my/dossiers/{code}/receipt.pdf", CitizenPage, &[], U::Dossier, None),
+    rule("GET", "/my/documents", CitizenPage, &[], U::None, None),
+    rule("POST", "/my/documents", CitizenPage, &[], U::None, None),
+    rule("GET", "/my/documents/{id}", CitizenPage, &[], U::None, None),
+    public("GET", "/status"),
+    // ----- pages: officers -----
+    rule("GET", "/officer/search", OfficerPage(REGISTER_PAGE_READERS), &[], U::List, Some("officer-console")),
+    rule("GET", "/officer/people/{pid}", OfficerPage(REGISTER_PAGE_READERS), &[], U::Person, Some("officer-console")),
+    rule("GET", "/officer/accounts", OfficerPage(EID_ADMINISTRATORS), &[], U::Person, Some("eid-administration")),
+    rule(
+        "POST",
+        "/officer/accounts/action",
+        OfficerPage(EID_ADMINISTRATORS),
+        &[],
+        U::Person,
+        Some("eid-administration"),
+    ),
+    rule("GET", "/officer/queue", OfficerPage(PROCESSING), &[], U::List, Some("dossier-processing")),
+    rule("GET", "/officer/dossiers/{code}", OfficerPage(PROCESSING), &[], U::Dossier, Some("dossier-processing")),
+    rule("POST", "/officer/dossiers/{code}", OfficerPage(PROCESSING), &[], U::Dossier, Some("dossier-processing")),
+    rule(
+        "GET",
+        "/officer/dossiers/{code}/{slip}",
+        OfficerPage(PROCESSING),
+        &[],
+        U::Dossier,
+        Some("dossier-processing"),
+    ),
+    rule("GET", "/officer/documents/{code}/{id}", OfficerPage(PROCESSING), &[], U::Dossier, Some("dossier-processing")),
+    rule("GET", "/officer/counter", OfficerPage(ONESTOP), &[], U::None, Some("counter-intake")),
+    rule("POST", "/officer/counter", OfficerPage(ONESTOP), &[], U::CardHolder, Some("counter-intake")),
+];
+
+/// The rule of `method` on the route `path` (as registered, with `{param}` segments).
+pub fn find(method: &Method, path: &str) -> Option<&'static Rule> {
+    let method = if method == Method::HEAD { "GET" } else { method.as_str() };
+    RULES.iter().find(|r| r.path == path && r.method == method)
+}
+
+/// A router whose every route must have an entry in [`RULES`].
+pub struct PolicyRouter(axum::Router<AppState>);
+
+impl PolicyRouter {
+    pub fn new() -> Self {
+        PolicyRouter(axum::Router::new())
+    }
+
+    /// Registers a route; panics (at start-up, so every test fails) when the table has no
+    /// entry for its path.
+    pub fn route(self, path: &str, method_router: axum::routing::MethodRouter<AppState>) -> Self {
+        assert!(
+            RULES.iter().any(|r| r.path == path),
+            "route {path} has no entry in the authorization policy (crates/civitas-web/src/policy.rs)"
+        );
+        PolicyRouter(self.0.route(path, method_router))
+    }
+
+    pub fn into_router(self) -> axum::Router<AppState> {
+        self.0
+    }
+}
+
+impl Default for PolicyRouter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The layer every route passes: finds the route's rule, authenticates and authorizes the
+/// caller by it, and hands the verified caller to the handler in the request's extensions.
+pub async fn enforce(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(path) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
+        // No route matched: the fallback answers (404).
+        return next.run(request).await;
+    };
+    let Some(rule) = find(request.method(), &path) else {
+        return method_not_allowed(&path);
+    };
+    request.extensions_mut().insert(*rule);
+    let (mut parts, body) = request.into_parts();
+    match authorize(&state, rule, &mut parts).await {
+        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        Err(refusal) => refusal,
+    }
+}
+
+fn method_not_allowed(path: &str) -> Response {
+    let allowed: Vec<&str> = RULES.iter().filter(|r| r.path == path).map(|r| r.method).collect();
+    let mut response = Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!("{path} answers {}", allowed.join(", ")),
+    )
+    .into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&allowed.join(", ")) {
+        response.headers_mut().insert(header::ALLOW, v);
+    }
+    response
+}
+
+async fn authorize(state: &AppState, rule: &Rule, parts: &mut axum::http::request::Parts) -> Result<(), Response> {
+    match rule.who {
+        Who::Public | Who::Protocol => Ok(()),
+        Who::Roles(roles) => {
+            let caller = crate::auth::bearer_caller(state, parts, rule).await.map_err(IntoResponse::into_response)?;
+            check_role(&caller, roles).map_err(IntoResponse::into_response)?;
+            parts.extensions.insert(caller);
+            Ok(())
+        }
+        Who::Citizen => {
+            let citizen =
+                crate::auth::bearer_citizen(state, &parts.headers).await.map_err(IntoResponse::into_response)?;
+            check_scopes(&citizen, rule.scopes).map_err(IntoResponse::into_response)?;
+            parts.extensions.insert(citizen);
+            Ok(())
+        }
+        Who::RolesOrCitizen(roles) => {
+            // An officer's token first; a citizen's token (no role) is then tried as a citizen.
+            match crate::auth::bearer_caller(state, parts, rule).await {
+                Ok(caller) => {
+                    check_role(&caller, roles).map_err(IntoResponse::into_response)?;
+                    parts.extensions.insert(caller);
+                }
+                Err(officer_refusal) => {
+                    let citizen = crate::auth::bearer_citizen(state, &parts.headers)
+                        .await
+                        .map_err(|_| officer_refusal.into_response())?;
+                    check_scopes(&citizen, rule.scopes).map_err(IntoResponse::into_response)?;
+                    parts.extensions.insert(citizen);
+                }
+            }
+            Ok(())
+        }
+        Who::OfficerPage(roles) => {
+            let mut caller = crate::pages::page_caller(state, &parts.headers).await?;
+            if !roles.contains(&caller.role()) {
+                let lang = crate::pages::lang(&parts.headers, None);
+                return Err(crate::pages::message_page(
+                    state,
+                    &parts.headers,
+                    lang,
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    lang.t("forbidden.role"),
+                ));
+            }
+            if let Some(p) = rule.purpose {
+                caller.purpose = Some(p.to_owned());
+            }
+            parts.extensions.insert(caller);
+            Ok(())
+        }
+        Who::CitizenPage => match crate::oidc::browser_session(state, &parts.headers).await {
+            Some(_) => Ok(()),
+            None => Err(Redirect::to("/signin").into_response()),
+        },
+    }
+}
+
+fn check_role(caller: &Caller, roles: &[Role]) -> Result<(), Problem> {
+    if roles.contains(&caller.role()) {
+        Ok(())
+    } else {
+        Err(Problem::forbidden(format!("role {} may not use this operation", caller.role().as_str())))
+    }
+}
+
+fn check_scopes(citizen: &Citizen, scopes: &[&str]) -> Result<(), Problem> {
+    let granted: Vec<&str> = citizen.scope.split_whitespace().collect();
+    match scopes.iter().find(|s| !granted.contains(s)) {
+        None => Ok(()),
+        Some(missing) => Err(Problem::insufficient_scope(missing)),
+    }
+}
+
+fn who_text(who: Who) -> String {
+    let roles = |rs: &[Role]| rs.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
+    match who {
+        Who::Public => "public".into(),
+        Who::Protocol => "OAuth client / token (RFC rules)".into(),
+        Who::Roles(rs) => roles(rs),
+        Who::Citizen => "citizen (e-ID access token)".into(),
+        Who::RolesOrCitizen(rs) => format!("{}; or the citizen concerned", roles(rs)),
+        Who::OfficerPage(rs) => format!("officer page: {}", roles(rs)),
+        Who::CitizenPage => "citizen page (e-ID session)".into(),
+    }
+}
+
+fn unit_text(unit: UnitRule) -> &'static str {
+    match unit {
+        UnitRule::None => "",
+        UnitRule::Person => "person",
+        UnitRule::Household => "household",
+        UnitRule::Dossier => "dossier",
+        UnitRule::Certificate => "certificate",
+        UnitRule::Destination => "destination",
+        UnitRule::CardHolder => "card holder",
+        UnitRule::List => "list",
+    }
+}
+
+/// The README's access table, generated from [`RULES`] (a test checks the README holds it).
+pub fn markdown() -> String {
+    let mut out =
+        String::from("| method | path | who | scopes | unit rule | logged purpose |\n|---|---|---|---|---|---|\n");
+    for r in RULES {
+        out.push_str(&format!(
+            "| {} | `{}` | {} | {} | {} | {} |\n",
+            r.method,
+            r.path,
+            who_text(r.who),
+            r.scopes.join(" "),
+            unit_text(r.unit),
+            r.purpose.unwrap_or(""),
+        ));
+    }
+    out
+}
