@@ -411,6 +411,29 @@ async fn input_defects(app: TestApp) {
         .await
         .unwrap();
     expect_problem(r, 415).await;
+    // NUL and bidi controls in free text: refused naming the field, on both databases.
+    let desk = app.token(Role::OnestopOfficer, &[BA_DINH]);
+    let r =
+        app.send_json(Method::POST, "/api/v1/counter/card-check", &desk, json!({ "card_qr": "0010901234\u{0}" })).await;
+    let b = expect_problem(r, 422).await;
+    assert_eq!(b["errors"][0]["field"], "card_qr");
+    let r =
+        app.send_json(Method::POST, "/api/v1/counter/card-check", &desk, json!({ "card_qr": "abc\u{202e}def" })).await;
+    expect_problem(r, 422).await;
+    // A name in mixed scripts (a Cyrillic А) is not a name.
+    let registrar = app.token(Role::RegistryOfficer, &[BA_DINH]);
+    let person = json!({ "pid": "001301000091", "full_name": "Nguyễn Văn \u{410}n", "birth_date": "2001-02-03",
+                         "sex": "female", "permanent_residence": { "commune": BA_DINH, "address": "Số 2" },
+                         "household_id": "HKMIX", "relation_to_head": "head" });
+    let r = app
+        .send_json(
+            Method::POST,
+            "/api/v1/people",
+            &registrar,
+            json!({ "person": person, "legal_basis": { "basis": "x" } }),
+        )
+        .await;
+    expect_problem(r, 422).await;
     // Security headers.
     let r = app.client.get(app.url("/services")).send().await.unwrap();
     assert_eq!(r.headers().get("referrer-policy").and_then(|v| v.to_str().ok()), Some("no-referrer"));

@@ -148,3 +148,29 @@ mod tests {
         }
     }
 }
+
+/// Whether every letter of `s` is of the Latin script Vietnamese is written in (basic Latin,
+/// Latin-1, Latin Extended A/B, Latin Extended Additional, combining marks): a Cyrillic "А"
+/// among Latin letters looks the same and escapes search and duplicate checks.
+pub fn is_latin_text(s: &str) -> bool {
+    s.chars().filter(|c| c.is_alphabetic()).all(|c| {
+        matches!(c as u32, 0x0041..=0x024F | 0x1E00..=0x1EFF | 0x0300..=0x036F) && !matches!(c as u32, 0x00D7 | 0x00F7)
+    })
+}
+
+#[cfg(test)]
+mod script_tests {
+    use super::*;
+
+    #[test]
+    fn mixed_scripts_and_unsafe_characters() {
+        assert!(is_latin_text("Nguyễn Văn An"));
+        assert!(is_latin_text("Đặng Thị Ánh Tuyết"));
+        assert!(!is_latin_text("Nguyễn Văn \u{0410}n"), "Cyrillic A");
+        assert!(!is_latin_text("Νguyễn"), "Greek Nu");
+        assert!(is_unsafe_char('\0') && is_unsafe_char('\u{202E}') && is_unsafe_char('\u{2066}'));
+        assert!(!is_unsafe_char('\n') && !is_unsafe_char('ễ'));
+        assert_eq!(clean_free_text(" a\u{202E}b "), None);
+        assert_eq!(clean_free_text(" Số 5 phố Đội Cấn ").as_deref(), Some("Số 5 phố Đội Cấn"));
+    }
+}

@@ -295,7 +295,8 @@ impl Identity {
         let person = self.living_person(pid).await?;
         age_allows(person.birth_date.age_on(now.date()), level, true)
             .map_err(|m| AccountError::NotAllowed("age", m.into()))?;
-        crate::password::check_policy(password, pid, &person.birth_date).map_err(AccountError::Policy)?;
+        crate::password::check_policy(password, pid, &person.full_name, &person.birth_date)
+            .map_err(AccountError::Policy)?;
         let hash = self.hasher.hash(password).await?;
         let second = (level == 2).then(|| new_second_factor(pid));
         let at = civitas_store::timestamp(now);
@@ -361,7 +362,8 @@ impl Identity {
             ));
         }
         let pid = person.pid.as_str();
-        crate::password::check_policy(password, pid, &person.birth_date).map_err(AccountError::Policy)?;
+        crate::password::check_policy(password, pid, &person.full_name, &person.birth_date)
+            .map_err(AccountError::Policy)?;
         let hash = self.hasher.hash(password).await?;
         let at = civitas_store::timestamp(now);
         let event = self.event(
@@ -528,7 +530,8 @@ impl Identity {
         let pid = parsed.as_str();
         let Some(row) = self.account_row(pid).await?.filter(|r| r.state == state) else { return Err(invalid()) };
         let person = self.living_person(pid).await?;
-        crate::password::check_policy(password, pid, &person.birth_date).map_err(AccountError::Policy)?;
+        crate::password::check_policy(password, pid, &person.full_name, &person.birth_date)
+            .map_err(AccountError::Policy)?;
         if !self.take_code(pid, purpose, code, now.unix_timestamp()).await? {
             return Err(invalid());
         }

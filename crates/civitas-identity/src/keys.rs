@@ -52,14 +52,17 @@ impl ActiveKey {
 
     /// ES256 signature of `message`: r ‖ s, 64 bytes (the JWS encoding).
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        // Signatures are issued with a low S (verifiers refuse high-S ones: one valid signature per
+        // message and key, no malleable twin).
         if let Some(fast) = &self.fast
             && let Ok(signature) = fast.sign(&self.rng, message)
+            && let Ok(parsed) = p256::ecdsa::Signature::from_slice(signature.as_ref())
         {
-            return signature.as_ref().to_vec();
+            return parsed.normalize_s().to_bytes().to_vec();
         }
         use p256::ecdsa::signature::Signer;
         let signature: p256::ecdsa::Signature = self.key.sign(message);
-        signature.to_bytes().to_vec()
+        signature.normalize_s().to_bytes().to_vec()
     }
 }
 
@@ -69,7 +72,14 @@ pub struct KeyRing {
     verifying: RwLock<HashMap<String, VerifyingKey>>,
     /// The public issuer URL, also accepted as `iss` of officer and agency tokens.
     issuer: std::sync::OnceLock<String>,
+    /// When the key table was last read for an unknown `kid`: tokens naming made-up key ids
+    /// re-read it at most once per [`UNKNOWN_KID_RELOAD`], not on every request.
+    last_reload: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// The least time between two reads of the key table caused by unknown key ids (a rotation on
+/// another server is also announced by the periodic reload).
+const UNKNOWN_KID_RELOAD: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(sqlx::FromRow)]
 struct KeyRow {
@@ -118,6 +128,7 @@ impl KeyRing {
             active: RwLock::new(Arc::new(ActiveKey::new(active.0, active.1))),
             verifying: RwLock::new(verifying),
             issuer: std::sync::OnceLock::new(),
+            last_reload: std::sync::Mutex::new(None),
         })
     }
 
@@ -229,6 +240,13 @@ impl KeyRing {
     pub async fn verifying_key(&self, kid: &str) -> Result<Option<VerifyingKey>, StoreError> {
         if let Some(k) = self.cached(kid) {
             return Ok(Some(k));
+        }
+        {
+            let Ok(mut last) = self.last_reload.lock() else { return Ok(None) };
+            if last.is_some_and(|at| at.elapsed() < UNKNOWN_KID_RELOAD) {
+                return Ok(None);
+            }
+            *last = Some(std::time::Instant::now());
         }
         let rows = Self::fetch(&self.db).await?;
         let mut map = HashMap::new();

@@ -1156,7 +1156,7 @@ impl Identity {
     /// Verifies an access token issued by this provider and not revoked.
     pub async fn verify_access_token(&self, token: &str, now: i64) -> Result<Option<AccessClaims>, StoreError> {
         let Ok(claims) = tokens::verify_jws::<AccessClaims>(&self.keys, token).await else { return Ok(None) };
-        if claims.iss != self.issuer || claims.exp <= now {
+        if claims.iss != self.issuer || claims.exp <= now || claims.iat > now + tokens::MAX_CLOCK_SKEW_SECS {
             return Ok(None);
         }
         Ok(self.access_token_live(&claims.jti, claims.fam.as_deref()).await?.then_some(claims))

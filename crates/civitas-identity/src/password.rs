@@ -32,6 +32,8 @@ pub enum PolicyError {
     ContainsPid,
     #[error("the password must not be the birth date")]
     BirthDate,
+    #[error("the password must not be made of the holder's name")]
+    ContainsName,
 }
 
 impl PolicyError {
@@ -43,12 +45,13 @@ impl PolicyError {
             PolicyError::Common => "password-too-common",
             PolicyError::ContainsPid => "password-contains-pid",
             PolicyError::BirthDate => "password-is-birth-date",
+            PolicyError::ContainsName => "password-is-name",
         }
     }
 }
 
-/// Checks a new password of the person `pid` born on `birth_date`.
-pub fn check_policy(password: &str, pid: &str, birth_date: &PartialDate) -> Result<(), PolicyError> {
+/// Checks a new password of the person `pid` named `full_name`, born on `birth_date`.
+pub fn check_policy(password: &str, pid: &str, full_name: &str, birth_date: &PartialDate) -> Result<(), PolicyError> {
     let chars = password.chars().count();
     if chars < 8 {
         return Err(PolicyError::TooShort);
@@ -58,8 +61,22 @@ pub fn check_policy(password: &str, pid: &str, birth_date: &PartialDate) -> Resu
     }
     let lower = password.to_lowercase();
     let folded = civitas_core::text::fold(&lower).replace(' ', "");
-    if COMMON_SET.contains(lower.as_str()) || COMMON_SET.contains(folded.as_str()) || is_trivial(&lower) {
+    // Letters without their digits and punctuation: "aaaaaaa1", "Abcdefg!" are as weak as the
+    // letters alone; fewer than four distinct characters make a guessable password too.
+    let letters: String = folded.chars().filter(|c| c.is_alphabetic()).collect();
+    let distinct = lower.chars().collect::<std::collections::BTreeSet<_>>().len();
+    if COMMON_SET.contains(lower.as_str())
+        || COMMON_SET.contains(folded.as_str())
+        || is_trivial(&lower)
+        || (letters.len() >= 4 && is_trivial(&letters) && letters.len() * 10 >= chars * 6)
+        || distinct < 4
+    {
         return Err(PolicyError::Common);
+    }
+    let name_parts: Vec<String> =
+        civitas_core::text::fold(full_name).split_whitespace().map(str::to_owned).filter(|p| !p.is_empty()).collect();
+    if !letters.is_empty() && made_of(&letters, &name_parts) {
+        return Err(PolicyError::ContainsName);
     }
     let tail = pid.get(pid.len().saturating_sub(9)..).unwrap_or(pid);
     if (!pid.is_empty() && password.contains(pid)) || (tail.len() == 9 && password.contains(tail)) {
@@ -77,6 +94,25 @@ pub fn check_policy(password: &str, pid: &str, birth_date: &PartialDate) -> Resu
         return Err(PolicyError::BirthDate);
     }
     Ok(())
+}
+
+/// Whether `letters` is a sequence of the name's parts (each any number of times, any order):
+/// "nguyenvanan", "anvan", "an" for Nguyễn Văn An.
+fn made_of(letters: &str, parts: &[String]) -> bool {
+    let n = letters.len();
+    let mut reachable = vec![false; n + 1];
+    reachable[0] = true;
+    for i in 0..n {
+        if !reachable[i] {
+            continue;
+        }
+        for p in parts {
+            if letters[i..].starts_with(p.as_str()) {
+                reachable[i + p.len()] = true;
+            }
+        }
+    }
+    reachable[n]
 }
 
 /// One repeated character, or a run of consecutive characters such as `12345678` / `abcdefgh`.
@@ -242,18 +278,30 @@ mod tests {
         "1990-03-15".parse().unwrap()
     }
 
+    fn check_policy_t(password: &str, pid: &str, born: &PartialDate) -> Result<(), PolicyError> {
+        check_policy(password, pid, "Nguyễn Văn An", born)
+    }
+
     #[test]
     fn policy() {
         let pid = "001090123456";
-        assert_eq!(check_policy("short", pid, &born()), Err(PolicyError::TooShort));
-        assert_eq!(check_policy("password", pid, &born()), Err(PolicyError::Common));
-        assert_eq!(check_policy("Matkhau123", pid, &born()), Err(PolicyError::Common));
-        assert_eq!(check_policy("23456789", pid, &born()), Err(PolicyError::Common));
-        assert_eq!(check_policy("x001090123456", pid, &born()), Err(PolicyError::ContainsPid));
-        assert_eq!(check_policy("15031990", pid, &born()), Err(PolicyError::BirthDate));
-        assert_eq!(check_policy("15/03/1990", pid, &born()), Err(PolicyError::BirthDate));
-        assert!(check_policy("sông Hồng mùa thu", pid, &born()).is_ok());
-        assert!(check_policy("correct horse battery", pid, &born()).is_ok());
+        assert_eq!(check_policy_t("short", pid, &born()), Err(PolicyError::TooShort));
+        assert_eq!(check_policy_t("password", pid, &born()), Err(PolicyError::Common));
+        assert_eq!(check_policy_t("Matkhau123", pid, &born()), Err(PolicyError::Common));
+        assert_eq!(check_policy_t("23456789", pid, &born()), Err(PolicyError::Common));
+        assert_eq!(check_policy_t("x001090123456", pid, &born()), Err(PolicyError::ContainsPid));
+        assert_eq!(check_policy_t("15031990", pid, &born()), Err(PolicyError::BirthDate));
+        assert_eq!(check_policy_t("15/03/1990", pid, &born()), Err(PolicyError::BirthDate));
+        // The holder's name, alone or with the birth year; one letter repeated with a digit.
+        assert_eq!(check_policy_t("Nguyễn Văn An", pid, &born()), Err(PolicyError::ContainsName));
+        assert_eq!(check_policy_t("nguyenvanan", pid, &born()), Err(PolicyError::ContainsName));
+        assert_eq!(check_policy_t("VanAn1990", pid, &born()), Err(PolicyError::ContainsName));
+        assert_eq!(check_policy_t("an.nguyen.1990", pid, &born()), Err(PolicyError::ContainsName));
+        assert_eq!(check_policy_t("aaaaaaa1", pid, &born()), Err(PolicyError::Common));
+        assert_eq!(check_policy_t("abababa1", pid, &born()), Err(PolicyError::Common));
+        assert!(check_policy_t("Nguyễn Văn An đi câu cá", pid, &born()).is_ok(), "a phrase with the name is fine");
+        assert!(check_policy_t("sông Hồng mùa thu", pid, &born()).is_ok());
+        assert!(check_policy_t("correct horse battery", pid, &born()).is_ok());
     }
 
     #[test]

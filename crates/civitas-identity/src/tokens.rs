@@ -12,6 +12,8 @@ use civitas_core::UnitCode;
 use crate::keys::KeyRing;
 
 pub const ISSUER: &str = "civitas";
+/// How far in the future a token's `iat` may lie (clocks of several servers differ a little).
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
 /// What a token holder is allowed to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -101,6 +103,8 @@ pub enum TokenError {
     NoRole,
     #[error("the token was revoked, or its sign-in ended")]
     Revoked,
+    #[error("the token claims to be issued in the future")]
+    IssuedInFuture,
     #[error("key storage failed")]
     Store(#[from] civitas_store::StoreError),
 }
@@ -156,6 +160,11 @@ fn split(token: &str) -> Result<Parts<'_>, TokenError> {
 /// Checks the signature of a JWS made by this server and decodes its claims (no claim checks).
 pub async fn verify_jws<T: serde::de::DeserializeOwned>(keys: &KeyRing, token: &str) -> Result<T, TokenError> {
     let parts = split(token)?;
+    // A high-S signature is the malleable twin of a valid one: this server signs low-S only, so
+    // its tokens have exactly one valid form.
+    if parts.signature.normalize_s() != parts.signature {
+        return Err(TokenError::BadSignature);
+    }
     let key = keys.verifying_key(&parts.header.kid).await?.ok_or(TokenError::UnknownKey)?;
     key.verify(parts.signing_input.as_bytes(), &parts.signature).map_err(|_| TokenError::BadSignature)?;
     serde_json::from_slice(&parts.claims).map_err(|_| TokenError::Malformed)
@@ -187,6 +196,8 @@ pub async fn verify(keys: &KeyRing, token: &str, now: i64) -> Result<Claims, Tok
     struct Minimal {
         iss: String,
         exp: i64,
+        #[serde(default)]
+        iat: i64,
     }
     let value: serde_json::Value = verify_jws(keys, token).await?;
     let minimal: Minimal = serde_json::from_value(value.clone()).map_err(|_| TokenError::Malformed)?;
@@ -195,6 +206,9 @@ pub async fn verify(keys: &KeyRing, token: &str, now: i64) -> Result<Claims, Tok
     }
     if minimal.exp <= now {
         return Err(TokenError::Expired);
+    }
+    if minimal.iat > now + MAX_CLOCK_SKEW_SECS {
+        return Err(TokenError::IssuedInFuture);
     }
     if value.get("role").is_none_or(|r| r.is_null()) {
         return Err(TokenError::NoRole);
@@ -252,6 +266,16 @@ mod tests {
         let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(payload), parts[2]);
         assert!(matches!(verify(&keys, &forged, 1_030).await, Err(TokenError::BadSignature)));
         assert!(matches!(verify(&keys, "a.b", 1_030).await, Err(TokenError::Malformed)));
+        // The high-S twin of the valid signature is refused.
+        let sig = Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
+        let (r, s) = sig.split_scalars();
+        let twin = Signature::from_scalars(r, -*s).unwrap();
+        assert_ne!(twin.normalize_s(), twin, "the twin is high-S");
+        let high = format!("{}.{}.{}", parts[0], parts[1], URL_SAFE_NO_PAD.encode(twin.to_bytes()));
+        assert!(matches!(verify(&keys, &high, 1_030).await, Err(TokenError::BadSignature)));
+        // A token issued in the future (beyond the clock skew) is refused.
+        let future = issue(&keys, "officer-1", Role::RegistryOfficer, &units, 100_000, 60);
+        assert!(matches!(verify(&keys, &future, 1_030).await, Err(TokenError::IssuedInFuture)));
         // "alg": "none" is never accepted.
         let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT","kid":"x"}"#), parts[1]);
         assert!(matches!(verify(&keys, &none, 1_030).await, Err(TokenError::Malformed)));

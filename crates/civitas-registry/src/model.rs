@@ -144,7 +144,7 @@ fn default_status() -> LifeStatus {
 pub enum PersonError {
     #[error("full_name is empty")]
     EmptyName,
-    #[error("full_name {0:?} must have a family name and a given name, in letters")]
+    #[error("full_name {0:?} must have a family name and a given name, in letters of the Vietnamese (Latin) alphabet")]
     BadName(String),
     #[error("{field} is longer than {max} characters")]
     TooLong { field: &'static str, max: usize },
@@ -178,7 +178,10 @@ impl Person {
         }
         check_len("full_name", &self.full_name, 100)?;
         let words = self.full_name.split(' ').count();
-        if words < 2 || !self.full_name.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '-' || c == '\'') {
+        if words < 2
+            || !self.full_name.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '-' || c == '\'')
+            || !civitas_core::text::is_latin_text(&self.full_name)
+        {
             return Err(PersonError::BadName(self.full_name));
         }
         self.other_names = self.other_names.iter().map(|n| nfc(n)).filter(|n| !n.is_empty()).collect();

@@ -53,6 +53,16 @@ impl Caller {
         out
     }
 
+    /// The unit codes lists are filtered by: the caller's own units and, for a province, every
+    /// commune of it (a province covers its communes in lists as in single reads).
+    pub fn unit_scope(&self) -> Vec<String> {
+        let mut out = self.claims.units.clone();
+        out.extend(self.communes());
+        out.sort();
+        out.dedup();
+        out
+    }
+
     pub fn unit_label(&self) -> String {
         self.claims.units.join(",")
     }

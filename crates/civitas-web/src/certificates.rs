@@ -230,7 +230,7 @@ pub async fn list(
 ) -> Result<Json<CertificateList>, Problem> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let items = match reader(bearer) {
-        Reader::Officer(caller) => certificates::of_units(&state.db, &caller.claims.units, limit).await?,
+        Reader::Officer(caller) => certificates::of_units(&state.db, &caller.unit_scope(), limit).await?,
         Reader::Person(pid) => certificates::of_person(&state.db, &pid, limit).await?,
     };
     Ok(Json(CertificateList { items }))

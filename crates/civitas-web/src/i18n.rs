@@ -265,6 +265,9 @@ fn identity_text(key: &str) -> (&'static str, &'static str) {
         "policy.password-contains-pid" => {
             ("Mật khẩu không được chứa số định danh.", "The password must not contain your ID number.")
         }
+        "policy.password-is-name" => {
+            ("Mật khẩu không được chỉ gồm họ tên của bạn.", "The password must not be made of your name.")
+        }
         "policy.password-is-birth-date" => {
             ("Mật khẩu không được là ngày sinh.", "The password must not be your birth date.")
         }

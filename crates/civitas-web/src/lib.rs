@@ -13,6 +13,7 @@ pub mod certificates;
 pub mod demo;
 pub mod dossiers;
 pub mod i18n;
+pub mod input;
 pub mod metrics;
 pub mod oidc;
 pub mod one_stop;
@@ -183,6 +184,8 @@ pub fn router(state: AppState) -> Router {
                 .route("/metrics", get(metrics::export))
                 .into_router(),
         )
+        // Bodies of authorized requests are checked for unsafe text before any handler.
+        .route_layer(axum::middleware::from_fn(input::refuse_unsafe_text))
         // Every route passes the one authorization policy before its handler.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), policy::enforce))
         .fallback(problem::not_found)

@@ -881,7 +881,7 @@ pub async fn work_queue(
 ) -> Result<Json<QueuePage>, Problem> {
     officer_actor(&caller)?;
     let filter = queue_filter(&state, &q)?;
-    let items = dossiers::queue(&state.db, &caller.claims.units, &filter).await?;
+    let items = dossiers::queue(&state.db, &caller.unit_scope(), &filter).await?;
     Ok(Json(QueuePage { items: queue_items(items) }))
 }
 
@@ -898,7 +898,7 @@ pub async fn official_ratings(
     caller: Caller,
 ) -> Result<Json<OfficialRatings>, Problem> {
     officer_actor(&caller)?;
-    Ok(Json(OfficialRatings { items: dossiers::ratings_by_official(&state.db, &caller.claims.units).await? }))
+    Ok(Json(OfficialRatings { items: dossiers::ratings_by_official(&state.db, &caller.unit_scope()).await? }))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1094,7 +1094,7 @@ async fn queue_page(State(state): State<AppState>, headers: HeaderMap, Query(q):
         Ok(f) => f,
         Err(p) => return problem_page(&state, &headers, lang, p),
     };
-    let items = match dossiers::queue(&state.db, &caller.claims.units, &filter).await {
+    let items = match dossiers::queue(&state.db, &caller.unit_scope(), &filter).await {
         Ok(i) => i,
         Err(e) => return problem_page(&state, &headers, lang, crate::problem::internal(&e)),
     };
