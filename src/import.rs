@@ -25,7 +25,8 @@ pub struct ImportOptions {
 }
 
 enum Parsed {
-    Batch(Vec<Person>, Vec<(u64, String)>, u64),
+    /// People, their line numbers, rejected lines, lines read so far.
+    Batch(Vec<Person>, Vec<u64>, Vec<(u64, String)>, u64),
     Failed(String),
 }
 
@@ -37,6 +38,38 @@ fn parse_line(line: &str, today: time::Date) -> Result<Person, String> {
         format!("invalid JSON record: {message} (column {})", e.column())
     })?;
     person.normalize_and_validate(today).map_err(|e| e.to_string())
+}
+
+/// The lines of `people` whose PID is registered with a record that differs from the line.
+async fn differing_records(
+    register: &Register,
+    people: &[Person],
+    lines: &[u64],
+) -> anyhow::Result<Vec<(u64, String)>> {
+    let comparable = |p: &Person| {
+        let mut v = serde_json::to_value(p).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("version");
+            o.remove("updated_at");
+        }
+        v
+    };
+    let mut out = Vec::new();
+    for (person, line) in people.iter().zip(lines) {
+        if let Some(stored) = register.get(&person.pid).await?
+            && stored.version.unwrap_or(1) > 0
+            && comparable(&stored) != comparable(person)
+        {
+            out.push((
+                *line,
+                format!(
+                    "ID number {} is registered with different data: import does not change records (correct them with PATCH /api/v1/people/{{pid}} and a legal basis)",
+                    person.pid
+                ),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// Imports `input` into `register`, calling `progress(lines_done)` after each batch.
@@ -57,6 +90,7 @@ where
         let mut seen: HashSet<Pid> = HashSet::new();
         let mut first_line: std::collections::HashMap<Pid, u64> = std::collections::HashMap::new();
         let mut batch = Vec::with_capacity(batch_size);
+        let mut lines_of = Vec::with_capacity(batch_size);
         let mut rejected = Vec::new();
         let mut line_no = 0u64;
         for line in input.lines() {
@@ -72,6 +106,8 @@ where
                     return;
                 }
             };
+            // A byte-order mark at the start of the file (spreadsheet exports write one).
+            let line = if line_no == 1 { line.strip_prefix('\u{feff}').unwrap_or(&line).to_owned() } else { line };
             if line.trim().is_empty() {
                 continue;
             }
@@ -80,6 +116,7 @@ where
                     if seen.insert(person.pid) {
                         first_line.insert(person.pid, line_no);
                         batch.push(person);
+                        lines_of.push(line_no);
                     } else {
                         let first = first_line.get(&person.pid).copied().unwrap_or_default();
                         rejected.push((line_no, format!("ID number {} already appears on line {first}", person.pid)));
@@ -89,12 +126,13 @@ where
             }
             if batch.len() >= batch_size {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
-                if tx.blocking_send(Parsed::Batch(full, std::mem::take(&mut rejected), line_no)).is_err() {
+                let lines = std::mem::replace(&mut lines_of, Vec::with_capacity(batch_size));
+                if tx.blocking_send(Parsed::Batch(full, lines, std::mem::take(&mut rejected), line_no)).is_err() {
                     return;
                 }
             }
         }
-        let _ = tx.blocking_send(Parsed::Batch(batch, rejected, line_no));
+        let _ = tx.blocking_send(Parsed::Batch(batch, lines_of, rejected, line_no));
     });
     let basis = LegalBasis { basis: format!("Nhập dữ liệu từ tệp {}", options.source), document_ref: None };
     let at = civitas_store::timestamp(crate::now());
@@ -103,10 +141,19 @@ where
     while let Some(message) = rx.recv().await {
         match message {
             Parsed::Failed(reason) => anyhow::bail!(reason),
-            Parsed::Batch(people, rejected, lines) => {
+            Parsed::Batch(people, line_numbers, mut rejected, lines) => {
                 let outcome = register.import_batch(&people, &attribution).await?;
                 report.imported += outcome.inserted;
                 report.unchanged += outcome.unchanged;
+                if outcome.unchanged > 0 {
+                    // Registered already: the same record is "unchanged"; a different one is not
+                    // silently dropped but reported (import never changes a record: corrections
+                    // go through PATCH with their legal basis).
+                    let differing = differing_records(register, &people, &line_numbers).await?;
+                    report.unchanged -= differing.len() as u64;
+                    rejected.extend(differing);
+                    rejected.sort_by_key(|r| r.0);
+                }
                 report.rejected.extend(rejected);
                 progress(lines);
             }

@@ -805,10 +805,14 @@ async fn import_file(config: &Config, file: PathBuf, batch: Option<usize>) -> an
     let started = std::time::Instant::now();
     let report = import::run(&register, input, &options, |lines| bar.set_position(lines)).await?;
     bar.finish_and_clear();
+    // Written without panicking when a pipe was closed (`civitas import f 2>&1 | head`): the
+    // import itself is committed either way.
+    let mut err = std::io::stderr().lock();
     for (line, reason) in &report.rejected {
-        eprintln!("line {line}: {reason}");
+        let _ = writeln!(err, "line {line}: {reason}");
     }
-    println!(
+    let _ = writeln!(
+        std::io::stdout().lock(),
         "imported {}, unchanged {}, rejected {} ({:.1} s)",
         report.imported,
         report.unchanged,
@@ -817,6 +821,16 @@ async fn import_file(config: &Config, file: PathBuf, batch: Option<usize>) -> an
     );
     db.close().await;
     Ok(if report.rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// Whether an error is the reader of our output going away (a closed pipe).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<civitas_registry::RegisterError>().is_some_and(|r| {
+                matches!(r, civitas_registry::RegisterError::Output(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
+            })
+    })
 }
 
 async fn export(config: &Config, output: Option<PathBuf>) -> anyhow::Result<ExitCode> {
@@ -829,13 +843,20 @@ async fn export(config: &Config, output: Option<PathBuf>) -> anyhow::Result<Exit
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = BufWriter::with_capacity(1 << 20, sink);
-    let total = register
+    let result = register
         .export(5000, |p| {
             serde_json::to_writer(&mut out, p).map_err(std::io::Error::other)?;
             out.write_all(b"\n")
         })
-        .await?;
-    out.flush()?;
-    eprintln!("exported {total} people");
+        .await;
+    let total = match result.map_err(anyhow::Error::from).and_then(|t| out.flush().map(|_| t).map_err(Into::into)) {
+        Ok(t) => t,
+        Err(e) if is_broken_pipe(&e) => {
+            let _ = writeln!(std::io::stderr(), "export stopped: the output was closed");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e),
+    };
+    let _ = writeln!(std::io::stderr(), "exported {total} people");
     Ok(ExitCode::SUCCESS)
 }

@@ -112,6 +112,29 @@ async fn import_round_trip(backend: Backend) {
     );
     assert!(stderr.contains("line 5:") && stderr.contains("does not exist"), "{stderr}");
     assert!(stderr.contains("line 7: ID number 001090555001 already appears on line 1"), "{stderr}");
+
+    // A byte-order mark on line 1 is not an error; a registered PID with different data is
+    // reported (exit 2), not counted as unchanged; the same data is unchanged.
+    let again = dir.0.join("again.ndjson");
+    let changed = lines[0].replace("Đỗ Văn Nam", "Đỗ Văn Nâm");
+    std::fs::write(&again, format!("\u{feff}{}\n{changed}\n", lines[7])).unwrap();
+    let out = civitas(&["import", again.to_str().unwrap(), "--database", &url]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("imported 0, unchanged 1, rejected 1"), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("line 2: ID number 001090555001 is registered with different data"));
+
+    // Output closed early: no panic, no "corrupt data".
+    let mut child = Command::new(BIN)
+        .args(["export", "--database", &url])
+        .env("CIVITAS_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_ne!(out.status.code(), Some(101), "panicked: {}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("corrupt"), "{}", text(&out.stderr));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,6 +154,8 @@ fn token_and_configuration_errors_are_clear() {
     let out = civitas(&["token", "--role", "registry-officer", "--unit", "00004", "--database", &url]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim().split('.').count(), 3);
+    let out = civitas(&["token", "--role", "operator", "--unit", "01", "--database", &url]);
+    assert!(out.status.success(), "operator is a role: {}", text(&out.stderr));
     let out = civitas(&["token", "--role", "mayor", "--unit", "00004", "--database", &url]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("unknown role \"mayor\""));

@@ -40,6 +40,8 @@ pub enum RegisterError {
     NotLiving(String),
     #[error("a temporary stay must end on a full date after today ({0}), at most two years ahead")]
     StayEnd(String),
+    #[error("writing the output failed: {0}")]
+    Output(std::io::Error),
     #[error("storage failed")]
     Store(#[from] StoreError),
 }
@@ -928,7 +930,7 @@ impl Register {
                 after = p.pid.to_string();
                 p.version = None;
                 p.updated_at = None;
-                sink(&p).map_err(|e| StoreError::Corrupt(format!("writing the export failed: {e}")))?;
+                sink(&p).map_err(RegisterError::Output)?;
                 total += 1;
             }
         }

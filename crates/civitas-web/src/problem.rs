@@ -149,6 +149,7 @@ impl From<RegisterError> for Problem {
             RegisterError::StayEnd(_) => {
                 Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-stay-end", "Invalid record", e.to_string())
             }
+            RegisterError::Output(_) => internal(&e),
             RegisterError::Store(inner) => internal(inner),
         }
     }
