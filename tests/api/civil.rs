@@ -526,3 +526,26 @@ async fn verify_online(app: &TestApp, payload: &str) -> Value {
     let r = app.client.get(app.url("/verify")).query(&[("payload", payload), ("format", "json")]).send().await.unwrap();
     r.json().await.unwrap()
 }
+
+/// The demo's sample registrations find their candidates in any population (they used to read
+/// the first adults in ID-number order, all men of the 1900s, and registered only the death).
+async fn demo_registrations(app: TestApp) {
+    // The demo's own population (its generator seed), 20,000 people as `serve --demo` makes.
+    let mut generator = civitas_registry::synth::Generator::new(
+        civitas_core::ProvinceCode::parse("01").unwrap(),
+        2026,
+        civitas::DEMO_AS_OF,
+    )
+    .unwrap();
+    let basis = civitas_registry::LegalBasis { basis: "demo".into(), document_ref: None };
+    let at = civitas_store::timestamp(civitas::now());
+    let attribution = civitas_registry::store::Attribution { actor: "test", legal_basis: &basis, at: &at };
+    let mut people = Vec::new();
+    while people.len() < 20_000 {
+        people.extend(generator.household());
+    }
+    app.state.register.import_batch(&people, &attribution).await.unwrap();
+    civitas_web::demo::seed_civil(&app.state, &app.state.register).await;
+    assert_eq!(civitas_services::civil::count(&app.db).await.unwrap(), 5, "three births, a marriage, a death");
+}
+on_both_databases!(demo_registers_births_marriage_and_death, demo_registrations);

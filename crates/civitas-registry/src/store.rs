@@ -516,6 +516,23 @@ impl Register {
     }
 
     /// Up to `n` living people born in or before `born_by` (demo accounts), in PID order.
+    /// Up to `n` living people of `sex` born in `born_from..=born_to` who belong to a household,
+    /// in ID-number order (for the demo's sample registrations).
+    pub async fn living_sample(
+        &self,
+        sex: civitas_core::Sex,
+        born_from: i64,
+        born_to: i64,
+        n: i64,
+    ) -> Result<Vec<String>, RegisterError> {
+        let sql = "SELECT pid FROM people WHERE status = 'living' AND sex = $1 AND birth_year >= $2 AND birth_year <= $3 \
+                   AND household_id IS NOT NULL ORDER BY pid LIMIT $4";
+        let sex = if sex == civitas_core::Sex::Female { "female" } else { "male" };
+        Ok(
+            dispatch!(&self.db, pool => sqlx::query_scalar(sql).bind(sex).bind(born_from).bind(born_to).bind(n).fetch_all(pool).await)?,
+        )
+    }
+
     pub async fn living_adults(&self, born_by: i64, n: i64) -> Result<Vec<String>, RegisterError> {
         let sql = "SELECT pid FROM people WHERE status = 'living' AND birth_year <= $1 AND household_id IS NOT NULL ORDER BY pid LIMIT $2";
         Ok(dispatch!(&self.db, pool => sqlx::query_scalar(sql).bind(born_by).bind(n).fetch_all(pool).await)?)

@@ -92,11 +92,20 @@ pub async fn seed_civil(state: &AppState, register: &civitas_registry::Register)
     if civitas_services::civil::count(&state.db).await.unwrap_or(1) > 0 {
         return;
     }
-    // Adults in ID-number order come grouped by century and sex: read enough of them to find
-    // young women as well as elders.
-    let Ok(adults) = register.living_adults(2006, 4000).await else { return };
+    // Candidates of each kind the registrations need (people in ID-number order are grouped
+    // by century and sex, so each kind is asked for by itself): young women and men, elders.
+    let year = i64::from(crate::now().year());
+    let mut pids = Vec::new();
+    for (sex, from, to) in
+        [(Sex::Female, year - 38, year - 21), (Sex::Male, year - 38, year - 23), (Sex::Male, 1900, year - 76)]
+    {
+        match register.living_sample(sex, from, to, 60).await {
+            Ok(found) => pids.extend(found),
+            Err(e) => tracing::warn!(error = %e, "demo: reading candidates failed"),
+        }
+    }
     let mut people = Vec::new();
-    for pid in adults.iter().skip(10).step_by(4) {
+    for pid in &pids {
         if let Ok(p) = pid.parse::<civitas_core::Pid>()
             && let Ok(Some(person)) = register.get(&p).await
             && person.status == LifeStatus::Living
