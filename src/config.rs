@@ -38,6 +38,9 @@ pub struct Config {
     pub procedures_file: Option<String>,
     /// Identity code of the receiving body (QCVN 102:2016), the first part of dossier codes.
     pub body_code: String,
+    /// A file holding the key-encryption key (32 bytes, base64; `civitas keys generate-kek`):
+    /// signing keys are then stored sealed with it.
+    pub key_encryption_key_file: Option<String>,
 }
 
 impl Default for Config {
@@ -56,11 +59,12 @@ impl Default for Config {
             holidays_file: None,
             procedures_file: None,
             body_code: "H01.1".into(),
+            key_encryption_key_file: None,
         }
     }
 }
 
-const ENV_KEYS: [&str; 13] = [
+const ENV_KEYS: [&str; 14] = [
     "DATABASE",
     "LISTEN",
     "LOG",
@@ -74,6 +78,7 @@ const ENV_KEYS: [&str; 13] = [
     "HOLIDAYS_FILE",
     "PROCEDURES_FILE",
     "BODY_CODE",
+    "KEY_ENCRYPTION_KEY_FILE",
 ];
 
 impl Config {
@@ -110,6 +115,7 @@ impl Config {
                 "HOLIDAYS_FILE" => config.holidays_file = Some(value),
                 "PROCEDURES_FILE" => config.procedures_file = Some(value),
                 "BODY_CODE" => config.body_code = value,
+                "KEY_ENCRYPTION_KEY_FILE" => config.key_encryption_key_file = Some(value),
                 "TRUSTED_PROXIES" => {
                     config.trusted_proxies =
                         value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
@@ -118,6 +124,17 @@ impl Config {
             }
         }
         Ok(config)
+    }
+
+    /// The key-encryption key, when one is configured (a file that cannot be read or holds no
+    /// valid key is an error, never a silent fallback to keys in the clear).
+    pub fn kek(&self) -> anyhow::Result<Option<std::sync::Arc<civitas_identity::kek::Kek>>> {
+        match &self.key_encryption_key_file {
+            None => Ok(None),
+            Some(path) => Ok(Some(std::sync::Arc::new(
+                civitas_identity::kek::Kek::from_file(Path::new(path)).map_err(|e| anyhow::anyhow!(e))?,
+            ))),
+        }
     }
 
     fn from_file(path: &Path) -> anyhow::Result<Config> {

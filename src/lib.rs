@@ -88,8 +88,12 @@ pub async fn seed_demo(register: &Register, people: usize) -> anyhow::Result<u64
 
 /// The identity service over `db` for a server at `issuer` (CLI commands that manage accounts
 /// and clients).
-pub async fn identity(db: &Db, issuer: &str) -> anyhow::Result<civitas_identity::Identity> {
-    let keys = std::sync::Arc::new(civitas_identity::KeyRing::load_or_create(db, now()).await?);
+pub async fn identity(
+    db: &Db,
+    issuer: &str,
+    kek: Option<std::sync::Arc<civitas_identity::kek::Kek>>,
+) -> anyhow::Result<civitas_identity::Identity> {
+    let keys = std::sync::Arc::new(civitas_identity::KeyRing::open(db, now(), kek).await?);
     let register = std::sync::Arc::new(Register::new(db.clone()));
     Ok(civitas_identity::Identity::new(db.clone(), register, keys, issuer).await?)
 }

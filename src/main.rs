@@ -232,6 +232,8 @@ enum KeysCommand {
     /// Add a new key (published at once, signing after a minute) and retire keys superseded
     /// long enough ago that no token they signed is still valid.
     Rotate,
+    /// Print a new random key-encryption key (base64) for `key_encryption_key_file`.
+    GenerateKek,
 }
 
 #[derive(Subcommand)]
@@ -324,7 +326,7 @@ async fn account_command(config: &Config, command: AccountCommand) -> anyhow::Re
     }
     let password = read_stdin_line("password")?;
     let db = civitas::open(&config.database).await?;
-    let identity = civitas::identity(&db, &issuer_of(config)).await?;
+    let identity = civitas::identity(&db, &issuer_of(config), config.kek()?).await?;
     let second = identity
         .create_account(&pid, level, &password, "operator", civitas::now())
         .await
@@ -393,7 +395,7 @@ async fn client_command(config: &Config, command: ClientCommand) -> anyhow::Resu
         units: parse_units(&units)?,
     };
     let db = civitas::open(&config.database).await?;
-    let identity = civitas::identity(&db, &issuer_of(config)).await?;
+    let identity = civitas::identity(&db, &issuer_of(config), config.kek()?).await?;
     identity.create_client(new, civitas::now()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("client {id} registered");
     Ok(ExitCode::SUCCESS)
@@ -458,7 +460,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             })?;
             let units = units.iter().map(|u| UnitCode::parse(u)).collect::<Result<Vec<_>, _>>()?;
             let db = civitas::open(&config.database).await?;
-            let keys = KeyRing::load_or_create(&db, civitas::now()).await?;
+            let keys = KeyRing::open(&db, civitas::now(), config.kek()?).await?;
             let ttl = ttl_hours.unwrap_or(config.token_ttl_hours);
             if !(1..=24 * 90).contains(&ttl) {
                 anyhow::bail!("--ttl-hours must be between 1 and 2160");
@@ -469,16 +471,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Account { command } => account_command(&config, command).await,
         Command::Client { command } => client_command(&config, command).await,
         Command::Keys { command } => {
+            if matches!(command, KeysCommand::GenerateKek) {
+                println!("{}", civitas_identity::kek::Kek::generate());
+                return Ok(ExitCode::SUCCESS);
+            }
             let db = civitas::open(&config.database).await?;
+            let kek = config.kek()?;
+            // Opening the ring seals keys stored in the clear when a KEK is configured.
+            KeyRing::open(&db, civitas::now(), kek.clone()).await?;
             if matches!(command, KeysCommand::Rotate) {
-                let (kid, retired) = KeyRing::rotate(&db, civitas::now()).await?;
+                let (kid, retired) = KeyRing::rotate(&db, civitas::now(), kek.as_deref()).await?;
                 println!(
                     "new key {kid} (signs from {} s on); retired: {}",
                     civitas_identity::keys::PUBLISH_BEFORE_USE_SECS,
                     if retired.is_empty() { "none".to_owned() } else { retired.join(", ") }
                 );
             }
-            for k in KeyRing::list(&db, civitas::now()).await? {
+            for k in KeyRing::list(&db, civitas::now(), kek.as_deref()).await? {
                 println!("{}  created {}{}", k.kid, k.created_at, if k.signing { "  (signing)" } else { "" });
             }
             Ok(ExitCode::SUCCESS)
@@ -632,7 +641,7 @@ async fn verify_command(
 async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Result<ExitCode> {
     let listen = listen.unwrap_or(config.listen.clone());
     let db = civitas::open(&config.database).await?;
-    let keys = KeyRing::load_or_create(&db, civitas::now()).await?;
+    let keys = KeyRing::open(&db, civitas::now(), config.kek()?).await?;
     let listener =
         tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr()?;

@@ -290,3 +290,42 @@ async fn accounts_clients_and_keys_from_the_command_line() {
     let jwks: serde_json::Value = app.client.get(app.url("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
 }
+
+/// Signing keys sealed with the operator's key-encryption key: whoever reads the database
+/// without the KEK cannot use them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_keys_are_sealed_with_the_operators_kek() {
+    let dir = temp_dir();
+    let url = format!("sqlite://{}/k.db", dir.0.display());
+    let with = |kek: &std::path::Path, args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("CIVITAS_LOG", "warn")
+            .env("CIVITAS_KEY_ENCRYPTION_KEY_FILE", kek)
+            .output()
+            .expect("run civitas")
+    };
+    let out = civitas(&["keys", "generate-kek"]);
+    assert!(out.status.success());
+    let kek = dir.0.join("kek");
+    std::fs::write(&kek, &out.stdout).unwrap();
+    // Keys made in the clear first, then sealed in place by the first command with the KEK.
+    assert!(civitas(&["keys", "list", "--database", &url]).status.success());
+    let out = with(&kek, &["keys", "rotate", "--database", &url]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let db = civitas::open(&url).await.unwrap();
+    let stored: Vec<(Vec<u8>,)> = civitas_store::dispatch!(&db, pool => sqlx::query_as("SELECT private_key FROM signing_keys").fetch_all(pool).await).unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|(k,)| k.starts_with(b"civitas-kek1:")), "every key sealed");
+    db.close().await;
+    // Without the KEK: a clear refusal; with it: a token; with another KEK: refused.
+    let out = civitas(&["token", "--role", "auditor", "--unit", "01", "--database", &url]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("sealed"), "{}", text(&out.stderr));
+    let out = with(&kek, &["token", "--role", "auditor", "--unit", "01", "--database", &url]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let other = dir.0.join("other");
+    std::fs::write(&other, civitas(&["keys", "generate-kek"]).stdout).unwrap();
+    let out = with(&other, &["token", "--role", "auditor", "--unit", "01", "--database", &url]);
+    assert!(text(&out.stderr).contains("does not open"), "{}", text(&out.stderr));
+}

@@ -14,6 +14,8 @@ use sha2::{Digest, Sha256};
 
 use civitas_store::{Db, StoreError, dispatch};
 
+use crate::kek::Kek;
+
 /// A public key as a JSON Web Key (RFC 7517), as published in a JWKS.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Jwk {
@@ -75,6 +77,8 @@ pub struct KeyRing {
     /// When the key table was last read for an unknown `kid`: tokens naming made-up key ids
     /// re-read it at most once per [`UNKNOWN_KID_RELOAD`], not on every request.
     last_reload: std::sync::Mutex<Option<std::time::Instant>>,
+    /// The operator's key-encryption key, when the keys are stored sealed.
+    kek: Option<Arc<Kek>>,
 }
 
 /// The least time between two reads of the key table caused by unknown key ids (a rotation on
@@ -117,19 +121,66 @@ fn jwk_of(kid: &str, key: &VerifyingKey) -> Jwk {
 }
 
 impl KeyRing {
-    /// Loads the stored keys, creating the first one when there is none.
+    /// Loads the stored keys, creating the first one when there is none (keys stored in the
+    /// clear; see [`KeyRing::open`]).
     pub async fn load_or_create(db: &Db, now: time::OffsetDateTime) -> Result<KeyRing, StoreError> {
+        Self::open(db, now, None).await
+    }
+
+    /// Loads the stored keys with the operator's key-encryption key, creating the first one
+    /// when there is none. With a KEK, keys stored in the clear are sealed in place; without
+    /// one, sealed keys cannot be used (a clear error).
+    pub async fn open(db: &Db, now: time::OffsetDateTime, kek: Option<Arc<Kek>>) -> Result<KeyRing, StoreError> {
         if Self::fetch(db).await?.is_empty() {
-            Self::generate(db, now).await?;
+            Self::generate(db, now, kek.as_deref()).await?;
         }
-        let (active, verifying) = Self::load(db, now).await?;
+        if let Some(kek) = &kek {
+            Self::seal_clear_keys(db, kek).await?;
+        }
+        let (active, verifying) = Self::load(db, now, kek.as_deref()).await?;
         Ok(KeyRing {
             db: db.clone(),
             active: RwLock::new(Arc::new(ActiveKey::new(active.0, active.1))),
             verifying: RwLock::new(verifying),
             issuer: std::sync::OnceLock::new(),
             last_reload: std::sync::Mutex::new(None),
+            kek,
         })
+    }
+
+    /// Seals every key still stored in the clear (the first start with a KEK).
+    async fn seal_clear_keys(db: &Db, kek: &Kek) -> Result<(), StoreError> {
+        let sql = "SELECT kid, private_key, created_at FROM signing_keys";
+        let rows = dispatch!(db, pool => sqlx::query_as::<_, KeyRow>(sql).fetch_all(pool).await)?;
+        for row in rows.iter().filter(|r| !crate::kek::is_sealed(&r.private_key)) {
+            let sealed = kek.seal(&row.kid, &row.private_key);
+            let sql = "UPDATE signing_keys SET private_key = $1 WHERE kid = $2 AND private_key = $3";
+            dispatch!(db, pool => sqlx::query(sql).bind(&sealed).bind(&row.kid).bind(&row.private_key).execute(pool).await.map(|_| ()))?;
+            tracing::info!(kid = %row.kid, "signing key sealed with the key-encryption key");
+        }
+        Ok(())
+    }
+
+    /// The P-256 key of a stored row, opened with the KEK when it is sealed.
+    fn signing_key_of(row: &KeyRow, kek: Option<&Kek>) -> Result<SigningKey, StoreError> {
+        let secret = if crate::kek::is_sealed(&row.private_key) {
+            let kek = kek.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "signing key {} is sealed: configure the key-encryption key (key_encryption_key_file or CIVITAS_KEY_ENCRYPTION_KEY_FILE)",
+                    row.kid
+                ))
+            })?;
+            kek.open(&row.kid, &row.private_key).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "signing key {} does not open with the configured key-encryption key (another KEK, or altered)",
+                    row.kid
+                ))
+            })?
+        } else {
+            row.private_key.clone()
+        };
+        SigningKey::from_slice(&secret)
+            .map_err(|_| StoreError::Corrupt(format!("signing key {} is not a P-256 scalar", row.kid)))
     }
 
     /// The signing key at `now` (the newest key published long enough, else the oldest one)
@@ -137,6 +188,7 @@ impl KeyRing {
     async fn load(
         db: &Db,
         now: time::OffsetDateTime,
+        kek: Option<&Kek>,
     ) -> Result<((String, SigningKey), HashMap<String, VerifyingKey>), StoreError> {
         let rows = Self::fetch(db).await?;
         let ready_before = civitas_store::timestamp(now - time::Duration::seconds(PUBLISH_BEFORE_USE_SECS));
@@ -144,8 +196,7 @@ impl KeyRing {
         let mut active = None;
         let mut oldest = None;
         for row in &rows {
-            let key = SigningKey::from_slice(&row.private_key)
-                .map_err(|_| StoreError::Corrupt(format!("signing key {} is not a P-256 scalar", row.kid)))?;
+            let key = Self::signing_key_of(row, kek)?;
             verifying.insert(row.kid.clone(), *key.verifying_key());
             if active.is_none() && row.created_at <= ready_before {
                 active = Some((row.kid.clone(), key.clone()));
@@ -158,7 +209,7 @@ impl KeyRing {
 
     /// Re-reads the keys (another process may have rotated them).
     pub async fn reload(&self, now: time::OffsetDateTime) -> Result<(), StoreError> {
-        let (active, verifying) = Self::load(&self.db, now).await?;
+        let (active, verifying) = Self::load(&self.db, now, self.kek.as_deref()).await?;
         let unchanged = self.active.read().map(|a| a.kid == active.0).unwrap_or(false);
         if !unchanged && let Ok(mut guard) = self.active.write() {
             *guard = Arc::new(ActiveKey::new(active.0, active.1));
@@ -171,7 +222,11 @@ impl KeyRing {
 
     /// Adds a new key and retires keys superseded more than [`RETIRE_AFTER_SECS`] ago. Returns
     /// the new key id and the retired ones.
-    pub async fn rotate(db: &Db, now: time::OffsetDateTime) -> Result<(String, Vec<String>), StoreError> {
+    pub async fn rotate(
+        db: &Db,
+        now: time::OffsetDateTime,
+        kek: Option<&Kek>,
+    ) -> Result<(String, Vec<String>), StoreError> {
         let rows = Self::fetch(db).await?;
         let cutoff = civitas_store::timestamp(now - time::Duration::seconds(RETIRE_AFTER_SECS));
         // rows are newest first: a key is superseded when the next newer key was created.
@@ -187,12 +242,12 @@ impl KeyRing {
             let sql = "UPDATE signing_keys SET retired_at = $1 WHERE kid = $2";
             dispatch!(db, pool => sqlx::query(sql).bind(&at).bind(kid).execute(pool).await.map(|_| ()))?;
         }
-        Ok((Self::generate(db, now).await?, retired))
+        Ok((Self::generate(db, now, kek).await?, retired))
     }
 
     /// The unretired keys, newest first, and which one signs at `now`.
-    pub async fn list(db: &Db, now: time::OffsetDateTime) -> Result<Vec<KeyInfo>, StoreError> {
-        let ((signing, _), _) = Self::load(db, now).await?;
+    pub async fn list(db: &Db, now: time::OffsetDateTime, kek: Option<&Kek>) -> Result<Vec<KeyInfo>, StoreError> {
+        let ((signing, _), _) = Self::load(db, now, kek).await?;
         Ok(Self::fetch(db)
             .await?
             .into_iter()
@@ -206,13 +261,16 @@ impl KeyRing {
     }
 
     /// Creates a new key that becomes the signing key of every process after its next reload.
-    pub async fn generate(db: &Db, now: time::OffsetDateTime) -> Result<String, StoreError> {
+    pub async fn generate(db: &Db, now: time::OffsetDateTime, kek: Option<&Kek>) -> Result<String, StoreError> {
         let key = <SigningKey as p256::elliptic_curve::Generate>::try_generate()
             .map_err(|_| StoreError::Corrupt("the system random generator failed".into()))?;
         let point = key.verifying_key().to_sec1_point(false);
         let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(point.as_bytes())[..12]);
         let jwk = serde_json::to_string(&jwk_of(&kid, key.verifying_key())).unwrap_or_default();
-        let secret = key.to_bytes().to_vec();
+        let secret = match kek {
+            Some(kek) => kek.seal(&kid, &key.to_bytes()),
+            None => key.to_bytes().to_vec(),
+        };
         let at = civitas_store::timestamp(now);
         let sql =
             "INSERT INTO signing_keys (kid, alg, private_key, public_jwk, created_at) VALUES ($1, 'ES256', $2, $3, $4)";
@@ -251,7 +309,7 @@ impl KeyRing {
         let rows = Self::fetch(&self.db).await?;
         let mut map = HashMap::new();
         for row in &rows {
-            if let Ok(key) = SigningKey::from_slice(&row.private_key) {
+            if let Ok(key) = Self::signing_key_of(row, self.kek.as_deref()) {
                 map.insert(row.kid.clone(), *key.verifying_key());
             }
         }

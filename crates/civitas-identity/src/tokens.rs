@@ -289,7 +289,7 @@ mod tests {
         let units = [UnitCode::parse("01").unwrap()];
         let old = issue(&keys, "a", Role::Auditor, &units, 1_000, 600);
         let later = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_001);
-        crate::keys::KeyRing::rotate(&db, later).await.unwrap();
+        crate::keys::KeyRing::rotate(&db, later, None).await.unwrap();
         // Just after the rotation the old key still signs (the new one is only published).
         let early = KeyRing::load_or_create(&db, later).await.unwrap();
         let still_old = issue(&early, "b", Role::Auditor, &units, 1_000, 600);
@@ -306,7 +306,7 @@ mod tests {
         assert_eq!(other.jwks().len(), 2);
         // Rotating again long after retires the first key (its tokens have expired).
         let much_later = ready + time::Duration::seconds(crate::keys::RETIRE_AFTER_SECS + 1);
-        let (_, retired) = crate::keys::KeyRing::rotate(&db, much_later).await.unwrap();
+        let (_, retired) = crate::keys::KeyRing::rotate(&db, much_later, None).await.unwrap();
         assert_eq!(retired.len(), 1);
         other.reload(much_later).await.unwrap();
         assert_eq!(other.jwks().len(), 2);
