@@ -21,6 +21,7 @@ async fn officer_signed_in(app: &TestApp) -> Jar {
         &civitas_identity::totp::decode_secret(&second.totp_secret).unwrap(),
         civitas::now().unix_timestamp(),
     );
+    jar.get(&app.url("/signin/otp")).await;
     let r = jar.post(&app.url("/signin/otp"), &[("code", &code)]).await;
     assert_eq!(r.location.as_deref(), Some("/officer/search"));
     jar

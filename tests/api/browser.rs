@@ -250,16 +250,26 @@ async fn signin_cookies_are_protected_and_forms_need_csrf() {
         .expect("csrf cookie")
         .to_owned();
     assert!(csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Lax"), "{csrf_cookie}");
-    let csrf = csrf_cookie.trim_start_matches("civitas_csrf=").split(';').next().unwrap().to_owned();
+    let nonce = csrf_cookie.trim_start_matches("civitas_csrf=").split(';').next().unwrap().to_owned();
     let html = page.text().await.unwrap();
-    assert!(html.contains(&format!("value=\"{csrf}\"")));
+    // The form carries the nonce and a MAC the server keys (bound to the browser's session).
+    let start = html.find("name=\"csrf\" value=\"").expect("csrf field") + "name=\"csrf\" value=\"".len();
+    let csrf = html[start..start + html[start..].find('"').unwrap()].to_owned();
+    assert!(csrf.starts_with(&format!("{nonce}.")), "{csrf}");
     let token = app.token(Role::OnestopOfficer, &[BA_DINH]);
     // Without the CSRF cookie, or with a wrong value: refused.
     let r = post_signin(&app, None, &token, &csrf).await;
     assert_eq!(r.status(), 403);
-    let r = post_signin(&app, Some(&csrf), &token, "wrong").await;
+    let r = post_signin(&app, Some(&nonce), &token, "wrong").await;
     assert_eq!(r.status(), 403);
-    let r = post_signin(&app, Some(&csrf), &token, &csrf).await;
+    // The double-submit trick of a sibling host that plants its own cookie: refused (the
+    // attacker cannot make the MAC).
+    let planted = "plantedplantedplanted";
+    let r = post_signin(&app, Some(planted), &token, planted).await;
+    assert_eq!(r.status(), 403);
+    let r = post_signin(&app, Some(planted), &token, &format!("{planted}.{}", &csrf[nonce.len() + 1..])).await;
+    assert_eq!(r.status(), 403);
+    let r = post_signin(&app, Some(&nonce), &token, &csrf).await;
     assert_eq!(r.status(), 303);
     let session = r
         .headers()
@@ -275,7 +285,7 @@ async fn signin_cookies_are_protected_and_forms_need_csrf() {
     );
     // Served on loopback http in this test, so not Secure; a non-loopback server sets Secure.
     assert!(!session.contains("Secure"));
-    let r = post_signin(&app, Some(&csrf), "forged", &csrf).await;
+    let r = post_signin(&app, Some(&nonce), "forged", &csrf).await;
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("Mã truy cập không hợp lệ hoặc đã hết hạn."));
 }

@@ -278,7 +278,7 @@ impl TestApp {
 
     /// A cookie-keeping client that follows no redirects: what a browser does, step by step.
     pub fn browser(&self) -> Jar {
-        Jar { client: self.client.clone(), cookies: Default::default() }
+        Jar { client: self.client.clone(), cookies: Default::default(), csrf: None }
     }
 
     /// Messages in the development outbox for `recipient`, newest first.
@@ -298,6 +298,8 @@ impl TestApp {
 pub struct Jar {
     pub client: reqwest::Client,
     pub cookies: std::collections::BTreeMap<String, String>,
+    /// The CSRF token of the last page that had a form (tokens are bound to the session).
+    pub csrf: Option<String>,
 }
 
 /// What a page request answered: status, `Location`, body.
@@ -326,7 +328,14 @@ impl Jar {
         }
         let status = response.status().as_u16();
         let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        Step { status, location, body: response.text().await.unwrap_or_default() }
+        let body = response.text().await.unwrap_or_default();
+        let marker = "name=\"csrf\" value=\"";
+        if let Some(start) = body.find(marker).map(|i| i + marker.len())
+            && let Some(len) = body[start..].find('"')
+        {
+            self.csrf = Some(body[start..start + len].to_owned());
+        }
+        Step { status, location, body }
     }
 
     pub async fn get(&mut self, url: &str) -> Step {
@@ -336,7 +345,7 @@ impl Jar {
 
     /// Posts a form, adding the CSRF token from the cookie.
     pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Step {
-        let csrf = self.cookies.get("civitas_csrf").cloned().unwrap_or_default();
+        let csrf = self.csrf.clone().unwrap_or_default();
         let mut fields: Vec<(&str, &str)> = form.to_vec();
         fields.push(("csrf", &csrf));
         let r = self.client.post(url).header("cookie", self.cookie_header()).form(&fields).send().await.expect("POST");

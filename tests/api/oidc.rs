@@ -365,6 +365,7 @@ async fn step_up(app: TestApp) {
     fresh.get(&app.url(&signin)).await;
     let to_otp = fresh.post(&app.url("/signin"), &[("pid", BINH), ("password", PASSWORD), ("r", &r)]).await;
     assert!(to_otp.location.as_deref().unwrap().starts_with("/signin/otp"));
+    fresh.get(&app.url(to_otp.location.as_deref().unwrap())).await;
     assert_eq!(fresh.post(&app.url("/signin/otp"), &[("code", &code), ("r", &r)]).await.status, 422);
     let ok = fresh.post(&app.url("/signin/otp"), &[("code", &second.recovery_codes[0]), ("r", &r)]).await;
     assert_eq!(ok.status, 303);
@@ -775,9 +776,11 @@ async fn registration(app: TestApp) {
     jar.get(&app.url("/signin")).await;
     let r = jar.post(&app.url("/signin"), &[("pid", BINH), ("password", "thu đô ngàn năm văn hiến")]).await;
     assert_eq!(r.location.as_deref(), Some("/account"));
+    jar.get(&app.url("/account")).await;
     let r = jar.post(&app.url("/account/lock"), &[]).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(jar.get(&app.url("/account")).await.location.as_deref(), Some("/signin"));
+    jar.get(&app.url("/signin")).await;
     let r = jar.post(&app.url("/signin"), &[("pid", BINH), ("password", "thu đô ngàn năm văn hiến")]).await;
     assert_eq!(r.status, 403);
     assert!(r.body.contains("Tài khoản đang bị khóa"), "{}", r.body);

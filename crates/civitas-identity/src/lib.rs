@@ -33,12 +33,30 @@ pub struct Identity {
     /// The public base URL, `iss` of every token.
     pub issuer: String,
     pub(crate) pairwise_salt: Vec<u8>,
+    /// The key of the CSRF tokens of forms, shared by every server on the database.
+    csrf_key: Vec<u8>,
     pub(crate) clients: oidc::ClientCache,
     pub(crate) grants: oidc::GrantCache,
     pub(crate) refresh_writer: refresh::RefreshWriter,
 }
 
+/// A random secret kept in `settings` under `name`, created by the first process that needs it
+/// and then the same for every process on the database.
+async fn shared_secret(db: &Db, name: &str) -> Result<Vec<u8>, StoreError> {
+    let value = secret::random_token(32).into_bytes();
+    let insert = "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
+    dispatch!(db, pool => sqlx::query(insert).bind(name).bind(&value).execute(pool).await.map(|_| ()))?;
+    let select = "SELECT value FROM settings WHERE name = $1";
+    let (value,): (Vec<u8>,) = dispatch!(db, pool => sqlx::query_as(select).bind(name).fetch_one(pool).await)?;
+    Ok(value)
+}
+
 impl Identity {
+    /// The key CSRF tokens are computed with (HMAC-SHA256).
+    pub fn csrf_key(&self) -> &[u8] {
+        &self.csrf_key
+    }
+
     /// Loads (or creates, on first start) the pairwise-subject salt shared by all processes and
     /// starts the refresh-token writer (call within a Tokio runtime).
     pub async fn new(
@@ -47,11 +65,8 @@ impl Identity {
         keys: Arc<KeyRing>,
         issuer: &str,
     ) -> Result<Identity, StoreError> {
-        let salt = secret::random_token(32).into_bytes();
-        let insert = "INSERT INTO settings (name, value) VALUES ('pairwise_salt', $1) ON CONFLICT (name) DO NOTHING";
-        dispatch!(&db, pool => sqlx::query(insert).bind(&salt).execute(pool).await.map(|_| ()))?;
-        let select = "SELECT value FROM settings WHERE name = 'pairwise_salt'";
-        let (salt,): (Vec<u8>,) = dispatch!(&db, pool => sqlx::query_as(select).fetch_one(pool).await)?;
+        let salt = shared_secret(&db, "pairwise_salt").await?;
+        let csrf_key = shared_secret(&db, "csrf_key").await?;
         keys.set_issuer(issuer);
         let hasher = password::Hasher::new().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(Identity {
@@ -62,6 +77,7 @@ impl Identity {
             hasher,
             issuer: issuer.trim_end_matches('/').to_owned(),
             pairwise_salt: salt,
+            csrf_key,
             clients: Default::default(),
             grants: Default::default(),
         })

@@ -94,7 +94,7 @@ fn form_page(
     submit: &str,
     after: Markup,
 ) -> Response {
-    let (csrf, fresh) = csrf_of(headers);
+    let (csrf, fresh) = csrf_of(&state, headers);
     let body = html! {
         h1 { (title) }
         (error_summary(lang, errors))
@@ -284,7 +284,7 @@ async fn signin(
     Form(form): Form<SigninForm>,
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
+    if !csrf_ok(&state, &headers, form.csrf.as_deref().unwrap_or_default()) {
         return csrf_refused(lang);
     }
     let t = |k| lang.t(k);
@@ -418,7 +418,7 @@ pub struct OtpForm {
 
 async fn otp(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<OtpForm>) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
+    if !csrf_ok(&state, &headers, form.csrf.as_deref().unwrap_or_default()) {
         return csrf_refused(lang);
     }
     let Some((token, session)) = browser_session(&state, &headers).await else {
@@ -492,7 +492,7 @@ async fn consent_page(State(state): State<AppState>, headers: HeaderMap, Query(q
     if scopes.is_empty() {
         scopes = request.scope.iter().filter(|s| *s != "openid").cloned().collect();
     }
-    let (csrf, fresh) = csrf_of(&headers);
+    let (csrf, fresh) = csrf_of(&state, &headers);
     let body = html! {
         h1 { (t("consent.title")) }
         p { strong { (client_name) } " " (t("consent.asks")) }
@@ -523,7 +523,7 @@ pub struct ConsentForm {
 
 async fn consent(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<ConsentForm>) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
+    if !csrf_ok(&state, &headers, form.csrf.as_deref().unwrap_or_default()) {
         return csrf_refused(lang);
     }
     let r = interaction_id(form.r).unwrap_or_default();
@@ -660,7 +660,7 @@ async fn register(
     Form(form): Form<RegisterForm>,
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
+    if !csrf_ok(&state, &headers, form.csrf.as_deref().unwrap_or_default()) {
         return csrf_refused(lang);
     }
     if let Some(refused) = address_throttled(&state, &headers, &ext, "register").await {
@@ -764,7 +764,7 @@ async fn reset(
 
 async fn code_action(state: AppState, headers: HeaderMap, ext: Extensions, form: CodeForm, action: &str) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
+    if !csrf_ok(&state, &headers, form.csrf.as_deref().unwrap_or_default()) {
         return csrf_refused(lang);
     }
     if let Some(refused) = address_throttled(&state, &headers, &ext, "code").await {
@@ -831,7 +831,7 @@ async fn forgot(
     Form(form): Form<CodeForm>,
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
+    if !csrf_ok(&state, &headers, form.csrf.as_deref().unwrap_or_default()) {
         return csrf_refused(lang);
     }
     if let Some(refused) = address_throttled(&state, &headers, &ext, "forgot").await {
@@ -885,7 +885,7 @@ async fn account_page(State(state): State<AppState>, headers: HeaderMap, Query(q
         }
     };
     let officer = matches!(state.identity.officer_role(&pid).await, Ok(Some(_)));
-    let (csrf, fresh) = csrf_of(&headers);
+    let (csrf, fresh) = csrf_of(&state, &headers);
     let here = session.sid();
     let body = html! {
         (crate::service_pages::citizen_nav(lang))
@@ -993,7 +993,7 @@ pub struct AccountForm {
 /// The session of a form post from the account page, CSRF-checked.
 async fn own_session(state: &AppState, headers: &HeaderMap, csrf: Option<&str>) -> Result<Session, Response> {
     let lang = crate::pages::lang(headers, None);
-    if !csrf_ok(headers, csrf.unwrap_or_default()) {
+    if !csrf_ok(&state, headers, csrf.unwrap_or_default()) {
         return Err(csrf_refused(lang));
     }
     browser_session(state, headers).await.map(|(_, s)| s).ok_or_else(|| Redirect::to("/signin").into_response())
@@ -1129,7 +1129,7 @@ async fn render_officer_account(
     errors: &[(&str, &str)],
 ) -> Response {
     let t = |k| lang.t(k);
-    let (csrf, fresh) = csrf_of(headers);
+    let (csrf, fresh) = csrf_of(&state, headers);
     let mut lookup_error: Option<&str> = None;
     let mut found = None;
     if !pid.is_empty() {
@@ -1238,7 +1238,7 @@ pub struct OfficerForm {
 
 async fn officer_action(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<OfficerForm>) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
+    if !csrf_ok(&state, &headers, form.csrf.as_deref().unwrap_or_default()) {
         return csrf_refused(lang);
     }
     let caller = match page_caller(&state, &headers).await {

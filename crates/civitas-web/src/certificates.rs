@@ -529,7 +529,7 @@ async fn verify_page(
             }
         }
     };
-    let (csrf, fresh) = crate::pages::csrf_of(&headers);
+    let (csrf, fresh) = crate::pages::csrf_of(&state, &headers);
     let ctx = crate::pages::PageContext { lang, title, caller: None, csrf: None, path: "/verify" };
     let status = match &v {
         Some(v) if v.status == "invalid" => StatusCode::UNPROCESSABLE_ENTITY,

@@ -490,8 +490,8 @@ async fn logout_post(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    let confirmed =
-        f.contains_key("confirm") && pages::csrf_ok(&headers, f.get("csrf").map(String::as_str).unwrap_or_default());
+    let confirmed = f.contains_key("confirm")
+        && pages::csrf_ok(&state, &headers, f.get("csrf").map(String::as_str).unwrap_or_default());
     logout(state, headers, f, confirmed).await
 }
 

@@ -77,10 +77,29 @@ fn new_csrf() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Compares by hash so the time taken does not reveal a common prefix.
-pub(crate) fn csrf_ok(headers: &HeaderMap, submitted: &str) -> bool {
-    let Some(expected) = cookie(headers, CSRF_COOKIE) else { return false };
-    !expected.is_empty() && Sha256::digest(expected.as_bytes()) == Sha256::digest(submitted.as_bytes())
+/// The MAC half of a form's CSRF token: HMAC of the browser's CSRF nonce (its cookie) and of
+/// the session the browser holds (the provider's session cookie and an officer's token
+/// cookie), keyed by a server secret. A token is therefore bound to one browser *and* one
+/// session: a cookie planted by a sibling host, or a form of another session, does not pass.
+fn csrf_mac(state: &AppState, nonce: &str, headers: &HeaderMap) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, state.identity.csrf_key());
+    let mut ctx = ring::hmac::Context::with_key(&key);
+    ctx.update(nonce.as_bytes());
+    for name in [crate::oidc::SID_COOKIE, SESSION_COOKIE] {
+        ctx.update(b"\0");
+        ctx.update(cookie(headers, name).unwrap_or_default().as_bytes());
+    }
+    URL_SAFE_NO_PAD.encode(&ctx.sign().as_ref()[..18])
+}
+
+/// Checks a submitted CSRF token against this request's cookies (constant time).
+pub(crate) fn csrf_ok(state: &AppState, headers: &HeaderMap, submitted: &str) -> bool {
+    let Some(nonce) = cookie(headers, CSRF_COOKIE).filter(|n| n.len() >= 16) else { return false };
+    let Some((sent_nonce, sent_mac)) = submitted.split_once('.') else { return false };
+    let expected = format!("{nonce}.{}", csrf_mac(state, nonce, headers));
+    let given = format!("{sent_nonce}.{sent_mac}");
+    // Compared by hash, so the time taken does not reveal a common prefix.
+    Sha256::digest(expected.as_bytes()) == Sha256::digest(given.as_bytes())
 }
 
 pub(crate) struct PageContext<'a> {
@@ -145,7 +164,9 @@ pub(crate) fn page(
         headers.append(header::SET_COOKIE, set_cookie(state, "lang", lang.code(), 31_536_000));
     }
     if let Some((csrf, state)) = csrf {
-        headers.append(header::SET_COOKIE, set_cookie(state, CSRF_COOKIE, csrf, 86_400));
+        // The cookie holds the nonce; the form holds nonce and MAC.
+        let nonce = csrf.split('.').next().unwrap_or_default();
+        headers.append(header::SET_COOKIE, set_cookie(state, CSRF_COOKIE, nonce, 86_400));
     }
     response
 }
@@ -199,7 +220,7 @@ pub(crate) fn message_page(
     title_key: &str,
     text: &str,
 ) -> Response {
-    let (csrf, fresh) = csrf_of(headers);
+    let (csrf, fresh) = csrf_of(&state, headers);
     let title = lang.t(title_key);
     let body = html! { h1 { (title) } p { (text) } p { a href="/account" { (lang.t("account.home")) } } };
     let ctx = PageContext { lang, title, caller: None, csrf: None, path: "/account" };
@@ -213,7 +234,7 @@ pub(crate) fn logout_confirm_page(
     lang: Lang,
     params: &std::collections::HashMap<String, String>,
 ) -> Response {
-    let (csrf, fresh) = csrf_of(headers);
+    let (csrf, fresh) = csrf_of(&state, headers);
     let t = |k| lang.t(k);
     let body = html! {
         h1 { (t("logout.confirm")) }
@@ -231,12 +252,15 @@ pub(crate) fn logout_confirm_page(
     page(StatusCode::OK, layout(&ctx, body), None, fresh.then_some((csrf.as_str(), state)))
 }
 
-/// The CSRF token of this browser, creating one when there is none.
-pub(crate) fn csrf_of(headers: &HeaderMap) -> (String, bool) {
-    match cookie(headers, CSRF_COOKIE) {
-        Some(v) if v.len() >= 16 => (v.to_owned(), false),
+/// The CSRF token of this browser's forms (`nonce.mac`, see [`csrf_mac`]), creating the nonce
+/// when there is none (`true`: the page must set the cookie).
+pub(crate) fn csrf_of(state: &AppState, headers: &HeaderMap) -> (String, bool) {
+    let (nonce, fresh) = match cookie(headers, CSRF_COOKIE) {
+        Some(v) if v.len() >= 16 && !v.contains('.') => (v.to_owned(), false),
         _ => (new_csrf(), true),
-    }
+    };
+    let mac = csrf_mac(state, &nonce, headers);
+    (format!("{nonce}.{mac}"), fresh)
 }
 
 /// A table header row of column labels (text keys of [`Lang::t`]).
@@ -268,7 +292,7 @@ fn render_signin(
     status: StatusCode,
     remember_lang: bool,
 ) -> Response {
-    let (csrf, fresh) = csrf_of(headers);
+    let (csrf, fresh) = csrf_of(&state, headers);
     let t = |k| lang.t(k);
     let body = html! {
         h1 { (t("signin")) }
@@ -297,7 +321,7 @@ pub struct SigninForm {
 
 async fn signin(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<SigninForm>) -> Response {
     let lang = lang(&headers, None);
-    if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
+    if !csrf_ok(&state, &headers, form.csrf.as_deref().unwrap_or_default()) {
         return (StatusCode::FORBIDDEN, "CSRF token missing or wrong: reload the sign-in page").into_response();
     }
     let token = form.token.unwrap_or_default().trim().to_owned();
@@ -335,7 +359,7 @@ pub struct CsrfForm {
 }
 
 async fn signout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
-    if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
+    if !csrf_ok(&state, &headers, form.csrf.as_deref().unwrap_or_default()) {
         return (StatusCode::FORBIDDEN, "CSRF token missing or wrong").into_response();
     }
     if let Some(token) = cookie(&headers, crate::oidc::SID_COOKIE)
@@ -379,7 +403,7 @@ async fn search_page(State(state): State<AppState>, headers: HeaderMap, Query(fo
         Ok(c) => c,
         Err(redirect) => return redirect,
     };
-    let (csrf, fresh) = csrf_of(&headers);
+    let (csrf, fresh) = csrf_of(&state, &headers);
     let t = |k| lang.t(k);
     let submitted = form.q.is_some();
     let mut errors: Vec<(&str, &str)> = Vec::new();
@@ -486,7 +510,7 @@ async fn person_page(
         Ok(c) => c,
         Err(redirect) => return redirect,
     };
-    let (csrf, fresh) = csrf_of(&headers);
+    let (csrf, fresh) = csrf_of(&state, &headers);
     let t = |k| lang.t(k);
     let path = format!("/officer/people/{}", url_escape(&raw));
     let ctx = PageContext { lang, title: t("person"), caller: Some(&caller), csrf: Some(&csrf), path: &path };

@@ -131,7 +131,7 @@ fn html_page(
     caller: Option<&Caller>,
     body: Markup,
 ) -> Response {
-    let (csrf, fresh) = csrf_of(headers);
+    let (csrf, fresh) = csrf_of(&state, headers);
     let ctx = PageContext { lang, title, caller, csrf: caller.map(|_| csrf.as_str()), path };
     page(status, layout(&ctx, body), None, fresh.then_some((csrf.as_str(), state)))
 }
@@ -349,7 +349,7 @@ fn render_apply(
     errors: &[(String, String)],
     stored: &[documents::Document],
 ) -> Response {
-    let (csrf, _) = csrf_of(headers);
+    let (csrf, _) = csrf_of(&state, headers);
     let summary: Vec<(&str, &str)> = errors.iter().map(|(f, m)| (f.as_str(), m.as_str())).collect();
     let body = html! {
         (citizen_nav(lang))
@@ -442,7 +442,7 @@ async fn read_multipart(
                 return Err(MultipartRefusal::Csrf);
             }
             let Ok(token) = field.text().await else { return Err(MultipartRefusal::Interrupted) };
-            if !csrf_ok(headers, &token) {
+            if !csrf_ok(&state, headers, &token) {
                 return Err(MultipartRefusal::Csrf);
             }
             csrf_checked = true;
@@ -536,7 +536,7 @@ async fn apply(State(state): State<AppState>, headers: HeaderMap, Path(code): Pa
         return render_apply(&state, &headers, lang, p, applicant, &form, &errors, &stored);
     }
     // Check your answers.
-    let (csrf, _) = csrf_of(&headers);
+    let (csrf, _) = csrf_of(&state, &headers);
     let key = documents::new_id();
     let doc_name = |id: &str| stored.iter().find(|d| d.id == id).map(|d| d.name.clone()).unwrap_or_default();
     let body = html! {
@@ -585,7 +585,7 @@ async fn submit(
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
     let pid = page_try!(citizen(&state, &headers).await);
-    if !csrf_ok(&headers, text.get("csrf").map(String::as_str).unwrap_or_default()) {
+    if !csrf_ok(&state, &headers, text.get("csrf").map(String::as_str).unwrap_or_default()) {
         return csrf_expired(&state, &headers, lang);
     }
     let Some(p) = state.catalogue.get(&code) else {
@@ -718,7 +718,7 @@ async fn my_dossier(
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
     let (_, d) = page_try!(own_dossier(&state, &headers, &code).await);
     let steps = dossiers::steps(&state.db, &code).await.unwrap_or_default();
-    let (csrf, _) = csrf_of(&headers);
+    let (csrf, _) = csrf_of(&state, &headers);
     let p = state.catalogue.get(&d.procedure_code);
     let title = tr(lang, "Hồ sơ", "Dossier");
     let body = html! {
@@ -828,7 +828,7 @@ async fn my_rating(
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
     let (pid, _) = page_try!(own_dossier(&state, &headers, &code).await);
-    if !csrf_ok(&headers, &form.csrf) {
+    if !csrf_ok(&state, &headers, &form.csrf) {
         return csrf_expired(&state, &headers, lang);
     }
     let Some(rating) = form.rating.and_then(|r| serde_json::from_value::<Rating>(serde_json::Value::String(r)).ok())
@@ -860,7 +860,7 @@ async fn my_withdraw(
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
     let (pid, d) = page_try!(own_dossier(&state, &headers, &code).await);
-    if !csrf_ok(&headers, &form.csrf) {
+    if !csrf_ok(&state, &headers, &form.csrf) {
         return csrf_expired(&state, &headers, lang);
     }
     let Some(p) = state.catalogue.get(&d.procedure_code) else {
@@ -902,7 +902,7 @@ async fn render_documents(
     error: Option<String>,
 ) -> Response {
     let docs = documents::list(&state.db, pid).await.unwrap_or_default();
-    let (csrf, _) = csrf_of(headers);
+    let (csrf, _) = csrf_of(&state, headers);
     let title = tr(lang, "Kho dữ liệu của tôi", "My documents");
     let errors: Vec<(&str, &str)> = error.as_deref().map(|e| vec![("file", e)]).unwrap_or_default();
     let body = html! {
@@ -1174,7 +1174,7 @@ async fn render_officer_dossier(
     error: Option<String>,
 ) -> Response {
     let steps = dossiers::steps(&state.db, &d.code).await.unwrap_or_default();
-    let (csrf, _) = csrf_of(headers);
+    let (csrf, _) = csrf_of(&state, headers);
     let p = state.catalogue.get(&d.procedure_code);
     let actor = match caller.role() {
         civitas_identity::Role::OnestopOfficer => Actor::Onestop(caller.claims.sub.clone()),
@@ -1266,7 +1266,7 @@ async fn officer_act(
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
     let (caller, d) = page_try!(officer_load(&state, &headers, &code).await);
-    if !csrf_ok(&headers, &form.csrf) {
+    if !csrf_ok(&state, &headers, &form.csrf) {
         return csrf_expired(&state, &headers, lang);
     }
     let action = match crate::one_stop::parse_action(&form.action) {
@@ -1356,7 +1356,7 @@ async fn render_counter(
     checked: Option<(civitas_registry::Person, Vec<crate::one_stop::Mismatch>)>,
     errors: &[(String, String)],
 ) -> Response {
-    let (csrf, _) = csrf_of(headers);
+    let (csrf, _) = csrf_of(&state, headers);
     let title = tr(lang, "Tiếp nhận hồ sơ tại quầy", "Counter intake");
     let summary: Vec<(&str, &str)> = errors.iter().map(|(f, m)| (f.as_str(), m.as_str())).collect();
     let procedure = form.procedure.as_deref().and_then(|c| state.catalogue.get(c));
@@ -1402,7 +1402,7 @@ async fn render_counter(
 async fn counter(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CounterForm>) -> Response {
     let lang = crate::pages::lang(&headers, None);
     let caller = page_try!(officer(&state, &headers).await);
-    if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
+    if !csrf_ok(&state, &headers, form.csrf.as_deref().unwrap_or_default()) {
         return csrf_expired(&state, &headers, lang);
     }
     if caller.role() != civitas_identity::Role::OnestopOfficer {
