@@ -94,7 +94,7 @@ fn form_page(
     submit: &str,
     after: Markup,
 ) -> Response {
-    let (csrf, fresh) = csrf_of(&state, headers);
+    let (csrf, fresh) = csrf_of(state, headers);
     let body = html! {
         h1 { (title) }
         (error_summary(lang, errors))
@@ -993,7 +993,7 @@ pub struct AccountForm {
 /// The session of a form post from the account page, CSRF-checked.
 async fn own_session(state: &AppState, headers: &HeaderMap, csrf: Option<&str>) -> Result<Session, Response> {
     let lang = crate::pages::lang(headers, None);
-    if !csrf_ok(&state, headers, csrf.unwrap_or_default()) {
+    if !csrf_ok(state, headers, csrf.unwrap_or_default()) {
         return Err(csrf_refused(lang));
     }
     browser_session(state, headers).await.map(|(_, s)| s).ok_or_else(|| Redirect::to("/signin").into_response())
@@ -1129,7 +1129,7 @@ async fn render_officer_account(
     errors: &[(&str, &str)],
 ) -> Response {
     let t = |k| lang.t(k);
-    let (csrf, fresh) = csrf_of(&state, headers);
+    let (csrf, fresh) = csrf_of(state, headers);
     let mut lookup_error: Option<&str> = None;
     let mut found = None;
     if !pid.is_empty() {

@@ -220,7 +220,7 @@ pub(crate) fn message_page(
     title_key: &str,
     text: &str,
 ) -> Response {
-    let (csrf, fresh) = csrf_of(&state, headers);
+    let (csrf, fresh) = csrf_of(state, headers);
     let title = lang.t(title_key);
     let body = html! { h1 { (title) } p { (text) } p { a href="/account" { (lang.t("account.home")) } } };
     let ctx = PageContext { lang, title, caller: None, csrf: None, path: "/account" };
@@ -234,7 +234,7 @@ pub(crate) fn logout_confirm_page(
     lang: Lang,
     params: &std::collections::HashMap<String, String>,
 ) -> Response {
-    let (csrf, fresh) = csrf_of(&state, headers);
+    let (csrf, fresh) = csrf_of(state, headers);
     let t = |k| lang.t(k);
     let body = html! {
         h1 { (t("logout.confirm")) }
@@ -292,7 +292,7 @@ fn render_signin(
     status: StatusCode,
     remember_lang: bool,
 ) -> Response {
-    let (csrf, fresh) = csrf_of(&state, headers);
+    let (csrf, fresh) = csrf_of(state, headers);
     let t = |k| lang.t(k);
     let body = html! {
         h1 { (t("signin")) }

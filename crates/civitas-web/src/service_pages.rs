@@ -131,7 +131,7 @@ fn html_page(
     caller: Option<&Caller>,
     body: Markup,
 ) -> Response {
-    let (csrf, fresh) = csrf_of(&state, headers);
+    let (csrf, fresh) = csrf_of(state, headers);
     let ctx = PageContext { lang, title, caller, csrf: caller.map(|_| csrf.as_str()), path };
     page(status, layout(&ctx, body), None, fresh.then_some((csrf.as_str(), state)))
 }
@@ -349,7 +349,7 @@ fn render_apply(
     errors: &[(String, String)],
     stored: &[documents::Document],
 ) -> Response {
-    let (csrf, _) = csrf_of(&state, headers);
+    let (csrf, _) = csrf_of(state, headers);
     let summary: Vec<(&str, &str)> = errors.iter().map(|(f, m)| (f.as_str(), m.as_str())).collect();
     let body = html! {
         (citizen_nav(lang))
@@ -442,7 +442,7 @@ async fn read_multipart(
                 return Err(MultipartRefusal::Csrf);
             }
             let Ok(token) = field.text().await else { return Err(MultipartRefusal::Interrupted) };
-            if !csrf_ok(&state, headers, &token) {
+            if !csrf_ok(state, headers, &token) {
                 return Err(MultipartRefusal::Csrf);
             }
             csrf_checked = true;
@@ -902,7 +902,7 @@ async fn render_documents(
     error: Option<String>,
 ) -> Response {
     let docs = documents::list(&state.db, pid).await.unwrap_or_default();
-    let (csrf, _) = csrf_of(&state, headers);
+    let (csrf, _) = csrf_of(state, headers);
     let title = tr(lang, "Kho dữ liệu của tôi", "My documents");
     let errors: Vec<(&str, &str)> = error.as_deref().map(|e| vec![("file", e)]).unwrap_or_default();
     let body = html! {
@@ -1174,7 +1174,7 @@ async fn render_officer_dossier(
     error: Option<String>,
 ) -> Response {
     let steps = dossiers::steps(&state.db, &d.code).await.unwrap_or_default();
-    let (csrf, _) = csrf_of(&state, headers);
+    let (csrf, _) = csrf_of(state, headers);
     let p = state.catalogue.get(&d.procedure_code);
     let actor = match caller.role() {
         civitas_identity::Role::OnestopOfficer => Actor::Onestop(caller.claims.sub.clone()),
@@ -1356,7 +1356,7 @@ async fn render_counter(
     checked: Option<(civitas_registry::Person, Vec<crate::one_stop::Mismatch>)>,
     errors: &[(String, String)],
 ) -> Response {
-    let (csrf, _) = csrf_of(&state, headers);
+    let (csrf, _) = csrf_of(state, headers);
     let title = tr(lang, "Tiếp nhận hồ sơ tại quầy", "Counter intake");
     let summary: Vec<(&str, &str)> = errors.iter().map(|(f, m)| (f.as_str(), m.as_str())).collect();
     let procedure = form.procedure.as_deref().and_then(|c| state.catalogue.get(c));
