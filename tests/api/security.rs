@@ -434,6 +434,14 @@ async fn input_defects(app: TestApp) {
         )
         .await;
     expect_problem(r, 422).await;
+    // Over-long URIs and headers: problems too.
+    let long = format!("/api/v1/procedures?q={}", "a".repeat(10_000));
+    expect_problem(app.client.get(app.url(&long)).send().await.unwrap(), 414).await;
+    let mut big = app.client.get(app.url("/api/v1/procedures"));
+    for i in 0..90 {
+        big = big.header(format!("x-h{i}"), "a");
+    }
+    expect_problem(big.send().await.unwrap(), 431).await;
     // Security headers.
     let r = app.client.get(app.url("/services")).send().await.unwrap();
     assert_eq!(r.headers().get("referrer-policy").and_then(|v| v.to_str().ok()), Some("no-referrer"));

@@ -209,6 +209,10 @@ fn bare_kind(status: StatusCode) -> (&'static str, &'static str) {
     }
 }
 
+const MAX_URI_BYTES: usize = 8 * 1024;
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+const MAX_HEADERS: usize = 80;
+
 /// Whether `path` is answered in JSON (the API, the protocol endpoints) rather than with pages.
 pub(crate) fn is_api_path(path: &str) -> bool {
     path.starts_with("/api/") || path.starts_with("/oauth2/") || path.starts_with("/.well-known/")
@@ -224,6 +228,27 @@ pub async fn errors_as_problems(
 ) -> Response {
     let path = request.uri().path().to_owned();
     let headers = request.headers().clone();
+    // The application's own limits, below the HTTP parser's (64 KiB URIs, 100 headers, which it
+    // answers itself with an empty body): answered as problems like every other refusal.
+    let uri_len = request.uri().to_string().len();
+    let header_bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    if uri_len > MAX_URI_BYTES {
+        let detail = format!("the URI has {uri_len} bytes; at most {MAX_URI_BYTES} are accepted");
+        return Problem::new(StatusCode::URI_TOO_LONG, "uri-too-long", "URI too long", detail).into_response();
+    }
+    if header_bytes > MAX_HEADER_BYTES || headers.len() > MAX_HEADERS {
+        let detail = format!(
+            "the request has {} headers of {header_bytes} bytes; at most {MAX_HEADERS} headers of {MAX_HEADER_BYTES} bytes are accepted",
+            headers.len()
+        );
+        return Problem::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers-too-large",
+            "Request headers too large",
+            detail,
+        )
+        .into_response();
+    }
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
