@@ -185,6 +185,14 @@ async fn scopes_enforced(app: TestApp) {
         civitas::now().unix_timestamp(),
         600,
     );
+    // A province-level officer's lists cover the province's communes, as single reads do.
+    let province = app.token(Role::OnestopOfficer, &["01"]);
+    let queue: Value = app.get("/api/v1/work-queue", &province).await.json().await.unwrap();
+    assert!(queue["items"].to_string().contains(&code), "{queue}");
+    assert_eq!(app.get(&format!("/api/v1/dossiers/{code}"), &province).await.status(), 200);
+    let elsewhere = app.token(Role::OnestopOfficer, &["79"]);
+    let queue: Value = app.get("/api/v1/work-queue", &elsewhere).await.json().await.unwrap();
+    assert!(!queue["items"].to_string().contains(&code), "{queue}");
     let r = app
         .send_json(
             Method::POST,
