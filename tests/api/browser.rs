@@ -377,6 +377,19 @@ async fn citizen_signs_in_to_a_relying_party_and_an_officer_uses_the_second_fact
         .unwrap();
     assert_eq!(r.status(), 200);
 
+    // Signed in, a silent request (prompt=none) with the loopback URI dressed with userinfo
+    // (`127.0.0.1:PORT@evil.example`) stays at the provider with an error: no code leaves.
+    let evil = format!("http://127.0.0.1:{port}@evil.example/callback");
+    let silent = format!(
+        "/oauth2/authorize?client_id=rp&response_type=code&scope=openid&prompt=none&state=s&code_challenge={challenge}&code_challenge_method=S256&redirect_uri={}",
+        serde_urlencoded::to_string([("x", &evil)]).unwrap().trim_start_matches("x=")
+    );
+    c.goto(&app.url(&silent)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let here = c.current_url().await.unwrap().to_string();
+    assert!(here.starts_with(&app.base) && !here.contains("code="), "{here}");
+    assert!(text_of(c, "main").await.contains("evil.example"), "the error names the refused URI");
+
     // The account page lists the session and the consent, in English on request.
     c.goto(&app.url("/account?lang=en")).await.unwrap();
     assert_eq!(text_of(c, "h1").await, "Your e-ID account");
