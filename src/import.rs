@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use std::io::BufRead;
 
 use civitas_core::Pid;
+use civitas_core::Relation;
 use civitas_registry::store::Attribution;
-use civitas_registry::{LegalBasis, Person, Register};
+use civitas_registry::{HouseholdId, LegalBasis, Person, Register};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ImportReport {
@@ -138,10 +139,18 @@ where
     let at = civitas_store::timestamp(crate::now());
     let attribution = Attribution { actor: &options.actor, legal_basis: &basis, at: &at };
     let mut report = ImportReport::default();
+    let mut deferred: Vec<(Person, u64)> = Vec::new();
     while let Some(message) = rx.recv().await {
         match message {
             Parsed::Failed(reason) => anyhow::bail!(reason),
             Parsed::Batch(people, line_numbers, mut rejected, lines) => {
+                // Records whose references (parents, spouse, household) are neither registered nor
+                // in this batch wait for the end of the file.
+                let (people, line_numbers) = {
+                    let (ready, waiting) = split_by_references(register, people, line_numbers).await?;
+                    deferred.extend(waiting);
+                    ready
+                };
                 let outcome = register.import_batch(&people, &attribution).await?;
                 report.imported += outcome.inserted;
                 report.unchanged += outcome.unchanged;
@@ -160,5 +169,106 @@ where
         }
     }
     let _ = reader.join();
+    // The records that waited: those whose references now resolve (registered meanwhile, or
+    // among the waiting ones) are imported; the others are rejected with their line.
+    if !deferred.is_empty() {
+        let (people, lines, rejected) = resolve_deferred(register, deferred).await?;
+        let outcome = register.import_batch(&people, &attribution).await?;
+        report.imported += outcome.inserted;
+        report.unchanged += outcome.unchanged;
+        if outcome.unchanged > 0 {
+            let differing = differing_records(register, &people, &lines).await?;
+            report.unchanged -= differing.len() as u64;
+            report.rejected.extend(differing);
+        }
+        report.rejected.extend(rejected);
+        report.rejected.sort_by_key(|r| r.0);
+    }
     Ok(report)
+}
+
+/// The PIDs and household a record refers to (a household it does not head itself).
+fn references(p: &Person) -> (Vec<Pid>, Option<HouseholdId>) {
+    let pids = [p.father_pid, p.mother_pid, p.spouse_pid].into_iter().flatten().collect();
+    let household = p.household_id.clone().filter(|_| p.relation_to_head != Some(Relation::Head));
+    (pids, household)
+}
+
+/// Households the records create (their heads).
+fn headed(people: &[Person]) -> impl Iterator<Item = HouseholdId> + '_ {
+    people.iter().filter(|p| p.relation_to_head == Some(Relation::Head)).filter_map(|p| p.household_id.clone())
+}
+
+type Ready = (Vec<Person>, Vec<u64>);
+
+/// Splits a batch into records whose references resolve (registered, or in the batch) and
+/// records that must wait.
+async fn split_by_references(
+    register: &Register,
+    people: Vec<Person>,
+    lines: Vec<u64>,
+) -> anyhow::Result<(Ready, Vec<(Person, u64)>)> {
+    let in_batch: HashSet<Pid> = people.iter().map(|p| p.pid).collect();
+    let batch_households: HashSet<HouseholdId> = headed(&people).collect();
+    let wanted: Vec<Pid> = people.iter().flat_map(|p| references(p).0).filter(|p| !in_batch.contains(p)).collect();
+    let wanted_households: Vec<HouseholdId> =
+        people.iter().filter_map(|p| references(p).1).filter(|h| !batch_households.contains(h)).collect();
+    if wanted.is_empty() && wanted_households.is_empty() {
+        return Ok(((people, lines), Vec::new()));
+    }
+    let registered = register.registered(&wanted).await?;
+    let households = register.existing_households(&wanted_households).await?;
+    let (mut ready, mut ready_lines, mut waiting) = (Vec::new(), Vec::new(), Vec::new());
+    for (p, line) in people.into_iter().zip(lines) {
+        let (pids, household) = references(&p);
+        let ok = pids.iter().all(|r| in_batch.contains(r) || registered.contains(r))
+            && household.as_ref().is_none_or(|h| batch_households.contains(h) || households.contains(h));
+        if ok {
+            ready.push(p);
+            ready_lines.push(line);
+        } else {
+            waiting.push((p, line));
+        }
+    }
+    Ok(((ready, ready_lines), waiting))
+}
+
+/// The waiting records after the whole file: imported when their references resolve (among
+/// the register and the other waiting records that resolve), rejected otherwise.
+async fn resolve_deferred(
+    register: &Register,
+    mut waiting: Vec<(Person, u64)>,
+) -> anyhow::Result<(Vec<Person>, Vec<u64>, Vec<(u64, String)>)> {
+    let wanted: Vec<Pid> = waiting.iter().flat_map(|(p, _)| references(p).0).collect();
+    let wanted_households: Vec<HouseholdId> = waiting.iter().filter_map(|(p, _)| references(p).1).collect();
+    let registered = register.registered(&wanted).await?;
+    let households = register.existing_households(&wanted_households).await?;
+    let mut rejected = Vec::new();
+    // Drop records that refer to something missing until nothing changes (a record referring
+    // to a rejected one is rejected too).
+    loop {
+        let pids: HashSet<Pid> = waiting.iter().map(|(p, _)| p.pid).collect();
+        let heads: HashSet<HouseholdId> = headed(&waiting.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>()).collect();
+        let before = waiting.len();
+        waiting.retain(|(p, line)| {
+            let (refs, household) = references(p);
+            if let Some(missing) = refs.iter().find(|r| !pids.contains(r) && !registered.contains(r)) {
+                rejected.push((
+                    *line,
+                    format!("refers to ID number {missing}, which is neither registered nor in the file"),
+                ));
+                return false;
+            }
+            if let Some(h) = household.filter(|h| !heads.contains(h) && !households.contains(h)) {
+                rejected.push((*line, format!("household {h} does not exist and its head is not in the file")));
+                return false;
+            }
+            true
+        });
+        if waiting.len() == before {
+            break;
+        }
+    }
+    let (people, lines) = waiting.into_iter().unzip();
+    Ok((people, lines, rejected))
 }

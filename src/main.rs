@@ -772,10 +772,22 @@ fn generate(people: usize, province: &str, seed: u64, as_of: Option<&str>) -> an
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
     let mut written = 0;
     while written < people {
-        for person in generator.household() {
-            if written == people {
-                break;
+        let mut household = generator.household();
+        // The last household is cut to reach exactly `people`: its kept members refer to no one
+        // who was not written (the file has no dangling references).
+        if household.len() > people - written {
+            household.truncate(people - written);
+            let kept: std::collections::HashSet<civitas_core::Pid> = household.iter().map(|p| p.pid).collect();
+            for p in &mut household {
+                p.father_pid = p.father_pid.filter(|r| kept.contains(r));
+                p.mother_pid = p.mother_pid.filter(|r| kept.contains(r));
+                if p.spouse_pid.is_some_and(|r| !kept.contains(&r)) {
+                    p.spouse_pid = None;
+                    p.marital_status = civitas_core::MaritalStatus::Divorced;
+                }
             }
+        }
+        for person in household {
             serde_json::to_writer(&mut out, &person)?;
             out.write_all(b"\n")?;
             written += 1;

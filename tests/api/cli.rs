@@ -123,6 +123,25 @@ async fn import_round_trip(backend: Backend) {
     assert!(text(&out.stdout).starts_with("imported 0, unchanged 1, rejected 1"), "{}", text(&out.stdout));
     assert!(text(&out.stderr).contains("line 2: ID number 001090555001 is registered with different data"));
 
+    // References: a parent on a later line (another batch) is found; a parent or household
+    // that exists nowhere is a rejected line, and so is a record referring to a rejected one.
+    let refs = dir.0.join("refs.ndjson");
+    let records = [
+        r#"{"pid":"001090555010","full_name":"Đỗ Văn Con","birth_date":"1990-02-03","sex":"male","father_pid":"001060555014"}"#,
+        r#"{"pid":"001090555011","full_name":"Đỗ Văn Mồ","birth_date":"1990-02-03","sex":"male","father_pid":"001060999999"}"#,
+        r#"{"pid":"001090555012","full_name":"Đỗ Văn Hộ","birth_date":"1990-02-03","sex":"male","household_id":"HKNONE","relation_to_head":"child"}"#,
+        r#"{"pid":"001090555013","full_name":"Đỗ Văn Cháu","birth_date":"1990-02-03","sex":"male","father_pid":"001090555011"}"#,
+        r#"{"pid":"001060555014","full_name":"Đỗ Văn Bố","birth_date":"1960-02-03","sex":"male"}"#,
+    ];
+    std::fs::write(&refs, records.join("\n")).unwrap();
+    let out = civitas(&["import", refs.to_str().unwrap(), "--database", &url, "--batch", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("imported 2, unchanged 0, rejected 3"), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("line 2: refers to ID number 001060999999"), "{stderr}");
+    assert!(stderr.contains("line 3: household HKNONE does not exist"), "{stderr}");
+    assert!(stderr.contains("line 4: refers to ID number 001090555011"), "{stderr}");
+
     // Output closed early: no panic, no "corrupt data".
     let mut child = Command::new(BIN)
         .args(["export", "--database", &url])

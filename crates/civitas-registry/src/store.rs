@@ -516,6 +516,47 @@ impl Register {
     }
 
     /// Up to `n` living people born in or before `born_by` (demo accounts), in PID order.
+    /// Which of `pids` are registered.
+    pub async fn registered(&self, pids: &[Pid]) -> Result<std::collections::HashSet<Pid>, RegisterError> {
+        let mut found = std::collections::HashSet::new();
+        for chunk in pids.chunks(500) {
+            let values: Vec<String> = chunk.iter().map(|p| p.as_str().to_owned()).collect();
+            let list = (1..=values.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let sql = format!("SELECT pid FROM people WHERE pid IN ({list})");
+            let rows: Vec<String> = dispatch!(&self.db, pool => {
+                let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
+                for v in &values {
+                    q = q.bind(v);
+                }
+                q.fetch_all(pool).await
+            })?;
+            found.extend(rows.iter().filter_map(|r| r.parse::<Pid>().ok()));
+        }
+        Ok(found)
+    }
+
+    /// Which of `ids` are households of the register.
+    pub async fn existing_households(
+        &self,
+        ids: &[HouseholdId],
+    ) -> Result<std::collections::HashSet<HouseholdId>, RegisterError> {
+        let mut found = std::collections::HashSet::new();
+        for chunk in ids.chunks(500) {
+            let values: Vec<String> = chunk.iter().map(|id| id.to_string()).collect();
+            let list = (1..=values.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let sql = format!("SELECT id FROM households WHERE id IN ({list})");
+            let rows: Vec<String> = dispatch!(&self.db, pool => {
+                let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
+                for v in &values {
+                    q = q.bind(v);
+                }
+                q.fetch_all(pool).await
+            })?;
+            found.extend(rows.iter().filter_map(|r| HouseholdId::parse(r).ok()));
+        }
+        Ok(found)
+    }
+
     /// Up to `n` living people of `sex` born in `born_from..=born_to` who belong to a household,
     /// in ID-number order (for the demo's sample registrations).
     pub async fn living_sample(
