@@ -877,6 +877,15 @@ async fn prompts_and_officer_claims(app: TestApp) {
     assert_eq!(app.get(&format!("/api/v1/people/{AN}"), &access).await.status(), 200);
     assert_eq!(app.get(&format!("/api/v1/people/{DUNG}"), &access).await.status(), 403);
 
+    // Introspection describes only the caller's own tokens.
+    let introspect = |client: &'static str| {
+        app.client.post(app.url("/oauth2/introspect")).basic_auth(client, Some(RP_SECRET)).form(&[("token", &access)])
+    };
+    let own: Value = introspect("console").send().await.unwrap().json().await.unwrap();
+    assert_eq!(own["active"], true);
+    let other: Value = introspect("rp").send().await.unwrap().json().await.unwrap();
+    assert_eq!(other["active"], false, "another client learns nothing of this token");
+
     // prompt=login and max_age=0 force a fresh sign-in although a session exists; without them
     // the session is reused.
     let (_, visited) = sign_in_through(&app, &mut jar, &authorize("console", ""), BINH, "").await;
@@ -885,6 +894,19 @@ async fn prompts_and_officer_claims(app: TestApp) {
     assert!(visited.contains(&"/signin".to_owned()), "{visited:?} {to}");
     let (to, visited) = sign_in_through(&app, &mut jar, &authorize("console", "&max_age=0"), BINH, "").await;
     assert!(visited.contains(&"/signin".to_owned()), "{visited:?} {to}");
+    // Signing in again ended the first session, and with it the grant of its token.
+    let old: Value = app
+        .client
+        .post(app.url("/oauth2/introspect"))
+        .basic_auth("console", Some(RP_SECRET))
+        .form(&[("token", &access)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(old["active"], false);
 
     // An expired access token (validly signed) is refused at userinfo.
     let now = civitas::now().unix_timestamp();

@@ -455,3 +455,56 @@ async fn input_defects(app: TestApp) {
     assert_eq!(r.headers().get("referrer-policy").and_then(|v| v.to_str().ok()), Some("no-referrer"));
 }
 on_both_databases!(input_defects_are_answered, input_defects);
+
+/// M1 for officers: an access token the provider issued to an officers' application (scope
+/// `roles`, level 2) stops working at the API once the officer's account is locked.
+async fn locked_officer(app: TestApp) {
+    use crate::oidc::{exchange, sign_in_through};
+    app.state
+        .identity
+        .create_client(
+            civitas_identity::NewClient {
+                id: "console".into(),
+                name: "Officers' console".into(),
+                secret: Some(RP_SECRET.into()),
+                redirect_uris: vec!["http://127.0.0.1/cb".into()],
+                scopes: vec!["openid".into(), "roles".into()],
+                grant_types: vec!["authorization_code".into()],
+                ..Default::default()
+            },
+            civitas::now(),
+        )
+        .await
+        .unwrap();
+    let second = app.account(BINH, 2).await.unwrap();
+    app.state
+        .identity
+        .set_officer_role(BINH, Role::RegistryOfficer, &[BA_DINH.to_owned()], "test", civitas::now())
+        .await
+        .unwrap();
+    let verifier = "e".repeat(60);
+    let challenge = civitas_identity::secret::s256(&verifier);
+    let url = app.url(&format!(
+        "/oauth2/authorize?client_id=console&response_type=code&scope=openid%20roles&redirect_uri=http%3A%2F%2F127.0.0.1%3A4000%2Fcb&code_challenge={challenge}&code_challenge_method=S256&acr_values=urn%3Avn%3Aeid%3Aloa%3A2"
+    ));
+    let code = civitas_identity::totp::code(
+        &civitas_identity::totp::decode_secret(&second.totp_secret).unwrap(),
+        civitas::now().unix_timestamp(),
+    );
+    let mut jar = app.browser();
+    let (redirect, _) = sign_in_through(&app, &mut jar, &url, BINH, &code).await;
+    let v = exchange(&app, "console", &redirect, "http://127.0.0.1:4000/cb", &verifier).await;
+    let access = v["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.get(&format!("/api/v1/people/{AN}"), &access).await.status(), 200);
+    app.state.identity.lock(BINH, "officer:test", "lost phone", civitas::now()).await.unwrap();
+    let mut refused = false;
+    for _ in 0..30 {
+        if app.get(&format!("/api/v1/people/{AN}"), &access).await.status() == 401 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(refused, "a locked officer's token kept working");
+}
+on_both_databases!(a_locked_officers_token_stops, locked_officer);
