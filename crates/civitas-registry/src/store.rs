@@ -518,21 +518,9 @@ impl Register {
     /// Up to `n` living people born in or before `born_by` (demo accounts), in PID order.
     /// Which of `pids` are registered.
     pub async fn registered(&self, pids: &[Pid]) -> Result<std::collections::HashSet<Pid>, RegisterError> {
-        let mut found = std::collections::HashSet::new();
-        for chunk in pids.chunks(500) {
-            let values: Vec<String> = chunk.iter().map(|p| p.as_str().to_owned()).collect();
-            let list = (1..=values.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-            let sql = format!("SELECT pid FROM people WHERE pid IN ({list})");
-            let rows: Vec<String> = dispatch!(&self.db, pool => {
-                let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
-                for v in &values {
-                    q = q.bind(v);
-                }
-                q.fetch_all(pool).await
-            })?;
-            found.extend(rows.iter().filter_map(|r| r.parse::<Pid>().ok()));
-        }
-        Ok(found)
+        let values: Vec<String> = pids.iter().map(|p| p.as_str().to_owned()).collect();
+        let found = self.existing("SELECT pid FROM people WHERE pid IN", &values).await?;
+        Ok(found.iter().filter_map(|r| r.parse::<Pid>().ok()).collect())
     }
 
     /// Which of `ids` are households of the register.
@@ -540,19 +528,26 @@ impl Register {
         &self,
         ids: &[HouseholdId],
     ) -> Result<std::collections::HashSet<HouseholdId>, RegisterError> {
-        let mut found = std::collections::HashSet::new();
-        for chunk in ids.chunks(500) {
-            let values: Vec<String> = chunk.iter().map(|id| id.to_string()).collect();
-            let list = (1..=values.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-            let sql = format!("SELECT id FROM households WHERE id IN ({list})");
+        let values: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        let found = self.existing("SELECT id FROM households WHERE id IN", &values).await?;
+        Ok(found.iter().filter_map(|r| HouseholdId::parse(r).ok()).collect())
+    }
+
+    /// The `values` that `select` (`SELECT key FROM table WHERE key IN`, a constant) finds, 500
+    /// per query.
+    async fn existing(&self, select: &'static str, values: &[String]) -> Result<Vec<String>, RegisterError> {
+        let mut found = Vec::new();
+        for chunk in values.chunks(500) {
+            let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let sql = format!("{select} ({list})");
             let rows: Vec<String> = dispatch!(&self.db, pool => {
                 let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
-                for v in &values {
+                for v in chunk {
                     q = q.bind(v);
                 }
                 q.fetch_all(pool).await
             })?;
-            found.extend(rows.iter().filter_map(|r| HouseholdId::parse(r).ok()));
+            found.extend(rows);
         }
         Ok(found)
     }
