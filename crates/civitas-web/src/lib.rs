@@ -184,34 +184,13 @@ pub fn router(state: AppState) -> Router {
                 .route("/metrics", get(metrics::export))
                 .into_router(),
         )
-        // Bodies of authorized requests are checked for unsafe text before any handler.
-        .route_layer(axum::middleware::from_fn(input::refuse_unsafe_text))
-        // Every route passes the one authorization policy before its handler.
+        // Every route passes the one authorization policy (and the check of its body's text)
+        // before its handler.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), policy::enforce))
         .fallback(problem::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), problem::errors_as_problems))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), problem::edge))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
-}
-
-/// Headers every answer carries: no `Referer` leaves the service (codes and tokens appear in
-/// some URLs), HSTS whenever cookies are `Secure` (served over https).
-async fn security_headers(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::http::{HeaderValue, header};
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
-    if state.secure_cookies {
-        headers
-            .insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
-    }
-    response
 }
 
 /// Serves `router` on `listener` until `shutdown` completes.

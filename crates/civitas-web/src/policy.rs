@@ -305,8 +305,11 @@ pub static RULES: &[Rule] = &[
 
 /// The rule of `method` on the route `path` (as registered, with `{param}` segments).
 pub fn find(method: &Method, path: &str) -> Option<&'static Rule> {
+    static INDEX: std::sync::OnceLock<std::collections::HashMap<(&'static str, &'static str), &'static Rule>> =
+        std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| RULES.iter().map(|r| ((r.method, r.path), r)).collect());
     let method = if method == Method::HEAD { "GET" } else { method.as_str() };
-    RULES.iter().find(|r| r.path == path && r.method == method)
+    index.get(&(method, path)).copied()
 }
 
 /// A router whose every route must have an entry in [`RULES`].
@@ -341,17 +344,18 @@ impl Default for PolicyRouter {
 /// The layer every route passes: finds the route's rule, authenticates and authorizes the
 /// caller by it, and hands the verified caller to the handler in the request's extensions.
 pub async fn enforce(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let Some(path) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
+    let Some(matched) = request.extensions().get::<MatchedPath>() else {
         // No route matched: the fallback answers (404).
         return next.run(request).await;
     };
-    let Some(rule) = find(request.method(), &path) else {
-        return method_not_allowed(&path);
+    let Some(rule) = find(request.method(), matched.as_str()) else {
+        return method_not_allowed(matched.as_str());
     };
     request.extensions_mut().insert(*rule);
     let (mut parts, body) = request.into_parts();
     match authorize(&state, rule, &mut parts).await {
-        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        // Authorized: the body's text is checked before the handler (see `crate::input`).
+        Ok(()) => crate::input::refuse_unsafe_text(Request::from_parts(parts, body), next).await,
         Err(refusal) => refusal,
     }
 }
