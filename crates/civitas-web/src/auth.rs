@@ -213,7 +213,7 @@ where
     /// The caller the policy layer verified for this route; a handler whose rule does not
     /// authenticate an officer gets a 500 (a wiring defect, logged), never an unchecked caller.
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+        parts.extensions.remove::<Caller>().ok_or_else(|| {
             tracing::error!(path = %parts.uri.path(), "a handler asked for a caller its policy rule does not authenticate");
             Problem::internal()
         })
@@ -262,7 +262,7 @@ where
 
     /// The citizen the policy layer verified (with the rule's scopes) for this route.
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Citizen>().cloned().ok_or_else(|| {
+        parts.extensions.remove::<Citizen>().ok_or_else(|| {
             tracing::error!(path = %parts.uri.path(), "a handler asked for a citizen its policy rule does not authenticate");
             Problem::internal()
         })
@@ -314,11 +314,11 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(c) = parts.extensions.get::<Caller>() {
-            return Ok(Bearer::Officer(c.clone()));
+        if let Some(c) = parts.extensions.remove::<Caller>() {
+            return Ok(Bearer::Officer(c));
         }
-        if let Some(c) = parts.extensions.get::<Citizen>() {
-            return Ok(Bearer::Citizen(c.clone()));
+        if let Some(c) = parts.extensions.remove::<Citizen>() {
+            return Ok(Bearer::Citizen(c));
         }
         tracing::error!(path = %parts.uri.path(), "a handler asked for a bearer its policy rule does not authenticate");
         Err(Problem::internal())
