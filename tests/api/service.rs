@@ -18,6 +18,16 @@ async fn operations(app: TestApp) {
         "{metrics}"
     );
     assert!(metrics.contains("civitas_http_request_duration_seconds_bucket"));
+    // The background jobs run in the one runtime and show their runs, failures, items and lag.
+    for job in
+        ["identity.follow_register", "keys.reload", "dossiers.sweep", "webhooks.deliver", "notifications.deliver"]
+    {
+        let runs = format!("civitas_job_runs_total{{job=\"{job}\"}}");
+        assert!(metrics.contains(&runs), "{runs} in {metrics}");
+        assert!(metrics.contains(&format!("civitas_job_failures_total{{job=\"{job}\"}} 0")), "{job}: {metrics}");
+    }
+    assert!(metrics.contains("civitas_job_seconds_since_success{job=\"keys.reload\"}"), "{metrics}");
+    assert!(metrics.trim_end().ends_with("# EOF"), "OpenMetrics ends with # EOF");
     let body = expect_problem(app.client.get(app.url("/api/v1/nothing-here")).send().await.unwrap(), 404).await;
     assert!(body["detail"].as_str().unwrap().contains("/api/v1/nothing-here"));
     // Readiness follows the database.

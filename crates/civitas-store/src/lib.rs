@@ -8,6 +8,7 @@
 pub mod access_log;
 pub mod direct;
 pub mod events;
+pub mod jobs;
 pub mod outbox;
 pub mod sequences;
 pub mod unit;

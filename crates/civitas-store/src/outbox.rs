@@ -3,9 +3,6 @@
 //! [`Sender`]. The development sender logs each message; the rows stay readable (a local page
 //! shows them), so nothing needs a real SMS gateway to be tried out.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use serde::Serialize;
 
 use crate::{Db, StoreError, dispatch};
@@ -53,22 +50,6 @@ pub async fn pending(db: &Db, limit: i64) -> Result<Vec<Message>, StoreError> {
 pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Message>, StoreError> {
     let sql = "SELECT id, channel, recipient, subject, body, created_at, sent_at FROM outbox_messages ORDER BY id DESC LIMIT $1";
     Ok(dispatch!(db, pool => sqlx::query_as::<_, Message>(sql).bind(limit).fetch_all(pool).await)?)
-}
-
-/// Delivers pending messages every `every` until the pool closes.
-pub fn spawn_delivery<S: Sender>(db: Db, sender: Arc<S>, every: Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            if dispatch!(&db, pool => pool.is_closed()) {
-                break;
-            }
-            if let Err(e) = deliver_once(&db, sender.as_ref()).await {
-                tracing::warn!(error = %e, "notification delivery failed");
-            }
-        }
-    });
 }
 
 pub async fn deliver_once<S: Sender>(db: &Db, sender: &S) -> Result<usize, StoreError> {

@@ -63,6 +63,10 @@ pub struct AppState {
     pub body_code: String,
     /// Commits units of work of concurrent requests together (civil-status approvals).
     pub committer: civitas_store::unit::GroupCommitter,
+    /// The background jobs of this process (stopped by `serve` on shutdown).
+    pub jobs: civitas_store::jobs::JobRuntime,
+    /// The calendar the dossier sweep uses (replaced by [`AppState::set_calendar`]).
+    sweep_calendar: Arc<std::sync::RwLock<Arc<civitas_core::workdays::WorkCalendar>>>,
 }
 
 impl AppState {
@@ -80,43 +84,16 @@ impl AppState {
         let keys = Arc::new(keys);
         let register = Arc::new(Register::new(db.clone()));
         let identity = Arc::new(Identity::new(db.clone(), register.clone(), keys.clone(), issuer).await?);
-        civitas_store::outbox::spawn_delivery(
-            db.clone(),
-            Arc::new(civitas_store::outbox::LogSender),
-            std::time::Duration::from_millis(500),
-        );
-        let follower = identity.clone();
-        let follower_db = db.clone();
-        let ring = keys.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
-            for round in 0u64.. {
-                tick.tick().await;
-                if civitas_store::dispatch!(&follower_db, pool => pool.is_closed()) {
-                    break;
-                }
-                if let Err(e) = follower.follow_register(now()).await {
-                    tracing::warn!(error = %e, "identity: following register events failed");
-                }
-                // Expired codes, tokens and sessions are deleted every ten minutes.
-                if round % 1200 == 0
-                    && let Err(e) = follower.purge_expired(now().unix_timestamp()).await
-                {
-                    tracing::warn!(error = %e, "purging expired identity rows failed");
-                }
-                // Keys rotated by another process (or `civitas keys rotate`) are picked up here.
-                if round % 60 == 59
-                    && let Err(e) = ring.reload(now()).await
-                {
-                    tracing::warn!(error = %e, "reloading signing keys failed");
-                }
-            }
-        });
         let calendar = Arc::new(civitas_core::workdays::WorkCalendar::shipped());
         let catalogue = Arc::new(civitas_services::catalogue::Catalogue::shipped());
-        spawn_sweeper(db.clone(), calendar.clone(), catalogue.clone());
-        webhooks::spawn_worker(db.clone(), keys.clone(), issuer.to_owned());
+        let sweep_calendar = Arc::new(std::sync::RwLock::new(calendar.clone()));
+        let jobs = civitas_store::jobs::JobRuntime::new();
+        register_jobs(&jobs, &db, &identity, &keys, issuer, sweep_calendar.clone(), catalogue.clone());
+        let alive_db = db.clone();
+        jobs.start(move || !civitas_store::dispatch!(&alive_db, pool => pool.is_closed()));
         Ok(AppState {
+            jobs,
+            sweep_calendar,
             intake: civitas_services::dossiers::Intake::start(db.clone(), calendar.clone()),
             catalogue,
             body_code: "H01.1".into(),
@@ -139,29 +116,62 @@ impl AppState {
     pub fn set_calendar(&mut self, calendar: civitas_core::workdays::WorkCalendar) {
         self.calendar = Arc::new(calendar);
         self.intake = civitas_services::dossiers::Intake::start(self.db.clone(), self.calendar.clone());
-        spawn_sweeper(self.db.clone(), self.calendar.clone(), self.catalogue.clone());
+        if let Ok(mut c) = self.sweep_calendar.write() {
+            *c = self.calendar.clone();
+        }
     }
 }
 
-/// Every minute: close dossiers whose supplement deadline passed, and write the apology of
-/// dossiers past their appointment date.
-fn spawn_sweeper(
-    db: Db,
-    calendar: Arc<civitas_core::workdays::WorkCalendar>,
+/// The background work of the server, each as a job of the one runtime: notification
+/// delivery, the identity context's follower of register events, the purge of expired identity
+/// rows, key reloads, the dossier sweep (lapsed supplements, apologies) and webhook deliveries.
+fn register_jobs(
+    jobs: &civitas_store::jobs::JobRuntime,
+    db: &Db,
+    identity: &Arc<Identity>,
+    keys: &Arc<KeyRing>,
+    issuer: &str,
+    calendar: Arc<std::sync::RwLock<Arc<civitas_core::workdays::WorkCalendar>>>,
     catalogue: Arc<civitas_services::catalogue::Catalogue>,
 ) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            if civitas_store::dispatch!(&db, pool => pool.is_closed()) || Arc::strong_count(&calendar) == 1 {
-                break;
-            }
-            if let Err(e) = civitas_services::dossiers::sweep(&db, &calendar, &catalogue, now()).await {
-                tracing::warn!(error = %e, "dossier sweep failed");
-            }
+    use civitas_store::jobs::Schedule;
+    use std::time::Duration;
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    let d = db.clone();
+    jobs.register("notifications.deliver", Schedule::Drain(Duration::from_millis(500)), move || {
+        let d = d.clone();
+        async move {
+            civitas_store::outbox::deliver_once(&d, &civitas_store::outbox::LogSender).await.map_err(|e| text(&e))
         }
     });
+    let i = identity.clone();
+    jobs.register("identity.follow_register", Schedule::Every(Duration::from_millis(500)), move || {
+        let i = i.clone();
+        async move { i.follow_register(now()).await.map_err(|e| text(&e)) }
+    });
+    let i = identity.clone();
+    jobs.register("identity.purge_expired", Schedule::Every(Duration::from_secs(600)), move || {
+        let i = i.clone();
+        async move { i.purge_expired(now().unix_timestamp()).await.map(|n| n as usize).map_err(|e| text(&e)) }
+    });
+    // Keys rotated by another process (or `civitas keys rotate`) are picked up here.
+    let k = keys.clone();
+    jobs.register("keys.reload", Schedule::Every(Duration::from_secs(30)), move || {
+        let k = k.clone();
+        async move { k.reload(now()).await.map(|()| 0).map_err(|e| text(&e)) }
+    });
+    let d = db.clone();
+    jobs.register("dossiers.sweep", Schedule::Every(Duration::from_secs(60)), move || {
+        let (d, catalogue) = (d.clone(), catalogue.clone());
+        let calendar = calendar.read().map(|c| c.clone()).map_err(|_| ());
+        async move {
+            let calendar = calendar.map_err(|_| "the calendar lock is poisoned".to_owned())?;
+            let swept =
+                civitas_services::dossiers::sweep(&d, &calendar, &catalogue, now()).await.map_err(|e| text(&e))?;
+            Ok(swept.lapsed + swept.apologised)
+        }
+    });
+    webhooks::register_worker(jobs, db.clone(), keys.clone(), issuer.to_owned());
 }
 
 pub fn router(state: AppState) -> Router {
@@ -199,9 +209,13 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+    let jobs = state.jobs.clone();
+    let served = axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    // Background jobs finish their current run and stop with the server.
+    jobs.stop();
+    served
 }
 
 /// The current time. The web edge is where the clock is read (domain code takes `now`).

@@ -103,5 +103,35 @@ pub async fn export(State(state): State<AppState>) -> Response {
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &state.metrics.registry) {
         return crate::problem::internal(&e).into_response();
     }
+    append_jobs(&mut body, &state.jobs.snapshot());
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
+}
+
+/// The job runtime's figures in OpenMetrics text, before the closing `# EOF`.
+fn append_jobs(body: &mut String, jobs: &[(&'static str, civitas_store::jobs::JobStats)]) {
+    use std::fmt::Write;
+    let eof = body.rfind("# EOF").unwrap_or(body.len());
+    let mut out = String::new();
+    type Value = fn(&civitas_store::jobs::JobStats) -> Option<f64>;
+    let families: [(&str, &str, &str, Value); 4] = [
+        ("civitas_job_runs", "counter", "Runs of a background job", |s| Some(s.runs as f64)),
+        ("civitas_job_failures", "counter", "Failed runs of a background job", |s| Some(s.failures as f64)),
+        ("civitas_job_items", "counter", "Items a background job handled", |s| Some(s.items as f64)),
+        (
+            "civitas_job_seconds_since_success",
+            "gauge",
+            "Seconds since the last successful run of a background job (its lag)",
+            |s| s.since_success,
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        let _ = writeln!(out, "# TYPE {name} {kind}\n# HELP {name} {help}.");
+        let suffix = if kind == "counter" { "_total" } else { "" };
+        for (job, stats) in jobs {
+            if let Some(v) = value(stats) {
+                let _ = writeln!(out, "{name}{suffix}{{job=\"{job}\"}} {v}");
+            }
+        }
+    }
+    body.insert_str(eof, &out);
 }

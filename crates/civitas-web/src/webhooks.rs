@@ -123,31 +123,24 @@ pub async fn deliver_once(
     Ok(batch.len())
 }
 
-pub fn spawn_worker(db: Db, keys: Arc<KeyRing>, issuer: String) {
-    tokio::spawn(async move {
-        let client = match reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .pool_max_idle_per_host(64)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-        {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "webhook client could not be built; no deliveries");
-                return;
-            }
-        };
-        loop {
-            if civitas_store::dispatch!(&db, pool => pool.is_closed()) {
-                break;
-            }
-            match deliver_once(&db, &client, &keys, &issuer).await {
-                Ok(n) if n > 0 => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "webhook delivery round failed"),
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+/// Registers the delivery of due follow-ups (a queue drained while it has work) with the
+/// job runtime.
+pub fn register_worker(jobs: &civitas_store::jobs::JobRuntime, db: Db, keys: Arc<KeyRing>, issuer: String) {
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(64)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "webhook client could not be built; no deliveries");
+            return;
         }
+    };
+    jobs.register("webhooks.deliver", civitas_store::jobs::Schedule::Drain(Duration::from_millis(200)), move || {
+        let (db, client, keys, issuer) = (db.clone(), client.clone(), keys.clone(), issuer.clone());
+        async move { deliver_once(&db, &client, &keys, &issuer).await.map_err(|e| e.to_string()) }
     });
 }
 
