@@ -568,10 +568,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 listener.local_addr()?,
                 listener.local_addr()?
             );
-            let sim = civitas_web::agency_sim::Sim::new(&jwks, refuse);
-            axum::serve(listener, civitas_web::agency_sim::router(sim))
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
+            let sim = civitas_exchange::sim::Sim::new(&jwks, refuse);
+            axum::serve(listener, civitas_exchange::sim::router(sim)).with_graceful_shutdown(shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -16,13 +16,12 @@ async fn agency_sim(
     app: &TestApp,
     port: u16,
     refuse: &[&str],
-) -> (u16, std::sync::Arc<civitas_web::agency_sim::Sim>, tokio::sync::oneshot::Sender<()>) {
+) -> (u16, std::sync::Arc<civitas_exchange::sim::Sim>, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("sim port");
     let port = listener.local_addr().unwrap().port();
-    let sim =
-        civitas_web::agency_sim::Sim::new(&app.url("/oauth2/jwks"), refuse.iter().map(|s| s.to_string()).collect());
+    let sim = civitas_exchange::sim::Sim::new(&app.url("/oauth2/jwks"), refuse.iter().map(|s| s.to_string()).collect());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let router = civitas_web::agency_sim::router(sim.clone());
+    let router = civitas_exchange::sim::router(sim.clone());
     tokio::spawn(async move {
         let _ = axum::serve(listener, router)
             .with_graceful_shutdown(async {

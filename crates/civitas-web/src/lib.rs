@@ -5,7 +5,6 @@
 //! template answers. No SQL here.
 
 pub mod account_pages;
-pub mod agency_sim;
 pub mod api;
 pub mod auth;
 pub mod calendar;
@@ -171,7 +170,7 @@ fn register_jobs(
             Ok(swept.lapsed + swept.apologised)
         }
     });
-    webhooks::register_worker(jobs, db.clone(), keys.clone(), issuer.to_owned());
+    civitas_exchange::delivery::register_worker(jobs, db.clone(), keys.clone(), issuer.to_owned(), now);
 }
 
 pub fn router(state: AppState) -> Router {

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use civitas_identity::keys::Jwk;
 
-use crate::webhooks::DeliveryClaims;
+use crate::delivery::DeliveryClaims;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Received {
