@@ -623,7 +623,9 @@ async fn verify_command(
     if payload.matches('.').count() != 2 {
         return fail("the payload is not a signed certificate (expected a compact JWS)".into());
     }
-    match civitas_identity::tokens::verify_with_jwks::<civitas_web::certificates::CertClaims>(&set.keys, &payload) {
+    match civitas_identity::tokens::verify_with_jwks::<civitas_services::certificate_issue::CertClaims>(
+        &set.keys, &payload,
+    ) {
         Some(c) => {
             println!("VALID SIGNATURE: {} no. {} (certificate {}, issued by {})", c.typ, c.no, c.id, c.iss);
             for (k, v) in &c.f {

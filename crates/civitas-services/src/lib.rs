@@ -2,6 +2,7 @@
 //! their workflow and clock, and the documents citizens hand in and the results they receive.
 
 pub mod catalogue;
+pub mod certificate_issue;
 pub mod certificates;
 pub mod civil;
 pub mod documents;

@@ -6,8 +6,6 @@
 //! Corrections of a registered record are their own audited action: the register is
 //! corrected, the certificate re-issued, the old one superseded, in one transaction.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State as AxumState};
@@ -29,99 +27,31 @@ use crate::auth::{Bearer, Caller};
 use crate::i18n::Lang;
 use crate::problem::Problem;
 
-/// What a certificate's QR says, signed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CertClaims {
-    pub iss: String,
-    /// The certificate id (its status is at `/verify`).
-    pub id: String,
-    /// birth, marriage or death.
-    pub typ: String,
-    /// Registration number (per commune and year).
-    pub no: String,
-    /// Registering commune code.
-    pub reg: String,
-    pub iat: i64,
-    /// The essential fields, short keys (see `field_label`).
-    pub f: BTreeMap<String, String>,
-}
+pub use civitas_services::certificate_issue::CertClaims;
+use civitas_services::certificate_issue::{self, IssueError, field_label, title};
 
-fn field_label(key: &str) -> &'static str {
-    match key {
-        "pid" => "Số định danh cá nhân",
-        "n" => "Họ, chữ đệm, tên",
-        "d" => "Ngày sinh",
-        "s" => "Giới tính",
-        "p" => "Nơi sinh",
-        "m" => "Họ tên mẹ",
-        "fa" => "Họ tên cha",
-        "a" => "Bên thứ nhất",
-        "b" => "Bên thứ hai",
-        "md" => "Ngày đăng ký kết hôn",
-        "dd" => "Ngày chết",
-        "dp" => "Nơi đăng ký khai tử",
-        _ => "Thông tin",
+/// The server's certificate ports: signed with its key ring, rendered with its PDF writer.
+pub struct Ports<'a>(pub &'a AppState);
+
+impl certificate_issue::Signer for Ports<'_> {
+    fn sign(&self, typ: &str, claims: &CertClaims) -> String {
+        civitas_identity::tokens::sign_jws(&self.0.keys, typ, claims)
     }
 }
 
-fn title(kind: &str) -> &'static str {
-    match kind {
-        "birth" => "GIẤY KHAI SINH",
-        "marriage" => "GIẤY CHỨNG NHẬN KẾT HÔN",
-        "death" => "TRÍCH LỤC KHAI TỬ",
-        _ => "GIẤY CHỨNG NHẬN HỘ TỊCH",
+impl certificate_issue::Renderer for Ports<'_> {
+    fn certificate(&self, claims: &CertClaims, jws: &str) -> Result<Vec<u8>, String> {
+        render(claims, jws).map_err(|p| p.detail)
     }
 }
 
-fn vn(date: &str) -> String {
-    civitas_services::dossiers::parse_day(date)
-        .map(civitas_services::dossiers::vn_day)
-        .unwrap_or_else(|_| date.to_owned())
-}
-
-async fn name_of(state: &AppState, pid: Option<&str>) -> Option<(String, civitas_registry::Person)> {
-    let pid: civitas_core::Pid = pid?.parse().ok()?;
-    let p = state.register.get(&pid).await.ok()??;
-    Some((p.full_name.clone(), p))
-}
-
-/// The essential fields of a record, from the register.
-async fn fields_of(state: &AppState, record: &Record) -> Result<BTreeMap<String, String>, Problem> {
-    let mut f = BTreeMap::new();
-    let data: serde_json::Value = serde_json::from_str(&record.data).unwrap_or_default();
-    match record.kind.as_str() {
-        "birth" => {
-            let (_, child) = name_of(state, Some(&record.subject_pid)).await.ok_or_else(Problem::internal)?;
-            f.insert("pid".into(), child.pid.as_str().to_owned());
-            f.insert("n".into(), child.full_name.clone());
-            f.insert("d".into(), vn(&record.event_date));
-            f.insert("s".into(), child.sex.label("vi").to_owned());
-            f.insert("p".into(), child.birth_registration_place.clone().unwrap_or_default());
-            if let Some((n, _)) = name_of(state, data["mother"].as_str()).await {
-                f.insert("m".into(), n);
-            }
-            if let Some((n, _)) = name_of(state, data["father"].as_str()).await {
-                f.insert("fa".into(), n);
-            }
-        }
-        "marriage" => {
-            let (a, _) = name_of(state, Some(&record.subject_pid)).await.ok_or_else(Problem::internal)?;
-            let (b, _) = name_of(state, record.other_pid.as_deref()).await.ok_or_else(Problem::internal)?;
-            f.insert("a".into(), format!("{a} ({})", record.subject_pid));
-            f.insert("b".into(), format!("{b} ({})", record.other_pid.clone().unwrap_or_default()));
-            f.insert("md".into(), vn(&record.registered_on));
-        }
-        _ => {
-            let (n, _) = name_of(state, Some(&record.subject_pid)).await.ok_or_else(Problem::internal)?;
-            f.insert("pid".into(), record.subject_pid.clone());
-            f.insert("n".into(), n);
-            f.insert("dd".into(), vn(&record.event_date));
-            let place =
-                civitas_core::AdminUnits::get().commune(&record.unit_code).map(|c| c.name.clone()).unwrap_or_default();
-            f.insert("dp".into(), place);
+impl From<IssueError> for Problem {
+    fn from(e: IssueError) -> Self {
+        match e {
+            IssueError::MissingPerson | IssueError::Render(_) => crate::problem::internal(&e),
+            IssueError::Register(r) => r.into(),
         }
     }
-    Ok(f)
 }
 
 /// The PDF of a certificate, from its signed payload (so the paper shows what the QR says).
@@ -156,26 +86,15 @@ pub fn render(claims: &CertClaims, jws: &str) -> Result<Vec<u8>, Problem> {
     .map_err(|e| crate::problem::internal(&e))
 }
 
-/// Signs a new certificate of `record`: its id, payload, PDF and the write of its row.
+/// Signs a new certificate of `record`: its id, PDF and the write of its row.
 pub async fn issue(
     state: &AppState,
     record: &Record,
     now: time::OffsetDateTime,
 ) -> Result<(String, Vec<u8>, Write), Problem> {
-    let id = civitas_services::documents::new_id();
-    let claims = CertClaims {
-        iss: state.identity.issuer.clone(),
-        id: id.clone(),
-        typ: record.kind.clone(),
-        no: record.registration_number.clone(),
-        reg: record.unit_code.clone(),
-        iat: now.unix_timestamp(),
-        f: fields_of(state, record).await?,
-    };
-    let jws = civitas_identity::tokens::sign_jws(&state.keys, "civitas-certificate+jwt", &claims);
-    let pdf = render(&claims, &jws)?;
-    let write = certificates::insert(&id, record, &jws, None, &civitas_store::timestamp(now));
-    Ok((id, pdf, write))
+    let ports = Ports(state);
+    let issued = certificate_issue::issue(&state.register, &state.identity.issuer, &ports, &ports, record, now).await?;
+    Ok((issued.id, issued.pdf, issued.write))
 }
 
 pub fn routes() -> Router<AppState> {
@@ -338,21 +257,13 @@ pub async fn correct(
         .plan_version(&corrected, &person, version, "corrected", &attribution, &events)
         .map_err(|e| invalid(&e.to_string()))?;
     // The new certificate reads the corrected register; sign it from the corrected fields.
-    let mut fields = fields_of(&state, &record).await?;
+    let mut fields = certificate_issue::fields_of(&state.register, &record).await?;
     fields.insert("n".into(), name.clone());
-    let new_id = civitas_services::documents::new_id();
-    let claims = CertClaims {
-        iss: state.identity.issuer.clone(),
-        id: new_id.clone(),
-        typ: record.kind.clone(),
-        no: record.registration_number.clone(),
-        reg: record.unit_code.clone(),
-        iat: now.unix_timestamp(),
-        f: fields,
-    };
-    let jws = civitas_identity::tokens::sign_jws(&state.keys, "civitas-certificate+jwt", &claims);
+    let ports = Ports(&state);
+    let issued = certificate_issue::sign(&state.identity.issuer, &ports, &ports, &record, fields, now)?;
+    let new_id = issued.id.clone();
     writes.push(certificates::supersede(&old.id, &new_id, &reason));
-    writes.push(certificates::insert(&new_id, &record, &jws, None, &at));
+    writes.push(issued.write);
     if civitas_store::unit::commit(&state.db, &writes).await?.is_err() {
         return Err(Problem::new(
             StatusCode::CONFLICT,
