@@ -29,6 +29,15 @@ pub enum PartialDateError {
 }
 
 impl PartialDate {
+    /// The date as Vietnamese forms write it: `dd/mm/yyyy`, `mm/yyyy` or the year alone.
+    pub fn vn_text(&self) -> String {
+        match (self.day(), self.month()) {
+            (Some(day), Some(month)) => format!("{day:02}/{month:02}/{}", self.year()),
+            (None, Some(month)) => format!("{month:02}/{}", self.year()),
+            _ => self.year().to_string(),
+        }
+    }
+
     pub fn year_only(year: u16) -> Result<Self, PartialDateError> {
         Self::new(year, None, None)
     }

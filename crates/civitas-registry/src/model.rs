@@ -62,6 +62,23 @@ pub struct Residence {
     pub address: String,
 }
 
+impl Residence {
+    /// The address as one line, as confirmations print it: street, commune, province.
+    pub fn full_text(&self) -> String {
+        let units = civitas_core::AdminUnits::get();
+        let commune = units.commune(self.commune.as_str());
+        let province =
+            commune.and_then(|c| units.province(&c.province_code)).map(|p| p.name.as_str()).unwrap_or_default();
+        let commune = commune.map(|c| c.name.as_str()).unwrap_or_default();
+        [self.address.as_str(), commune, province]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemporaryResidence {

@@ -8,4 +8,5 @@ pub mod civil;
 pub mod documents;
 pub mod dossiers;
 pub mod followups;
+pub mod submission;
 pub mod workflow;

@@ -15,12 +15,13 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use civitas_core::Pid;
 use civitas_core::card::CardQr;
-use civitas_core::{AdminUnits, Pid};
 use civitas_identity::Role;
-use civitas_services::catalogue::{Procedure, Replacement, StepRole};
+use civitas_services::catalogue::{Procedure, StepRole};
 use civitas_services::documents::{self, DocumentError};
 use civitas_services::dossiers::{self, ActInput, Actor, Dossier, DossierError, NewDossier, QueueFilter, Rating};
+use civitas_services::submission::{self, SubmissionError};
 use civitas_services::workflow::{Action, State};
 
 use crate::AppState;
@@ -249,22 +250,12 @@ pub struct OnlineSubmission {
     components: BTreeMap<String, String>,
 }
 
-/// The applicant's details as the register holds them, copied into the dossier.
-pub(crate) fn applicant_data(person: &civitas_registry::Person) -> serde_json::Value {
-    serde_json::json!({
-        "pid": person.pid.as_str(),
-        "full_name": person.full_name,
-        "birth_date": crate::pages::date_text(&person.birth_date),
-        "sex": person.sex.label("vi"),
-        "permanent_residence": person.permanent_residence.as_ref().map(crate::pages::residence_text),
-    })
-}
-
 /// Everything checked before a dossier is stored: the form, the components, the competent unit.
 pub struct Prepared {
     pub new: NewDossier,
 }
 
+/// Checks a submission (see `civitas_services::submission::prepare`), as problem details.
 pub async fn prepare(
     state: &AppState,
     procedure: &Procedure,
@@ -274,107 +265,18 @@ pub async fn prepare(
     channel: &str,
     extra: serde_json::Value,
 ) -> Result<Prepared, Problem> {
-    let mut errors: Vec<FieldProblem> = Vec::new();
-    let checked = match procedure.check_fields(fields) {
-        Ok(c) => c,
-        Err(es) => {
-            errors.extend(es.into_iter().map(|e| FieldProblem {
-                detail: format!("{} {}", e.field, e.problem.text_en()),
-                field: format!("fields.{}", e.field),
-            }));
-            BTreeMap::new()
-        }
-    };
-    let mut attached = serde_json::Map::new();
-    let mut replaced = serde_json::Map::new();
-    for code in components.keys() {
-        if !procedure.components.iter().any(|c| &c.code == code && c.needs_file()) {
-            errors.push(FieldProblem {
-                field: format!("components.{code}"),
-                detail: format!("{code} is not a document this procedure asks for"),
-            });
+    let receiving =
+        submission::Receiving { body_code: &state.body_code, catalogue_version: &state.catalogue.version, channel };
+    match submission::prepare(&state.db, &receiving, procedure, person, fields, components, extra).await {
+        Ok(new) => Ok(Prepared { new }),
+        Err(SubmissionError::Store(e)) => Err(e.into()),
+        Err(SubmissionError::Invalid(errors)) => {
+            let detail = errors.iter().map(|e| e.detail.clone()).collect::<Vec<_>>().join("; ");
+            let errors = errors.into_iter().map(|e| FieldProblem { field: e.field, detail: e.detail }).collect();
+            Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-form", "The form has problems", detail)
+                .with_errors(errors))
         }
     }
-    for c in &procedure.components {
-        match (c.replacement(), components.get(&c.code)) {
-            (Some(Replacement::Register), _) => {
-                replaced.insert(c.code.clone(), "register".into());
-            }
-            (Some(Replacement::Form), _) => {
-                replaced.insert(c.code.clone(), "form".into());
-            }
-            (_, Some(id)) => {
-                if documents::owned_by(&state.db, id, person.pid.as_str()).await? {
-                    attached.insert(c.code.clone(), id.clone().into());
-                } else {
-                    errors.push(FieldProblem {
-                        field: format!("components.{}", c.code),
-                        detail: format!("document {id} is not in the applicant's store"),
-                    });
-                }
-            }
-            (Some(Replacement::Result(of)), None) => {
-                match documents::latest_result(&state.db, person.pid.as_str(), &of).await? {
-                    Some(doc) => {
-                        attached.insert(c.code.clone(), doc.id.into());
-                        replaced.insert(c.code.clone(), format!("result:{of}").into());
-                    }
-                    None if c.required => errors.push(FieldProblem {
-                        field: format!("components.{}", c.code),
-                        detail: format!("{} is required (no result of {of} in the store to reuse)", c.name_en),
-                    }),
-                    None => {}
-                }
-            }
-            (None, None) if c.required => errors.push(FieldProblem {
-                field: format!("components.{}", c.code),
-                detail: format!("{} is required", c.name_en),
-            }),
-            (None, None) => {}
-        }
-    }
-    // The competent unit: the commune the form names, else the applicant's permanent residence.
-    let commune = procedure
-        .commune_of(&checked)
-        .map(str::to_owned)
-        .or_else(|| person.permanent_residence.as_ref().map(|r| r.commune.as_str().to_owned()));
-    let unit = commune.as_deref().and_then(|c| AdminUnits::get().commune(c)).map(|c| match procedure.level {
-        civitas_services::catalogue::Level::Commune => c.code.clone(),
-        civitas_services::catalogue::Level::Province => c.province_code.clone(),
-    });
-    if errors.is_empty() && unit.is_none() {
-        errors.push(FieldProblem {
-            field: "fields.commune".into(),
-            detail: "the register has no permanent residence for the applicant: name the commune".into(),
-        });
-    }
-    if !errors.is_empty() {
-        let detail = errors.iter().map(|e| e.detail.clone()).collect::<Vec<_>>().join("; ");
-        return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-form", "The form has problems", detail)
-            .with_errors(errors));
-    }
-    let mut data = serde_json::json!({
-        "applicant": applicant_data(person),
-        "fields": checked,
-        "components": attached,
-        "replaced": replaced,
-    });
-    if let (Some(obj), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
-        obj.extend(extra);
-    }
-    Ok(Prepared {
-        new: NewDossier {
-            procedure_code: procedure.code.clone(),
-            body_code: state.body_code.clone(),
-            unit_code: unit.unwrap_or_default(),
-            applicant_pid: person.pid.as_str().to_owned(),
-            applicant_name: person.full_name.clone(),
-            channel: channel.to_owned(),
-            data,
-            statutory_days: procedure.days,
-            catalogue_version: state.catalogue.version.clone(),
-        },
-    })
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {

@@ -16,7 +16,7 @@ use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use civitas_core::{AdminUnits, PartialDate};
+use civitas_core::PartialDate;
 use civitas_registry::{Person, Residence};
 
 use crate::AppState;
@@ -382,19 +382,11 @@ pub struct SearchForm {
 }
 
 pub(crate) fn residence_text(r: &Residence) -> String {
-    let units = AdminUnits::get();
-    let commune = units.commune(r.commune.as_str());
-    let province = commune.and_then(|c| units.province(&c.province_code)).map(|p| p.name.as_str()).unwrap_or_default();
-    let commune = commune.map(|c| c.name.as_str()).unwrap_or_default();
-    [r.address.as_str(), commune, province].iter().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>().join(", ")
+    r.full_text()
 }
 
 pub(crate) fn date_text(d: &PartialDate) -> String {
-    match (d.day(), d.month()) {
-        (Some(day), Some(month)) => format!("{day:02}/{month:02}/{}", d.year()),
-        (None, Some(month)) => format!("{month:02}/{}", d.year()),
-        _ => d.year().to_string(),
-    }
+    d.vn_text()
 }
 
 async fn search_page(State(state): State<AppState>, headers: HeaderMap, Query(form): Query<SearchForm>) -> Response {
