@@ -8,5 +8,6 @@ pub mod civil;
 pub mod documents;
 pub mod dossiers;
 pub mod followups;
+pub mod processing;
 pub mod submission;
 pub mod workflow;

@@ -19,8 +19,6 @@ use utoipa::{IntoParams, ToSchema};
 use civitas_docs::{Block, Document};
 use civitas_identity::Role;
 use civitas_services::certificates::{self, Certificate};
-use civitas_services::civil::Record;
-use civitas_store::unit::Write;
 
 use crate::AppState;
 use crate::auth::{Bearer, Caller};
@@ -84,17 +82,6 @@ pub fn render(claims: &CertClaims, jws: &str) -> Result<Vec<u8>, Problem> {
         subject: Some(jws.to_owned()),
     })
     .map_err(|e| crate::problem::internal(&e))
-}
-
-/// Signs a new certificate of `record`: its id, PDF and the write of its row.
-pub async fn issue(
-    state: &AppState,
-    record: &Record,
-    now: time::OffsetDateTime,
-) -> Result<(String, Vec<u8>, Write), Problem> {
-    let ports = Ports(state);
-    let issued = certificate_issue::issue(&state.register, &state.identity.issuer, &ports, &ports, record, now).await?;
-    Ok((issued.id, issued.pdf, issued.write))
 }
 
 pub fn routes() -> Router<AppState> {

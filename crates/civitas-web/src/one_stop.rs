@@ -21,6 +21,7 @@ use civitas_identity::Role;
 use civitas_services::catalogue::{Procedure, StepRole};
 use civitas_services::documents::{self, DocumentError};
 use civitas_services::dossiers::{self, ActInput, Actor, Dossier, DossierError, NewDossier, QueueFilter, Rating};
+use civitas_services::processing::{self, Processing, ProcessingError};
 use civitas_services::submission::{self, SubmissionError};
 use civitas_services::workflow::{Action, State};
 
@@ -831,15 +832,32 @@ pub(crate) fn parse_action(s: &str) -> Result<Action, Problem> {
 
 /// The PDF of the result issued for `d` (a generic result document with the QR of Circular
 /// 01/2023; agencies with their own result templates attach them instead).
-pub(crate) fn result_pdf(
-    state: &AppState,
-    d: &Dossier,
-    procedure: &Procedure,
-    officer: &str,
-) -> Result<Vec<u8>, Problem> {
-    crate::slips::result(state, d, procedure, officer, crate::now())
+/// The server's processing ports: certificates signed with its keys, documents rendered as PDFs.
+struct ResultPdf<'a>(&'a AppState);
+
+impl civitas_services::processing::ResultRenderer for ResultPdf<'_> {
+    fn result(
+        &self,
+        d: &Dossier,
+        procedure: &Procedure,
+        officer: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Vec<u8>, String> {
+        crate::slips::result(self.0, d, procedure, officer, now).map_err(|p| p.detail)
+    }
 }
 
+impl From<ProcessingError> for Problem {
+    fn from(e: ProcessingError) -> Self {
+        match e {
+            ProcessingError::Dossier(d) => d.into(),
+            ProcessingError::Certificate(c) => c.into(),
+            ProcessingError::Render(_) => crate::problem::internal(&e),
+        }
+    }
+}
+
+/// An officer's action on a dossier of their units (`civitas_services::processing::perform`).
 pub async fn perform(
     state: &AppState,
     caller: &Caller,
@@ -856,45 +874,18 @@ pub async fn perform(
         return Err(Problem::not_found(format!("no dossier {code} that you may see")));
     }
     let procedure = state.catalogue.get(&d.procedure_code).ok_or_else(Problem::internal)?;
-    let mut input = input;
-    // The result of a civil-status registration is its certificate, signed.
-    if action == Action::IssueResult
-        && civitas_services::civil::kind_of(&procedure.code).is_some()
-        && let Some(record) = civitas_services::civil::record_of(&state.db, code).await?
-    {
-        let now = crate::now();
-        let (_, pdf, write) = crate::certificates::issue(state, &record, now).await?;
-        input.result = Some(dossiers::ResultFile {
-            name: format!("{} {}.pdf", procedure.name_vi, record.registration_number.replace('/', "-")),
-            bytes: pdf,
-        });
-        let (current, mut writes) =
-            dossiers::plan_act(&state.db, &state.calendar, procedure, code, action, &actor, input, now).await?;
-        writes.push(write);
-        return Ok(dossiers::commit_planned(&state.db, code, current.version, &writes).await?);
-    }
-    if action == Action::IssueResult && input.result.is_none() {
-        let bytes = result_pdf(state, &d, procedure, &caller.claims.sub)?;
-        input.result =
-            Some(dossiers::ResultFile { name: format!("Kết quả {} {}.pdf", procedure.code, d.code), bytes });
-    }
-    if action == Action::Approve && civitas_services::civil::kind_of(&procedure.code).is_some() {
-        let register = state.register.as_ref();
-        return Ok(civitas_services::civil::approve(
-            &state.db,
-            register,
-            &state.calendar,
-            procedure,
-            code,
-            &actor,
-            input,
-            not_duplicate,
-            &state.committer,
-            crate::now(),
-        )
-        .await?);
-    }
-    Ok(dossiers::act(&state.db, &state.calendar, procedure, code, action, &actor, input, crate::now()).await?)
+    let ports = crate::certificates::Ports(state);
+    let processing = Processing {
+        db: &state.db,
+        register: &state.register,
+        calendar: &state.calendar,
+        committer: &state.committer,
+        issuer: &state.identity.issuer,
+        signer: &ports,
+        certificates: &ports,
+        results: &ResultPdf(state),
+    };
+    Ok(processing::perform(&processing, procedure, &d, action, &actor, input, not_duplicate, crate::now()).await?)
 }
 
 #[utoipa::path(post, path = "/api/v1/dossiers/{code}/actions", tag = "dossiers", params(("code" = String, Path)),
