@@ -1,0 +1,286 @@
+//! The citizen's account page (level, sessions, consents, who read my data) and its actions:
+//! revoke a consent, end sessions, lock the account, register a child.
+
+use super::*;
+
+// ----- the citizen's account page -----
+
+pub(super) async fn account_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<FlowQuery>,
+) -> Response {
+    let lang = crate::pages::lang(&headers, q.lang.as_deref());
+    let t = |k| lang.t(k);
+    let Some((_, session)) = browser_session(&state, &headers).await else {
+        return Redirect::to("/signin").into_response();
+    };
+    let now = crate::now().unix_timestamp();
+    let pid = session.pid.clone();
+    let (account, sessions, consents, reads, person) = match (
+        state.identity.account(&pid).await,
+        state.identity.sessions_of(&pid, now).await,
+        state.identity.consents_of(&pid).await,
+        civitas_store::access_log::for_subject(&state.db, &pid, 20).await,
+    ) {
+        (Ok(Some(a)), Ok(s), Ok(c), Ok(r)) => {
+            let person = match civitas_core::Pid::parse(&pid) {
+                Ok(p) => state.register.get(&p).await.ok().flatten(),
+                Err(_) => None,
+            };
+            (a, s, c, r, person)
+        }
+        _ => {
+            return message_page(
+                &state,
+                &headers,
+                lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "oidc.error",
+                t("error.internal"),
+            );
+        }
+    };
+    let officer = matches!(state.identity.officer_role(&pid).await, Ok(Some(_)));
+    let (csrf, fresh) = csrf_of(&state, &headers);
+    let here = session.sid();
+    let body = html! {
+        (crate::service_pages::citizen_nav(lang))
+        h1 { (t("account.title")) }
+        @if let Some(p) = &person { p class="lead" { (p.full_name) } }
+        dl class="facts" {
+            dt { (t("pid")) } dd { (pid) }
+            dt { (t("account.level")) } dd { (if account.level >= 2 { t("level.2") } else { t("level.1") }) }
+            dt { (t("account.state")) } dd { (lang.t(&format!("state.{}", account.state.as_str()))) }
+            dt { (t("phone")) } dd { (account.phone.clone().unwrap_or_else(|| t("none").into())) }
+            dt { (t("account.second_factor")) } dd { (if account.has_totp { t("yes") } else { t("no") }) }
+            dt { (t("account.session_level")) } dd { (if session.level >= 2 { t("level.2") } else { t("level.1") }) }
+        }
+        @if officer { p { a href="/officer/search" { (t("officer.console")) } } }
+        h2 { (t("account.sessions")) }
+        table {
+            thead { (table_head(lang, &["account.started", "account.device", "account.address", "account.level", "account.action"])) }
+            tbody {
+                @for s in &sessions {
+                    tr {
+                        td { (s.created_at) @if s.sid() == here { " " strong { (t("account.this_device")) } } }
+                        td { (s.user_agent) }
+                        td { (s.ip) }
+                        td { (s.level) }
+                        td {
+                            form method="post" action="/account/sessions/end" class="inline" {
+                                input type="hidden" name="csrf" value=(csrf);
+                                input type="hidden" name="sid" value=(s.sid());
+                                button type="submit" class="link" { (t("account.end")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        form method="post" action="/account/sessions/end-all" {
+            input type="hidden" name="csrf" value=(csrf);
+            button type="submit" { (t("account.end_all")) }
+        }
+        h2 { (t("account.consents")) }
+        @if consents.is_empty() { p { (t("account.no_consents")) } } @else {
+            table {
+                thead { (table_head(lang, &["account.client", "account.scopes", "account.granted", "account.action"])) }
+                tbody {
+                    @for (client_id, name, scopes, at) in &consents {
+                        tr {
+                            td { (name) } td { (scopes) } td { (at) }
+                            td {
+                                form method="post" action="/account/consents/revoke" class="inline" {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="client_id" value=(client_id);
+                                    button type="submit" class="link" { (t("account.revoke")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { (t("account.reads")) }
+        @if reads.is_empty() { p { (t("account.no_reads")) } } @else {
+            table {
+                thead { (table_head(lang, &["time", "actor", "account.purpose", "account.fields"])) }
+                tbody { @for r in &reads { tr { td { (r.at) } td { (r.actor) " (" (r.role) ")" } td { (r.purpose.clone().unwrap_or_default()) } td { (r.fields) } } } }
+            }
+        }
+        @if account.level >= 2 {
+            h2 { (t("child.title")) }
+            p class="hint" { (t("child.intro")) }
+            @if session.level < 2 { p { a href="/signin/otp" { (t("child.step_up")) } } } @else {
+                form method="post" action="/account/child" novalidate {
+                    input type="hidden" name="csrf" value=(csrf);
+                    (inputs(&[field("child_pid", t("child.pid"), "text", "off", ""), field("child_password", t("child.password"), "password", "new-password", "")], &[]))
+                    button type="submit" { (t("child.submit")) }
+                }
+            }
+        }
+        h2 { (t("account.lock")) }
+        p { (t("account.lock_text")) }
+        form method="post" action="/account/lock" {
+            input type="hidden" name="csrf" value=(csrf);
+            button type="submit" class="danger" { (t("account.lock_button")) }
+        }
+        form method="post" action="/signout" {
+            input type="hidden" name="csrf" value=(csrf);
+            p { button type="submit" class="link" { (t("signout")) } }
+        }
+    };
+    let ctx = PageContext { lang, title: t("account.title"), caller: None, csrf: None, path: "/account" };
+    page(
+        StatusCode::OK,
+        layout(&ctx, body),
+        q.lang.is_some().then_some((lang, &state)),
+        fresh.then_some((csrf.as_str(), &state)),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AccountForm {
+    csrf: Option<String>,
+    sid: Option<String>,
+    client_id: Option<String>,
+}
+
+/// The session of a form post from the account page, CSRF-checked.
+pub(super) async fn own_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: Option<&str>,
+) -> Result<Session, Response> {
+    let lang = crate::pages::lang(headers, None);
+    if !csrf_ok(state, headers, csrf.unwrap_or_default()) {
+        return Err(csrf_refused(lang));
+    }
+    browser_session(state, headers).await.map(|(_, s)| s).ok_or_else(|| Redirect::to("/signin").into_response())
+}
+
+pub(super) async fn revoke_consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<AccountForm>,
+) -> Response {
+    let session = match own_session(&state, &headers, form.csrf.as_deref()).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match state.identity.revoke_consent(&session.pid, form.client_id.as_deref().unwrap_or_default(), crate::now()).await
+    {
+        Ok(_) => Redirect::to("/account").into_response(),
+        Err(e) => internal(&e),
+    }
+}
+
+pub(super) async fn end_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<AccountForm>,
+) -> Response {
+    let session = match own_session(&state, &headers, form.csrf.as_deref()).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match state
+        .identity
+        .end_session_by_sid(&session.pid, form.sid.as_deref().unwrap_or_default(), crate::now().unix_timestamp())
+        .await
+    {
+        Ok(_) => Redirect::to("/account").into_response(),
+        Err(e) => internal(&e),
+    }
+}
+
+pub(super) async fn end_all(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<AccountForm>,
+) -> Response {
+    let session = match own_session(&state, &headers, form.csrf.as_deref()).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match state.identity.end_all_sessions(&session.pid, crate::now().unix_timestamp()).await {
+        Ok(()) => {
+            let mut r = Redirect::to("/signin").into_response();
+            r.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SID_COOKIE, "", 0));
+            r
+        }
+        Err(e) => internal(&e),
+    }
+}
+
+pub(super) async fn lock_own(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<AccountForm>,
+) -> Response {
+    let session = match own_session(&state, &headers, form.csrf.as_deref()).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let lang = crate::pages::lang(&headers, None);
+    match state.identity.lock(&session.pid, &session.pid, "holder's request", crate::now()).await {
+        Ok(()) => {
+            let mut r =
+                message_page(&state, &headers, lang, StatusCode::OK, "account.locked", lang.t("account.locked_text"));
+            r.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SID_COOKIE, "", 0));
+            r
+        }
+        Err(e) => internal(&e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChildForm {
+    csrf: Option<String>,
+    child_pid: Option<String>,
+    child_password: Option<String>,
+}
+
+pub(super) async fn register_child(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<ChildForm>,
+) -> Response {
+    let session = match own_session(&state, &headers, form.csrf.as_deref()).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let lang = crate::pages::lang(&headers, None);
+    if session.level < 2 {
+        return Redirect::to("/signin/otp").into_response();
+    }
+    let child = form.child_pid.unwrap_or_default();
+    let result = state
+        .identity
+        .register_child(&session.pid, &child, form.child_password.as_deref().unwrap_or_default(), crate::now())
+        .await;
+    match result {
+        Ok(()) => message_page(&state, &headers, lang, StatusCode::OK, "child.done", lang.t("child.done_text")),
+        Err(AccountError::Policy(p)) => message_page(
+            &state,
+            &headers,
+            lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "child.title",
+            lang.t(&format!("policy.{}", p.slug())),
+        ),
+        Err(AccountError::Invalid(..) | AccountError::NoPerson(_)) => {
+            message_page(&state, &headers, lang, StatusCode::UNPROCESSABLE_ENTITY, "child.title", lang.t("error.pid"))
+        }
+        Err(AccountError::NotAllowed(slug, _)) => message_page(
+            &state,
+            &headers,
+            lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "child.title",
+            lang.t(&format!("child.{slug}")),
+        ),
+        Err(e) => internal(&e),
+    }
+}

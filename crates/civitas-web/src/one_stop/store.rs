@@ -1,0 +1,127 @@
+//! The catalogue API and the citizen's document store API.
+
+use super::*;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ProcedureQuery {
+    /// Words of the name (either language, diacritics optional) or the code.
+    q: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcedureList {
+    /// Version of the catalogue.
+    version: String,
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<Procedure>,
+}
+
+#[utoipa::path(get, path = "/api/v1/procedures", tag = "procedures", params(ProcedureQuery),
+    responses((status = 200, body = ProcedureList)))]
+pub async fn list_procedures(
+    AxumState(state): AxumState<AppState>,
+    Query(q): Query<ProcedureQuery>,
+) -> Json<ProcedureList> {
+    let items = state.catalogue.search(q.q.as_deref().unwrap_or_default()).into_iter().cloned().collect();
+    Json(ProcedureList { version: state.catalogue.version.clone(), items })
+}
+
+#[utoipa::path(get, path = "/api/v1/procedures/{code}", tag = "procedures",
+    params(("code" = String, Path, description = "Procedure code, e.g. DVC-03")),
+    responses((status = 200, body = Object), (status = 404, body = Problem)))]
+pub async fn get_procedure(
+    AxumState(state): AxumState<AppState>,
+    Path(code): Path<String>,
+) -> Result<Json<Procedure>, Problem> {
+    state.catalogue.get(&code).cloned().map(Json).ok_or_else(|| Problem::not_found(format!("no procedure {code}")))
+}
+
+pub(super) fn procedure_of<'a>(state: &'a AppState, code: &str) -> Result<&'a Procedure, Problem> {
+    state.catalogue.get(code).ok_or_else(|| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown-procedure",
+            "Unknown procedure",
+            format!("no procedure {code:?} in the catalogue"),
+        )
+        .with_errors(vec![FieldProblem { field: "procedure".into(), detail: "unknown procedure".into() }])
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UploadQuery {
+    /// The document's name as the citizen knows it.
+    name: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/me/documents", tag = "documents", params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "PDF, JPEG or PNG, at most 10 MiB"),
+    responses((status = 201, body = Object), (status = 400, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn upload_document(
+    AxumState(state): AxumState<AppState>,
+    citizen: Citizen,
+    Query(q): Query<UploadQuery>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<(StatusCode, Json<documents::Document>), Problem> {
+    let body = body.map_err(|e| {
+        Problem::new(
+            e.status(),
+            "too-large",
+            "Document too large",
+            format!(
+                "the file could not be read ({}); at most {} bytes are accepted",
+                e.body_text(),
+                documents::MAX_BYTES
+            ),
+        )
+    })?;
+    let name = q.name.unwrap_or_else(|| "tài liệu".into());
+    let doc = documents::store(&state.db, &citizen.pid, &name, &body, crate::now()).await?;
+    Ok((StatusCode::CREATED, Json(document_for(doc, &citizen))))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentList {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<documents::Document>,
+}
+
+#[utoipa::path(get, path = "/api/v1/me/documents", tag = "documents",
+    responses((status = 200, body = DocumentList), (status = 401, body = Problem)), security(("bearer" = [])))]
+pub async fn my_documents(
+    AxumState(state): AxumState<AppState>,
+    citizen: Citizen,
+) -> Result<Json<DocumentList>, Problem> {
+    let items =
+        documents::list(&state.db, &citizen.pid).await?.into_iter().map(|d| document_for(d, &citizen)).collect();
+    Ok(Json(DocumentList { items }))
+}
+
+pub(crate) fn file_response(media_type: &str, name: &str, bytes: Vec<u8>) -> Response {
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect();
+    (
+        [
+            (header::CONTENT_TYPE, media_type.to_owned()),
+            (header::CONTENT_DISPOSITION, format!("inline; filename=\"{ascii}\"")),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            // A stored file is shown, never run, even when opened inline from this origin.
+            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; sandbox".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/api/v1/me/documents/{id}", tag = "documents",
+    params(("id" = String, Path)), responses((status = 200, description = "The file"), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn my_document(
+    AxumState(state): AxumState<AppState>,
+    citizen: Citizen,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    own_file(&state, &citizen.pid, &id).await?.ok_or_else(|| Problem::not_found("no such document in your store"))
+}

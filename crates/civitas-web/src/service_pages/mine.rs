@@ -1,0 +1,448 @@
+//! The citizen's own dossiers (with supplements, ratings, withdrawal, receipts) and documents,
+//! and the public status lookup.
+
+use super::*;
+
+// ----- my dossiers -----
+
+pub(super) async fn my_dossiers(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQ>) -> Response {
+    let lang = crate::pages::lang(&headers, q.lang.as_deref());
+    let pid = page_try!(citizen(&state, &headers).await);
+    let list = match dossiers::of_applicant(&state.db, &pid, 200).await {
+        Ok(l) => l,
+        Err(e) => return problem_page(&state, &headers, lang, crate::problem::internal(&e)),
+    };
+    let title = tr(lang, "Hồ sơ của tôi", "My dossiers");
+    let body = html! {
+        (citizen_nav(lang))
+        h1 { (title) }
+        @if list.is_empty() { p { (tr(lang, "Bạn chưa nộp hồ sơ nào.", "You have not submitted any dossier.")) } }
+        @else {
+            table {
+                tr { th scope="col" { (tr(lang, "Mã hồ sơ", "Code")) } th scope="col" { (tr(lang, "Thủ tục", "Procedure")) } th scope="col" { (tr(lang, "Trạng thái", "Status")) } th scope="col" { (tr(lang, "Ngày hẹn", "Due")) } }
+                @for d in &list {
+                    tr {
+                        td { a href=(format!("/my/dossiers/{}", d.code)) { (d.code) } }
+                        td { (state.catalogue.get(&d.procedure_code).map(|p| name(lang, p).to_owned()).unwrap_or(d.procedure_code.clone())) }
+                        td { (state_text(lang, d.state)) }
+                        td { (d.appointment_on) }
+                    }
+                }
+            }
+        }
+    };
+    html_page(&state, &headers, lang, StatusCode::OK, title, "/my/dossiers", None, body)
+}
+
+pub(super) fn follow_ups(lang: Lang, subs: &[civitas_services::followups::SubDossier]) -> Markup {
+    html! {
+        @if !subs.is_empty() {
+            h2 { (tr(lang, "Thủ tục liên thông", "Interconnected procedures")) }
+            table id="follow-ups" {
+                tr { th scope="col" { (tr(lang, "Thủ tục", "Procedure")) } th scope="col" { (tr(lang, "Cơ quan", "Agency")) } th scope="col" { (tr(lang, "Trạng thái", "Status")) } th scope="col" { (tr(lang, "Hạn", "Due")) } }
+                @for s in subs {
+                    tr {
+                        td { (if lang == Lang::En { &s.name_en } else { &s.name_vi }) }
+                        td { (s.agency_id) }
+                        td { (match s.state.as_str() { "accepted" => tr(lang, "Cơ quan đã tiếp nhận", "Accepted by the agency"), "failed" => tr(lang, "Gửi không thành công", "Not delivered"), _ => tr(lang, "Đang gửi", "Sending") }) @if let Some(r) = &s.reference { " (" (r) ")" } }
+                        td { (s.due_on) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn timeline(lang: Lang, steps: &[dossiers::StepRecord], show_actor: bool) -> Markup {
+    html! {
+        h2 { (tr(lang, "Quá trình xử lý", "Timeline")) }
+        ol class="timeline" {
+            @for s in steps {
+                li { (s.at.get(..16).unwrap_or(&s.at).replace('T', " ")) " — " strong { (action_text(lang, &s.action)) }
+                    @if show_actor { " (" (s.actor) ")" }
+                    @if let Some(n) = &s.note { ": " (n) } }
+            }
+        }
+    }
+}
+
+pub(super) fn facts(state: &AppState, lang: Lang, d: &Dossier) -> Markup {
+    html! {
+        dl class="facts" {
+            dt { (tr(lang, "Mã hồ sơ", "Dossier code")) } dd id="dossier-code" { (d.code) }
+            dt { (tr(lang, "Thủ tục", "Procedure")) } dd { (state.catalogue.get(&d.procedure_code).map(|p| name(lang, p).to_owned()).unwrap_or(d.procedure_code.clone())) }
+            dt { (tr(lang, "Người nộp", "Applicant")) } dd { (d.applicant_name) }
+            dt { (tr(lang, "Trạng thái", "Status")) } dd id="dossier-state" { (state_text(lang, d.state)) }
+            dt { (tr(lang, "Ngày tiếp nhận", "Received")) } dd { (d.received_on) }
+            dt { (tr(lang, "Ngày hẹn trả", "Due")) } dd id="dossier-due" { (d.appointment_on) }
+            @if let Some(a) = &d.apology_on { dt { (tr(lang, "Ngày hẹn mới (thư xin lỗi)", "New date (apology)")) } dd { (a) } }
+            @if let Some(s) = &d.supplement_due_on { dt { (tr(lang, "Hạn bổ sung", "Supplement due")) } dd { (s) } }
+        }
+    }
+}
+
+pub(super) async fn own_dossier(
+    state: &AppState,
+    headers: &HeaderMap,
+    code: &str,
+) -> Result<(String, Dossier), Response> {
+    let pid = citizen(state, headers).await?;
+    let lang = crate::pages::lang(headers, None);
+    match dossiers::get(&state.db, code).await {
+        Ok(Some(d)) if d.applicant_pid == pid => Ok((pid, d)),
+        _ => Err(not_found(state, headers, lang, "Không tìm thấy hồ sơ.", "No such dossier.")),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct DossierQ {
+    lang: Option<String>,
+    submitted: Option<String>,
+}
+
+pub(super) async fn my_dossier(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Query(q): Query<DossierQ>,
+) -> Response {
+    let lang = crate::pages::lang(&headers, q.lang.as_deref());
+    let (_, d) = page_try!(own_dossier(&state, &headers, &code).await);
+    let steps = dossiers::steps(&state.db, &code).await.unwrap_or_default();
+    let (csrf, _) = csrf_of(&state, &headers);
+    let p = state.catalogue.get(&d.procedure_code);
+    let title = tr(lang, "Hồ sơ", "Dossier");
+    let body = html! {
+        (citizen_nav(lang))
+        @if q.submitted.is_some() {
+            div class="confirmation" role="status" {
+                h1 { (tr(lang, "Đã nộp hồ sơ", "Dossier submitted")) }
+                p { (tr(lang, "Mã hồ sơ của bạn", "Your dossier code")) ": " strong id="new-code" { (d.code) } }
+            }
+        } @else { h1 { (title) " " (d.code) } }
+        (facts(&state, lang, &d))
+        p { a href=(format!("/my/dossiers/{}/receipt.pdf", d.code)) { (tr(lang, "Giấy tiếp nhận và hẹn trả kết quả (PDF)", "Receipt and appointment slip (PDF)")) } }
+        @if let Some(id) = &d.result_document { p { a href=(format!("/my/documents/{id}")) id="result-link" { (tr(lang, "Kết quả (PDF)", "Result (PDF)")) } } }
+        @if d.state == DState::SupplementRequested && let Some(p) = p {
+            h2 { (tr(lang, "Bổ sung hồ sơ", "Supply documents")) }
+            form method="post" action=(format!("/my/dossiers/{}/supplement", d.code)) enctype="multipart/form-data" {
+                input type="hidden" name="csrf" value=(csrf);
+                @for c in p.components.iter().filter(|c| c.needs_file()) {
+                    div class="field" {
+                        label for=(format!("s-{}", c.code)) { (if lang == Lang::En { &c.name_en } else { &c.name_vi }) }
+                        input type="file" id=(format!("s-{}", c.code)) name=(format!("file.{}", c.code));
+                    }
+                }
+                div class="field" { label for="s-note" { (tr(lang, "Ghi chú", "Note")) } input type="text" id="s-note" name="note"; }
+                button type="submit" { (tr(lang, "Gửi bổ sung", "Send")) }
+            }
+        }
+        @if matches!(d.state, DState::ResultIssued | DState::Returned | DState::Refused) && d.rating.is_none() {
+            h2 { (tr(lang, "Đánh giá mức độ hài lòng", "How satisfied are you?")) }
+            form method="post" action=(format!("/my/dossiers/{}/rate", d.code)) {
+                input type="hidden" name="csrf" value=(csrf);
+                fieldset {
+                    legend { (tr(lang, "Chọn một", "Choose one")) }
+                    @for (v, vi, en) in [("very_satisfied", "Rất hài lòng", "Very satisfied"), ("satisfied", "Hài lòng", "Satisfied"), ("not_satisfied", "Không hài lòng", "Not satisfied")] {
+                        div { input type="radio" id=(format!("r-{v}")) name="rating" value=(v); label for=(format!("r-{v}")) { (tr(lang, vi, en)) } }
+                    }
+                }
+                button type="submit" { (tr(lang, "Gửi đánh giá", "Send rating")) }
+            }
+        }
+        @if let Some(r) = d.rating { p id="rated" { (tr(lang, "Bạn đã đánh giá", "You rated")) ": " (match r { Rating::VerySatisfied => tr(lang, "Rất hài lòng", "Very satisfied"), Rating::Satisfied => tr(lang, "Hài lòng", "Satisfied"), Rating::NotSatisfied => tr(lang, "Không hài lòng", "Not satisfied") }) } }
+        @if matches!(d.state, DState::Received | DState::InProcessing | DState::SupplementRequested) {
+            form method="post" action=(format!("/my/dossiers/{}/withdraw", d.code)) {
+                input type="hidden" name="csrf" value=(csrf);
+                button type="submit" class="secondary" { (tr(lang, "Rút hồ sơ", "Withdraw the dossier")) }
+            }
+        }
+        (follow_ups(lang, &civitas_services::followups::sub_dossiers_of(&state.db, &code).await.unwrap_or_default()))
+        (timeline(lang, &steps, false))
+    };
+    html_page(&state, &headers, lang, StatusCode::OK, title, &format!("/my/dossiers/{code}"), None, body)
+}
+
+pub(super) async fn my_supplement(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    mp: Multipart,
+) -> Response {
+    let lang = crate::pages::lang(&headers, None);
+    let (pid, d) = page_try!(own_dossier(&state, &headers, &code).await);
+    let (text, errors) = match read_multipart(&state, &headers, &pid, mp).await {
+        Ok(x) => x,
+        Err(MultipartRefusal::Csrf) => return csrf_expired(&state, &headers, lang),
+        Err(MultipartRefusal::Interrupted) => {
+            let text = tr(lang, "Tệp tải lên bị gián đoạn: hãy gửi lại.", "The upload was interrupted: send it again.");
+            return message(&state, &headers, lang, StatusCode::BAD_REQUEST, text);
+        }
+    };
+    if let Some((_, e)) = errors.first() {
+        return message(&state, &headers, lang, StatusCode::UNPROCESSABLE_ENTITY, e);
+    }
+    let Some(p) = state.catalogue.get(&d.procedure_code) else {
+        return problem_page(&state, &headers, lang, Problem::internal());
+    };
+    let components: Vec<(String, String)> =
+        text.iter().filter_map(|(k, v)| k.strip_prefix("doc.").map(|c| (c.to_owned(), v.clone()))).collect();
+    let input = ActInput { note: text.get("note").cloned(), components, ..Default::default() };
+    match dossiers::act(
+        &state.db,
+        &state.calendar,
+        p,
+        &code,
+        Action::Supplement,
+        &Actor::Applicant(pid),
+        input,
+        crate::now(),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&format!("/my/dossiers/{code}")).into_response(),
+        Err(e) => problem_page(&state, &headers, lang, e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RateForm {
+    csrf: String,
+    rating: Option<String>,
+}
+
+pub(super) async fn my_rating(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Form(form): Form<RateForm>,
+) -> Response {
+    let lang = crate::pages::lang(&headers, None);
+    let (pid, _) = page_try!(own_dossier(&state, &headers, &code).await);
+    if !csrf_ok(&state, &headers, &form.csrf) {
+        return csrf_expired(&state, &headers, lang);
+    }
+    let Some(rating) = form.rating.and_then(|r| serde_json::from_value::<Rating>(serde_json::Value::String(r)).ok())
+    else {
+        return message(
+            &state,
+            &headers,
+            lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            tr(lang, "Chọn một mức đánh giá.", "Choose a rating."),
+        );
+    };
+    match dossiers::rate(&state.db, &code, &pid, rating, crate::now()).await {
+        Ok(_) => Redirect::to(&format!("/my/dossiers/{code}")).into_response(),
+        Err(e) => problem_page(&state, &headers, lang, e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnly {
+    csrf: String,
+}
+
+pub(super) async fn my_withdraw(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let lang = crate::pages::lang(&headers, None);
+    let (pid, d) = page_try!(own_dossier(&state, &headers, &code).await);
+    if !csrf_ok(&state, &headers, &form.csrf) {
+        return csrf_expired(&state, &headers, lang);
+    }
+    let Some(p) = state.catalogue.get(&d.procedure_code) else {
+        return problem_page(&state, &headers, lang, Problem::internal());
+    };
+    match dossiers::act(
+        &state.db,
+        &state.calendar,
+        p,
+        &code,
+        Action::Withdraw,
+        &Actor::Applicant(pid),
+        ActInput::default(),
+        crate::now(),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&format!("/my/dossiers/{code}")).into_response(),
+        Err(e) => problem_page(&state, &headers, lang, e.into()),
+    }
+}
+
+pub(super) async fn my_receipt(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Response {
+    let lang = crate::pages::lang(&headers, None);
+    let (_, d) = page_try!(own_dossier(&state, &headers, &code).await);
+    match crate::slips::receipt(&state, &d) {
+        Ok(bytes) => crate::one_stop::file_response("application/pdf", &format!("tiep-nhan-{code}.pdf"), bytes),
+        Err(p) => problem_page(&state, &headers, lang, p),
+    }
+}
+
+// ----- my documents -----
+
+pub(super) async fn render_documents(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    pid: &str,
+    error: Option<String>,
+) -> Response {
+    let docs = documents::list(&state.db, pid).await.unwrap_or_default();
+    let (csrf, _) = csrf_of(state, headers);
+    let title = tr(lang, "Kho dữ liệu của tôi", "My documents");
+    let errors: Vec<(&str, &str)> = error.as_deref().map(|e| vec![("file", e)]).unwrap_or_default();
+    let body = html! {
+        (citizen_nav(lang))
+        h1 { (title) }
+        (error_summary(lang, &errors))
+        @if docs.is_empty() { p { (tr(lang, "Chưa có giấy tờ nào.", "No documents yet.")) } }
+        @else {
+            table id="documents" {
+                tr { th scope="col" { (tr(lang, "Tên", "Name")) } th scope="col" { (tr(lang, "Loại", "Kind")) } th scope="col" { (tr(lang, "Ngày", "Date")) } }
+                @for d in &docs {
+                    tr {
+                        td { a href=(format!("/my/documents/{}", d.id)) { (d.name) } }
+                        td { (if d.kind == "result" { tr(lang, "Kết quả giải quyết", "Result") } else { tr(lang, "Giấy tờ tải lên", "Upload") }) }
+                        td { (d.created_at.get(..10).unwrap_or_default()) }
+                    }
+                }
+            }
+        }
+        h2 { (tr(lang, "Tải lên giấy tờ", "Upload a document")) }
+        form method="post" action="/my/documents" enctype="multipart/form-data" {
+            input type="hidden" name="csrf" value=(csrf);
+            div class=(if error.is_some() { "field error" } else { "field" }) {
+                label for="file" { (tr(lang, "Tệp PDF, JPEG hoặc PNG (tối đa 10 MB)", "PDF, JPEG or PNG file (at most 10 MB)")) }
+                @if let Some(e) = &error { p class="error-message" { (e) } }
+                input type="file" id="file" name="file.upload";
+            }
+            button type="submit" { (tr(lang, "Tải lên", "Upload")) }
+        }
+    };
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    html_page(state, headers, lang, status, title, "/my/documents", None, body)
+}
+
+pub(super) async fn my_documents(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LangQ>,
+) -> Response {
+    let lang = crate::pages::lang(&headers, q.lang.as_deref());
+    let pid = page_try!(citizen(&state, &headers).await);
+    render_documents(&state, &headers, lang, &pid, None).await
+}
+
+pub(super) async fn my_upload(State(state): State<AppState>, headers: HeaderMap, mp: Multipart) -> Response {
+    let lang = crate::pages::lang(&headers, None);
+    let pid = page_try!(citizen(&state, &headers).await);
+    let (text, errors) = match read_multipart(&state, &headers, &pid, mp).await {
+        Ok(x) => x,
+        Err(MultipartRefusal::Csrf) => return csrf_expired(&state, &headers, lang),
+        Err(MultipartRefusal::Interrupted) => {
+            let text = tr(lang, "Tệp tải lên bị gián đoạn: hãy gửi lại.", "The upload was interrupted: send it again.");
+            return message(&state, &headers, lang, StatusCode::BAD_REQUEST, text);
+        }
+    };
+    if let Some((_, e)) = errors.into_iter().next() {
+        return render_documents(&state, &headers, lang, &pid, Some(e)).await;
+    }
+    if !text.contains_key("doc.upload") {
+        return render_documents(
+            &state,
+            &headers,
+            lang,
+            &pid,
+            Some(tr(lang, "Chọn một tệp.", "Choose a file.").to_owned()),
+        )
+        .await;
+    }
+    Redirect::to("/my/documents").into_response()
+}
+
+pub(super) async fn my_document(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let lang = crate::pages::lang(&headers, None);
+    let pid = page_try!(citizen(&state, &headers).await);
+    match crate::one_stop::own_file(&state, &pid, &id).await {
+        Ok(Some(file)) => file,
+        _ => not_found(&state, &headers, lang, "Không tìm thấy giấy tờ.", "No such document."),
+    }
+}
+
+// ----- public status -----
+
+#[derive(Debug, Deserialize, Default)]
+pub struct StatusQ {
+    lang: Option<String>,
+    code: Option<String>,
+    last4: Option<String>,
+}
+
+pub(super) async fn status_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ext: axum::http::Extensions,
+    Query(q): Query<StatusQ>,
+) -> Response {
+    let lang = crate::pages::lang(&headers, q.lang.as_deref());
+    let code = q.code.clone().unwrap_or_default();
+    let last4 = q.last4.clone().unwrap_or_default();
+    let mut error = None;
+    let mut found = None;
+    if q.code.is_some() {
+        if code.trim().parse::<civitas_core::dossier::DossierCode>().is_err()
+            || last4.len() != 4
+            || !last4.bytes().all(|b| b.is_ascii_digit())
+        {
+            error = Some(tr(
+                lang,
+                "Nhập mã hồ sơ đúng dạng và 4 chữ số cuối của số định danh.",
+                "Enter a dossier code and the last 4 digits of the ID number.",
+            ));
+        } else {
+            let ip = crate::account_pages::client_ip(&state, &headers, &ext);
+            match crate::dossiers::lookup_status(&state, &ip, code.trim(), &last4).await {
+                Ok(crate::dossiers::Lookup::Found(d)) => found = Some(*d),
+                Ok(crate::dossiers::Lookup::Blocked(wait)) => {
+                    return crate::account_pages::too_many(&state, &headers, wait);
+                }
+                Err(p) => return problem_page(&state, &headers, lang, p),
+                Ok(crate::dossiers::Lookup::NoMatch) => {
+                    error = Some(tr(
+                        lang,
+                        "Không có hồ sơ khớp với mã và các chữ số này.",
+                        "No dossier matches this code and these digits.",
+                    ))
+                }
+            }
+        }
+    }
+    let errors: Vec<(&str, &str)> = error.map(|e| vec![("code", e)]).unwrap_or_default();
+    let title = tr(lang, "Tra cứu hồ sơ", "Dossier status");
+    let body = html! {
+        h1 { (title) }
+        (error_summary(lang, &errors))
+        form method="get" action="/status" {
+            div class="field" { label for="code" { (tr(lang, "Mã hồ sơ", "Dossier code")) } input type="text" id="code" name="code" value=(code); }
+            div class="field" { label for="last4" { (tr(lang, "4 chữ số cuối của số định danh", "Last 4 digits of the ID number")) } input type="text" id="last4" name="last4" value=(last4) inputmode="numeric"; }
+            button type="submit" { (tr(lang, "Tra cứu", "Look up")) }
+        }
+        @if let Some(d) = &found {
+            dl class="facts" {
+                dt { (tr(lang, "Trạng thái", "Status")) } dd id="public-state" { (state_text(lang, d.state)) }
+                dt { (tr(lang, "Ngày hẹn trả", "Due")) } dd { (d.apology_on.clone().unwrap_or(d.appointment_on.clone())) }
+            }
+        }
+    };
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::NOT_FOUND };
+    html_page(&state, &headers, lang, status, title, "/status", None, body)
+}

@@ -1,0 +1,419 @@
+//! The officers' service pages: the work queue, a dossier with its actions, slips and
+//! documents, and counter intake from the card QR.
+
+use super::*;
+
+// ----- officer -----
+
+pub(super) async fn officer(state: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
+    let caller = page_caller(state, headers).await?;
+    if !matches!(
+        caller.role(),
+        civitas_identity::Role::OnestopOfficer | civitas_identity::Role::Specialist | civitas_identity::Role::Leader
+    ) {
+        let lang = crate::pages::lang(headers, None);
+        return Err(message(
+            state,
+            headers,
+            lang,
+            StatusCode::FORBIDDEN,
+            tr(lang, "Vai trò của bạn không xử lý hồ sơ.", "Your role does not process dossiers."),
+        ));
+    }
+    Ok(caller)
+}
+
+pub(super) fn officer_nav(lang: Lang, caller: &Caller) -> Markup {
+    html! {
+        nav class="sub" aria-label=(tr(lang, "Một cửa", "One-stop")) {
+            a href="/officer/queue" { (tr(lang, "Hồ sơ cần xử lý", "Work queue")) }
+            @if caller.role() == civitas_identity::Role::OnestopOfficer { " · " a href="/officer/counter" { (tr(lang, "Tiếp nhận tại quầy", "Counter intake")) } }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct QueueQ {
+    lang: Option<String>,
+    procedure: Option<String>,
+    state: Option<String>,
+    due: Option<String>,
+}
+
+pub(super) async fn queue_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<QueueQ>) -> Response {
+    let lang = crate::pages::lang(&headers, q.lang.as_deref());
+    let caller = page_try!(officer(&state, &headers).await);
+    let query =
+        crate::one_stop::QueueQueryPage { procedure: q.procedure.clone(), state: q.state.clone(), due: q.due.clone() };
+    let filter = match crate::one_stop::queue_filter_page(&state, &query) {
+        Ok(f) => f,
+        Err(p) => return problem_page(&state, &headers, lang, p),
+    };
+    let items = match dossiers::queue(&state.db, &caller.unit_scope(), &filter).await {
+        Ok(i) => i,
+        Err(e) => return problem_page(&state, &headers, lang, crate::problem::internal(&e)),
+    };
+    let today = dossiers::local_today(crate::now()).to_string();
+    let title = tr(lang, "Hồ sơ cần xử lý", "Work queue");
+    let sel = |a: &Option<String>, v: &str| a.as_deref() == Some(v);
+    let body = html! {
+        (officer_nav(lang, &caller))
+        h1 { (title) " · " (caller.unit_label()) }
+        form method="get" action="/officer/queue" class="filters" {
+            div class="field" { label for="procedure" { (tr(lang, "Thủ tục", "Procedure")) }
+                select id="procedure" name="procedure" { option value="" { (tr(lang, "Tất cả", "All")) } @for p in &state.catalogue.procedures { option value=(p.code) selected[sel(&q.procedure, &p.code)] { (p.code) " " (name(lang, p)) } } } }
+            div class="field" { label for="state" { (tr(lang, "Trạng thái", "Status")) }
+                select id="state" name="state" { option value="" { (tr(lang, "Đang chờ xử lý", "Open")) } @for s in dossiers::OPEN { @let v = dossiers::name_of(s); option value=(v) selected[sel(&q.state, &v)] { (state_text(lang, s)) } } } }
+            div class="field" { label for="due" { (tr(lang, "Hạn", "Due")) }
+                select id="due" name="due" { option value="" { (tr(lang, "Tất cả", "All")) } option value="soon" selected[sel(&q.due, "soon")] { (tr(lang, "Sắp đến hạn", "Due soon")) } option value="overdue" selected[sel(&q.due, "overdue")] { (tr(lang, "Quá hạn", "Overdue")) } } }
+            button type="submit" { (tr(lang, "Lọc", "Filter")) }
+        }
+        @if items.is_empty() { p { (tr(lang, "Không có hồ sơ.", "No dossiers.")) } }
+        @else {
+            table id="queue" {
+                tr { th scope="col" { (tr(lang, "Mã hồ sơ", "Code")) } th scope="col" { (tr(lang, "Thủ tục", "Procedure")) } th scope="col" { (tr(lang, "Người nộp", "Applicant")) } th scope="col" { (tr(lang, "Trạng thái", "Status")) } th scope="col" { (tr(lang, "Ngày hẹn", "Due")) } }
+                @for d in &items {
+                    tr {
+                        td { a href=(format!("/officer/dossiers/{}", d.code)) { (d.code) } }
+                        td { (d.procedure_code) }
+                        td { (d.applicant_name) }
+                        td { (state_text(lang, d.state)) }
+                        td { (d.appointment_on) @if d.appointment_on < today && d.state != DState::SupplementRequested { " " strong { (tr(lang, "quá hạn", "overdue")) } } }
+                    }
+                }
+            }
+        }
+    };
+    html_page(&state, &headers, lang, StatusCode::OK, title, "/officer/queue", Some(&caller), body)
+}
+
+pub(super) async fn officer_load(
+    state: &AppState,
+    headers: &HeaderMap,
+    code: &str,
+) -> Result<(Caller, Dossier), Response> {
+    let caller = officer(state, headers).await?;
+    let lang = crate::pages::lang(headers, None);
+    match dossiers::get(&state.db, code).await {
+        // The officer who received it at the counter (anywhere: Decree 118) may see it and print
+        // its slips; only the competent unit acts on it.
+        Ok(Some(d))
+            if crate::one_stop::officer_covers(&caller, &d.unit_code)
+                || d.data["received_by"] == caller.claims.sub.as_str() =>
+        {
+            Ok((caller, d))
+        }
+        _ => Err(not_found(
+            state,
+            headers,
+            lang,
+            "Không tìm thấy hồ sơ trong đơn vị của bạn.",
+            "No such dossier in your unit.",
+        )),
+    }
+}
+
+pub(super) async fn officer_dossier(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Query(q): Query<LangQ>,
+) -> Response {
+    let lang = crate::pages::lang(&headers, q.lang.as_deref());
+    let (caller, d) = page_try!(officer_load(&state, &headers, &code).await);
+    render_officer_dossier(&state, &headers, lang, &caller, &d, None).await
+}
+
+pub(super) async fn render_officer_dossier(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    caller: &Caller,
+    d: &Dossier,
+    error: Option<String>,
+) -> Response {
+    let steps = dossiers::steps(&state.db, &d.code).await.unwrap_or_default();
+    let (csrf, _) = csrf_of(state, headers);
+    let p = state.catalogue.get(&d.procedure_code);
+    let actor = match caller.role() {
+        civitas_identity::Role::OnestopOfficer => Actor::Onestop(caller.claims.sub.clone()),
+        civitas_identity::Role::Leader => {
+            Actor::Officer(caller.claims.sub.clone(), civitas_services::catalogue::StepRole::Leader)
+        }
+        _ => Actor::Officer(caller.claims.sub.clone(), civitas_services::catalogue::StepRole::Specialist),
+    };
+    let possible: Vec<Action> = [
+        Action::StartProcessing,
+        Action::Forward,
+        Action::Approve,
+        Action::IssueResult,
+        Action::Return,
+        Action::RequestSupplement,
+        Action::Refuse,
+        Action::RejectAtReceipt,
+    ]
+    .into_iter()
+    .filter(|a| civitas_services::workflow::next(d.state, *a).is_ok())
+    .filter(|a| p.is_some_and(|p| dossiers::permitted(p, d, *a, &actor).is_ok()))
+    .filter(|_| crate::one_stop::officer_covers(caller, &d.unit_code))
+    .collect();
+    let errors: Vec<(&str, &str)> = error.as_deref().map(|e| vec![("note", e)]).unwrap_or_default();
+    let title = format!("{} {}", tr(lang, "Hồ sơ", "Dossier"), d.code);
+    let body = html! {
+        (officer_nav(lang, caller))
+        h1 { (title) }
+        (error_summary(lang, &errors))
+        (facts(state, lang, d))
+        h2 { (tr(lang, "Thông tin tờ khai", "The form")) }
+        dl class="facts" {
+            @if let Some(fields) = d.data["fields"].as_object() { @for (k, v) in fields { dt { (k) } dd { (v.as_str().unwrap_or_default()) } } }
+        }
+        @if let Some(m) = d.data["card_mismatches"].as_array().filter(|m| !m.is_empty()) {
+            p class="error-message" { (tr(lang, "Thông tin trên thẻ khác Cơ sở dữ liệu:", "The card differs from the register:")) " " (m.len()) }
+        }
+        h2 { (tr(lang, "Giấy tờ", "Documents")) }
+        ul {
+            @if let Some(c) = d.data["components"].as_object() { @for (k, v) in c { li { a href=(format!("/officer/documents/{}/{}", d.code, v.as_str().unwrap_or_default())) { (k) } } } }
+            @if let Some(r) = d.data["replaced"].as_object() { @for (k, v) in r { li { (k) ": " (v.as_str().unwrap_or_default()) } } }
+        }
+        p {
+            a href=(format!("/officer/dossiers/{}/receipt.pdf", d.code)) { (tr(lang, "In giấy tiếp nhận (mẫu 01)", "Print the receipt (form 01)")) }
+            @if d.apology_on.is_some() { " · " a href=(format!("/officer/dossiers/{}/apology.pdf", d.code)) { (tr(lang, "In thư xin lỗi (mẫu 04)", "Print the apology (form 04)")) } }
+        }
+        @if !possible.is_empty() {
+            h2 { (tr(lang, "Xử lý", "Process")) }
+            form method="post" action=(format!("/officer/dossiers/{}", d.code)) {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="version" value=(d.version);
+                div class="field" {
+                    label for="note" { (tr(lang, "Nội dung (bắt buộc khi yêu cầu bổ sung, từ chối)", "Note (required to ask for documents or refuse)")) }
+                    input type="text" id="note" name="note";
+                }
+                @if civitas_services::civil::kind_of(&d.procedure_code) == Some(civitas_services::civil::Kind::Birth) && possible.contains(&Action::Approve) {
+                    div class="field" {
+                        input type="checkbox" id="not_duplicate" name="not_duplicate" value="1";
+                        label for="not_duplicate" { (tr(lang, "Đã kiểm tra: không trùng với khai sinh đã đăng ký", "Checked: not a duplicate of a registered birth")) }
+                    }
+                }
+                @for a in &possible {
+                    @let v = dossiers::name_of(*a);
+                    button type="submit" name="action" value=(v) class=(if matches!(a, Action::Refuse | Action::RejectAtReceipt) { "danger" } else { "" }) { (action_text(lang, &v)) } " "
+                }
+            }
+        }
+        (follow_ups(lang, &civitas_services::followups::sub_dossiers_of(&state.db, &d.code).await.unwrap_or_default()))
+        (timeline(lang, &steps, true))
+    };
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    html_page(state, headers, lang, status, &title, &format!("/officer/dossiers/{}", d.code), Some(caller), body)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ActForm {
+    csrf: String,
+    not_duplicate: Option<String>,
+    action: String,
+    note: Option<String>,
+    version: Option<i64>,
+}
+
+pub(super) async fn officer_act(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Form(form): Form<ActForm>,
+) -> Response {
+    let lang = crate::pages::lang(&headers, None);
+    let (caller, d) = page_try!(officer_load(&state, &headers, &code).await);
+    if !csrf_ok(&state, &headers, &form.csrf) {
+        return csrf_expired(&state, &headers, lang);
+    }
+    let action = match crate::one_stop::parse_action(&form.action) {
+        Ok(a) => a,
+        Err(p) => return problem_page(&state, &headers, lang, p),
+    };
+    let input = ActInput {
+        note: form.note.filter(|n| !n.trim().is_empty()),
+        expected_version: form.version,
+        ..Default::default()
+    };
+    match crate::one_stop::perform(&state, &caller, &code, action, input, form.not_duplicate.as_deref() == Some("1"))
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/officer/dossiers/{code}")).into_response(),
+        Err(p) if p.status == 422 => {
+            render_officer_dossier(
+                &state,
+                &headers,
+                lang,
+                &caller,
+                &d,
+                Some(tr(lang, "Ghi rõ nội dung cần bổ sung hoặc lý do.", "Say what is missing, or why.").to_owned()),
+            )
+            .await
+        }
+        Err(p) => problem_page(&state, &headers, lang, p),
+    }
+}
+
+pub(super) async fn officer_slip(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((code, slip)): Path<(String, String)>,
+) -> Response {
+    let lang = crate::pages::lang(&headers, None);
+    let (_, d) = page_try!(officer_load(&state, &headers, &code).await);
+    let made = match slip.as_str() {
+        "receipt.pdf" => crate::slips::receipt(&state, &d),
+        "apology.pdf" if d.apology_on.is_some() => crate::slips::apology(&state, &d),
+        _ => {
+            return not_found(&state, &headers, lang, "Không có phiếu này.", "No such slip.");
+        }
+    };
+    match made {
+        Ok(bytes) => crate::one_stop::file_response("application/pdf", &format!("{code}-{slip}"), bytes),
+        Err(p) => problem_page(&state, &headers, lang, p),
+    }
+}
+
+pub(super) async fn officer_document(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((code, id)): Path<(String, String)>,
+) -> Response {
+    let lang = crate::pages::lang(&headers, None);
+    let (_, d) = page_try!(officer_load(&state, &headers, &code).await);
+    match crate::one_stop::dossier_file(&state, &d, &id).await {
+        Ok(Some(file)) => file,
+        _ => not_found(&state, &headers, lang, "Không tìm thấy giấy tờ.", "No such document."),
+    }
+}
+
+// ----- counter -----
+
+#[derive(Debug, Deserialize, Default)]
+pub struct CounterForm {
+    csrf: Option<String>,
+    card_qr: Option<String>,
+    procedure: Option<String>,
+    #[serde(flatten)]
+    rest: BTreeMap<String, String>,
+}
+
+pub(super) async fn counter_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LangQ>,
+) -> Response {
+    let lang = crate::pages::lang(&headers, q.lang.as_deref());
+    let caller = page_try!(officer(&state, &headers).await);
+    render_counter(&state, &headers, lang, &caller, &CounterForm::default(), None, &[]).await
+}
+
+pub(super) async fn render_counter(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    caller: &Caller,
+    form: &CounterForm,
+    checked: Option<(civitas_registry::Person, Vec<crate::one_stop::Mismatch>)>,
+    errors: &[(String, String)],
+) -> Response {
+    let (csrf, _) = csrf_of(state, headers);
+    let title = tr(lang, "Tiếp nhận hồ sơ tại quầy", "Counter intake");
+    let summary: Vec<(&str, &str)> = errors.iter().map(|(f, m)| (f.as_str(), m.as_str())).collect();
+    let procedure = form.procedure.as_deref().and_then(|c| state.catalogue.get(c));
+    let body = html! {
+        (officer_nav(lang, caller))
+        h1 { (title) }
+        (error_summary(lang, &summary))
+        form method="post" action="/officer/counter" {
+            input type="hidden" name="csrf" value=(csrf);
+            div class="field" {
+                label for="card_qr" { (tr(lang, "Nội dung mã QR trên thẻ Căn cước", "Text of the identity card QR")) }
+                p class="hint" id="card_qr-hint" { (tr(lang, "Quét mã QR hoặc dán nội dung.", "Scan the QR code or paste its text.")) }
+                input type="text" id="card_qr" name="card_qr" value=(form.card_qr.clone().unwrap_or_default()) aria-describedby="card_qr-hint";
+            }
+            div class="field" {
+                label for="procedure" { (tr(lang, "Thủ tục", "Procedure")) }
+                select id="procedure" name="procedure" { option value="" { "—" } @for p in &state.catalogue.procedures { option value=(p.code) selected[form.procedure.as_deref() == Some(p.code.as_str())] { (p.code) " " (name(lang, p)) } } }
+            }
+            @if let Some((person, mismatches)) = &checked {
+                h2 { (tr(lang, "Công dân trong Cơ sở dữ liệu", "The person in the register")) }
+                dl class="facts" { dt { (tr(lang, "Họ và tên", "Full name")) } dd id="person-name" { (person.full_name) } dt { (tr(lang, "Số định danh", "ID number")) } dd { (person.pid.as_str()) } }
+                @if !mismatches.is_empty() {
+                    table id="mismatches" {
+                        tr { th scope="col" { (tr(lang, "Thông tin", "Field")) } th scope="col" { (tr(lang, "Trên thẻ", "On the card")) } th scope="col" { (tr(lang, "Trong Cơ sở dữ liệu", "In the register")) } }
+                        @for m in mismatches { tr { td { (m.field) } td { (m.card) } td { (m.register) } } }
+                    }
+                }
+                @if let Some(p) = procedure {
+                    @for f in &p.fields {
+                        @let error = errors.iter().find(|(n, _)| *n == format!("f-{}", f.name)).map(|(_, m)| m.as_str());
+                        (field_input(lang, f, form.rest.get(&format!("field.{}", f.name)).map(String::as_str).unwrap_or_default(), error))
+                    }
+                    input type="hidden" name="confirm" value="1";
+                }
+            }
+            button type="submit" { (if checked.is_some() && procedure.is_some() { tr(lang, "Tiếp nhận hồ sơ", "Receive the dossier") } else { tr(lang, "Kiểm tra", "Check") }) }
+        }
+    };
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    html_page(state, headers, lang, status, title, "/officer/counter", Some(caller), body)
+}
+
+pub(super) async fn counter(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CounterForm>,
+) -> Response {
+    let lang = crate::pages::lang(&headers, None);
+    let caller = page_try!(officer(&state, &headers).await);
+    if !csrf_ok(&state, &headers, form.csrf.as_deref().unwrap_or_default()) {
+        return csrf_expired(&state, &headers, lang);
+    }
+    if caller.role() != civitas_identity::Role::OnestopOfficer {
+        return message(
+            &state,
+            &headers,
+            lang,
+            StatusCode::FORBIDDEN,
+            tr(lang, "Chỉ cán bộ Một cửa tiếp nhận hồ sơ.", "Only one-stop officers receive dossiers."),
+        );
+    }
+    let qr = form.card_qr.clone().unwrap_or_default();
+    let checked = match crate::one_stop::check_card(&state, &caller, &qr).await {
+        Ok(c) => c,
+        Err(p) => {
+            let errors = vec![("card_qr".to_owned(), p.detail)];
+            return render_counter(&state, &headers, lang, &caller, &form, None, &errors).await;
+        }
+    };
+    let procedure = form.procedure.as_deref().and_then(|c| state.catalogue.get(c));
+    let Some(p) = procedure.filter(|_| form.rest.contains_key("confirm")) else {
+        return render_counter(&state, &headers, lang, &caller, &form, Some(checked), &[]).await;
+    };
+    let fields: BTreeMap<String, String> =
+        form.rest.iter().filter_map(|(k, v)| k.strip_prefix("field.").map(|f| (f.to_owned(), v.clone()))).collect();
+    if let Err(es) = p.check_fields(&fields) {
+        let errors: Vec<(String, String)> =
+            es.into_iter().map(|e| (format!("f-{}", e.field), form_problem_text(lang, e.problem).to_owned())).collect();
+        return render_counter(&state, &headers, lang, &caller, &form, Some(checked), &errors).await;
+    }
+    let (person, mismatches) = checked;
+    let extra = serde_json::json!({ "card_mismatches": mismatches, "received_by": caller.claims.sub });
+    let prepared = match crate::one_stop::prepare(&state, p, &person, &fields, &BTreeMap::new(), "counter", extra).await
+    {
+        Ok(x) => x,
+        Err(problem) => {
+            let errors: Vec<(String, String)> =
+                problem.errors.into_iter().map(|e| (e.field.replacen("fields.", "f-", 1), e.detail)).collect();
+            let checked = crate::one_stop::check_card(&state, &caller, &qr).await.ok();
+            return render_counter(&state, &headers, lang, &caller, &form, checked, &errors).await;
+        }
+    };
+    match state.intake.submit(prepared.new, None, &caller.claims.sub, crate::now()).await {
+        Ok(d) => Redirect::to(&format!("/officer/dossiers/{}", d.code)).into_response(),
+        Err(e) => problem_page(&state, &headers, lang, e.into()),
+    }
+}
