@@ -1,0 +1,162 @@
+//! Receiving dossiers with group commit: submissions of concurrent requests share one
+//! transaction (and their SMS), idempotent by key.
+
+use super::*;
+
+/// Inserts an SMS to the holder of `pid`'s e-ID account (if they have one with a phone), within
+/// the caller's transaction. Binds: subject, body, created_at, pid.
+pub(crate) const NOTIFY: &str = "INSERT INTO outbox_messages (channel, recipient, subject, body, created_at) \
+     SELECT 'sms', phone, $1, $2, $3 FROM accounts WHERE pid = $4 AND phone IS NOT NULL";
+
+pub(crate) struct Pending {
+    new: NewDossier,
+    key: Option<String>,
+    actor: String,
+    now: time::OffsetDateTime,
+    reply: oneshot::Sender<Result<String, DossierError>>,
+}
+
+/// Receives dossiers through one writer that commits whatever arrived together in one
+/// transaction (group commit): each submission is acknowledged only after its transaction is
+/// durable, and a burst costs one disk flush instead of one per dossier.
+#[derive(Clone)]
+pub struct Intake {
+    db: Db,
+    tx: mpsc::Sender<Pending>,
+}
+
+pub(crate) const BATCH: usize = 256;
+
+impl Intake {
+    pub fn start(db: Db, calendar: Arc<WorkCalendar>) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Pending>(4096);
+        let writer_db = db.clone();
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            while rx.recv_many(&mut batch, BATCH).await > 0 {
+                let items = std::mem::take(&mut batch);
+                let (replies, work): (Vec<_>, Vec<_>) =
+                    items.into_iter().map(|p| (p.reply, (p.new, p.key, p.actor, p.now))).unzip();
+                match insert_batch(&writer_db, &calendar, &work).await {
+                    Ok(codes) => {
+                        for (reply, code) in replies.into_iter().zip(codes) {
+                            let _ = reply.send(Ok(code));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "dossier intake: batch failed");
+                        for reply in replies {
+                            let _ = reply.send(Err(DossierError::Store(StoreError::Corrupt(
+                                "the dossier could not be stored".into(),
+                            ))));
+                        }
+                    }
+                }
+            }
+        });
+        Intake { db, tx }
+    }
+
+    /// Receives a dossier. With an `idempotency_key`, submitting again (even concurrently)
+    /// returns the dossier the first submission created.
+    pub async fn submit(
+        &self,
+        new: NewDossier,
+        idempotency_key: Option<&str>,
+        actor: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Dossier, DossierError> {
+        if !["online", "counter", "postal"].contains(&new.channel.as_str()) {
+            return Err(DossierError::Invalid("the channel is online, counter or postal".into()));
+        }
+        if !civitas_core::dossier::valid_body(&new.body_code) {
+            return Err(DossierError::Invalid(format!("{:?} is not a receiving body code", new.body_code)));
+        }
+        if let Some(key) = idempotency_key {
+            if key.is_empty() || key.len() > 200 {
+                return Err(DossierError::Invalid("the Idempotency-Key must have 1–200 characters".into()));
+            }
+            if let Some(existing) = by_key(&self.db, &new.applicant_pid, key).await? {
+                return Ok(existing);
+            }
+        }
+        let (reply, answer) = oneshot::channel();
+        let applicant = new.applicant_pid.clone();
+        let pending = Pending { new, key: idempotency_key.map(str::to_owned), actor: actor.to_owned(), now, reply };
+        self.tx.try_send(pending).map_err(|_| DossierError::Busy)?;
+        let code = answer.await.map_err(|_| DossierError::Busy)??;
+        if code.is_empty() {
+            // Another submission with the same key won; its dossier is the answer.
+            if let Some(key) = idempotency_key
+                && let Some(existing) = by_key(&self.db, &applicant, key).await?
+            {
+                return Ok(existing);
+            }
+            return Err(DossierError::Invalid("a submission with this Idempotency-Key is being stored".into()));
+        }
+        get(&self.db, &code).await?.ok_or(DossierError::NotFound(code))
+    }
+}
+
+/// Stores a batch in one transaction; the code of each (empty when its idempotency key was
+/// already used).
+pub(crate) async fn insert_batch(
+    db: &Db,
+    calendar: &WorkCalendar,
+    items: &[(NewDossier, Option<String>, String, time::OffsetDateTime)],
+) -> Result<Vec<String>, DossierError> {
+    let next = "INSERT INTO daily_sequences (scope, day, last) VALUES ($1, $2, 1) \
+                ON CONFLICT (scope, day) DO UPDATE SET last = daily_sequences.last + 1 RETURNING last";
+    let insert = "INSERT INTO dossiers (code, procedure_code, body_code, unit_code, applicant_pid, applicant_name, channel, state, \
+                  data, received_at, received_on, statutory_days, appointment_on, pauses, idempotency_key, catalogue_version, version) \
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, 'received', $8, $9, $10, $11, $12, '[]', $13, $14, 1) \
+                  ON CONFLICT (applicant_pid, idempotency_key) DO NOTHING";
+    let step = "INSERT INTO dossier_steps (code, at, actor, action, from_state, to_state) VALUES ($1, $2, $3, 'receive', NULL, 'received')";
+    let _writer = db.write_lock().await;
+    let codes = dispatch!(db, pool => {
+        let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
+        let mut codes = Vec::with_capacity(items.len());
+        let mut events = Vec::with_capacity(items.len());
+        for (new, key, actor, now) in items {
+            // A key used twice within this batch: the later one answers with the first's dossier.
+            if key.is_some() && items.iter().take(codes.len()).any(|(o, k, _, _)| k == key && o.applicant_pid == new.applicant_pid) {
+                codes.push(String::new());
+                continue;
+            }
+            let received_on = calendar.receipt_day(*now);
+            let (sequence,): (i64,) = sqlx::query_as(next).bind(&new.body_code).bind(day(received_on)).fetch_one(&mut *tx).await?;
+            let code = DossierCode::new(&new.body_code, received_on, u32::try_from(sequence).unwrap_or(u32::MAX))
+                .map(|c| c.to_string())
+                .unwrap_or_default();
+            let appointment = workflow::appointment(calendar, received_on, new.statutory_days, &[]);
+            let at = civitas_store::timestamp(*now);
+            let n = sqlx::query(insert).bind(&code).bind(&new.procedure_code).bind(&new.body_code).bind(&new.unit_code)
+                .bind(&new.applicant_pid).bind(&new.applicant_name).bind(&new.channel).bind(new.data.to_string()).bind(&at)
+                .bind(day(received_on)).bind(i64::from(new.statutory_days)).bind(day(appointment)).bind(key.as_deref())
+                .bind(&new.catalogue_version).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                codes.push(String::new());
+                continue;
+            }
+            sqlx::query(step).bind(&code).bind(&at).bind(actor).execute(&mut *tx).await?;
+            let body = format!(
+                "Hồ sơ {code} đã được tiếp nhận. Ngày hẹn trả kết quả: {}. / Dossier {code} received; results due {}.",
+                vn_day(appointment), appointment
+            );
+            sqlx::query(NOTIFY).bind("Tiếp nhận hồ sơ / Dossier received").bind(body).bind(&at).bind(&new.applicant_pid)
+                .execute(&mut *tx).await?;
+            events.push(NewEvent {
+                kind: "dossier.received",
+                subject: code.clone(),
+                payload: serde_json::json!({ "procedure": new.procedure_code, "applicant": new.applicant_pid, "channel": new.channel, "unit": new.unit_code, "appointment": day(appointment) }),
+                actor: actor.clone(),
+                occurred_at: at,
+            });
+            codes.push(code);
+        }
+        insert_events!(tx, &events)?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(codes)
+    })?;
+    Ok(codes)
+}
