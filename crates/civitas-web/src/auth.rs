@@ -38,6 +38,12 @@ impl Caller {
         self.units.iter().any(|u| u.covers(commune))
     }
 
+    /// Whether the caller's units include `unit`, a competent unit (a commune, or a province for
+    /// provincial procedures): a province covers its communes, a commune only itself.
+    pub fn covers_unit(&self, unit: &str) -> bool {
+        if unit.len() == 2 { self.claims.units.iter().any(|u| u == unit) } else { self.covers(unit) }
+    }
+
     /// Every commune code within the caller's units.
     pub fn communes(&self) -> Vec<String> {
         let all = AdminUnits::get();

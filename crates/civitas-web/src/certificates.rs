@@ -121,7 +121,7 @@ fn reader(bearer: Bearer) -> Reader {
 
 fn may_read(reader: &Reader, c: &Certificate) -> bool {
     match reader {
-        Reader::Officer(caller) => crate::one_stop::officer_covers(caller, &c.unit_code),
+        Reader::Officer(caller) => caller.covers_unit(&c.unit_code),
         Reader::Person(pid) => &c.subject_pid == pid || c.other_pid.as_deref() == Some(pid.as_str()),
     }
 }
@@ -156,7 +156,7 @@ pub async fn pdf(
     let claims: CertClaims =
         civitas_identity::tokens::verify_jws(&state.keys, &c.payload).await.map_err(|_| Problem::internal())?;
     let bytes = render(&claims, &c.payload)?;
-    Ok(crate::one_stop::file_response("application/pdf", &format!("{}-{}.pdf", c.kind, c.id), bytes))
+    Ok(crate::files::file_response("application/pdf", &format!("{}-{}.pdf", c.kind, c.id), bytes))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -181,8 +181,7 @@ pub async fn correct(
     if caller.role() != Role::Leader {
         return Err(Problem::forbidden("corrections of civil status are decided by a leader"));
     }
-    let old =
-        certificates::get(&state.db, &id).await?.filter(|c| crate::one_stop::officer_covers(&caller, &c.unit_code));
+    let old = certificates::get(&state.db, &id).await?.filter(|c| caller.covers_unit(&c.unit_code));
     let old = old.ok_or_else(|| Problem::not_found("no such certificate in your units"))?;
     if old.status != "valid" {
         return Err(Problem::new(
@@ -283,7 +282,7 @@ pub async fn revoke(
     if caller.role() != Role::Leader {
         return Err(Problem::forbidden("certificates are revoked by a leader"));
     }
-    let c = certificates::get(&state.db, &id).await?.filter(|c| crate::one_stop::officer_covers(&caller, &c.unit_code));
+    let c = certificates::get(&state.db, &id).await?.filter(|c| caller.covers_unit(&c.unit_code));
     let c = c.ok_or_else(|| Problem::not_found("no such certificate in your units"))?;
     let reason = civitas_core::nfc(body.reason.trim());
     if reason.is_empty() || reason.chars().count() > 1000 {

@@ -12,14 +12,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
+use civitas_identity::Client;
 use civitas_identity::oidc::{AccessClaims, AuthRequest, OAuthError, basic_credentials};
-use civitas_identity::{Client, Session};
 use civitas_store::access_log::AccessRecord;
 
 use crate::AppState;
-use crate::pages::{self, cookie, lang};
+use crate::pages::{self, lang};
 
-pub const SID_COOKIE: &str = "civitas_sid";
+pub use crate::cookies::SID_COOKIE;
+use crate::cookies::browser_session;
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
@@ -184,13 +185,6 @@ async fn continue_get(State(state): State<AppState>, headers: HeaderMap, Query(q
         }
         Err(e) => crate::problem::internal(&e).into_response(),
     }
-}
-
-/// The session of this browser at the provider, if any.
-pub(crate) async fn browser_session(state: &AppState, headers: &HeaderMap) -> Option<(String, Session)> {
-    let token = cookie(headers, SID_COOKIE)?;
-    let session = state.identity.session(token, crate::now().unix_timestamp()).await.ok()??;
-    Some((token.to_owned(), session))
 }
 
 /// Decides the next step of an authorization request: sign in, second factor, consent, or the

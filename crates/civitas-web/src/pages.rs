@@ -44,16 +44,7 @@ pub fn routes() -> Router<AppState> {
         .into_router()
 }
 
-pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
+pub(crate) use crate::cookies::cookie;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct LangParam {
@@ -85,7 +76,7 @@ fn csrf_mac(state: &AppState, nonce: &str, headers: &HeaderMap) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, state.identity.csrf_key());
     let mut ctx = ring::hmac::Context::with_key(&key);
     ctx.update(nonce.as_bytes());
-    for name in [crate::oidc::SID_COOKIE, SESSION_COOKIE] {
+    for name in [crate::cookies::SID_COOKIE, SESSION_COOKIE] {
         ctx.update(b"\0");
         ctx.update(cookie(headers, name).unwrap_or_default().as_bytes());
     }
@@ -176,7 +167,7 @@ pub(crate) fn page(
 /// `civitas token`.
 pub(crate) async fn page_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
     let to_signin = || Redirect::to("/signin").into_response();
-    if let Some((_, session)) = crate::oidc::browser_session(state, headers).await {
+    if let Some((_, session)) = crate::cookies::browser_session(state, headers).await {
         let forbidden = || {
             let lang = lang(headers, None);
             message_page(state, headers, lang, StatusCode::FORBIDDEN, "forbidden", lang.t("officer.not_officer"))
@@ -362,14 +353,14 @@ async fn signout(State(state): State<AppState>, headers: HeaderMap, Form(form): 
     if !csrf_ok(&state, &headers, form.csrf.as_deref().unwrap_or_default()) {
         return (StatusCode::FORBIDDEN, "CSRF token missing or wrong").into_response();
     }
-    if let Some(token) = cookie(&headers, crate::oidc::SID_COOKIE)
+    if let Some(token) = cookie(&headers, crate::cookies::SID_COOKIE)
         && let Err(e) = state.identity.end_session(token, crate::now().unix_timestamp()).await
     {
         return crate::problem::internal(&e).into_response();
     }
     let mut response = Redirect::to("/signin").into_response();
     response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", 0));
-    response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, crate::oidc::SID_COOKIE, "", 0));
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, crate::cookies::SID_COOKIE, "", 0));
     response
 }
 

@@ -427,7 +427,7 @@ async fn authorize(state: &AppState, rule: &Rule, parts: &mut axum::http::reques
             parts.extensions.insert(caller);
             Ok(())
         }
-        Who::CitizenPage => match crate::oidc::browser_session(state, &parts.headers).await {
+        Who::CitizenPage => match crate::cookies::browser_session(state, &parts.headers).await {
             Some(_) => Ok(()),
             None => Err(Redirect::to("/signin").into_response()),
         },

@@ -18,8 +18,8 @@ use civitas_identity::accounts::{AccountError, SignInFailure};
 use civitas_identity::{AccountState, Session};
 
 use crate::AppState;
+use crate::cookies::{SID_COOKIE, browser_session};
 use crate::i18n::Lang;
-use crate::oidc::{SID_COOKIE, browser_session};
 use crate::pages::{
     PageContext, csrf_of, csrf_ok, error_summary, layout, message_page, page, page_caller, set_cookie, table_head,
 };

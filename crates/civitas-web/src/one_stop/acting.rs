@@ -66,7 +66,7 @@ pub async fn perform(
     let d = dossiers::get(&state.db, code)
         .await?
         .ok_or_else(|| Problem::not_found(format!("no dossier {code} that you may see")))?;
-    if !officer_covers(caller, &d.unit_code) {
+    if !caller.covers_unit(&d.unit_code) {
         return Err(Problem::not_found(format!("no dossier {code} that you may see")));
     }
     let procedure = state.catalogue.get(&d.procedure_code).ok_or_else(Problem::internal)?;
@@ -182,7 +182,7 @@ pub async fn apology(
     Json(body): Json<ApologyRequest>,
 ) -> Result<Json<DossierView>, Problem> {
     let actor = officer_actor(&caller)?;
-    let d = dossiers::get(&state.db, &code).await?.filter(|d| officer_covers(&caller, &d.unit_code));
+    let d = dossiers::get(&state.db, &code).await?.filter(|d| caller.covers_unit(&d.unit_code));
     d.ok_or_else(|| Problem::not_found(format!("no dossier {code} that you may see")))?;
     let date = time::Date::parse(&body.new_date, time::macros::format_description!("[year]-[month]-[day]"))
         .map_err(|_| Problem::bad_request("invalid-date", "new_date must be YYYY-MM-DD"))?;

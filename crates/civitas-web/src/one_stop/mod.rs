@@ -9,8 +9,8 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxumState};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -27,6 +27,7 @@ use civitas_services::workflow::{Action, State};
 
 use crate::AppState;
 use crate::auth::{Bearer, Caller, Citizen};
+use crate::files::file_response;
 use crate::problem::{FieldProblem, Problem};
 
 pub fn routes() -> Router<AppState> {

@@ -78,19 +78,13 @@ pub(super) fn document_for(mut doc: documents::Document, citizen: &Citizen) -> d
     doc
 }
 
-/// Whether an officer's units include the dossier's competent unit (a province covers its
-/// communes).
-pub(crate) fn officer_covers(caller: &Caller, unit: &str) -> bool {
-    if unit.len() == 2 { caller.claims.units.iter().any(|u| u == unit) } else { caller.covers(unit) }
-}
-
 /// The dossier, if the bearer (its applicant, or an officer of its unit) may see it; 404
 /// otherwise, so a dossier's existence is not revealed.
 pub(super) async fn visible(state: &AppState, bearer: &Bearer, code: &str) -> Result<Dossier, Problem> {
     let not_found = || Problem::not_found(format!("no dossier {code} that you may see"));
     let d = dossiers::get(&state.db, code).await?.ok_or_else(not_found)?;
     let allowed = match bearer {
-        Bearer::Officer(caller) => officer_covers(caller, &d.unit_code),
+        Bearer::Officer(caller) => caller.covers_unit(&d.unit_code),
         Bearer::Citizen(citizen) => citizen.pid == d.applicant_pid,
     };
     if allowed { Ok(d) } else { Err(not_found()) }

@@ -98,23 +98,6 @@ pub async fn my_documents(
     Ok(Json(DocumentList { items }))
 }
 
-pub(crate) fn file_response(media_type: &str, name: &str, bytes: Vec<u8>) -> Response {
-    let ascii: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect();
-    (
-        [
-            (header::CONTENT_TYPE, media_type.to_owned()),
-            (header::CONTENT_DISPOSITION, format!("inline; filename=\"{ascii}\"")),
-            (header::CACHE_CONTROL, "private, no-store".to_owned()),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
-            // A stored file is shown, never run, even when opened inline from this origin.
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; sandbox".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 #[utoipa::path(get, path = "/api/v1/me/documents/{id}", tag = "documents",
     params(("id" = String, Path)), responses((status = 200, description = "The file"), (status = 404, body = Problem)),
     security(("bearer" = [])))]

@@ -282,7 +282,7 @@ pub(super) async fn my_receipt(
     let lang = crate::pages::lang(&headers, None);
     let (_, d) = page_try!(own_dossier(&state, &headers, &code).await);
     match crate::slips::receipt(&state, &d) {
-        Ok(bytes) => crate::one_stop::file_response("application/pdf", &format!("tiep-nhan-{code}.pdf"), bytes),
+        Ok(bytes) => crate::files::file_response("application/pdf", &format!("tiep-nhan-{code}.pdf"), bytes),
         Err(p) => problem_page(&state, &headers, lang, p),
     }
 }

@@ -171,7 +171,7 @@ pub struct LangQ {
 }
 
 async fn citizen(state: &AppState, headers: &HeaderMap) -> Result<String, Response> {
-    crate::oidc::browser_session(state, headers)
+    crate::cookies::browser_session(state, headers)
         .await
         .map(|(_, s)| s.pid)
         .ok_or_else(|| Redirect::to("/signin").into_response())

@@ -97,10 +97,7 @@ pub(super) async fn officer_load(
     match dossiers::get(&state.db, code).await {
         // The officer who received it at the counter (anywhere: Decree 118) may see it and print
         // its slips; only the competent unit acts on it.
-        Ok(Some(d))
-            if crate::one_stop::officer_covers(&caller, &d.unit_code)
-                || d.data["received_by"] == caller.claims.sub.as_str() =>
-        {
+        Ok(Some(d)) if caller.covers_unit(&d.unit_code) || d.data["received_by"] == caller.claims.sub.as_str() => {
             Ok((caller, d))
         }
         _ => Err(not_found(
@@ -155,7 +152,7 @@ pub(super) async fn render_officer_dossier(
     .into_iter()
     .filter(|a| civitas_services::workflow::next(d.state, *a).is_ok())
     .filter(|a| p.is_some_and(|p| dossiers::permitted(p, d, *a, &actor).is_ok()))
-    .filter(|_| crate::one_stop::officer_covers(caller, &d.unit_code))
+    .filter(|_| caller.covers_unit(&d.unit_code))
     .collect();
     let errors: Vec<(&str, &str)> = error.as_deref().map(|e| vec![("note", e)]).unwrap_or_default();
     let title = format!("{} {}", tr(lang, "Hồ sơ", "Dossier"), d.code);
@@ -271,7 +268,7 @@ pub(super) async fn officer_slip(
         }
     };
     match made {
-        Ok(bytes) => crate::one_stop::file_response("application/pdf", &format!("{code}-{slip}"), bytes),
+        Ok(bytes) => crate::files::file_response("application/pdf", &format!("{code}-{slip}"), bytes),
         Err(p) => problem_page(&state, &headers, lang, p),
     }
 }
