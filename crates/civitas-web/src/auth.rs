@@ -330,3 +330,34 @@ where
         Err(Problem::internal())
     }
 }
+
+/// The address a request came from: the TCP peer, or — when the peer is one of the configured
+/// trusted reverse proxies — the right-most address of `X-Forwarded-For` that is not a trusted
+/// proxy itself (addresses further left could be forged by the client).
+pub(crate) fn client_ip(state: &AppState, headers: &axum::http::HeaderMap, ext: &axum::http::Extensions) -> String {
+    let peer = ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    match peer {
+        Some(peer) => client_address(peer, forwarded, &state.trusted_proxies).to_string(),
+        None => "unknown".into(),
+    }
+}
+
+pub(crate) fn client_address(
+    peer: std::net::IpAddr,
+    forwarded: Option<&str>,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let Some(list) = forwarded else { return peer };
+    for hop in list.rsplit(',') {
+        match hop.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return ip,
+            Err(_) => return peer,
+        }
+    }
+    peer
+}

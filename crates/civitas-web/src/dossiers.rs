@@ -109,7 +109,7 @@ pub async fn status(
     }
     // The same answer for an unknown code and a wrong pair, so codes cannot be probed.
     let not_found = || Problem::not_found("no dossier matches this code and these digits");
-    let ip = crate::account_pages::client_ip(&state, &headers, &ext);
+    let ip = crate::auth::client_ip(&state, &headers, &ext);
     let dossier = match lookup_status(&state, &ip, &code, &last4).await? {
         Lookup::Found(d) => *d,
         Lookup::NoMatch => return Err(not_found()),

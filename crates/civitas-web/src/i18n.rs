@@ -7,6 +7,11 @@ pub enum Lang {
     En,
 }
 
+/// The Vietnamese or English text of an inline pair (texts used in one place only).
+pub fn tr(lang: Lang, vi: &'static str, en: &'static str) -> &'static str {
+    if lang == Lang::En { en } else { vi }
+}
+
 impl Lang {
     pub fn code(self) -> &'static str {
         match self {

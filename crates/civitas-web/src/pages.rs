@@ -594,3 +594,28 @@ async fn person_page(
         fresh.then_some((csrf.as_str(), &state)),
     )
 }
+
+/// The citizen's navigation between the service pages and the account.
+pub(crate) fn citizen_nav(lang: Lang) -> Markup {
+    html! {
+        nav class="sub" aria-label=(crate::i18n::tr(lang, "Dịch vụ", "Services")) {
+            a href="/services" { (crate::i18n::tr(lang, "Dịch vụ công", "Public services")) } " · "
+            a href="/my/dossiers" { (crate::i18n::tr(lang, "Hồ sơ của tôi", "My dossiers")) } " · "
+            a href="/my/documents" { (crate::i18n::tr(lang, "Kho dữ liệu của tôi", "My documents")) } " · "
+            a href="/account" { (crate::i18n::tr(lang, "Tài khoản", "Account")) }
+        }
+    }
+}
+
+pub(crate) fn too_many(state: &AppState, headers: &HeaderMap, wait: i64) -> Response {
+    let lang = crate::pages::lang(headers, None);
+    let text = match lang {
+        Lang::Vi => format!("Có quá nhiều yêu cầu từ địa chỉ này. Hãy thử lại sau {wait} giây."),
+        Lang::En => format!("Too many requests from this address. Try again in {wait} seconds."),
+    };
+    let mut response = message_page(state, headers, lang, StatusCode::TOO_MANY_REQUESTS, "error.page", &text);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&wait.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}

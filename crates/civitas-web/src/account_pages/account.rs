@@ -45,7 +45,7 @@ pub(super) async fn account_page(
     let (csrf, fresh) = csrf_of(&state, &headers);
     let here = session.sid();
     let body = html! {
-        (crate::service_pages::citizen_nav(lang))
+        (crate::pages::citizen_nav(lang))
         h1 { (t("account.title")) }
         @if let Some(p) = &person { p class="lead" { (p.full_name) } }
         dl class="facts" {

@@ -4,10 +4,8 @@
 //! unlock), and the development outbox. Vietnamese by default, English on request; every form
 //! carries a CSRF token; errors are listed in a summary and next to their fields.
 
-use std::net::SocketAddr;
-
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -140,40 +138,11 @@ fn csrf_refused(lang: Lang) -> Response {
     (StatusCode::FORBIDDEN, lang.t("csrf")).into_response()
 }
 
-/// The address a request came from: the TCP peer, or — when the peer is one of the configured
-/// trusted reverse proxies — the right-most address of `X-Forwarded-For` that is not a trusted
-/// proxy itself (addresses further left could be forged by the client).
-pub(crate) fn client_ip(state: &AppState, headers: &HeaderMap, ext: &Extensions) -> String {
-    let peer = ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    match peer {
-        Some(peer) => client_address(peer, forwarded, &state.trusted_proxies).to_string(),
-        None => "unknown".into(),
-    }
-}
-
-pub(crate) fn client_address(
-    peer: std::net::IpAddr,
-    forwarded: Option<&str>,
-    trusted: &[std::net::IpAddr],
-) -> std::net::IpAddr {
-    if !trusted.contains(&peer) {
-        return peer;
-    }
-    let Some(list) = forwarded else { return peer };
-    for hop in list.rsplit(',') {
-        match hop.trim().parse::<std::net::IpAddr>() {
-            Ok(ip) if trusted.contains(&ip) => continue,
-            Ok(ip) => return ip,
-            Err(_) => return peer,
-        }
-    }
-    peer
-}
+pub(crate) use crate::auth::client_ip;
 
 #[cfg(test)]
 mod tests {
-    use super::client_address;
+    use crate::auth::client_address;
 
     #[test]
     fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
@@ -217,4 +186,4 @@ use desk::*;
 use registration::*;
 use signin::*;
 
-pub(crate) use registration::too_many;
+pub(crate) use crate::pages::too_many;

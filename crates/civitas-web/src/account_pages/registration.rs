@@ -103,19 +103,6 @@ pub(super) async fn address_throttled(
     }
 }
 
-pub(crate) fn too_many(state: &AppState, headers: &HeaderMap, wait: i64) -> Response {
-    let lang = crate::pages::lang(headers, None);
-    let text = match lang {
-        Lang::Vi => format!("Có quá nhiều yêu cầu từ địa chỉ này. Hãy thử lại sau {wait} giây."),
-        Lang::En => format!("Too many requests from this address. Try again in {wait} seconds."),
-    };
-    let mut response = message_page(state, headers, lang, StatusCode::TOO_MANY_REQUESTS, "error.page", &text);
-    if let Ok(v) = axum::http::HeaderValue::from_str(&wait.to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    response
-}
-
 pub(super) async fn register(
     State(state): State<AppState>,
     headers: HeaderMap,

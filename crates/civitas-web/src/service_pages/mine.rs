@@ -409,11 +409,11 @@ pub(super) async fn status_page(
                 "Enter a dossier code and the last 4 digits of the ID number.",
             ));
         } else {
-            let ip = crate::account_pages::client_ip(&state, &headers, &ext);
+            let ip = crate::auth::client_ip(&state, &headers, &ext);
             match crate::dossiers::lookup_status(&state, &ip, code.trim(), &last4).await {
                 Ok(crate::dossiers::Lookup::Found(d)) => found = Some(*d),
                 Ok(crate::dossiers::Lookup::Blocked(wait)) => {
-                    return crate::account_pages::too_many(&state, &headers, wait);
+                    return crate::pages::too_many(&state, &headers, wait);
                 }
                 Err(p) => return problem_page(&state, &headers, lang, p),
                 Ok(crate::dossiers::Lookup::NoMatch) => {

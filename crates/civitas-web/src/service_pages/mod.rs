@@ -76,9 +76,7 @@ fn csrf_expired(state: &AppState, headers: &HeaderMap, lang: Lang) -> Response {
     )
 }
 
-fn tr(lang: Lang, vi: &'static str, en: &'static str) -> &'static str {
-    if lang == Lang::En { en } else { vi }
-}
+use crate::i18n::tr;
 
 fn state_text(lang: Lang, s: DState) -> &'static str {
     match s {
@@ -177,16 +175,7 @@ async fn citizen(state: &AppState, headers: &HeaderMap) -> Result<String, Respon
         .ok_or_else(|| Redirect::to("/signin").into_response())
 }
 
-pub(crate) fn citizen_nav(lang: Lang) -> Markup {
-    html! {
-        nav class="sub" aria-label=(tr(lang, "Dịch vụ", "Services")) {
-            a href="/services" { (tr(lang, "Dịch vụ công", "Public services")) } " · "
-            a href="/my/dossiers" { (tr(lang, "Hồ sơ của tôi", "My dossiers")) } " · "
-            a href="/my/documents" { (tr(lang, "Kho dữ liệu của tôi", "My documents")) } " · "
-            a href="/account" { (tr(lang, "Tài khoản", "Account")) }
-        }
-    }
-}
+pub(crate) use crate::pages::citizen_nav;
 
 mod apply;
 mod mine;
