@@ -188,7 +188,7 @@ fn header_text(parts: &Parts, name: &str) -> Option<String> {
 pub(crate) async fn bearer_caller(
     state: &AppState,
     parts: &Parts,
-    rule: &crate::policy::Rule,
+    default_purpose: Option<&'static str>,
 ) -> Result<Caller, Problem> {
     if !parts.headers.contains_key(header::AUTHORIZATION) {
         return Err(Problem::unauthorized("send Authorization: Bearer <token>"));
@@ -205,7 +205,7 @@ pub(crate) async fn bearer_caller(
         ));
     }
     if caller.purpose.is_none() {
-        caller.purpose = rule.purpose.map(str::to_owned);
+        caller.purpose = default_purpose.map(str::to_owned);
     }
     Ok(caller)
 }

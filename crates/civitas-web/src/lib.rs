@@ -12,7 +12,9 @@ pub mod certificates;
 pub mod cookies;
 pub mod demo;
 pub mod dossiers;
+pub mod edge;
 pub mod files;
+pub mod guard;
 pub mod i18n;
 pub mod input;
 pub mod metrics;
@@ -197,9 +199,9 @@ pub fn router(state: AppState) -> Router {
         )
         // Every route passes the one authorization policy (and the check of its body's text)
         // before its handler.
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), policy::enforce))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard::enforce))
         .fallback(problem::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), problem::edge))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), edge::edge))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
