@@ -19,6 +19,11 @@ use civitas_store::{Db, StoreError, dispatch};
 
 use crate::secret::{digest, random_token};
 
+/// How long a browser session (and the refresh tokens bound to it) lasts, in seconds.
+pub const SESSION_TTL: i64 = 8 * 3600;
+/// How long an offline grant's refresh token lasts without use, in seconds.
+pub const OFFLINE_TTL: i64 = 30 * 86_400;
+
 /// A refresh token as presented: its row id and the SHA-256 of its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Presented {
@@ -161,9 +166,9 @@ async fn rotate(db: &Db, jobs: &[Job]) -> Result<Vec<Rotated>, StoreError> {
             qb.push_bind(j.successor_hash.as_slice());
         }
         qb.push(" END, r.id, r.family, CASE WHEN g.session_hash IS NULL THEN ");
-        qb.push_bind(now + crate::oidc::OFFLINE_TTL);
+        qb.push_bind(now + OFFLINE_TTL);
         qb.push(" ELSE ");
-        qb.push_bind(now + crate::oidc::SESSION_TTL);
+        qb.push_bind(now + SESSION_TTL);
         qb.push(" END FROM refresh_tokens r JOIN grants g ON g.family = r.family WHERE r.secret_hash = CASE r.id");
         for j in jobs {
             qb.push(" WHEN ");

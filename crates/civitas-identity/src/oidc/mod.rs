@@ -20,13 +20,12 @@ use crate::secret::{ct_eq, digest, random_token, s256};
 use crate::tokens::{self, Role};
 
 /// Lifetimes, in seconds.
+pub use crate::refresh::{OFFLINE_TTL, SESSION_TTL};
 pub const ACCESS_TOKEN_TTL: i64 = 300;
 pub const ID_TOKEN_TTL: i64 = 600;
 pub const CODE_TTL: i64 = 60;
 pub const REQUEST_TTL: i64 = 600;
 pub const PAR_TTL: i64 = 90;
-pub const SESSION_TTL: i64 = 8 * 3600;
-pub const OFFLINE_TTL: i64 = 30 * 86_400;
 
 /// Scopes this provider knows. `pid` releases the personal ID number; API scopes are for
 /// agency systems.
