@@ -70,63 +70,9 @@ pub async fn prepare(
             BTreeMap::new()
         }
     };
-    let mut attached = serde_json::Map::new();
-    let mut replaced = serde_json::Map::new();
-    for code in components.keys() {
-        if !procedure.components.iter().any(|c| &c.code == code && c.needs_file()) {
-            errors.push(FieldError {
-                field: format!("components.{code}"),
-                detail: format!("{code} is not a document this procedure asks for"),
-            });
-        }
-    }
-    for c in &procedure.components {
-        match (c.replacement(), components.get(&c.code)) {
-            (Some(Replacement::Register), _) => {
-                replaced.insert(c.code.clone(), "register".into());
-            }
-            (Some(Replacement::Form), _) => {
-                replaced.insert(c.code.clone(), "form".into());
-            }
-            (_, Some(id)) => {
-                if documents::owned_by(db, id, person.pid.as_str()).await? {
-                    attached.insert(c.code.clone(), id.clone().into());
-                } else {
-                    errors.push(FieldError {
-                        field: format!("components.{}", c.code),
-                        detail: format!("document {id} is not in the applicant's store"),
-                    });
-                }
-            }
-            (Some(Replacement::Result(of)), None) => {
-                match documents::latest_result(db, person.pid.as_str(), &of).await? {
-                    Some(doc) => {
-                        attached.insert(c.code.clone(), doc.id.into());
-                        replaced.insert(c.code.clone(), format!("result:{of}").into());
-                    }
-                    None if c.required => errors.push(FieldError {
-                        field: format!("components.{}", c.code),
-                        detail: format!("{} is required (no result of {of} in the store to reuse)", c.name_en),
-                    }),
-                    None => {}
-                }
-            }
-            (None, None) if c.required => errors.push(FieldError {
-                field: format!("components.{}", c.code),
-                detail: format!("{} is required", c.name_en),
-            }),
-            (None, None) => {}
-        }
-    }
-    // The competent unit: the commune the form names, else the applicant's permanent residence.
-    let commune = procedure
-        .commune_of(&checked)
-        .map(str::to_owned)
-        .or_else(|| person.permanent_residence.as_ref().map(|r| r.commune.as_str().to_owned()));
-    let unit = commune.as_deref().and_then(|c| AdminUnits::get().commune(c)).map(|c| match procedure.level {
-        Level::Commune => c.code.clone(),
-        Level::Province => c.province_code.clone(),
-    });
+    let documents = check_documents(db, procedure, person, components).await?;
+    errors.extend(documents.errors);
+    let unit = competent_unit(procedure, &checked, person);
     if errors.is_empty() && unit.is_none() {
         errors.push(FieldError {
             field: "fields.commune".into(),
@@ -139,8 +85,8 @@ pub async fn prepare(
     let mut data = serde_json::json!({
         "applicant": applicant_data(person),
         "fields": checked,
-        "components": attached,
-        "replaced": replaced,
+        "components": documents.attached,
+        "replaced": documents.replaced,
     });
     if let (Some(obj), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
         obj.extend(extra);
@@ -155,5 +101,76 @@ pub async fn prepare(
         data,
         statutory_days: procedure.days,
         catalogue_version: receiving.catalogue_version.to_owned(),
+    })
+}
+
+/// The documents of a submission: attached from the applicant's store, replaced by the
+/// register, the form or an earlier result, and what is wrong with them.
+struct Documents {
+    attached: serde_json::Map<String, serde_json::Value>,
+    replaced: serde_json::Map<String, serde_json::Value>,
+    errors: Vec<FieldError>,
+}
+
+async fn check_documents(
+    db: &Db,
+    procedure: &Procedure,
+    person: &Person,
+    components: &BTreeMap<String, String>,
+) -> Result<Documents, SubmissionError> {
+    let mut out = Documents { attached: serde_json::Map::new(), replaced: serde_json::Map::new(), errors: Vec::new() };
+    for code in components.keys() {
+        if !procedure.components.iter().any(|c| &c.code == code && c.needs_file()) {
+            out.errors.push(FieldError {
+                field: format!("components.{code}"),
+                detail: format!("{code} is not a document this procedure asks for"),
+            });
+        }
+    }
+    for c in &procedure.components {
+        let missing = |detail: String| FieldError { field: format!("components.{}", c.code), detail };
+        match (c.replacement(), components.get(&c.code)) {
+            (Some(Replacement::Register), _) => {
+                out.replaced.insert(c.code.clone(), "register".into());
+            }
+            (Some(Replacement::Form), _) => {
+                out.replaced.insert(c.code.clone(), "form".into());
+            }
+            (_, Some(id)) => {
+                if documents::owned_by(db, id, person.pid.as_str()).await? {
+                    out.attached.insert(c.code.clone(), id.clone().into());
+                } else {
+                    out.errors.push(missing(format!("document {id} is not in the applicant's store")));
+                }
+            }
+            (Some(Replacement::Result(of)), None) => {
+                match documents::latest_result(db, person.pid.as_str(), &of).await? {
+                    Some(doc) => {
+                        out.attached.insert(c.code.clone(), doc.id.into());
+                        out.replaced.insert(c.code.clone(), format!("result:{of}").into());
+                    }
+                    None if c.required => out
+                        .errors
+                        .push(missing(format!("{} is required (no result of {of} in the store to reuse)", c.name_en))),
+                    None => {}
+                }
+            }
+            (None, None) if c.required => out.errors.push(missing(format!("{} is required", c.name_en))),
+            (None, None) => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The competent unit: the commune the form names, else the applicant's permanent residence;
+/// its province for provincial procedures.
+fn competent_unit(procedure: &Procedure, checked: &BTreeMap<String, String>, person: &Person) -> Option<String> {
+    let commune = procedure
+        .commune_of(checked)
+        .map(str::to_owned)
+        .or_else(|| person.permanent_residence.as_ref().map(|r| r.commune.as_str().to_owned()));
+    commune.as_deref().and_then(|c| AdminUnits::get().commune(c)).map(|c| match procedure.level {
+        Level::Commune => c.code.clone(),
+        Level::Province => c.province_code.clone(),
     })
 }
