@@ -113,49 +113,9 @@ pub async fn plan_act(
     }
     let to = workflow::next(current.state, action)?;
     permitted(procedure, &current, action, actor)?;
-    let note = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(civitas_core::text::nfc);
-    if matches!(action, Action::RequestSupplement | Action::Refuse | Action::RejectAtReceipt) && note.is_none() {
-        return Err(DossierError::Invalid("say what is missing, or why, in the note".into()));
-    }
-    if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
-        return Err(DossierError::Invalid("the note may have at most 2,000 characters".into()));
-    }
-    if action == Action::Supplement && input.components.is_empty() && note.is_none() {
-        return Err(DossierError::Invalid(
-            "hand in the documents asked for (or say what was supplied in the note)".into(),
-        ));
-    }
-    for (component, document) in &input.components {
-        if !procedure.components.iter().any(|c| &c.code == component) {
-            return Err(DossierError::Invalid(format!(
-                "{component} is not a component of procedure {}",
-                procedure.code
-            )));
-        }
-        if !crate::documents::owned_by(db, document, &current.applicant_pid).await? {
-            return Err(DossierError::Invalid(format!("document {document} is not in the applicant's store")));
-        }
-    }
+    let note = checked_note(db, procedure, &current, action, &input).await?;
     let today = local_today(now);
-    let mut pauses = current.pauses.clone();
-    let mut supplement_due = current.supplement_due_on.clone();
-    match action {
-        Action::RequestSupplement => {
-            let days = input.supplement_days.unwrap_or(15);
-            if !(1..=60).contains(&days) {
-                return Err(DossierError::Invalid("the applicant's deadline is 1–60 working days".into()));
-            }
-            pauses.push(Pause { from: today, until: None });
-            supplement_due = Some(day(calendar.add_working_days(today, days)));
-        }
-        Action::Supplement | Action::LapseSupplement => {
-            if let Some(open) = pauses.iter_mut().rev().find(|p| p.until.is_none()) {
-                open.until = Some(today);
-            }
-            supplement_due = None;
-        }
-        _ => {}
-    }
+    let (pauses, supplement_due) = clock_after(calendar, &current, action, input.supplement_days, today)?;
     let received_on = parse_day(&current.received_on)?;
     let appointment =
         workflow::appointment(calendar, received_on, u32::try_from(current.statutory_days).unwrap_or(0), &pauses);
@@ -186,37 +146,7 @@ pub async fn plan_act(
         actor: actor.id(),
         occurred_at: at.clone(),
     };
-    let notice: Option<(&str, String)> = match action {
-        Action::RequestSupplement => Some((
-            "Yêu cầu bổ sung hồ sơ / Supplement requested",
-            format!(
-                "Hồ sơ {code} cần bổ sung: {}. Hạn bổ sung: {}. / Dossier {code} needs more documents by {}.",
-                note.as_deref().unwrap_or_default(),
-                supplement_due.as_deref().and_then(|d| parse_day(d).ok()).map(vn_day).unwrap_or_default(),
-                supplement_due.as_deref().unwrap_or_default()
-            ),
-        )),
-        Action::IssueResult => Some((
-            "Có kết quả / Result ready",
-            format!(
-                "Hồ sơ {code} đã có kết quả, lưu trong kho dữ liệu của bạn. / The result of dossier {code} is in your document store."
-            ),
-        )),
-        Action::Refuse => Some((
-            "Từ chối giải quyết / Refused",
-            format!(
-                "Hồ sơ {code} không được giải quyết: {}. / Dossier {code} was refused.",
-                note.as_deref().unwrap_or_default()
-            ),
-        )),
-        Action::LapseSupplement => Some((
-            "Hồ sơ đã đóng / Dossier closed",
-            format!(
-                "Hồ sơ {code} đã đóng vì quá hạn bổ sung. / Dossier {code} was closed: the documents were not supplied in time."
-            ),
-        )),
-        _ => None,
-    };
+    let notice = notice_of(action, code, note.as_deref(), supplement_due.as_deref());
     let update = "UPDATE dossiers SET state = $1, pauses = $2, appointment_on = $3, finished_on = $4, timeliness = $5, \
                   step_index = $6, supplement_due_on = $7, data = $8, result_document = COALESCE($9, result_document), version = version + 1 \
                   WHERE code = $10 AND version = $11";
@@ -284,6 +214,109 @@ pub async fn plan_act(
     }
     writes.push(civitas_store::unit::event(&event));
     Ok((current, writes))
+}
+
+/// The checks of an action's input: the note where one is required, its length, the documents
+/// of a supplement (components of the procedure, in the applicant's store). Returns the note.
+async fn checked_note(
+    db: &Db,
+    procedure: &Procedure,
+    current: &Dossier,
+    action: Action,
+    input: &ActInput,
+) -> Result<Option<String>, DossierError> {
+    let note = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(civitas_core::text::nfc);
+    if matches!(action, Action::RequestSupplement | Action::Refuse | Action::RejectAtReceipt) && note.is_none() {
+        return Err(DossierError::Invalid("say what is missing, or why, in the note".into()));
+    }
+    if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
+        return Err(DossierError::Invalid("the note may have at most 2,000 characters".into()));
+    }
+    if action == Action::Supplement && input.components.is_empty() && note.is_none() {
+        return Err(DossierError::Invalid(
+            "hand in the documents asked for (or say what was supplied in the note)".into(),
+        ));
+    }
+    for (component, document) in &input.components {
+        if !procedure.components.iter().any(|c| &c.code == component) {
+            return Err(DossierError::Invalid(format!(
+                "{component} is not a component of procedure {}",
+                procedure.code
+            )));
+        }
+        if !crate::documents::owned_by(db, document, &current.applicant_pid).await? {
+            return Err(DossierError::Invalid(format!("document {document} is not in the applicant's store")));
+        }
+    }
+    Ok(note)
+}
+
+/// The dossier's clock after `action`: a supplement request pauses it (and sets the applicant's
+/// deadline), a supplement or a lapse ends the pause.
+fn clock_after(
+    calendar: &WorkCalendar,
+    current: &Dossier,
+    action: Action,
+    supplement_days: Option<u32>,
+    today: Date,
+) -> Result<(Vec<Pause>, Option<String>), DossierError> {
+    let mut pauses = current.pauses.clone();
+    let mut supplement_due = current.supplement_due_on.clone();
+    match action {
+        Action::RequestSupplement => {
+            let days = supplement_days.unwrap_or(15);
+            if !(1..=60).contains(&days) {
+                return Err(DossierError::Invalid("the applicant's deadline is 1–60 working days".into()));
+            }
+            pauses.push(Pause { from: today, until: None });
+            supplement_due = Some(day(calendar.add_working_days(today, days)));
+        }
+        Action::Supplement | Action::LapseSupplement => {
+            if let Some(open) = pauses.iter_mut().rev().find(|p| p.until.is_none()) {
+                open.until = Some(today);
+            }
+            supplement_due = None;
+        }
+        _ => {}
+    }
+    Ok((pauses, supplement_due))
+}
+
+/// The SMS an action sends the applicant, if any: (subject, body).
+fn notice_of(
+    action: Action,
+    code: &str,
+    note: Option<&str>,
+    supplement_due: Option<&str>,
+) -> Option<(&'static str, String)> {
+    match action {
+        Action::RequestSupplement => Some((
+            "Yêu cầu bổ sung hồ sơ / Supplement requested",
+            format!(
+                "Hồ sơ {code} cần bổ sung: {}. Hạn bổ sung: {}. / Dossier {code} needs more documents by {}.",
+                note.unwrap_or_default(),
+                supplement_due.and_then(|d| parse_day(d).ok()).map(vn_day).unwrap_or_default(),
+                supplement_due.unwrap_or_default()
+            ),
+        )),
+        Action::IssueResult => Some((
+            "Có kết quả / Result ready",
+            format!(
+                "Hồ sơ {code} đã có kết quả, lưu trong kho dữ liệu của bạn. / The result of dossier {code} is in your document store."
+            ),
+        )),
+        Action::Refuse => Some((
+            "Từ chối giải quyết / Refused",
+            format!("Hồ sơ {code} không được giải quyết: {}. / Dossier {code} was refused.", note.unwrap_or_default()),
+        )),
+        Action::LapseSupplement => Some((
+            "Hồ sơ đã đóng / Dossier closed",
+            format!(
+                "Hồ sơ {code} đã đóng vì quá hạn bổ sung. / Dossier {code} was closed: the documents were not supplied in time."
+            ),
+        )),
+        _ => None,
+    }
 }
 
 /// The SMS to the holder of `pid`'s e-ID account, as a planned write.
