@@ -78,6 +78,15 @@ pub fn value() -> serde_json::Value {
                         param["in"] = "query".into();
                         param["required"] = (!nullable).into();
                     }
+                    // The formats the server checks, so that a client (or a fuzzer) knows them.
+                    match name.as_str() {
+                        "pid" => param["schema"] = serde_json::json!({ "type": "string", "pattern": "^[0-9]{12}$" }),
+                        "pid_last4" => {
+                            param["schema"] = serde_json::json!({ "type": "string", "pattern": "^[0-9]{4}$" });
+                            param["required"] = true.into();
+                        }
+                        _ => {}
+                    }
                 }
             }
             let secured = op.get("security").is_some();
