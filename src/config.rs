@@ -41,6 +41,11 @@ pub struct Config {
     /// A file holding the key-encryption key (32 bytes, base64; `civitas keys generate-kek`):
     /// signing keys are then stored sealed with it.
     pub key_encryption_key_file: Option<String>,
+    /// PostgreSQL connections one server may open (the sum over all servers must stay below
+    /// the database's `max_connections`).
+    pub database_max_connections: u32,
+    /// How long a request waits for a database connection before it is answered 503, in ms.
+    pub database_acquire_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -60,11 +65,13 @@ impl Default for Config {
             procedures_file: None,
             body_code: "H01.1".into(),
             key_encryption_key_file: None,
+            database_max_connections: 16,
+            database_acquire_timeout_ms: 2000,
         }
     }
 }
 
-const ENV_KEYS: [&str; 14] = [
+const ENV_KEYS: [&str; 16] = [
     "DATABASE",
     "LISTEN",
     "LOG",
@@ -79,6 +86,8 @@ const ENV_KEYS: [&str; 14] = [
     "PROCEDURES_FILE",
     "BODY_CODE",
     "KEY_ENCRYPTION_KEY_FILE",
+    "DATABASE_MAX_CONNECTIONS",
+    "DATABASE_ACQUIRE_TIMEOUT_MS",
 ];
 
 impl Config {
@@ -116,6 +125,12 @@ impl Config {
                 "PROCEDURES_FILE" => config.procedures_file = Some(value),
                 "BODY_CODE" => config.body_code = value,
                 "KEY_ENCRYPTION_KEY_FILE" => config.key_encryption_key_file = Some(value),
+                "DATABASE_MAX_CONNECTIONS" => {
+                    config.database_max_connections = value.parse().map_err(|_| bad("a number"))?
+                }
+                "DATABASE_ACQUIRE_TIMEOUT_MS" => {
+                    config.database_acquire_timeout_ms = value.parse().map_err(|_| bad("a number"))?
+                }
                 "TRUSTED_PROXIES" => {
                     config.trusted_proxies =
                         value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
@@ -124,6 +139,14 @@ impl Config {
             }
         }
         Ok(config)
+    }
+
+    /// The connection pool's settings.
+    pub fn pool(&self) -> civitas_store::PoolSettings {
+        civitas_store::PoolSettings {
+            max_connections: self.database_max_connections,
+            acquire_timeout: std::time::Duration::from_millis(self.database_acquire_timeout_ms.max(1)),
+        }
     }
 
     /// The key-encryption key, when one is configured (a file that cannot be read or holds no

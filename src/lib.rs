@@ -26,8 +26,17 @@ pub async fn open_bulk(url: &str) -> anyhow::Result<Db> {
     open_for(url, civitas_store::Usage::Bulk).await
 }
 
+/// Like [`open`], with the pool settings of the configuration (`serve`).
+pub async fn open_tuned(url: &str, pool: &civitas_store::PoolSettings) -> anyhow::Result<Db> {
+    open_with(url, civitas_store::Usage::Server, pool).await
+}
+
 async fn open_for(url: &str, usage: civitas_store::Usage) -> anyhow::Result<Db> {
-    let db = Db::connect_with(url, usage)
+    open_with(url, usage, &civitas_store::PoolSettings::default()).await
+}
+
+async fn open_with(url: &str, usage: civitas_store::Usage, pool: &civitas_store::PoolSettings) -> anyhow::Result<Db> {
+    let db = Db::connect_tuned(url, usage, pool)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open database {}: {}", redact(url), error_chain(&e)))?;
     db.migrate().await.map_err(|e| anyhow::anyhow!("migrating {} failed: {}", redact(url), error_chain(&e)))?;
@@ -63,9 +72,20 @@ pub const DEMO_AS_OF: time::Date = time::macros::date!(2026 - 07 - 01);
 /// Seeds `people` synthetic residents of Hà Nội when the register is empty. Returns how many
 /// were added (0 when the register already had people).
 pub async fn seed_demo(register: &Register, people: usize) -> anyhow::Result<u64> {
+    let db = register.db();
     if register.count().await? > 0 {
-        return Ok(0);
+        if is_demo(register).await? {
+            return Ok(0);
+        }
+        anyhow::bail!(
+            "serve --demo refuses this database: it holds people the demo did not generate. The demo adds \
+             e-ID accounts with the published demo password, OpenID clients with published secrets and \
+             registers births, a marriage and a death. Run `civitas serve` without --demo, or give --demo \
+             an empty database (e.g. CIVITAS_DATABASE=sqlite://./demo.db)."
+        );
     }
+    let at = civitas_store::timestamp(now());
+    civitas_store::claims::set_switch(db, DEMO_SWITCH, "true", &at).await?;
     let province = ProvinceCode::parse("01")?;
     let mut generator = Generator::new(province, 2026, DEMO_AS_OF)?;
     let basis = LegalBasis { basis: "Dữ liệu mẫu (demo)".into(), document_ref: None };
@@ -84,6 +104,17 @@ pub async fn seed_demo(register: &Register, people: usize) -> anyhow::Result<u64
         }
     }
     Ok(added)
+}
+
+const DEMO_SWITCH: &str = "demo_database";
+
+/// Whether the database is one `serve --demo` seeded: marked so when it was seeded, or (seeded
+/// before the mark existed) every person in it was generated or registered by the demo.
+async fn is_demo(register: &Register) -> anyhow::Result<bool> {
+    if civitas_store::claims::switch(register.db(), DEMO_SWITCH).await?.as_deref() == Some("true") {
+        return Ok(true);
+    }
+    Ok(register.count_changed_by_others("civitas-demo", "demo-").await? == 0)
 }
 
 /// The identity service over `db` for a server at `issuer` (CLI commands that manage accounts

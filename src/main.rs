@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cli_ops;
 mod cli_people;
 
 use civitas::config::Config;
@@ -105,6 +106,25 @@ enum Command {
     },
     /// Print the OpenAPI document of the JSON API.
     Openapi,
+    /// Write a consistent copy of the database while servers run (SQLite: VACUUM INTO;
+    /// PostgreSQL: pg_dump, custom format).
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replace the database with a backup; outbound delivery starts paused.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace a database that holds data.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Pause, resume or show outbound delivery (webhooks, SMS, e-mail).
+    Outbound {
+        #[command(subcommand)]
+        command: cli_ops::OutboundCommand,
+    },
     /// Other agencies' endpoints for the follow-ups of interconnected procedures.
     Agency {
         #[command(subcommand)]
@@ -496,6 +516,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             println!("{}", civitas_web::openapi::json());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Backup { out } => cli_ops::backup(&config, &out).await,
+        Command::Restore { from, force } => cli_ops::restore(&config, &from, force).await,
+        Command::Outbound { command } => cli_ops::outbound(&config, command).await,
         Command::Agency { command } => {
             let db = civitas::open(&config.database).await?;
             match command {
@@ -639,7 +662,7 @@ async fn verify_command(
 
 async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Result<ExitCode> {
     let listen = listen.unwrap_or(config.listen.clone());
-    let db = civitas::open(&config.database).await?;
+    let db = civitas::open_tuned(&config.database, &config.pool()).await?;
     let keys = KeyRing::open(&db, civitas::now(), config.kek()?).await?;
     let listener =
         tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
@@ -683,7 +706,19 @@ async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Re
             );
         }
         let demo_ids = civitas::seed_demo_identity(&state.identity, &register).await?;
-        civitas_web::demo::seed_civil(&state, &register).await;
+        {
+            let office = state.office();
+            let signer = state.certificate_signer();
+            let processing = state.processing(&office, &signer);
+            let seeding = civitas_services::demo::Seeding {
+                processing: &processing,
+                intake: &state.intake,
+                catalogue: &state.catalogue,
+                body_code: &state.body_code,
+                now: civitas::now,
+            };
+            civitas_services::demo::seed_civil(&seeding).await;
+        }
         let sample = register.sample_pid().await?.unwrap_or_default();
         let token = tokens::issue(
             &state.keys,

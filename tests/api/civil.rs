@@ -544,7 +544,17 @@ async fn demo_registrations(app: TestApp) {
         people.extend(generator.household());
     }
     app.state.register.import_batch(&people, &attribution).await.unwrap();
-    civitas_web::demo::seed_civil(&app.state, &app.state.register).await;
+    let office = app.state.office();
+    let signer = app.state.certificate_signer();
+    let processing = app.state.processing(&office, &signer);
+    let seeding = civitas_services::demo::Seeding {
+        processing: &processing,
+        intake: &app.state.intake,
+        catalogue: &app.state.catalogue,
+        body_code: &app.state.body_code,
+        now: civitas::now,
+    };
+    civitas_services::demo::seed_civil(&seeding).await;
     assert_eq!(civitas_services::civil::count(&app.db).await.unwrap(), 5, "three births, a marriage, a death");
 }
 on_both_databases!(demo_registers_births_marriage_and_death, demo_registrations);

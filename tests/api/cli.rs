@@ -348,3 +348,34 @@ async fn signing_keys_are_sealed_with_the_operators_kek() {
     let out = with(&other, &["token", "--role", "auditor", "--unit", "01", "--database", &url]);
     assert!(text(&out.stderr).contains("does not open"), "{}", text(&out.stderr));
 }
+
+/// `serve --demo` on a database that holds people the demo did not generate refuses with a
+/// clear message (it would add accounts with the public demo password and register a death),
+/// before it changes anything; on an empty database it seeds and marks the database as its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_refuses_a_database_with_real_people() {
+    let Some((url, _dir)) = fresh_database(Backend::Sqlite).await else { return };
+    let db = civitas::open(&url).await.unwrap();
+    seed(&db).await;
+    db.close().await;
+    let out = Command::new(BIN)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--database", &url])
+        .env("CIVITAS_LOG", "warn")
+        .env("CIVITAS_DEMO_PEOPLE", "50")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "served: {}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("serve --demo refuses this database"), "{stderr}");
+    let db = civitas::open(&url).await.unwrap();
+    let accounts: i64 = civitas_store::dispatch!(&db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(pool).await).unwrap();
+    assert_eq!(accounts, 0, "nothing was added");
+    // The demo's own database is marked, so the next `serve --demo` goes on seeding nothing.
+    let register = civitas_registry::Register::new(db.clone());
+    let (empty_url, _dir2) = fresh_database(Backend::Sqlite).await.unwrap();
+    let empty = civitas::open(&empty_url).await.unwrap();
+    let seeded = civitas::seed_demo(&civitas_registry::Register::new(empty.clone()), 40).await.unwrap();
+    assert!(seeded >= 40);
+    assert_eq!(civitas::seed_demo(&civitas_registry::Register::new(empty), 40).await.unwrap(), 0);
+    assert!(civitas::seed_demo(&register, 40).await.is_err());
+}

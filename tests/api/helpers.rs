@@ -139,11 +139,43 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     let (db_url, dir) = fresh_database(backend).await?;
     let db = civitas::open(&db_url).await.expect("open database");
     seed(&db).await;
+    Some(serve_on(db, db_url, dir).await)
+}
+
+/// The server on the database at `db_url` (created and seeded here).
+#[allow(dead_code)]
+pub async fn spawn_app_at(db_url: String) -> TestApp {
+    let db = civitas::open(&db_url).await.expect("open database");
+    seed(&db).await;
+    serve_on(db, db_url, None).await
+}
+
+/// A server on the existing database at `db_url` (nothing seeded), known to the world as
+/// `issuer` (the public URL a restored server keeps).
+#[allow(dead_code)]
+pub async fn spawn_server_at(db_url: String, issuer: &str) -> TestApp {
+    let db = civitas::open(&db_url).await.expect("open database");
+    serve_as(db, db_url, None, Some(issuer)).await
+}
+
+/// Another server on the database of `app` (several servers behind one load balancer).
+#[allow(dead_code)]
+pub async fn spawn_peer(app: &TestApp) -> TestApp {
+    let db = civitas::open(&app.db_url).await.expect("open database");
+    serve_on(db, app.db_url.clone(), None).await
+}
+
+async fn serve_on(db: Db, db_url: String, dir: Option<TempDir>) -> TestApp {
+    serve_as(db, db_url, dir, None).await
+}
+
+/// A server whose public URL (the OpenID issuer) is `issuer`, or its own address.
+async fn serve_as(db: Db, db_url: String, dir: Option<TempDir>, issuer: Option<&str>) -> TestApp {
     let keys = KeyRing::load_or_create(&db, civitas::now()).await.expect("keys");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let state =
-        civitas_web::AppState::new(db.clone(), keys, false, &format!("http://{addr}"), true).await.expect("state");
+    let issuer = issuer.map(str::to_owned).unwrap_or_else(|| format!("http://{addr}"));
+    let state = civitas_web::AppState::new(db.clone(), keys, false, &issuer, true).await.expect("state");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server_state = state.clone();
     tokio::spawn(async move {
@@ -152,7 +184,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         })
         .await;
     });
-    Some(TestApp {
+    TestApp {
         base: format!("http://{addr}"),
         client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
         db,
@@ -160,7 +192,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         state,
         _dir: dir,
         shutdown: Some(tx),
-    })
+    }
 }
 
 impl TestApp {

@@ -13,5 +13,6 @@ mod one_stop;
 mod people;
 mod policy;
 mod register_changes;
+mod reliability;
 mod security;
 mod service;

@@ -53,7 +53,8 @@ async fn send(client: &reqwest::Client, keys: &KeyRing, issuer: &str, d: &Delive
         .send()
         .await;
     match response {
-        Ok(r) if r.status().is_success() => {
+        // 409: the agency already has this delivery (an earlier attempt whose answer was lost).
+        Ok(r) if r.status().is_success() || r.status() == reqwest::StatusCode::CONFLICT => {
             let text = r.text().await.unwrap_or_default();
             let reference = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
@@ -74,8 +75,9 @@ async fn send(client: &reqwest::Client, keys: &KeyRing, issuer: &str, d: &Delive
     }
 }
 
-/// One round: sends every due delivery (up to 256, 64 at a time) and records the outcomes in
-/// one transaction. Returns how many were attempted.
+/// One round: claims due deliveries (up to 256; none while outbound delivery is paused), sends
+/// them 64 at a time and records the outcomes (see [`followups::record`]). Returns how many
+/// were attempted.
 pub async fn deliver_once(
     db: &Db,
     client: &reqwest::Client,
@@ -83,8 +85,11 @@ pub async fn deliver_once(
     issuer: &str,
     clock: fn() -> time::OffsetDateTime,
 ) -> Result<usize, civitas_store::StoreError> {
+    if civitas_store::claims::outbound_paused(db).await? {
+        return Ok(0);
+    }
     let now = clock().unix_timestamp();
-    let batch = followups::due(db, now, 256).await?;
+    let (claim, batch) = followups::claim_due(db, now, 256).await?;
     if batch.is_empty() {
         return Ok(0);
     }
@@ -111,7 +116,7 @@ pub async fn deliver_once(
             Outcome::Delivered { .. } => {}
         }
     }
-    followups::record(db, &outcomes, &civitas_store::timestamp(clock())).await?;
+    followups::record(db, &claim, &outcomes, &civitas_store::timestamp(clock())).await?;
     Ok(batch.len())
 }
 
@@ -136,7 +141,8 @@ pub fn register_worker(
             return;
         }
     };
-    jobs.register("webhooks.deliver", civitas_store::jobs::Schedule::Drain(Duration::from_millis(200)), move || {
+    use civitas_store::jobs::{Claim, Schedule};
+    jobs.register("webhooks.deliver", Schedule::Drain(Duration::from_millis(200)), Claim::Items, move || {
         let (db, client, keys, issuer) = (db.clone(), client.clone(), keys.clone(), issuer.clone());
         async move { deliver_once(&db, &client, &keys, &issuer, clock).await.map_err(|e| e.to_string()) }
     });

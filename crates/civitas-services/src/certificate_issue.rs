@@ -35,6 +35,13 @@ pub trait Signer: Send + Sync {
     fn sign(&self, typ: &str, claims: &CertClaims) -> String;
 }
 
+/// Any signing function is a signer (the server's: its key ring's current key).
+impl<F: Fn(&str, &CertClaims) -> String + Send + Sync> Signer for F {
+    fn sign(&self, typ: &str, claims: &CertClaims) -> String {
+        self(typ, claims)
+    }
+}
+
 /// Renders a certificate as a PDF from its claims and the JWS its QR carries.
 pub trait Renderer: Send + Sync {
     fn certificate(&self, claims: &CertClaims, jws: &str) -> Result<Vec<u8>, String>;

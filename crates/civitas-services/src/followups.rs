@@ -172,6 +172,32 @@ pub struct Delivery {
 const DELIVERY_COLUMNS: &str = "d.id, d.agency_id, d.kind, d.subject_pid, d.dossier_code, d.payload, d.attempts, d.last_error, d.created_at, \
      CASE WHEN a.active = 1 THEN a.url END AS url";
 
+/// How long a round's claim on its deliveries lasts (a dead server's deliveries are sent by
+/// another after this; receivers deduplicate by the delivery id).
+pub const CLAIM_SECS: i64 = 60;
+
+/// Claims up to `limit` due deliveries for one round (see `civitas_store::claims`): returns
+/// the claim token and the deliveries, earliest due first.
+pub async fn claim_due(db: &Db, now_unix: i64, limit: i64) -> Result<(String, Vec<Delivery>), StoreError> {
+    let due = "delivered_at IS NULL AND dead = 0 AND next_attempt_at <= $3";
+    let token = civitas_store::claims::claim_rows(
+        db,
+        "webhook_deliveries",
+        due,
+        "next_attempt_at",
+        now_unix,
+        CLAIM_SECS,
+        limit,
+    )
+    .await?;
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d LEFT JOIN agencies a ON a.id = d.agency_id \
+         WHERE d.claim = $1 AND d.delivered_at IS NULL AND d.dead = 0 ORDER BY d.id"
+    );
+    let batch = dispatch!(db, pool => sqlx::query_as::<_, Delivery>(sqlx::AssertSqlSafe(sql)).bind(&token).fetch_all(pool).await)?;
+    Ok((token, batch))
+}
+
 pub async fn due(db: &Db, now_unix: i64, limit: i64) -> Result<Vec<Delivery>, StoreError> {
     let sql = format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d LEFT JOIN agencies a ON a.id = d.agency_id \
@@ -228,40 +254,66 @@ pub enum Outcome {
     },
 }
 
-/// Records the outcomes of a round of attempts in one transaction.
-pub async fn record(db: &Db, outcomes: &[(String, Outcome)], at: &str) -> Result<(), StoreError> {
-    let mut writes = Vec::with_capacity(outcomes.len() * 2);
-    for (id, o) in outcomes {
-        match o {
-            Outcome::Delivered { reference, response } => {
-                writes.push(Write::new(
-                    "UPDATE webhook_deliveries SET delivered_at = $1, attempts = attempts + 1, response = $2, last_error = NULL WHERE id = $3",
-                    vec![at.into(), response.clone().into(), id.clone().into()],
-                ));
-                writes.push(Write::new(
-                    "UPDATE sub_dossiers SET state = 'accepted', reference = $1, updated_at = $2 WHERE delivery_id = $3",
-                    vec![Value::Text(reference.clone()), at.into(), id.clone().into()],
-                ));
-            }
-            Outcome::Retry { error, next_attempt_at } => writes.push(Write::new(
-                "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 WHERE id = $3",
-                vec![(*next_attempt_at).into(), error.clone().into(), id.clone().into()],
-            )),
-            Outcome::Dead { error } => {
-                writes.push(Write::new(
-                    "UPDATE webhook_deliveries SET attempts = attempts + 1, dead = 1, last_error = $1 WHERE id = $2",
-                    vec![error.clone().into(), id.clone().into()],
-                ));
-                writes.push(Write::new(
-                    "UPDATE sub_dossiers SET state = 'failed', updated_at = $1 WHERE delivery_id = $2",
-                    vec![at.into(), id.clone().into()],
-                ));
+/// Records the outcomes of a round of attempts claimed with `claim`: in one transaction
+/// (retried on a deadlock), or, if that fails, each by itself, so one bad item loses no other
+/// result. An outcome is recorded only while the round's claim holds.
+pub async fn record(db: &Db, claim: &str, outcomes: &[(String, Outcome)], at: &str) -> Result<(), StoreError> {
+    // The same order on every server: concurrent transactions lock rows in one order.
+    let mut sorted: Vec<&(String, Outcome)> = outcomes.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let writes: Vec<Vec<Write>> = sorted.iter().map(|(id, o)| outcome_writes(id, o, claim, at)).collect();
+    let all: Vec<Write> = writes.iter().flatten().cloned().collect();
+    if all.is_empty() {
+        return Ok(());
+    }
+    for attempt in 0..3 {
+        match civitas_store::unit::commit(db, &all).await {
+            Ok(_) => return Ok(()),
+            Err(e) if civitas_store::claims::transient(&e) && attempt < 2 => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "recording a round of deliveries failed; recording each by itself");
+                break;
             }
         }
     }
-    if writes.is_empty() {
-        return Ok(());
+    let mut first_error = None;
+    for item in &writes {
+        if let Err(e) = civitas_store::unit::commit(db, item).await {
+            tracing::warn!(error = %e, "recording a delivery's outcome failed; it will be attempted again");
+            first_error.get_or_insert(e);
+        }
     }
-    let _ = civitas_store::unit::commit(db, &writes).await?;
-    Ok(())
+    first_error.map_or(Ok(()), Err)
+}
+
+/// The writes of one outcome (the delivery, and its sub-dossier's state).
+fn outcome_writes(id: &str, o: &Outcome, claim: &str, at: &str) -> Vec<Write> {
+    let mut writes = Vec::with_capacity(2);
+    match o {
+        Outcome::Delivered { reference, response } => {
+            writes.push(Write::new(
+                "UPDATE webhook_deliveries SET delivered_at = $1, attempts = attempts + 1, response = $2, last_error = NULL WHERE id = $3 AND claim = $4",
+                vec![at.into(), response.clone().into(), id.into(), claim.into()],
+            ));
+            writes.push(Write::new(
+                "UPDATE sub_dossiers SET state = 'accepted', reference = $1, updated_at = $2 WHERE delivery_id = $3",
+                vec![Value::Text(reference.clone()), at.into(), id.into()],
+            ));
+        }
+        Outcome::Retry { error, next_attempt_at } => writes.push(Write::new(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 WHERE id = $3 AND claim = $4",
+            vec![(*next_attempt_at).into(), error.clone().into(), id.into(), claim.into()],
+        )),
+        Outcome::Dead { error } => {
+            writes.push(Write::new(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, dead = 1, last_error = $1 WHERE id = $2 AND claim = $3",
+                vec![error.clone().into(), id.into(), claim.into()],
+            ));
+            writes.push(Write::new(
+                "UPDATE sub_dossiers SET state = 'failed', updated_at = $1 WHERE delivery_id = $2",
+                vec![at.into(), id.into()],
+            ));
+        }
+    }
+    writes
 }

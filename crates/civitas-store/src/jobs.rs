@@ -3,9 +3,10 @@
 //! `serve` starts the runtime once and stops it on shutdown; `/metrics` shows each job's runs,
 //! failures, items and the time since its last success (its lag).
 //!
-//! What a job does to claim its work so that several servers do each item once is the job's
-//! own business (rows claimed in the database); this module gives them one place to run, be
-//! observed and be stopped. It never reads the clock for domain decisions: jobs take `now` from
+//! Each job says how its work is claimed when several servers share the database ([`Claim`]):
+//! every server runs it (it refreshes this process's own state), one server at a time holds the
+//! job's lease (sweeps, purges, event followers), or the job claims its items itself (queues:
+//! see [`crate::claims`]). It never reads the clock for domain decisions: jobs take `now` from
 //! their caller like every use case.
 
 use std::collections::BTreeMap;
@@ -28,6 +29,37 @@ pub enum Schedule {
     Drain(Duration),
 }
 
+/// How a job's work is claimed when several servers share the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Every server runs it: it refreshes this process's own state (key reloads).
+    EveryServer,
+    /// One server at a time: the holder of the job's lease in the database runs it; the others
+    /// stand by and take over when the lease expires (a dead holder) or is released (shutdown).
+    Lease,
+    /// Every server runs it and each claims its own items in the database (queues).
+    Items,
+}
+
+impl Claim {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Claim::EveryServer => "every_server",
+            Claim::Lease => "lease",
+            Claim::Items => "items",
+        }
+    }
+}
+
+/// How long a lease lasts: three periods, at least 15 s (renewed at each run, so the holder
+/// keeps it while it lives; a dead holder's work waits at most this long).
+fn lease_ttl(schedule: Schedule) -> Duration {
+    let period = match schedule {
+        Schedule::Every(d) | Schedule::Drain(d) => d,
+    };
+    (period * 3).max(Duration::from_secs(15))
+}
+
 /// What `/metrics` shows of one job.
 #[derive(Debug, Clone, Default)]
 pub struct JobStats {
@@ -37,6 +69,9 @@ pub struct JobStats {
     /// Seconds since the last successful run (`None` before the first).
     pub since_success: Option<f64>,
     pub last_error: Option<String>,
+    pub claim: Option<Claim>,
+    /// For a leased job: whether this server holds the lease now.
+    pub leader: bool,
 }
 
 #[derive(Default)]
@@ -46,15 +81,20 @@ struct Record {
     items: u64,
     last_success: Option<Instant>,
     last_error: Option<String>,
+    claim: Option<Claim>,
+    leader: bool,
 }
 
 struct Spec {
     name: &'static str,
     schedule: Schedule,
+    claim: Claim,
     run: JobFn,
 }
 
 struct Inner {
+    /// This process's id in leases and claims.
+    holder: String,
     pending: Mutex<Vec<Spec>>,
     records: Mutex<BTreeMap<&'static str, Record>>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -73,39 +113,55 @@ impl Default for JobRuntime {
 impl JobRuntime {
     pub fn new() -> Self {
         let (stop, _) = tokio::sync::watch::channel(false);
-        JobRuntime(Arc::new(Inner { pending: Mutex::new(Vec::new()), records: Mutex::new(BTreeMap::new()), stop }))
+        JobRuntime(Arc::new(Inner {
+            holder: crate::claims::token(),
+            pending: Mutex::new(Vec::new()),
+            records: Mutex::new(BTreeMap::new()),
+            stop,
+        }))
+    }
+
+    /// This process's id in leases and item claims.
+    pub fn holder(&self) -> &str {
+        &self.0.holder
     }
 
     /// Registers a job; it runs once [`JobRuntime::start`] is called.
-    pub fn register<F, Fut>(&self, name: &'static str, schedule: Schedule, run: F)
+    pub fn register<F, Fut>(&self, name: &'static str, schedule: Schedule, claim: Claim, run: F)
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = JobResult> + Send + 'static,
     {
         let run: JobFn = Arc::new(move || Box::pin(run()));
         if let Ok(mut pending) = self.0.pending.lock() {
-            pending.push(Spec { name, schedule, run });
+            pending.push(Spec { name, schedule, claim, run });
         }
         if let Ok(mut records) = self.0.records.lock() {
-            records.entry(name).or_default();
+            records.entry(name).or_default().claim = Some(claim);
         }
     }
 
-    /// Starts every registered job (call within a Tokio runtime). Each job also ends when
-    /// `alive` says no (its database was closed).
-    pub fn start(&self, alive: impl Fn() -> bool + Send + Sync + 'static) {
+    /// Starts every registered job (call within a Tokio runtime); leased jobs take their
+    /// leases in `db`. Each job also ends when `alive` says no (its database was closed); a
+    /// leased job gives its lease back when it stops.
+    pub fn start(&self, db: &crate::Db, alive: impl Fn() -> bool + Send + Sync + 'static) {
         let alive = Arc::new(alive);
         let specs = self.0.pending.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
         for spec in specs {
             let inner = self.0.clone();
             let alive = alive.clone();
+            let db = db.clone();
             let mut stop = self.0.stop.subscribe();
             tokio::spawn(async move {
                 loop {
                     if *stop.borrow() || !alive() {
                         break;
                     }
-                    let result = (spec.run)().await;
+                    let result = match inner.lead(&db, &spec).await {
+                        Ok(true) => (spec.run)().await,
+                        Ok(false) => Ok(0),
+                        Err(e) => Err(format!("taking the lease: {e}")),
+                    };
                     let handled = inner.record(spec.name, &result);
                     let wait = match spec.schedule {
                         Schedule::Drain(_) if handled > 0 => Duration::ZERO,
@@ -119,6 +175,9 @@ impl JobRuntime {
                         _ = tokio::time::sleep(wait) => {}
                         _ = stop.changed() => break,
                     }
+                }
+                if spec.claim == Claim::Lease && alive() {
+                    let _ = crate::claims::release(&db, spec.name, &inner.holder).await;
                 }
             });
         }
@@ -141,6 +200,8 @@ impl JobRuntime {
                     items: r.items,
                     since_success: r.last_success.map(|t| t.elapsed().as_secs_f64()),
                     last_error: r.last_error.clone(),
+                    claim: r.claim,
+                    leader: r.leader,
                 };
                 (*name, stats)
             })
@@ -149,6 +210,20 @@ impl JobRuntime {
 }
 
 impl Inner {
+    /// Whether this process may run `spec` now: always, unless it is leased and another server
+    /// holds the lease (taken or renewed here).
+    async fn lead(&self, db: &crate::Db, spec: &Spec) -> Result<bool, crate::StoreError> {
+        if spec.claim != Claim::Lease {
+            return Ok(true);
+        }
+        let ttl = i64::try_from(lease_ttl(spec.schedule).as_millis()).unwrap_or(i64::MAX);
+        let held = crate::claims::acquire(db, spec.name, &self.holder, crate::claims::now_ms(), ttl).await?;
+        if let Ok(mut records) = self.records.lock() {
+            records.entry(spec.name).or_default().leader = held;
+        }
+        Ok(held)
+    }
+
     /// Records a run; returns the items it handled (0 on failure).
     fn record(&self, name: &'static str, result: &JobResult) -> usize {
         let Ok(mut records) = self.records.lock() else { return 0 };
@@ -175,13 +250,23 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    async fn temp_db(name: &str) -> crate::Db {
+        let dir = std::env::temp_dir().join(format!("civitas-jobs-{name}-{}", crate::claims::token()));
+        let _ = std::fs::create_dir_all(&dir);
+        let url = format!("sqlite://{}", dir.join("t.db").display());
+        let db = crate::Db::connect(&url).await.expect("test database");
+        db.migrate().await.expect("migrations");
+        db
+    }
+
     #[tokio::test]
     async fn runs_drains_records_and_stops() {
+        let db = temp_db("drain").await;
         let jobs = JobRuntime::new();
         let queue = Arc::new(AtomicUsize::new(5));
         let q = queue.clone();
         // A queue of five items, one per run: drained without waiting the period.
-        jobs.register("drain", Schedule::Drain(Duration::from_secs(3600)), move || {
+        jobs.register("drain", Schedule::Drain(Duration::from_secs(3600)), Claim::Items, move || {
             let q = q.clone();
             async move {
                 let left = q.load(Ordering::SeqCst);
@@ -192,8 +277,10 @@ mod tests {
                 Ok(1)
             }
         });
-        jobs.register("failing", Schedule::Every(Duration::from_millis(10)), || async { Err("down".to_owned()) });
-        jobs.start(|| true);
+        jobs.register("failing", Schedule::Every(Duration::from_millis(10)), Claim::EveryServer, || async {
+            Err("down".to_owned())
+        });
+        jobs.start(&db, || true);
         for _ in 0..200 {
             if queue.load(Ordering::SeqCst) == 0 {
                 break;
@@ -213,5 +300,43 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let later = jobs.snapshot().into_iter().find(|(n, _)| *n == "failing").map(|(_, s)| s.runs);
         assert_eq!(runs, later, "stopped jobs run no more");
+    }
+
+    /// Two servers on one database: a leased job runs on one of them only; when that one
+    /// stops (giving the lease back) the other takes over.
+    #[tokio::test]
+    async fn a_leased_job_runs_on_one_server_and_is_taken_over() {
+        let db = temp_db("lease").await;
+        let counts: Vec<Arc<AtomicUsize>> = (0..2).map(|_| Arc::new(AtomicUsize::new(0))).collect();
+        let servers: Vec<JobRuntime> = counts
+            .iter()
+            .map(|count| {
+                let jobs = JobRuntime::new();
+                let c = count.clone();
+                jobs.register("sweep", Schedule::Every(Duration::from_millis(10)), Claim::Lease, move || {
+                    let c = c.clone();
+                    async move {
+                        c.fetch_add(1, Ordering::SeqCst);
+                        Ok(1)
+                    }
+                });
+                jobs.start(&db, || true);
+                jobs
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (a, b) = (counts[0].load(Ordering::SeqCst), counts[1].load(Ordering::SeqCst));
+        assert!(a + b >= 5, "the job ran ({a} + {b})");
+        assert!(a == 0 || b == 0, "only one server ran the leased job ({a} and {b})");
+        let (leader, other) = if a > 0 { (0, 1) } else { (1, 0) };
+        let stats: BTreeMap<_, _> = servers[leader].snapshot().into_iter().collect();
+        assert!(stats["sweep"].leader && stats["sweep"].claim == Some(Claim::Lease));
+        servers[leader].stop();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(counts[other].load(Ordering::SeqCst) > 0, "the other server took the lease over");
+        let holders = crate::claims::leases(&db).await.expect("leases");
+        assert_eq!(holders.len(), 1);
+        assert_eq!(holders[0].1, servers[other].holder());
+        servers[other].stop();
     }
 }

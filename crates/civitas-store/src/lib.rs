@@ -6,6 +6,8 @@
 //! placeholders, `ON CONFLICT`, `RETURNING`), and run it on either pool with [`dispatch!`].
 
 pub mod access_log;
+pub mod backup;
+pub mod claims;
 pub mod direct;
 pub mod events;
 pub mod jobs;
@@ -34,12 +36,63 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// Whether the database could not be reached (down, restarting, out of connections, or
+    /// no connection free in time), as opposed to a failed statement.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Database(e) => sqlx_unavailable(e),
+            _ => false,
+        }
+    }
+}
+
+fn sqlx_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(d) => {
+            // PostgreSQL: connection exceptions (08xxx), shutting down / starting up (57P01-03),
+            // too many connections (53300).
+            d.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300"))
+        }
+        _ => false,
+    }
+}
+
+/// Whether `e` (one link of an error chain) says the database could not be reached.
+pub fn unavailable(e: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(s) = e.downcast_ref::<StoreError>() {
+        return s.is_unavailable();
+    }
+    e.downcast_ref::<sqlx::Error>().is_some_and(sqlx_unavailable)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+/// How a server's connection pool behaves (configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// PostgreSQL connections this process may open (default 16; six servers at 16 fill a
+    /// default PostgreSQL's 100).
+    pub max_connections: u32,
+    /// How long a request waits for a free connection (or a new one) before the database is
+    /// considered unavailable (default 2 s).
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings { max_connections: 16, acquire_timeout: Duration::from_secs(2) }
+    }
 }
 
 /// What a connection pool is for.
@@ -87,9 +140,16 @@ impl Db {
         Self::connect_with(url, Usage::Server).await
     }
 
+    /// Connects for `usage` with the default pool settings.
+    pub async fn connect_with(url: &str, usage: Usage) -> Result<Db, StoreError> {
+        Self::connect_tuned(url, usage, &PoolSettings::default()).await
+    }
+
     /// Connects for `usage`: a server shares a few connections with modest page caches (each
     /// SQLite connection has its own cache); a bulk tool uses one connection with a large cache.
-    pub async fn connect_with(url: &str, usage: Usage) -> Result<Db, StoreError> {
+    /// On PostgreSQL `pool` sets how many connections this process may open and how long a
+    /// request waits for one before it is answered 503.
+    pub async fn connect_tuned(url: &str, usage: Usage, pool: &PoolSettings) -> Result<Db, StoreError> {
         let (connections, cache_kib) = match usage {
             Usage::Server => (4, 8_192),
             Usage::Bulk => (1, 65_536),
@@ -119,6 +179,7 @@ impl Db {
             let pool = SqlitePoolOptions::new()
                 .max_connections(connections)
                 .min_connections(1)
+                .acquire_timeout(pool.acquire_timeout)
                 .test_before_acquire(false)
                 .connect_with(options.clone())
                 .await?;
@@ -158,9 +219,10 @@ impl Db {
                 // Bulk statements of tens of thousands of rows are slow by nature.
                 options = sqlx::ConnectOptions::disable_statement_logging(options);
             }
+            let max = if usage == Usage::Bulk { connections * 4 } else { pool.max_connections.max(1) };
             let pool = PgPoolOptions::new()
-                .max_connections(connections * 4)
-                .acquire_timeout(Duration::from_secs(10))
+                .max_connections(max)
+                .acquire_timeout(pool.acquire_timeout)
                 .connect_with(options)
                 .await?;
             Ok(Db::Postgres(pool))

@@ -46,25 +46,60 @@ pub async fn pending(db: &Db, limit: i64) -> Result<Vec<Message>, StoreError> {
     Ok(dispatch!(db, pool => sqlx::query_as::<_, Message>(sql).bind(limit).fetch_all(pool).await)?)
 }
 
+/// How long a round's claim on its messages lasts (a dead server's messages are sent by
+/// another after this).
+pub const CLAIM_SECS: i64 = 60;
+
+/// Claims up to `limit` due messages for one round (see [`crate::claims`]): returns the claim
+/// token and the messages, oldest first.
+pub async fn claim_due(db: &Db, now_unix: i64, limit: i64) -> Result<(String, Vec<Message>), StoreError> {
+    let due = "sent_at IS NULL AND attempts < 20 AND next_attempt_at <= $3";
+    let token = crate::claims::claim_rows(db, "outbox_messages", due, "id", now_unix, CLAIM_SECS, limit).await?;
+    let sql = "SELECT id, channel, recipient, subject, body, created_at, sent_at FROM outbox_messages \
+               WHERE claim = $1 AND sent_at IS NULL ORDER BY id";
+    let messages = dispatch!(db, pool => sqlx::query_as::<_, Message>(sql).bind(&token).fetch_all(pool).await)?;
+    Ok((token, messages))
+}
+
 /// The newest messages, delivered or not (for the development page).
 pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Message>, StoreError> {
     let sql = "SELECT id, channel, recipient, subject, body, created_at, sent_at FROM outbox_messages ORDER BY id DESC LIMIT $1";
     Ok(dispatch!(db, pool => sqlx::query_as::<_, Message>(sql).bind(limit).fetch_all(pool).await)?)
 }
 
-pub async fn deliver_once<S: Sender>(db: &Db, sender: &S) -> Result<usize, StoreError> {
-    let messages = pending(db, 100).await?;
+/// One round: claims due messages (none while outbound delivery is paused), sends each and
+/// records each result by itself (only while this round's claim holds). A failed message is
+/// tried again after a back-off. Returns how many were attempted.
+pub async fn deliver_once<S: Sender>(db: &Db, sender: &S, now_unix: i64) -> Result<usize, StoreError> {
+    if crate::claims::outbound_paused(db).await? {
+        return Ok(0);
+    }
+    let (token, messages) = claim_due(db, now_unix, 100).await?;
     for m in &messages {
-        let (sql, at) = match sender.send(m).await {
-            Ok(()) => {
-                ("UPDATE outbox_messages SET sent_at = $1, attempts = attempts + 1 WHERE id = $2", Some(now_text()))
-            }
+        let result = sender.send(m).await;
+        let (sql, next) = match &result {
+            Ok(()) => (
+                "UPDATE outbox_messages SET sent_at = $1, attempts = attempts + 1, next_attempt_at = $2 WHERE id = $3 AND claim = $4",
+                now_unix,
+            ),
             Err(e) => {
                 tracing::warn!(id = m.id, error = %e, "notification not delivered; will retry");
-                ("UPDATE outbox_messages SET sent_at = $1, attempts = attempts + 1 WHERE id = $2", None)
+                (
+                    "UPDATE outbox_messages SET sent_at = $1, attempts = attempts + 1, next_attempt_at = $2 WHERE id = $3 AND claim = $4",
+                    now_unix + 5,
+                )
             }
         };
-        dispatch!(db, pool => sqlx::query(sql).bind(at).bind(m.id).execute(pool).await.map(|_| ()))?;
+        let at = result.is_ok().then(now_text);
+        let mut tries = 0;
+        loop {
+            let done = dispatch!(db, pool => sqlx::query(sql).bind(&at).bind(next).bind(m.id).bind(&token).execute(pool).await.map(|_| ()));
+            match done.map_err(StoreError::from) {
+                Ok(()) => break,
+                Err(e) if crate::claims::transient(&e) && tries < 3 => tries += 1,
+                Err(e) => return Err(e),
+            }
+        }
     }
     Ok(messages.len())
 }

@@ -170,7 +170,9 @@ pub async fn commit(db: &crate::Db, writes: &[Write]) -> Result<Result<(), &'sta
     })
 }
 
-type Reply = tokio::sync::oneshot::Sender<Result<Result<(), &'static str>, String>>;
+/// A unit's outcome; a failed batch is told as its message and whether the database was
+/// unreachable.
+type Reply = tokio::sync::oneshot::Sender<Result<Result<(), &'static str>, (String, bool)>>;
 
 /// Commits units of work from many callers together: each unit in its own savepoint (a unit
 /// whose guard fails, or that errs, is rolled back alone), the whole batch in one transaction —
@@ -199,7 +201,7 @@ impl GroupCommitter {
                     Err(e) => {
                         tracing::warn!(error = %e, "group commit failed");
                         for reply in replies {
-                            let _ = reply.send(Err(e.to_string()));
+                            let _ = reply.send(Err((e.to_string(), e.is_unavailable())));
                         }
                     }
                 }
@@ -217,7 +219,8 @@ impl GroupCommitter {
         }
         match answer.await {
             Ok(Ok(o)) => Ok(o),
-            Ok(Err(e)) => Err(crate::StoreError::Corrupt(format!("the transaction failed: {e}"))),
+            Ok(Err((e, true))) => Err(crate::StoreError::Unavailable(e)),
+            Ok(Err((e, false))) => Err(crate::StoreError::Corrupt(format!("the transaction failed: {e}"))),
             Err(_) => commit(&self.db, &writes).await,
         }
     }

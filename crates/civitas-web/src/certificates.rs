@@ -16,7 +16,6 @@ use maud::html;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use civitas_docs::{Block, Document};
 use civitas_identity::Role;
 use civitas_services::certificates::{self, Certificate};
 
@@ -26,22 +25,8 @@ use crate::i18n::Lang;
 use crate::problem::Problem;
 
 pub use civitas_services::certificate_issue::CertClaims;
-use civitas_services::certificate_issue::{self, IssueError, field_label, title};
-
-/// The server's certificate ports: signed with its key ring, rendered with its PDF writer.
-pub struct Ports<'a>(pub &'a AppState);
-
-impl certificate_issue::Signer for Ports<'_> {
-    fn sign(&self, typ: &str, claims: &CertClaims) -> String {
-        civitas_identity::tokens::sign_jws(&self.0.keys, typ, claims)
-    }
-}
-
-impl certificate_issue::Renderer for Ports<'_> {
-    fn certificate(&self, claims: &CertClaims, jws: &str) -> Result<Vec<u8>, String> {
-        render(claims, jws).map_err(|p| p.detail)
-    }
-}
+use civitas_services::certificate_issue::{IssueError, field_label, title};
+use civitas_services::corrections::{self, ChangeError};
 
 impl From<IssueError> for Problem {
     fn from(e: IssueError) -> Self {
@@ -50,38 +35,6 @@ impl From<IssueError> for Problem {
             IssueError::Register(r) => r.into(),
         }
     }
-}
-
-/// The PDF of a certificate, from its signed payload (so the paper shows what the QR says).
-pub fn render(claims: &CertClaims, jws: &str) -> Result<Vec<u8>, Problem> {
-    let units = civitas_core::AdminUnits::get();
-    let authority = units.commune(&claims.reg).map(|c| format!("UBND {}", c.name)).unwrap_or_default();
-    let mut blocks = vec![
-        Block::Centered("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM".into()),
-        Block::Centered("Độc lập - Tự do - Hạnh phúc".into()),
-        Block::Gap(8.0),
-        Block::Centered(authority),
-        Block::Gap(8.0),
-        Block::Title(title(&claims.typ).into()),
-        Block::Centered(format!("Số: {}", claims.no)),
-        Block::Gap(8.0),
-    ];
-    for (k, v) in &claims.f {
-        blocks.push(Block::Field(field_label(k).into(), v.clone()));
-    }
-    blocks.push(Block::Gap(8.0));
-    blocks.push(Block::Text(format!(
-        "Mã chứng nhận: {}. Kiểm tra tính hợp lệ: quét mã QR hoặc nhập mã tại trang /verify của hệ thống.",
-        claims.id
-    )));
-    civitas_docs::render(&Document {
-        title: title(&claims.typ).into(),
-        blocks,
-        qr: Some(jws.to_owned()),
-        footer: format!("civitas · {} · {}", title(&claims.typ), claims.no),
-        subject: Some(jws.to_owned()),
-    })
-    .map_err(|e| crate::problem::internal(&e))
 }
 
 pub fn routes() -> Router<AppState> {
@@ -155,7 +108,7 @@ pub async fn pdf(
     let c = c.ok_or_else(|| Problem::not_found("no such certificate that you may read"))?;
     let claims: CertClaims =
         civitas_identity::tokens::verify_jws(&state.keys, &c.payload).await.map_err(|_| Problem::internal())?;
-    let bytes = render(&claims, &c.payload)?;
+    let bytes = civitas_services::papers::certificate(&claims, &c.payload).map_err(|e| crate::problem::internal(&e))?;
     Ok(crate::files::file_response("application/pdf", &format!("{}-{}.pdf", c.kind, c.id), bytes))
 }
 
@@ -181,85 +134,35 @@ pub async fn correct(
     if caller.role() != Role::Leader {
         return Err(Problem::forbidden("corrections of civil status are decided by a leader"));
     }
-    let old = certificates::get(&state.db, &id).await?.filter(|c| caller.covers_unit(&c.unit_code));
-    let old = old.ok_or_else(|| Problem::not_found("no such certificate in your units"))?;
-    if old.status != "valid" {
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "not-valid",
-            "Not valid",
-            format!("the certificate is {}", old.status),
-        ));
-    }
-    let reason = civitas_core::nfc(body.reason.trim());
-    let name = civitas_core::nfc(body.full_name.trim());
-    let invalid = |d: &str| {
-        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-correction", "Invalid correction", d.to_owned())
+    let covers = |unit: &str| caller.covers_unit(unit);
+    let leader = corrections::Leader { sub: &caller.claims.sub, covers: &covers };
+    let office = state.office();
+    let signer = state.certificate_signer();
+    let correcting = corrections::Correcting {
+        db: &state.db,
+        register: &state.register,
+        issuer: &state.identity.issuer,
+        signer: &signer,
+        renderer: &office,
     };
-    if reason.is_empty() || reason.chars().count() > 1000 {
-        return Err(invalid("give the reason and evidence of the correction (1–1,000 characters)"));
-    }
-    // Whose name: the child of a birth, the deceased of a death.
-    if old.kind == "marriage" {
-        return Err(invalid("a marriage certificate is corrected through the spouses' own records"));
-    }
-    let pid: civitas_core::Pid = old.subject_pid.parse().map_err(|_| Problem::internal())?;
-    let person = state.register.get(&pid).await?.ok_or_else(Problem::internal)?;
-    if person.full_name == name {
-        return Err(invalid("the name is already so"));
-    }
-    let record =
-        civitas_services::civil::record_of(&state.db, &old.dossier_code).await?.ok_or_else(Problem::internal)?;
-    let now = crate::now();
-    let at = civitas_store::timestamp(now);
-    let mut corrected = person.clone();
-    corrected.full_name = name.clone();
-    let today = civitas_services::dossiers::local_today(now);
-    let corrected = corrected.normalize_and_validate(today).map_err(|e| invalid(&e.to_string()))?;
-    let basis = civitas_registry::LegalBasis {
-        basis: format!("Cải chính hộ tịch: {reason}"),
-        document_ref: Some(record.registration_number.clone()),
-    };
-    let attribution = civitas_registry::store::Attribution { actor: &caller.claims.sub, legal_basis: &basis, at: &at };
-    let version = person.version.unwrap_or(1);
-    let events = [
-        civitas_store::NewEvent {
-            kind: "person.corrected",
-            subject: pid.as_str().to_owned(),
-            payload: serde_json::json!({ "fields": ["full_name"], "version": version + 1 }),
-            actor: caller.claims.sub.clone(),
-            occurred_at: at.clone(),
-        },
-        civitas_store::NewEvent {
-            kind: "civil.corrected",
-            subject: record.id.clone(),
-            payload: serde_json::json!({ "certificate": old.id, "field": "full_name", "from": person.full_name, "to": name, "reason": reason }),
-            actor: caller.claims.sub.clone(),
-            occurred_at: at.clone(),
-        },
-    ];
-    let mut writes = state
-        .register
-        .plan_version(&corrected, &person, version, "corrected", &attribution, &events)
-        .map_err(|e| invalid(&e.to_string()))?;
-    // The new certificate reads the corrected register; sign it from the corrected fields.
-    let mut fields = certificate_issue::fields_of(&state.register, &record).await?;
-    fields.insert("n".into(), name.clone());
-    let ports = Ports(&state);
-    let issued = certificate_issue::sign(&state.identity.issuer, &ports, &ports, &record, fields, now)?;
-    let new_id = issued.id.clone();
-    writes.push(certificates::supersede(&old.id, &new_id, &reason));
-    writes.push(issued.write);
-    if civitas_store::unit::commit(&state.db, &writes).await?.is_err() {
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "changed",
-            "Changed meanwhile",
-            "the record or the certificate changed meanwhile; reload and retry",
-        ));
-    }
-    let new = certificates::get(&state.db, &new_id).await?.ok_or_else(Problem::internal)?;
+    let new = corrections::correct(&correcting, &leader, &id, &body.full_name, &body.reason, crate::now())
+        .await
+        .map_err(|e| change_problem(e, "invalid-correction", "Invalid correction"))?;
     Ok((StatusCode::CREATED, Json(new)))
+}
+
+/// A refused change as problem details (`invalid`: the type and title of a refused input).
+fn change_problem(e: ChangeError, invalid: &'static str, title: &'static str) -> Problem {
+    match e {
+        ChangeError::NotFound => Problem::not_found(e.to_string()),
+        ChangeError::NotValid(_) => Problem::new(StatusCode::CONFLICT, "not-valid", "Not valid", e.to_string()),
+        ChangeError::Invalid(d) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, invalid, title, d),
+        ChangeError::Changed => Problem::new(StatusCode::CONFLICT, "changed", "Changed meanwhile", e.to_string()),
+        ChangeError::Store(e) => e.into(),
+        ChangeError::Register(e) => e.into(),
+        ChangeError::Issue(e) => e.into(),
+        ChangeError::Inconsistent(_) => crate::problem::internal(&e),
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -282,35 +185,12 @@ pub async fn revoke(
     if caller.role() != Role::Leader {
         return Err(Problem::forbidden("certificates are revoked by a leader"));
     }
-    let c = certificates::get(&state.db, &id).await?.filter(|c| caller.covers_unit(&c.unit_code));
-    let c = c.ok_or_else(|| Problem::not_found("no such certificate in your units"))?;
-    let reason = civitas_core::nfc(body.reason.trim());
-    if reason.is_empty() || reason.chars().count() > 1000 {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-reason",
-            "Invalid reason",
-            "give the reason (1–1,000 characters)",
-        ));
-    }
-    let at = civitas_store::timestamp(crate::now());
-    let event = civitas_store::NewEvent {
-        kind: "civil.certificate_revoked",
-        subject: c.id.clone(),
-        payload: serde_json::json!({ "record": c.record_id, "reason": reason }),
-        actor: caller.claims.sub.clone(),
-        occurred_at: at,
-    };
-    let writes = [certificates::revoke(&c.id, &reason), civitas_store::unit::event(&event)];
-    if civitas_store::unit::commit(&state.db, &writes).await?.is_err() {
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "not-valid",
-            "Not valid",
-            format!("the certificate is {}", c.status),
-        ));
-    }
-    Ok(Json(certificates::get(&state.db, &id).await?.ok_or_else(Problem::internal)?))
+    let covers = |unit: &str| caller.covers_unit(unit);
+    let leader = corrections::Leader { sub: &caller.claims.sub, covers: &covers };
+    let c = corrections::revoke(&state.db, &leader, &id, &body.reason, crate::now())
+        .await
+        .map_err(|e| change_problem(e, "invalid-reason", "Invalid reason"))?;
+    Ok(Json(c))
 }
 
 // ----- /verify -----

@@ -10,7 +10,6 @@ pub mod auth;
 pub mod calendar;
 pub mod certificates;
 pub mod cookies;
-pub mod demo;
 pub mod dossiers;
 pub mod edge;
 pub mod files;
@@ -25,7 +24,6 @@ pub mod pages;
 pub mod policy;
 pub mod problem;
 pub mod service_pages;
-pub mod slips;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -93,7 +91,7 @@ impl AppState {
         let jobs = civitas_store::jobs::JobRuntime::new();
         register_jobs(&jobs, &db, &identity, &keys, issuer, sweep_calendar.clone(), catalogue.clone());
         let alive_db = db.clone();
-        jobs.start(move || !civitas_store::dispatch!(&alive_db, pool => pool.is_closed()));
+        jobs.start(&alive_db.clone(), move || !civitas_store::dispatch!(&alive_db, pool => pool.is_closed()));
         Ok(AppState {
             jobs,
             sweep_calendar,
@@ -113,6 +111,41 @@ impl AppState {
             trusted_proxies: Arc::new(Vec::new()),
             calendar,
         })
+    }
+    /// The papers this server prints: its body code, public URL and catalogue.
+    pub fn office(&self) -> civitas_services::papers::Office<'_> {
+        civitas_services::papers::Office {
+            body_code: &self.body_code,
+            issuer: &self.identity.issuer,
+            catalogue: &self.catalogue,
+        }
+    }
+
+    /// Signs certificate payloads with the key ring's current key.
+    pub fn certificate_signer(
+        &self,
+    ) -> impl Fn(&str, &civitas_services::certificate_issue::CertClaims) -> String + Send + Sync + '_ {
+        move |typ: &str, claims: &civitas_services::certificate_issue::CertClaims| {
+            civitas_identity::tokens::sign_jws(&self.keys, typ, claims)
+        }
+    }
+
+    /// What the processing use case needs of this server, with its ports.
+    pub fn processing<'a>(
+        &'a self,
+        office: &'a civitas_services::papers::Office<'a>,
+        signer: &'a dyn civitas_services::certificate_issue::Signer,
+    ) -> civitas_services::processing::Processing<'a> {
+        civitas_services::processing::Processing {
+            db: &self.db,
+            register: &self.register,
+            calendar: &self.calendar,
+            committer: &self.committer,
+            issuer: &self.identity.issuer,
+            signer,
+            certificates: office,
+            results: office,
+        }
     }
 
     /// Uses another working-day calendar (an operator's holiday file) from now on.
@@ -137,34 +170,37 @@ fn register_jobs(
     calendar: Arc<std::sync::RwLock<Arc<civitas_core::workdays::WorkCalendar>>>,
     catalogue: Arc<civitas_services::catalogue::Catalogue>,
 ) {
-    use civitas_store::jobs::Schedule;
+    use civitas_store::jobs::{Claim, Schedule};
     use std::time::Duration;
     let text = |e: &dyn std::fmt::Display| e.to_string();
     let d = db.clone();
-    jobs.register("notifications.deliver", Schedule::Drain(Duration::from_millis(500)), move || {
+    jobs.register("notifications.deliver", Schedule::Drain(Duration::from_millis(500)), Claim::Items, move || {
         let d = d.clone();
         async move {
-            civitas_store::outbox::deliver_once(&d, &civitas_store::outbox::LogSender).await.map_err(|e| text(&e))
+            civitas_store::outbox::deliver_once(&d, &civitas_store::outbox::LogSender, now().unix_timestamp())
+                .await
+                .map_err(|e| text(&e))
         }
     });
     let i = identity.clone();
-    jobs.register("identity.follow_register", Schedule::Every(Duration::from_millis(500)), move || {
+    jobs.register("identity.follow_register", Schedule::Every(Duration::from_millis(500)), Claim::Lease, move || {
         let i = i.clone();
         async move { i.follow_register(now()).await.map_err(|e| text(&e)) }
     });
     let i = identity.clone();
-    jobs.register("identity.purge_expired", Schedule::Every(Duration::from_secs(600)), move || {
+    jobs.register("identity.purge_expired", Schedule::Every(Duration::from_secs(600)), Claim::Lease, move || {
         let i = i.clone();
         async move { i.purge_expired(now().unix_timestamp()).await.map(|n| n as usize).map_err(|e| text(&e)) }
     });
-    // Keys rotated by another process (or `civitas keys rotate`) are picked up here.
+    // Keys rotated by another process (or `civitas keys rotate`) are picked up here, by every
+    // server, within two seconds (a read of the few unretired keys).
     let k = keys.clone();
-    jobs.register("keys.reload", Schedule::Every(Duration::from_secs(30)), move || {
+    jobs.register("keys.reload", Schedule::Every(Duration::from_secs(2)), Claim::EveryServer, move || {
         let k = k.clone();
         async move { k.reload(now()).await.map(|()| 0).map_err(|e| text(&e)) }
     });
     let d = db.clone();
-    jobs.register("dossiers.sweep", Schedule::Every(Duration::from_secs(60)), move || {
+    jobs.register("dossiers.sweep", Schedule::Every(Duration::from_secs(60)), Claim::Lease, move || {
         let (d, catalogue) = (d.clone(), catalogue.clone());
         let calendar = calendar.read().map(|c| c.clone()).map_err(|_| ());
         async move {

@@ -87,14 +87,19 @@ pub async fn healthz() -> &'static str {
 }
 
 /// Ready when the database answers.
+/// Ready when the database answers within a second; otherwise 503 with the reason, within
+/// that second (a load balancer's probe never hangs).
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.db.ping().await {
-        Ok(()) => "ready".into_response(),
-        Err(e) => {
+    let not_ready = |detail: String| {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready", detail).retry_after(1).into_response()
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(1), state.db.ping()).await {
+        Ok(Ok(())) => "ready".into_response(),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "database not reachable");
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready", "the database does not answer")
-                .into_response()
+            not_ready(format!("the database does not answer: {e}"))
         }
+        Err(_) => not_ready("the database did not answer within 1 s".into()),
     }
 }
 
@@ -113,7 +118,7 @@ fn append_jobs(body: &mut String, jobs: &[(&'static str, civitas_store::jobs::Jo
     let eof = body.rfind("# EOF").unwrap_or(body.len());
     let mut out = String::new();
     type Value = fn(&civitas_store::jobs::JobStats) -> Option<f64>;
-    let families: [(&str, &str, &str, Value); 4] = [
+    let families: [(&str, &str, &str, Value); 5] = [
         ("civitas_job_runs", "counter", "Runs of a background job", |s| Some(s.runs as f64)),
         ("civitas_job_failures", "counter", "Failed runs of a background job", |s| Some(s.failures as f64)),
         ("civitas_job_items", "counter", "Items a background job handled", |s| Some(s.items as f64)),
@@ -122,6 +127,12 @@ fn append_jobs(body: &mut String, jobs: &[(&'static str, civitas_store::jobs::Jo
             "gauge",
             "Seconds since the last successful run of a background job (its lag)",
             |s| s.since_success,
+        ),
+        (
+            "civitas_job_leader",
+            "gauge",
+            "Whether this server holds the lease of a leased background job (1) or stands by (0)",
+            |s| (s.claim == Some(civitas_store::jobs::Claim::Lease)).then_some(if s.leader { 1.0 } else { 0.0 }),
         ),
     ];
     for (name, kind, help, value) in families {

@@ -76,6 +76,17 @@ impl Problem {
             format!("the access token was not granted the scope {scope:?} this operation needs"),
         )
     }
+    /// The database cannot be reached: try again shortly.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Temporarily unavailable",
+            "The database cannot be reached right now; try again in a few seconds.",
+        )
+        .retry_after(5)
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -113,14 +124,22 @@ impl IntoResponse for Problem {
     }
 }
 
-/// Logs an unexpected error with its cause chain; answers without leaking it.
+/// Logs an unexpected error with its cause chain; answers without leaking it. A database that
+/// cannot be reached (anywhere in the chain) is a 503 with `Retry-After`, not a failure of
+/// the server.
 pub fn internal(error: &(dyn std::error::Error + 'static)) -> Problem {
     let mut chain = error.to_string();
+    let mut unavailable = civitas_store::unavailable(error);
     let mut source = error.source();
     while let Some(s) = source {
         chain.push_str(": ");
         chain.push_str(&s.to_string());
+        unavailable |= civitas_store::unavailable(s);
         source = s.source();
+    }
+    if unavailable {
+        tracing::warn!(error = %chain, "database unavailable");
+        return Problem::unavailable();
     }
     tracing::error!(error = %chain, "request failed");
     Problem::internal()

@@ -2,6 +2,53 @@
 
 use super::*;
 
+fn param<'a>(params: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
+    params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// The PKCE challenge, the level, `max_age` and `prompt` of a request.
+type Extras<'a> = (&'a str, i64, Option<i64>, Vec<String>);
+
+/// The PKCE challenge (S256 only), the level asked for (the lowest of the known `acr_values`),
+/// `max_age` and `prompt` of a request; an `invalid_request` description if one is wrong.
+fn checked_extras(params: &HashMap<String, String>) -> Result<Extras<'_>, String> {
+    let get = |k: &str| param(params, k);
+    let Some(challenge) = get("code_challenge") else {
+        return Err("PKCE is required: send code_challenge with code_challenge_method=S256".into());
+    };
+    match get("code_challenge_method") {
+        Some("S256") => {}
+        Some("plain") | None => return Err("code_challenge_method must be S256; plain is refused".into()),
+        Some(_) => return Err("unknown code_challenge_method; use S256".into()),
+    }
+    if challenge.len() != 43 || !challenge.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err("code_challenge must be a base64url SHA-256 (43 characters)".into());
+    }
+    let mut level = 1;
+    if let Some(acr_values) = get("acr_values") {
+        let known: Vec<i64> = acr_values.split_whitespace().filter_map(level_of_acr).collect();
+        if known.is_empty() {
+            return Err("acr_values names no supported level (urn:vn:eid:loa:1, urn:vn:eid:loa:2)".into());
+        }
+        level = known.into_iter().min().unwrap_or(1);
+    }
+    let max_age = match get("max_age") {
+        Some(m) => match m.parse::<i64>() {
+            Ok(v) if v >= 0 => Some(v),
+            _ => return Err("max_age must be a non-negative number of seconds".into()),
+        },
+        None => None,
+    };
+    let prompt = words(get("prompt").unwrap_or_default());
+    if prompt.iter().any(|p| !["none", "login", "consent", "select_account"].contains(&p.as_str())) {
+        return Err("unknown prompt value".into());
+    }
+    if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
+        return Err("prompt=none cannot be combined with other values".into());
+    }
+    Ok((challenge, level, max_age, prompt))
+}
+
 impl Identity {
     /// Validates the parameters of an authorization request (from the query, the form, or a
     /// pushed request). Errors before the redirect URI is known are [`LocalError`]s.
@@ -10,7 +57,7 @@ impl Identity {
         params: &HashMap<String, String>,
         now: i64,
     ) -> Result<Result<AuthRequest, (String, Option<String>, OAuthError)>, LocalError> {
-        let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let get = |k: &str| param(params, k);
         let client_id = get("client_id").ok_or_else(|| LocalError("the request names no client_id".into()))?;
         let client = self
             .client(client_id, now)
@@ -47,44 +94,10 @@ impl Identity {
         if let Some(s) = scope.iter().find(|s| !client.scopes.contains(s) && *s != "openid") {
             return fail("invalid_scope", &format!("the client is not registered for scope {s}"));
         }
-        let Some(challenge) = get("code_challenge") else {
-            return fail("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256");
+        let (challenge, level, max_age, prompt) = match checked_extras(params) {
+            Ok(extras) => extras,
+            Err(d) => return fail("invalid_request", &d),
         };
-        match get("code_challenge_method") {
-            Some("S256") => {}
-            Some("plain") | None => {
-                return fail("invalid_request", "code_challenge_method must be S256; plain is refused");
-            }
-            Some(_) => return fail("invalid_request", "unknown code_challenge_method; use S256"),
-        }
-        if challenge.len() != 43 || !challenge.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return fail("invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)");
-        }
-        let mut level = 1;
-        if let Some(acr_values) = get("acr_values") {
-            let known: Vec<i64> = acr_values.split_whitespace().filter_map(level_of_acr).collect();
-            if known.is_empty() {
-                return fail(
-                    "invalid_request",
-                    "acr_values names no supported level (urn:vn:eid:loa:1, urn:vn:eid:loa:2)",
-                );
-            }
-            level = known.into_iter().min().unwrap_or(1);
-        }
-        let max_age = match get("max_age") {
-            Some(m) => match m.parse::<i64>() {
-                Ok(v) if v >= 0 => Some(v),
-                _ => return fail("invalid_request", "max_age must be a non-negative number of seconds"),
-            },
-            None => None,
-        };
-        let prompt = words(get("prompt").unwrap_or_default());
-        if prompt.iter().any(|p| !["none", "login", "consent", "select_account"].contains(&p.as_str())) {
-            return fail("invalid_request", "unknown prompt value");
-        }
-        if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
-            return fail("invalid_request", "prompt=none cannot be combined with other values");
-        }
         let nonce = get("nonce").map(str::to_owned);
         if nonce.as_ref().is_some_and(|n| n.len() > 512) || state.as_ref().is_some_and(|s| s.len() > 2048) {
             return fail("invalid_request", "state or nonce is too long");

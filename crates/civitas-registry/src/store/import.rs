@@ -53,6 +53,36 @@ impl InsertPeople for sqlx::SqliteConnection {
     }
 }
 
+/// `COPY` of the rows whose PID is not registered yet (checked first unless `Unchecked`): the
+/// server's fastest way in. Returns the PIDs written.
+async fn copy_people(
+    conn: &mut sqlx::PgConnection,
+    rows: &[RowValues<'_>],
+    copy: CopyMode,
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut existing = std::collections::HashSet::new();
+    if copy == CopyMode::Checked {
+        let pids: Vec<&str> = rows.iter().map(|r| r.p.pid.as_str()).collect();
+        existing = sqlx::query_scalar::<_, String>("SELECT pid FROM people WHERE pid = ANY($1)")
+            .bind(&pids)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
+    }
+    let new: Vec<&RowValues> = rows.iter().filter(|r| !existing.contains(r.p.pid.as_str())).collect();
+    if !new.is_empty() {
+        let mut data = Vec::with_capacity(new.len() * 400);
+        for r in &new {
+            copy_row(&mut data, r);
+        }
+        let mut copy = conn.copy_in_raw(&format!("COPY people ({PERSON_COLUMNS}) FROM STDIN")).await?;
+        copy.send(data).await?;
+        copy.finish().await?;
+    }
+    Ok(new.iter().map(|r| r.p.pid.as_str().to_owned()).collect())
+}
+
 impl InsertPeople for sqlx::PgConnection {
     async fn insert_copied_households<'p>(
         &mut self,
@@ -84,28 +114,7 @@ impl InsertPeople for sqlx::PgConnection {
 
     async fn insert_people(&mut self, rows: &[RowValues<'_>], copy: CopyMode) -> Result<Vec<String>, sqlx::Error> {
         if copy != CopyMode::Insert {
-            // `COPY` of the rows whose PID is not registered yet: the server's fastest way in.
-            let mut existing = std::collections::HashSet::new();
-            if copy == CopyMode::Checked {
-                let pids: Vec<&str> = rows.iter().map(|r| r.p.pid.as_str()).collect();
-                existing = sqlx::query_scalar::<_, String>("SELECT pid FROM people WHERE pid = ANY($1)")
-                    .bind(&pids)
-                    .fetch_all(&mut *self)
-                    .await?
-                    .into_iter()
-                    .collect();
-            }
-            let new: Vec<&RowValues> = rows.iter().filter(|r| !existing.contains(r.p.pid.as_str())).collect();
-            if !new.is_empty() {
-                let mut data = Vec::with_capacity(new.len() * 400);
-                for r in &new {
-                    copy_row(&mut data, r);
-                }
-                let mut copy = self.copy_in_raw(&format!("COPY people ({PERSON_COLUMNS}) FROM STDIN")).await?;
-                copy.send(data).await?;
-                copy.finish().await?;
-            }
-            return Ok(new.iter().map(|r| r.p.pid.as_str().to_owned()).collect());
+            return copy_people(self, rows, copy).await;
         }
         fn col<'r, T>(rows: &'r [RowValues<'r>], f: impl Fn(&'r RowValues<'r>) -> T) -> Vec<T> {
             rows.iter().map(f).collect()
@@ -297,83 +306,100 @@ pub(crate) fn insert_new_directly(
     {
         let mut insert = tx.prepare_cached(&INSERT_PERSON)?;
         for v in &rows {
-            let p = v.p;
-            fn residence(r: &Option<Residence>) -> Option<(&str, &str)> {
-                r.as_ref().map(|r| (r.commune.as_str(), r.address.as_str()))
-            }
-            let (permanent, current) = (residence(&p.permanent_residence), residence(&p.current_residence));
-            let temporary = p.temporary_residence.as_ref();
-            let inserted = insert.execute(rusqlite::params![
-                p.pid.as_str(),
-                p.full_name,
-                v.name_folded,
-                v.family,
-                v.given,
-                v.other_names,
-                p.birth_date.to_string(),
-                i64::from(p.birth_date.year()),
-                p.sex.as_str(),
-                p.birth_registration_place,
-                p.hometown,
-                p.ethnicity.code(),
-                p.religion,
-                p.nationality,
-                p.marital_status.as_str(),
-                p.status.as_str(),
-                p.father_pid.as_ref().map(Pid::as_str),
-                p.mother_pid.as_ref().map(Pid::as_str),
-                p.spouse_pid.as_ref().map(Pid::as_str),
-                permanent.map(|r| r.0),
-                permanent.map(|r| r.1),
-                temporary.map(|r| r.commune.as_str()),
-                temporary.map(|r| r.address.as_str()),
-                temporary.and_then(|r| r.until.map(|u| u.to_string())),
-                current.map(|r| r.0),
-                current.map(|r| r.1),
-                p.household_id.as_ref().map(|h| h.as_str()),
-                p.relation_to_head.map(|r| r.as_str()),
-                v.change,
-                v.attribution.actor,
-                v.attribution.legal_basis.basis,
-                v.attribution.legal_basis.document_ref,
-                v.version,
-                v.attribution.at,
-            ])?;
+            let inserted = insert_row(&mut insert, v)?;
             if inserted == 1 {
-                new_people.push(p);
+                new_people.push(v.p);
             }
         }
-        let mut household = tx.prepare_cached(
-            "INSERT INTO households (id, head_pid, commune, address, version, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, 1, ?5) ON CONFLICT (id) DO NOTHING",
-        )?;
-        for p in new_people.iter().filter(|p| p.relation_to_head == Some(Relation::Head)) {
-            let Some(id) = &p.household_id else { continue };
-            let r = p.permanent_residence.as_ref();
-            household.execute(rusqlite::params![
-                id.as_str(),
-                p.pid.as_str(),
-                r.map(|r| r.commune.as_str()).unwrap_or_default(),
-                r.map(|r| r.address.as_str()).unwrap_or_default(),
-                attribution.at,
-            ])?;
-        }
-        let mut vocab = tx.prepare_cached(
-            "INSERT INTO name_vocab (part, token) VALUES (?1, ?2) ON CONFLICT (part, token) DO NOTHING",
-        )?;
-        for (part, token) in name_vocab(people) {
-            vocab.execute(rusqlite::params![part, token])?;
-        }
-        let mut event = tx.prepare_cached(
-            "INSERT INTO events (kind, subject, payload, actor, occurred_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for e in batch_events(&new_people, event_kind, attribution) {
-            event.execute(rusqlite::params![e.kind, e.subject, e.payload.to_string(), e.actor, e.occurred_at])?;
-        }
+        insert_rest(&tx, people, &new_people, attribution, event_kind)?;
     }
     tx.commit()?;
     let inserted = new_people.len() as u64;
     Ok(ImportOutcome { inserted, unchanged: people.len() as u64 - inserted })
+}
+
+/// One person's row through the prepared single-row insert; 1 if inserted, 0 if registered.
+fn insert_row(insert: &mut rusqlite::CachedStatement<'_>, v: &RowValues<'_>) -> rusqlite::Result<usize> {
+    let p = v.p;
+    fn residence(r: &Option<Residence>) -> Option<(&str, &str)> {
+        r.as_ref().map(|r| (r.commune.as_str(), r.address.as_str()))
+    }
+    let (permanent, current) = (residence(&p.permanent_residence), residence(&p.current_residence));
+    let temporary = p.temporary_residence.as_ref();
+    insert.execute(rusqlite::params![
+        p.pid.as_str(),
+        p.full_name,
+        v.name_folded,
+        v.family,
+        v.given,
+        v.other_names,
+        p.birth_date.to_string(),
+        i64::from(p.birth_date.year()),
+        p.sex.as_str(),
+        p.birth_registration_place,
+        p.hometown,
+        p.ethnicity.code(),
+        p.religion,
+        p.nationality,
+        p.marital_status.as_str(),
+        p.status.as_str(),
+        p.father_pid.as_ref().map(Pid::as_str),
+        p.mother_pid.as_ref().map(Pid::as_str),
+        p.spouse_pid.as_ref().map(Pid::as_str),
+        permanent.map(|r| r.0),
+        permanent.map(|r| r.1),
+        temporary.map(|r| r.commune.as_str()),
+        temporary.map(|r| r.address.as_str()),
+        temporary.and_then(|r| r.until.map(|u| u.to_string())),
+        current.map(|r| r.0),
+        current.map(|r| r.1),
+        p.household_id.as_ref().map(|h| h.as_str()),
+        p.relation_to_head.map(|r| r.as_str()),
+        v.change,
+        v.attribution.actor,
+        v.attribution.legal_basis.basis,
+        v.attribution.legal_basis.document_ref,
+        v.version,
+        v.attribution.at,
+    ])
+}
+
+/// The rest of a direct import batch: the households of new heads, the name vocabulary, the
+/// batch's events.
+fn insert_rest(
+    tx: &rusqlite::Transaction<'_>,
+    people: &[Person],
+    new_people: &[&Person],
+    attribution: &Attribution<'_>,
+    event_kind: &'static str,
+) -> rusqlite::Result<()> {
+    let mut household = tx.prepare_cached(
+        "INSERT INTO households (id, head_pid, commune, address, version, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, 1, ?5) ON CONFLICT (id) DO NOTHING",
+    )?;
+    for p in new_people.iter().filter(|p| p.relation_to_head == Some(Relation::Head)) {
+        let Some(id) = &p.household_id else { continue };
+        let r = p.permanent_residence.as_ref();
+        household.execute(rusqlite::params![
+            id.as_str(),
+            p.pid.as_str(),
+            r.map(|r| r.commune.as_str()).unwrap_or_default(),
+            r.map(|r| r.address.as_str()).unwrap_or_default(),
+            attribution.at,
+        ])?;
+    }
+    let mut vocab =
+        tx.prepare_cached("INSERT INTO name_vocab (part, token) VALUES (?1, ?2) ON CONFLICT (part, token) DO NOTHING")?;
+    for (part, token) in name_vocab(people) {
+        vocab.execute(rusqlite::params![part, token])?;
+    }
+    let mut event = tx.prepare_cached(
+        "INSERT INTO events (kind, subject, payload, actor, occurred_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for e in batch_events(new_people, event_kind, attribution) {
+        event.execute(rusqlite::params![e.kind, e.subject, e.payload.to_string(), e.actor, e.occurred_at])?;
+    }
+    Ok(())
 }
 
 /// Appends one `people` row in `COPY ... FROM STDIN` text format (columns in [`PERSON_COLUMNS`]

@@ -31,6 +31,16 @@ impl Register {
         Ok(n)
     }
 
+    /// How many people were last changed by someone other than `actor` or an actor whose name
+    /// starts with `prefix` (the demo's generator and its officers).
+    pub async fn count_changed_by_others(&self, actor: &str, prefix: &str) -> Result<i64, RegisterError> {
+        let sql = "SELECT COUNT(*) FROM people WHERE changed_by <> $1 AND changed_by NOT LIKE $2";
+        let like = format!("{prefix}%");
+        let n: i64 =
+            dispatch!(&self.db, pool => sqlx::query_scalar(sql).bind(actor).bind(&like).fetch_one(pool).await)?;
+        Ok(n)
+    }
+
     /// Some person, for showing an example (the demo banner).
     pub async fn sample_pid(&self) -> Result<Option<String>, RegisterError> {
         let sql =

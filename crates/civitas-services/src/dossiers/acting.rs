@@ -125,17 +125,7 @@ pub async fn plan_act(
         Action::Forward => current.step_index + 1,
         _ => current.step_index,
     };
-    let mut data = current.data.clone();
-    if !input.components.is_empty()
-        && let Some(obj) = data.as_object_mut()
-    {
-        let comps = obj.entry("components").or_insert_with(|| serde_json::json!({}));
-        if let Some(c) = comps.as_object_mut() {
-            for (component, document) in &input.components {
-                c.insert(component.clone(), serde_json::Value::String(document.clone()));
-            }
-        }
-    }
+    let data = with_components(&current.data, &input.components);
     let at = civitas_store::timestamp(now);
     let action_text = name_of(action);
     let step_key = usize::try_from(current.step_index).ok().and_then(|i| procedure.step(i)).map(|s| s.key.clone());
@@ -150,17 +140,9 @@ pub async fn plan_act(
     let update = "UPDATE dossiers SET state = $1, pauses = $2, appointment_on = $3, finished_on = $4, timeliness = $5, \
                   step_index = $6, supplement_due_on = $7, data = $8, result_document = COALESCE($9, result_document), version = version + 1 \
                   WHERE code = $10 AND version = $11";
-    let step = "INSERT INTO dossier_steps (code, at, actor, action, from_state, to_state, note) VALUES ($1, $2, $3, $4, $5, $6, $7)";
     let pauses_json = serde_json::to_string(&pauses).unwrap_or_else(|_| "[]".into());
     let timeliness_text = timeliness.map(name_of);
-    let result_doc = input.result.as_ref().map(|r| {
-        let prepared = crate::documents::prepare(&r.bytes);
-        (crate::documents::new_id(), prepared, r)
-    });
-    if let Some((_, Err(e), _)) = &result_doc {
-        return Err(DossierError::Invalid(e.to_string()));
-    }
-    let result_id = result_doc.as_ref().map(|(id, _, _)| id.clone());
+    let (result_id, result_write) = result_document(input.result.as_ref(), &current, &at)?;
     let mut writes = vec![
         Write::new(
             update,
@@ -179,41 +161,74 @@ pub async fn plan_act(
             ],
         )
         .expecting(1, "the dossier changed meanwhile"),
-        Write::new(
-            step,
-            vec![
-                code.into(),
-                at.clone().into(),
-                actor.id().into(),
-                action_text.into(),
-                name_of(current.state).into(),
-                name_of(to).into(),
-                Value::Text(note),
-            ],
-        ),
+        step_write(code, &at, &actor.id(), &action_text, &name_of(current.state), &name_of(to), note),
     ];
-    if let Some((id, Ok((media, sha)), file)) = &result_doc {
-        writes.push(Write::new(
-            crate::documents::INSERT_RESULT,
-            vec![
-                id.clone().into(),
-                current.applicant_pid.clone().into(),
-                file.name.clone().into(),
-                media.as_str().into(),
-                (file.bytes.len() as i64).into(),
-                sha.clone().into(),
-                Value::Bytes(Some(file.bytes.clone())),
-                at.clone().into(),
-                code.into(),
-                current.procedure_code.clone().into(),
-            ],
-        ));
-    }
+    writes.extend(result_write);
     if let Some((subject, body)) = notice {
         writes.push(notify_write(subject, &body, &at, &current.applicant_pid));
     }
     writes.push(civitas_store::unit::event(&event));
     Ok((current, writes))
+}
+
+/// A line of the dossier's control sheet (the processing steps).
+fn step_write(code: &str, at: &str, actor: &str, action: &str, from: &str, to: &str, note: Option<String>) -> Write {
+    Write::new(
+        "INSERT INTO dossier_steps (code, at, actor, action, from_state, to_state, note) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        vec![
+            code.into(),
+            at.to_owned().into(),
+            actor.to_owned().into(),
+            action.into(),
+            from.into(),
+            to.into(),
+            Value::Text(note),
+        ],
+    )
+}
+
+/// The dossier's data with the components a supplement handed in (component → document id).
+fn with_components(data: &serde_json::Value, components: &[(String, String)]) -> serde_json::Value {
+    let mut data = data.clone();
+    if !components.is_empty()
+        && let Some(obj) = data.as_object_mut()
+    {
+        let comps = obj.entry("components").or_insert_with(|| serde_json::json!({}));
+        if let Some(c) = comps.as_object_mut() {
+            for (component, document) in components {
+                c.insert(component.clone(), serde_json::Value::String(document.clone()));
+            }
+        }
+    }
+    data
+}
+
+/// The result document an action issues, stored in the applicant's documents: its new id and
+/// its write.
+fn result_document(
+    result: Option<&ResultFile>,
+    current: &Dossier,
+    at: &str,
+) -> Result<(Option<String>, Option<Write>), DossierError> {
+    let Some(file) = result else { return Ok((None, None)) };
+    let (media, sha) = crate::documents::prepare(&file.bytes).map_err(|e| DossierError::Invalid(e.to_string()))?;
+    let id = crate::documents::new_id();
+    let write = Write::new(
+        crate::documents::INSERT_RESULT,
+        vec![
+            id.clone().into(),
+            current.applicant_pid.clone().into(),
+            file.name.clone().into(),
+            media.as_str().into(),
+            (file.bytes.len() as i64).into(),
+            sha.into(),
+            Value::Bytes(Some(file.bytes.clone())),
+            at.to_owned().into(),
+            current.code.clone().into(),
+            current.procedure_code.clone().into(),
+        ],
+    );
+    Ok((Some(id), Some(write)))
 }
 
 /// The checks of an action's input: the note where one is required, its length, the documents
@@ -379,6 +394,14 @@ pub async fn apologize(
     let current = get(db, code).await?.ok_or_else(|| DossierError::NotFound(code.to_owned()))?;
     if current.state.is_final() || current.state == State::ResultIssued {
         return Err(DossierError::Invalid("the dossier is finished; there is nothing to apologise for".into()));
+    }
+    // The system apologises once per missed date: read now, with the version guard below, so
+    // that a second server sweeping at the same moment finds it done.
+    let today = day(local_today(now));
+    if *actor == Actor::System
+        && (current.appointment_on >= today || current.apology_on.as_ref().is_some_and(|a| *a >= today))
+    {
+        return Err(DossierError::Invalid("already apologised, or not late".into()));
     }
     let reason = civitas_core::text::nfc(reason.trim());
     if reason.is_empty() || reason.chars().count() > 1000 {

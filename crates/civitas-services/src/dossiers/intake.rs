@@ -45,10 +45,11 @@ impl Intake {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "dossier intake: batch failed");
+                        let unavailable = matches!(&e, DossierError::Store(s) if s.is_unavailable());
                         for reply in replies {
-                            let _ = reply.send(Err(DossierError::Store(StoreError::Corrupt(
-                                "the dossier could not be stored".into(),
-                            ))));
+                            let why = "the dossier could not be stored".to_owned();
+                            let e = if unavailable { StoreError::Unavailable(why) } else { StoreError::Corrupt(why) };
+                            let _ = reply.send(Err(DossierError::Store(e)));
                         }
                     }
                 }

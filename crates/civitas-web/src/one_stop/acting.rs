@@ -26,23 +26,6 @@ pub(crate) fn parse_action(s: &str) -> Result<Action, Problem> {
         .map_err(|_| Problem::bad_request("invalid-action", format!("{s:?} is not an action")))
 }
 
-/// The PDF of the result issued for `d` (a generic result document with the QR of Circular
-/// 01/2023; agencies with their own result templates attach them instead).
-/// The server's processing ports: certificates signed with its keys, documents rendered as PDFs.
-pub(super) struct ResultPdf<'a>(&'a AppState);
-
-impl civitas_services::processing::ResultRenderer for ResultPdf<'_> {
-    fn result(
-        &self,
-        d: &Dossier,
-        procedure: &Procedure,
-        officer: &str,
-        now: time::OffsetDateTime,
-    ) -> Result<Vec<u8>, String> {
-        crate::slips::result(self.0, d, procedure, officer, now).map_err(|p| p.detail)
-    }
-}
-
 impl From<ProcessingError> for Problem {
     fn from(e: ProcessingError) -> Self {
         match e {
@@ -70,17 +53,9 @@ pub async fn perform(
         return Err(Problem::not_found(format!("no dossier {code} that you may see")));
     }
     let procedure = state.catalogue.get(&d.procedure_code).ok_or_else(Problem::internal)?;
-    let ports = crate::certificates::Ports(state);
-    let processing = Processing {
-        db: &state.db,
-        register: &state.register,
-        calendar: &state.calendar,
-        committer: &state.committer,
-        issuer: &state.identity.issuer,
-        signer: &ports,
-        certificates: &ports,
-        results: &ResultPdf(state),
-    };
+    let office = state.office();
+    let signer = state.certificate_signer();
+    let processing = state.processing(&office, &signer);
     Ok(processing::perform(&processing, procedure, &d, action, &actor, input, not_duplicate, crate::now()).await?)
 }
 
@@ -223,7 +198,7 @@ pub async fn receipt_pdf(
     Path(code): Path<String>,
 ) -> Result<Response, Problem> {
     let d = visible(&state, &bearer, &code).await?;
-    let bytes = crate::slips::receipt(&state, &d)?;
+    let bytes = papers::receipt(&state.office(), &d).map_err(|e| crate::problem::internal(&e))?;
     Ok(file_response("application/pdf", &format!("tiep-nhan-{code}.pdf"), bytes))
 }
 
@@ -240,6 +215,6 @@ pub async fn apology_pdf(
     if d.apology_on.is_none() {
         return Err(Problem::not_found("this dossier has no apology slip: it is not late"));
     }
-    let bytes = crate::slips::apology(&state, &d)?;
+    let bytes = papers::apology(&state.office(), &d).map_err(|e| crate::problem::internal(&e))?;
     Ok(file_response("application/pdf", &format!("xin-loi-{code}.pdf"), bytes))
 }

@@ -21,7 +21,8 @@ use civitas_identity::Role;
 use civitas_services::catalogue::{Procedure, StepRole};
 use civitas_services::documents::{self, DocumentError};
 use civitas_services::dossiers::{self, ActInput, Actor, Dossier, DossierError, NewDossier, QueueFilter, Rating};
-use civitas_services::processing::{self, Processing, ProcessingError};
+use civitas_services::papers;
+use civitas_services::processing::{self, ProcessingError};
 use civitas_services::submission::{self, SubmissionError};
 use civitas_services::workflow::{Action, State};
 

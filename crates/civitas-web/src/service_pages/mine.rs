@@ -281,7 +281,7 @@ pub(super) async fn my_receipt(
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
     let (_, d) = page_try!(own_dossier(&state, &headers, &code).await);
-    match crate::slips::receipt(&state, &d) {
+    match civitas_services::papers::receipt(&state.office(), &d).map_err(|e| crate::problem::internal(&e)) {
         Ok(bytes) => crate::files::file_response("application/pdf", &format!("tiep-nhan-{code}.pdf"), bytes),
         Err(p) => problem_page(&state, &headers, lang, p),
     }

@@ -261,8 +261,12 @@ pub(super) async fn officer_slip(
     let lang = crate::pages::lang(&headers, None);
     let (_, d) = page_try!(officer_load(&state, &headers, &code).await);
     let made = match slip.as_str() {
-        "receipt.pdf" => crate::slips::receipt(&state, &d),
-        "apology.pdf" if d.apology_on.is_some() => crate::slips::apology(&state, &d),
+        "receipt.pdf" => {
+            civitas_services::papers::receipt(&state.office(), &d).map_err(|e| crate::problem::internal(&e))
+        }
+        "apology.pdf" if d.apology_on.is_some() => {
+            civitas_services::papers::apology(&state.office(), &d).map_err(|e| crate::problem::internal(&e))
+        }
         _ => {
             return not_found(&state, &headers, lang, "Không có phiếu này.", "No such slip.");
         }

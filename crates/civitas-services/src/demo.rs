@@ -5,26 +5,23 @@
 use std::collections::BTreeMap;
 
 use civitas_core::{LifeStatus, MaritalStatus, Sex};
-use civitas_identity::{Claims, Role};
-use civitas_services::dossiers::{self, ActInput};
-use civitas_services::workflow::Action;
+use civitas_registry::{Person, Register};
 
-use crate::AppState;
-use crate::auth::Caller;
+use crate::catalogue::{Catalogue, StepRole};
+use crate::dossiers::{self, ActInput, Actor, Intake};
+use crate::processing::{self, Processing};
+use crate::submission::{self, Receiving, SubmissionError};
+use crate::workflow::Action;
 
-fn officer(state: &AppState, sub: &str, role: Role, unit: &str) -> Option<Caller> {
-    let claims = Claims {
-        iss: state.identity.issuer.clone(),
-        sub: sub.to_owned(),
-        role,
-        units: vec![unit.to_owned()],
-        iat: 0,
-        exp: i64::MAX,
-        jti: format!("demo-{sub}"),
-        fam: None,
-    };
-    let units = claims.unit_codes();
-    (!units.is_empty()).then(|| Caller { claims, units, purpose: Some("demo".into()), request_id: None })
+/// What seeding needs: the processing use case with its ports, the intake, the catalogue.
+pub struct Seeding<'a> {
+    pub processing: &'a Processing<'a>,
+    pub intake: &'a Intake,
+    pub catalogue: &'a Catalogue,
+    /// Identity code of the receiving body (QCVN 102).
+    pub body_code: &'a str,
+    /// The clock (each step of the demo's dossiers is taken at the time it is taken).
+    pub now: fn() -> time::OffsetDateTime,
 }
 
 /// A small PDF standing in for a paper the citizen hands in.
@@ -43,58 +40,60 @@ fn paper(title: &str) -> Vec<u8> {
 }
 
 async fn through(
-    state: &AppState,
-    person: &civitas_registry::Person,
+    s: &Seeding<'_>,
+    person: &Person,
     procedure: &str,
     fields: &[(&str, String)],
     component: Option<(&str, &str)>,
 ) -> Result<String, String> {
-    let p = state.catalogue.get(procedure).ok_or("no procedure")?;
-    let now = crate::now();
+    let p = s.catalogue.get(procedure).ok_or("no procedure")?;
+    let db = s.processing.db;
+    let now = (s.now)();
     let mut components = BTreeMap::new();
     if let Some((code, title)) = component {
-        let doc = civitas_services::documents::store(
-            &state.db,
-            person.pid.as_str(),
-            &format!("{title}.pdf"),
-            &paper(title),
-            now,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let doc = crate::documents::store(db, person.pid.as_str(), &format!("{title}.pdf"), &paper(title), now)
+            .await
+            .map_err(|e| e.to_string())?;
         components.insert(code.to_owned(), doc.id);
     }
     let fields: BTreeMap<String, String> = fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
-    let prepared = crate::one_stop::prepare(state, p, person, &fields, &components, "online", serde_json::json!({}))
-        .await
-        .map_err(|e| e.detail)?;
-    let unit = prepared.new.unit_code.clone();
-    let d = state.intake.submit(prepared.new, None, person.pid.as_str(), now).await.map_err(|e| e.to_string())?;
-    let desk = officer(state, "demo-motcua", Role::OnestopOfficer, &unit).ok_or("unit")?;
-    let clerk = officer(state, "demo-chuyenvien", Role::Specialist, &unit).ok_or("unit")?;
-    let chief = officer(state, "demo-lanhdao", Role::Leader, &unit).ok_or("unit")?;
-    for (caller, action) in [
+    let receiving = Receiving { body_code: s.body_code, catalogue_version: &s.catalogue.version, channel: "online" };
+    let new = match submission::prepare(db, &receiving, p, person, &fields, &components, serde_json::json!({})).await {
+        Ok(new) => new,
+        Err(SubmissionError::Invalid(errors)) => {
+            return Err(errors.into_iter().map(|e| e.detail).collect::<Vec<_>>().join("; "));
+        }
+        Err(SubmissionError::Store(e)) => return Err(e.to_string()),
+    };
+    let d = s.intake.submit(new, None, person.pid.as_str(), now).await.map_err(|e| e.to_string())?;
+    let desk = Actor::Onestop("demo-motcua".into());
+    let clerk = Actor::Officer("demo-chuyenvien".into(), StepRole::Specialist);
+    let chief = Actor::Officer("demo-lanhdao".into(), StepRole::Leader);
+    for (actor, action) in [
         (&desk, Action::StartProcessing),
         (&clerk, Action::Forward),
         (&chief, Action::Approve),
         (&clerk, Action::IssueResult),
     ] {
-        crate::one_stop::perform(state, caller, &d.code, action, ActInput::default(), false)
+        let current = dossiers::get(db, &d.code).await.map_err(|e| e.to_string())?.ok_or("dossier gone")?;
+        let now = (s.now)();
+        processing::perform(s.processing, p, &current, action, actor, ActInput::default(), false, now)
             .await
-            .map_err(|e| e.detail)?;
+            .map_err(|e| e.to_string())?;
     }
     Ok(d.code)
 }
 
 /// Registers the demo's births, marriage and death unless it was done before. Failures are
 /// logged, not fatal: the demo still serves.
-pub async fn seed_civil(state: &AppState, register: &civitas_registry::Register) {
-    if civitas_services::civil::count(&state.db).await.unwrap_or(1) > 0 {
+pub async fn seed_civil(s: &Seeding<'_>) {
+    let register: &Register = s.processing.register;
+    if crate::civil::count(s.processing.db).await.unwrap_or(1) > 0 {
         return;
     }
     // Candidates of each kind the registrations need (people in ID-number order are grouped
     // by century and sex, so each kind is asked for by itself): young women and men, elders.
-    let year = i64::from(crate::now().year());
+    let year = i64::from((s.now)().year());
     let mut pids = Vec::new();
     for (sex, from, to) in
         [(Sex::Female, year - 38, year - 21), (Sex::Male, year - 38, year - 23), (Sex::Male, 1900, year - 76)]
@@ -114,9 +113,21 @@ pub async fn seed_civil(state: &AppState, register: &civitas_registry::Register)
             people.push(person);
         }
     }
-    let today = dossiers::local_today(crate::now());
+    let today = dossiers::local_today((s.now)());
+    let mut report = births(s, &people, today).await;
+    report.extend(marriage(s, &people, today).await);
+    report.extend(death(s, &people, today).await);
+    for r in report {
+        match r {
+            Ok(code) => tracing::info!(dossier = %code, "demo civil registration"),
+            Err(e) => tracing::warn!(error = %e, "demo civil registration failed"),
+        }
+    }
+}
+
+/// Births: three young mothers.
+async fn births(s: &Seeding<'_>, people: &[Person], today: time::Date) -> Vec<Result<String, String>> {
     let mut report = Vec::new();
-    // Births: three young mothers.
     let mothers: Vec<_> = people
         .iter()
         .filter(|p| p.sex == Sex::Female && p.household_id.is_some() && (20..40).contains(&p.birth_date.age_on(today)))
@@ -136,9 +147,14 @@ pub async fn seed_civil(state: &AppState, register: &civitas_registry::Register)
             ("live_with", "applicant".to_owned()),
             ("commune", commune),
         ];
-        report.push(through(state, m, "DVC-15", &fields, Some(("GCS", "Giấy chứng sinh"))).await);
+        report.push(through(s, m, "DVC-15", &fields, Some(("GCS", "Giấy chứng sinh"))).await);
     }
-    // A marriage: a single man and a single woman, unrelated, of age.
+    report
+}
+
+/// A marriage: a single man and a single woman, unrelated, of age.
+async fn marriage(s: &Seeding<'_>, people: &[Person], today: time::Date) -> Vec<Result<String, String>> {
+    let mut report = Vec::new();
     let man = people.iter().find(|p| {
         p.sex == Sex::Male
             && p.marital_status == MaritalStatus::Single
@@ -155,9 +171,14 @@ pub async fn seed_civil(state: &AppState, register: &civitas_registry::Register)
     if let (Some(m), Some(w)) = (man, woman) {
         let commune = m.permanent_residence.as_ref().map(|r| r.commune.as_str().to_owned()).unwrap_or_default();
         let fields = [("partner_pid", w.pid.as_str().to_owned()), ("commune", commune)];
-        report.push(through(state, m, "DVC-11", &fields, None).await);
+        report.push(through(s, m, "DVC-11", &fields, None).await);
     }
-    // A death: the eldest person found, registered by a relative of the household or anyone.
+    report
+}
+
+/// A death: the eldest person found, registered by a relative of the household or anyone.
+async fn death(s: &Seeding<'_>, people: &[Person], today: time::Date) -> Vec<Result<String, String>> {
+    let mut report = Vec::new();
     if let Some(elder) =
         people.iter().filter(|p| p.birth_date.age_on(today) >= 75).max_by_key(|p| p.birth_date.age_on(today))
         && let Some(informant) = people
@@ -172,12 +193,7 @@ pub async fn seed_civil(state: &AppState, register: &civitas_registry::Register)
             ("commune", commune),
             ("funeral_allowance", "yes".to_owned()),
         ];
-        report.push(through(state, informant, "DVC-16", &fields, Some(("BT", "Giấy báo tử"))).await);
+        report.push(through(s, informant, "DVC-16", &fields, Some(("BT", "Giấy báo tử"))).await);
     }
-    for r in report {
-        match r {
-            Ok(code) => tracing::info!(dossier = %code, "demo civil registration"),
-            Err(e) => tracing::warn!(error = %e, "demo civil registration failed"),
-        }
-    }
+    report
 }

@@ -1,14 +1,46 @@
-//! The printed forms of the one-stop shop as PDFs: the receipt and appointment slip (form 01),
-//! the apology with a new date (form 04) and a generic result document. Each carries the QR of
-//! Circular 01/2023: dossier code, procedure code, applicant ID, document name, source system,
-//! issue time (and, on slips, the appointment date), as `key=value` pairs joined by `|`.
+//! The printed papers of the one-stop shop as PDFs: the receipt and appointment slip (form 01),
+//! the apology with a new date (form 04), a generic result document, and civil-status
+//! certificates. Slips carry the QR of Circular 01/2023: dossier code, procedure code, applicant
+//! ID, document name, source system, issue time (and, on slips, the appointment date), as
+//! `key=value` pairs joined by `|`; certificates carry their signed payload (a compact JWS).
+//!
+//! [`Office`] is the renderer the processing use case is given ([`ResultRenderer`],
+//! [`Renderer`]): the receiving body's code, the public base URL and the catalogue.
 
-use civitas_docs::{Block, Document};
-use civitas_services::catalogue::Procedure;
-use civitas_services::dossiers::{Dossier, parse_day, vn_day};
+use civitas_docs::{Block, DocError, Document};
 
-use crate::AppState;
-use crate::problem::Problem;
+use crate::catalogue::{Catalogue, Procedure};
+use crate::certificate_issue::{CertClaims, Renderer, field_label, title};
+use crate::dossiers::{Dossier, parse_day, vn_day};
+use crate::processing::ResultRenderer;
+
+/// The office whose papers these are.
+#[derive(Clone, Copy)]
+pub struct Office<'a> {
+    /// Identity code of the receiving body (QCVN 102).
+    pub body_code: &'a str,
+    /// The public base URL (where `/status` and `/verify` are).
+    pub issuer: &'a str,
+    pub catalogue: &'a Catalogue,
+}
+
+impl ResultRenderer for Office<'_> {
+    fn result(
+        &self,
+        d: &Dossier,
+        procedure: &Procedure,
+        officer: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Vec<u8>, String> {
+        result(self, d, procedure, officer, now).map_err(|e| e.to_string())
+    }
+}
+
+impl Renderer for Office<'_> {
+    fn certificate(&self, claims: &CertClaims, jws: &str) -> Result<Vec<u8>, String> {
+        certificate(claims, jws).map_err(|e| e.to_string())
+    }
+}
 
 const SYSTEM: &str = "civitas";
 
@@ -32,7 +64,7 @@ pub fn qr_payload(d: &Dossier, document: &str, issued_at: &str, appointment: Opt
     parts.join("|")
 }
 
-fn header(state: &AppState, d: &Dossier) -> Vec<Block> {
+fn header(office: &Office<'_>, d: &Dossier) -> Vec<Block> {
     let unit = civitas_core::AdminUnits::get();
     let unit_name = unit
         .commune(&d.unit_code)
@@ -43,32 +75,32 @@ fn header(state: &AppState, d: &Dossier) -> Vec<Block> {
         Block::Centered("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM".into()),
         Block::Centered("Độc lập - Tự do - Hạnh phúc".into()),
         Block::Gap(6.0),
-        Block::Centered(format!("Bộ phận Một cửa — {unit_name} (mã {})", state.body_code)),
+        Block::Centered(format!("Bộ phận Một cửa — {unit_name} (mã {})", office.body_code)),
         Block::Gap(10.0),
     ]
 }
 
-fn render(doc: Document) -> Result<Vec<u8>, Problem> {
-    civitas_docs::render(&doc).map_err(|e| crate::problem::internal(&e))
+fn render(doc: Document) -> Result<Vec<u8>, DocError> {
+    civitas_docs::render(&doc)
 }
 
-fn procedure_name(state: &AppState, d: &Dossier) -> String {
-    state.catalogue.get(&d.procedure_code).map(|p| p.name_vi.clone()).unwrap_or_else(|| d.procedure_code.clone())
+fn procedure_name(office: &Office<'_>, d: &Dossier) -> String {
+    office.catalogue.get(&d.procedure_code).map(|p| p.name_vi.clone()).unwrap_or_else(|| d.procedure_code.clone())
 }
 
 /// Form 01: receipt and appointment slip.
-pub fn receipt(state: &AppState, d: &Dossier) -> Result<Vec<u8>, Problem> {
+pub fn receipt(office: &Office<'_>, d: &Dossier) -> Result<Vec<u8>, DocError> {
     let title = "GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ";
-    let mut blocks = header(state, d);
+    let mut blocks = header(office, d);
     blocks.push(Block::Title(title.into()));
     blocks.push(Block::Centered(format!("Mã hồ sơ: {}", d.code)));
     blocks.push(Block::Gap(8.0));
     blocks.push(Block::Field("Tiếp nhận hồ sơ của".into(), d.applicant_name.clone()));
     blocks.push(Block::Field("Số định danh cá nhân".into(), d.applicant_pid.clone()));
-    blocks.push(Block::Field("Thủ tục".into(), format!("{} ({})", procedure_name(state, d), d.procedure_code)));
+    blocks.push(Block::Field("Thủ tục".into(), format!("{} ({})", procedure_name(office, d), d.procedure_code)));
     blocks.push(Block::Field("Hình thức nộp".into(), channel_vi(&d.channel).into()));
     blocks.push(Block::Field("Thời điểm tiếp nhận".into(), d.received_at.clone()));
-    if let Some(p) = state.catalogue.get(&d.procedure_code) {
+    if let Some(p) = office.catalogue.get(&d.procedure_code) {
         blocks.push(Block::Text("Thành phần hồ sơ:".into()));
         for c in &p.components {
             let how = match c.replaced_by.as_deref() {
@@ -86,7 +118,7 @@ pub fn receipt(state: &AppState, d: &Dossier) -> Result<Vec<u8>, Problem> {
     blocks.push(Block::Gap(6.0));
     blocks.push(Block::Text(format!(
         "Tra cứu tình trạng hồ sơ bằng mã hồ sơ và 4 số cuối của số định danh tại {}/status.",
-        state.identity.issuer
+        office.issuer
     )));
     render(Document {
         title: title.into(),
@@ -98,10 +130,10 @@ pub fn receipt(state: &AppState, d: &Dossier) -> Result<Vec<u8>, Problem> {
 }
 
 /// Form 04: apology for the delay, with the new date.
-pub fn apology(state: &AppState, d: &Dossier) -> Result<Vec<u8>, Problem> {
+pub fn apology(office: &Office<'_>, d: &Dossier) -> Result<Vec<u8>, DocError> {
     let title = "PHIẾU XIN LỖI VÀ HẸN LẠI NGÀY TRẢ KẾT QUẢ";
     let new_date = d.apology_on.clone().unwrap_or_default();
-    let mut blocks = header(state, d);
+    let mut blocks = header(office, d);
     blocks.push(Block::Title(title.into()));
     blocks.push(Block::Centered(format!("Mã hồ sơ: {}", d.code)));
     blocks.push(Block::Gap(8.0));
@@ -109,7 +141,7 @@ pub fn apology(state: &AppState, d: &Dossier) -> Result<Vec<u8>, Problem> {
     blocks.push(Block::Text(format!(
         "Ngày {}, Bộ phận Một cửa tiếp nhận hồ sơ {} của Ông/Bà, hẹn trả kết quả ngày {}. Hồ sơ chưa được giải quyết đúng hẹn.",
         day_text(&d.received_on),
-        procedure_name(state, d),
+        procedure_name(office, d),
         day_text(&d.appointment_on)
     )));
     blocks.push(Block::Field("Lý do".into(), d.apology_reason.clone().unwrap_or_default()));
@@ -126,15 +158,15 @@ pub fn apology(state: &AppState, d: &Dossier) -> Result<Vec<u8>, Problem> {
 
 /// A generic result document: the decision on the dossier, for the citizen's document store.
 pub fn result(
-    state: &AppState,
+    office: &Office<'_>,
     d: &Dossier,
     p: &Procedure,
     officer: &str,
     now: time::OffsetDateTime,
-) -> Result<Vec<u8>, Problem> {
+) -> Result<Vec<u8>, DocError> {
     let title = "KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH".to_owned();
     let issued = civitas_store::timestamp(now);
-    let mut blocks = header(state, d);
+    let mut blocks = header(office, d);
     blocks.push(Block::Title(title.clone()));
     blocks.push(Block::Centered(p.name_vi.clone()));
     blocks.push(Block::Gap(8.0));
@@ -167,4 +199,35 @@ fn channel_vi(c: &str) -> &'static str {
         "postal" => "Qua dịch vụ bưu chính",
         _ => "Khác",
     }
+}
+
+/// The PDF of a certificate, from its signed payload (so the paper shows what the QR says).
+pub fn certificate(claims: &CertClaims, jws: &str) -> Result<Vec<u8>, DocError> {
+    let units = civitas_core::AdminUnits::get();
+    let authority = units.commune(&claims.reg).map(|c| format!("UBND {}", c.name)).unwrap_or_default();
+    let mut blocks = vec![
+        Block::Centered("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM".into()),
+        Block::Centered("Độc lập - Tự do - Hạnh phúc".into()),
+        Block::Gap(8.0),
+        Block::Centered(authority),
+        Block::Gap(8.0),
+        Block::Title(title(&claims.typ).into()),
+        Block::Centered(format!("Số: {}", claims.no)),
+        Block::Gap(8.0),
+    ];
+    for (k, v) in &claims.f {
+        blocks.push(Block::Field(field_label(k).into(), v.clone()));
+    }
+    blocks.push(Block::Gap(8.0));
+    blocks.push(Block::Text(format!(
+        "Mã chứng nhận: {}. Kiểm tra tính hợp lệ: quét mã QR hoặc nhập mã tại trang /verify của hệ thống.",
+        claims.id
+    )));
+    civitas_docs::render(&Document {
+        title: title(&claims.typ).into(),
+        blocks,
+        qr: Some(jws.to_owned()),
+        footer: format!("civitas · {} · {}", title(&claims.typ), claims.no),
+        subject: Some(jws.to_owned()),
+    })
 }

@@ -1,0 +1,353 @@
+//! Several servers on one database do each piece of background work once: three servers
+//! share the webhook deliveries and SMS of one database (each claimed by one of them), and
+//! three sweeps at the same moment give a late dossier one apology. An agency that answers a
+//! repeated delivery with 409 "already received" counts as delivered.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, StatusCode};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use civitas_identity::Role;
+use civitas_store::dispatch;
+
+use crate::helpers::*;
+
+/// An agency's endpoint that counts the requests per delivery id and answers a repeat with
+/// 409, the way a receiver that deduplicates does.
+async fn receiver() -> (String, Arc<Mutex<HashMap<String, u32>>>) {
+    let seen: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap| {
+            let s = s.clone();
+            async move {
+                let id = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                // A little work, so that the servers' rounds overlap.
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                let n = {
+                    let mut seen = s.lock().unwrap();
+                    let n = seen.entry(id.clone()).or_insert(0);
+                    *n += 1;
+                    *n
+                };
+                if n > 1 {
+                    (StatusCode::CONFLICT, axum::Json(json!({ "error": "already received" })))
+                } else {
+                    (StatusCode::OK, axum::Json(json!({ "reference": format!("R-{id}") })))
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, seen)
+}
+
+async fn scalar(app: &TestApp, sql: &'static str) -> i64 {
+    dispatch!(&app.db, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await).unwrap()
+}
+
+async fn three_servers_deliver_once(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    // Nothing goes out until everything is queued, then all three servers compete for it.
+    let at = civitas_store::timestamp(civitas::now());
+    civitas_store::claims::set_outbound_paused(&app.db, true, &at).await.unwrap();
+    let peers = [spawn_peer(&app).await, spawn_peer(&app).await];
+    let (url, seen) = receiver().await;
+    civitas_services::followups::put_agency(&app.db, "social-insurance", "BHXH", &url, &at).await.unwrap();
+    const N: usize = 300;
+    for i in 0..N {
+        let sql = "INSERT INTO webhook_deliveries (id, agency_id, kind, subject_pid, dossier_code, payload, next_attempt_at, created_at) \
+                   VALUES ($1, 'social-insurance', 'test', '001090123456', 'X', '{}', 0, $2)";
+        let id = format!("D{i:04}");
+        dispatch!(&app.db, pool => sqlx::query(sql).bind(&id).bind(&at).execute(pool).await.map(|_| ())).unwrap();
+        let sql = "INSERT INTO outbox_messages (channel, recipient, subject, body, created_at) VALUES ('sms', $1, 's', 'b', $2)";
+        dispatch!(&app.db, pool => sqlx::query(sql).bind(format!("09{i:08}")).bind(&at).execute(pool).await.map(|_| ())).unwrap();
+    }
+    civitas_store::claims::set_outbound_paused(&app.db, false, &at).await.unwrap();
+    let mut done = false;
+    for _ in 0..300 {
+        let left = scalar(&app, "SELECT COUNT(*) FROM webhook_deliveries WHERE delivered_at IS NULL").await
+            + scalar(&app, "SELECT COUNT(*) FROM outbox_messages WHERE sent_at IS NULL").await;
+        if left == 0 {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(done, "everything delivered within 30 s");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), N);
+    let repeated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(repeated.is_empty(), "deliveries repeated: {repeated:?}");
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM webhook_deliveries WHERE attempts <> 1 OR dead <> 0").await, 0);
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM outbox_messages WHERE attempts <> 1").await, 0, "each SMS sent once");
+    // The work was shared: every server's workers claimed in the same database.
+    for server in std::iter::once(&app).chain(&peers) {
+        let jobs: HashMap<_, _> = server.state.jobs.snapshot().into_iter().collect();
+        assert_eq!(jobs["webhooks.deliver"].claim, Some(civitas_store::jobs::Claim::Items));
+        assert_eq!(jobs["dossiers.sweep"].claim, Some(civitas_store::jobs::Claim::Lease));
+    }
+    let leaders = std::iter::once(&app)
+        .chain(&peers)
+        .filter(|s| s.state.jobs.snapshot().into_iter().any(|(n, j)| n == "dossiers.sweep" && j.leader))
+        .count();
+    assert!(leaders <= 1, "one server holds the sweep's lease ({leaders})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_servers_deliver_each_webhook_and_sms_once_sqlite() {
+    three_servers_deliver_once(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_servers_deliver_each_webhook_and_sms_once_postgres() {
+    three_servers_deliver_once(Backend::Postgres).await;
+}
+
+async fn one_apology(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    app.account(DUNG, 1).await;
+    let set_phone = "UPDATE accounts SET phone = '0912000004' WHERE pid = $1";
+    dispatch!(&app.db, pool => sqlx::query(set_phone).bind(DUNG).execute(pool).await.map(|_| ())).unwrap();
+    let desk = app.token(Role::OnestopOfficer, &[NGOC_HA]);
+    let qr = "079185000004||Le Thi Dung|01011985|Nữ|Số 10 phố Kim Mã, Ngọc Hà, Hà Nội|10102021";
+    let mut codes = Vec::new();
+    for i in 0..12 {
+        let intake = json!({
+            "procedure": "DVC-05", "card_qr": qr,
+            "fields": { "destination": format!("Đà Nẵng {i}"), "from": "2026-12-01", "until": "2026-12-20" }
+        });
+        let r = app.send_json(Method::POST, "/api/v1/counter/dossiers", &desk, intake).await;
+        assert_eq!(r.status(), 201);
+        let d: Value = r.json().await.unwrap();
+        codes.push(d["code"].as_str().unwrap().to_owned());
+    }
+    // A month later: three servers sweep at the same moment.
+    let later = civitas::now() + time::Duration::days(30);
+    let sweep = || civitas_services::dossiers::sweep(&app.db, &app.state.calendar, &app.state.catalogue, later);
+    let (a, b, c) = tokio::join!(sweep(), sweep(), sweep());
+    let total = a.unwrap().apologised + b.unwrap().apologised + c.unwrap().apologised;
+    assert_eq!(total, codes.len(), "one apology per dossier among the three sweeps");
+    for code in &codes {
+        let sql = "SELECT COUNT(*) FROM dossier_steps WHERE code = $1 AND action = 'apologize'";
+        let n: i64 = dispatch!(&app.db, pool => sqlx::query_scalar(sql).bind(code).fetch_one(pool).await).unwrap();
+        assert_eq!(n, 1, "{code}: one apology step");
+    }
+    // A sweep that read its list of late dossiers before another server's apology committed
+    // finds, reading the dossier itself, that it is done.
+    let stale = civitas_services::dossiers::apologize(
+        &app.db,
+        &codes[0],
+        civitas_services::dossiers::local_today(later) + time::Duration::days(10),
+        "late",
+        &civitas_services::dossiers::Actor::System,
+        later,
+    )
+    .await;
+    assert!(
+        matches!(stale, Err(civitas_services::dossiers::DossierError::Invalid(_))),
+        "a second apology for the same missed date: {stale:?}"
+    );
+    let sms = scalar(&app, "SELECT COUNT(*) FROM outbox_messages WHERE body LIKE 'Xin lỗi%'").await;
+    assert_eq!(sms, i64::try_from(codes.len()).unwrap(), "one apology SMS per dossier");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sweeps_apologise_once_sqlite() {
+    one_apology(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sweeps_apologise_once_postgres() {
+    one_apology(Backend::Postgres).await;
+}
+
+/// A TCP relay in front of PostgreSQL that can be switched off (every connection cut, new
+/// ones refused), as when the database server goes down, and on again.
+struct Relay {
+    addr: std::net::SocketAddr,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    links: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Relay {
+    async fn start(target: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let (u, l) = (up.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !u.load(std::sync::atomic::Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                l.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Relay { addr, up, links }
+    }
+
+    fn down(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn up(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// While PostgreSQL cannot be reached, requests are answered 503 with `Retry-After` in
+/// bounded time (problem JSON for the API, a page for browsers), `/readyz` says why within a
+/// second, and the server recovers by itself when the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_database_is_a_503_and_recovery_is_automatic() {
+    let Some((url, _)) = fresh_database(Backend::Postgres).await else { return };
+    // postgres://user@host:port/db → the same through the relay.
+    let (scheme_user, rest) = url.split_once('@').unwrap();
+    let (target, db) = rest.split_once('/').unwrap();
+    let relay = Relay::start(target.to_owned()).await;
+    let app = spawn_app_at(format!("{scheme_user}@{}/{db}", relay.addr)).await;
+    let officer = app.token(Role::RegistryOfficer, &["01"]);
+    let person = format!("/api/v1/people/{AN}");
+    assert_eq!(app.get(&person, &officer).await.status(), 200);
+    assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+
+    relay.down();
+    let started = std::time::Instant::now();
+    let r = app.get(&person, &officer).await;
+    let waited = started.elapsed();
+    assert_eq!(r.status(), 503, "{:?}", r.text().await);
+    assert!(waited < std::time::Duration::from_secs(6), "answered in bounded time ({waited:?})");
+    assert_eq!(r.headers()["retry-after"], "5");
+    let problem = expect_problem(r, 503).await;
+    assert_eq!(problem["type"].as_str().map(|t| t.ends_with("unavailable")), Some(true), "{problem}");
+    let started = std::time::Instant::now();
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_millis(1800), "readyz within a second");
+    assert_eq!(ready.status(), 503);
+    let why = ready.text().await.unwrap();
+    assert!(why.contains("database"), "{why}");
+    // A browser gets a page saying to try again.
+    let page = app
+        .client
+        .get(app.url("/status?code=H01.1-261201-0001&last4=3456"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 503);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+
+    relay.up();
+    let mut recovered = false;
+    for _ in 0..50 {
+        if app.get(&person, &officer).await.status() == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "the server recovered by itself");
+    assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+}
+
+fn civitas_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .args(args)
+        .env("CIVITAS_LOG", "warn")
+        .output()
+        .expect("run civitas")
+}
+
+/// Backup while the server runs → restore into another database → a server on the copy
+/// accepts the old tokens, and sends nothing (webhooks, SMS) until an operator resumes
+/// outbound delivery.
+async fn backup_and_safe_restore(backend: Backend) {
+    if backend == Backend::Postgres && std::process::Command::new("pg_dump").arg("--version").output().is_err() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("pg_dump is required in CI");
+        }
+        eprintln!("\n*** SKIPPED (pg_dump not installed) ***\n");
+        return;
+    }
+    let Some(app) = spawn_app(backend).await else { return };
+    app.clients().await;
+    app.account(AN, 1).await;
+    let citizen = crate::one_stop::citizen_token(&app, AN).await;
+    let officer = app.token(Role::RegistryOfficer, &["01"]);
+    // Something queued to go out when the copy is made (the original is paused, so it stays).
+    let at = civitas_store::timestamp(civitas::now());
+    civitas_store::claims::set_outbound_paused(&app.db, true, &at).await.unwrap();
+    let (url, seen) = receiver().await;
+    civitas_services::followups::put_agency(&app.db, "social-insurance", "BHXH", &url, &at).await.unwrap();
+    let sql = "INSERT INTO webhook_deliveries (id, agency_id, kind, subject_pid, dossier_code, payload, next_attempt_at, created_at) \
+               VALUES ('OLD-1', 'social-insurance', 'test', '001090123456', 'X', '{}', 0, $1)";
+    dispatch!(&app.db, pool => sqlx::query(sql).bind(&at).execute(pool).await.map(|_| ())).unwrap();
+    let sql = "INSERT INTO outbox_messages (channel, recipient, subject, body, created_at) VALUES ('sms', '0912000001', 's', 'old', $1)";
+    dispatch!(&app.db, pool => sqlx::query(sql).bind(&at).execute(pool).await.map(|_| ())).unwrap();
+
+    let dir = temp_dir();
+    let file = dir.0.join("backup.bin");
+    let file = file.to_str().unwrap();
+    let out = civitas_cli(&["backup", "--database", &app.db_url, "--out", file]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = civitas_cli(&["backup", "--database", &app.db_url, "--out", file]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists"), "never overwrites a backup");
+
+    let (copy_url, _copy_dir) = fresh_database(backend).await.unwrap();
+    let out = civitas_cli(&["restore", "--database", &copy_url, "--from", file]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PAUSED"));
+    let out = civitas_cli(&["restore", "--database", &copy_url, "--from", file]);
+    assert!(!out.status.success(), "a database with data is replaced only with --force");
+
+    // The copy takes the original's place: the same public URL.
+    let copy = spawn_server_at(copy_url.clone(), &app.state.identity.issuer).await;
+    assert_eq!(copy.get(&format!("/api/v1/people/{AN}"), &officer).await.status(), 200, "the officer's token");
+    assert_eq!(copy.get("/api/v1/me/documents", &citizen).await.status(), 200, "the citizen's token");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(seen.lock().unwrap().is_empty(), "the copy sent nothing while paused");
+    let unsent = "SELECT COUNT(*) FROM outbox_messages WHERE sent_at IS NULL";
+    assert_eq!(scalar(&copy, unsent).await, 1);
+
+    let out = civitas_cli(&["outbound", "resume", "--database", &copy_url]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("outbound delivery is on"));
+    let mut sent = false;
+    for _ in 0..100 {
+        if scalar(&copy, unsent).await == 0 && seen.lock().unwrap().contains_key("OLD-1") {
+            sent = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(sent, "resumed: the queued webhook and SMS went out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_and_safe_restore_sqlite() {
+    backup_and_safe_restore(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_and_safe_restore_postgres() {
+    backup_and_safe_restore(Backend::Postgres).await;
+}
