@@ -87,10 +87,11 @@ pub(crate) async fn import_file(config: &Config, file: PathBuf, batch: Option<us
     }
     let _ = writeln!(
         std::io::stdout().lock(),
-        "imported {}, unchanged {}, rejected {} ({:.1} s)",
+        "imported {}, unchanged {}, rejected {}{} ({:.1} s)",
         report.imported,
         report.unchanged,
         report.rejected.len(),
+        if report.households > 0 { format!(", households {}", report.households) } else { String::new() },
         started.elapsed().as_secs_f64()
     );
     db.close().await;
@@ -117,6 +118,20 @@ pub(crate) async fn export(config: &Config, output: Option<PathBuf>) -> anyhow::
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = BufWriter::with_capacity(1 << 20, sink);
+    // Households their heads' lines do not imply come first (their members refer to them).
+    let households = register.households_not_implied().await?;
+    for h in &households {
+        let line = civitas_registry::store::households::HouseholdLine { household: h.clone() };
+        let written =
+            serde_json::to_writer(&mut out, &line).map_err(std::io::Error::other).and_then(|()| out.write_all(b"\n"));
+        if let Err(e) = written {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                let _ = writeln!(std::io::stderr(), "export stopped: the output was closed");
+                return Ok(ExitCode::from(1));
+            }
+            return Err(e.into());
+        }
+    }
     let result = register
         .export(5000, |p| {
             serde_json::to_writer(&mut out, p).map_err(std::io::Error::other)?;
@@ -131,6 +146,6 @@ pub(crate) async fn export(config: &Config, output: Option<PathBuf>) -> anyhow::
         }
         Err(e) => return Err(e),
     };
-    let _ = writeln!(std::io::stderr(), "exported {total} people");
+    let _ = writeln!(std::io::stderr(), "exported {total} people, {} households of their own lines", households.len());
     Ok(ExitCode::SUCCESS)
 }

@@ -8,12 +8,15 @@ use std::io::BufRead;
 use civitas_core::Pid;
 use civitas_core::Relation;
 use civitas_registry::store::Attribution;
+use civitas_registry::store::households::{HouseholdLine, HouseholdRecord};
 use civitas_registry::{HouseholdId, LegalBasis, Person, Register};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ImportReport {
     pub imported: u64,
     pub unchanged: u64,
+    /// Households created from household lines (those their heads' lines do not imply).
+    pub households: u64,
     /// (line number, reason)
     pub rejected: Vec<(u64, String)>,
 }
@@ -26,9 +29,17 @@ pub struct ImportOptions {
 }
 
 enum Parsed {
-    /// People, their line numbers, rejected lines, lines read so far.
-    Batch(Vec<Person>, Vec<u64>, Vec<(u64, String)>, u64),
+    /// People, their line numbers, rejected lines, lines read so far, household lines.
+    Batch(Vec<Person>, Vec<u64>, Vec<(u64, String)>, u64, Vec<HouseholdRecord>),
     Failed(String),
+}
+
+/// A household line (`{"household": {...}}`), checked.
+fn parse_household(line: &str) -> Result<HouseholdRecord, String> {
+    let parsed: HouseholdLine =
+        serde_json::from_str(line).map_err(|e| format!("invalid household record: {e} (column {})", e.column()))?;
+    parsed.household.check()?;
+    Ok(parsed.household)
 }
 
 fn parse_line(line: &str, today: time::Date) -> Result<Person, String> {
@@ -93,6 +104,7 @@ where
         let mut batch = Vec::with_capacity(batch_size);
         let mut lines_of = Vec::with_capacity(batch_size);
         let mut rejected = Vec::new();
+        let mut households = Vec::new();
         let mut line_no = 0u64;
         for line in input.lines() {
             line_no += 1;
@@ -112,6 +124,13 @@ where
             if line.trim().is_empty() {
                 continue;
             }
+            if line.trim_start().starts_with("{\"household\"") {
+                match parse_household(&line) {
+                    Ok(h) => households.push(h),
+                    Err(reason) => rejected.push((line_no, reason)),
+                }
+                continue;
+            }
             match parse_line(&line, today) {
                 Ok(person) => {
                     if seen.insert(person.pid) {
@@ -128,12 +147,14 @@ where
             if batch.len() >= batch_size {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
                 let lines = std::mem::replace(&mut lines_of, Vec::with_capacity(batch_size));
-                if tx.blocking_send(Parsed::Batch(full, lines, std::mem::take(&mut rejected), line_no)).is_err() {
+                let parsed =
+                    Parsed::Batch(full, lines, std::mem::take(&mut rejected), line_no, std::mem::take(&mut households));
+                if tx.blocking_send(parsed).is_err() {
                     return;
                 }
             }
         }
-        let _ = tx.blocking_send(Parsed::Batch(batch, lines_of, rejected, line_no));
+        let _ = tx.blocking_send(Parsed::Batch(batch, lines_of, rejected, line_no, households));
     });
     let basis = LegalBasis { basis: format!("Nhập dữ liệu từ tệp {}", options.source), document_ref: None };
     let at = civitas_store::timestamp(crate::now());
@@ -143,7 +164,9 @@ where
     while let Some(message) = rx.recv().await {
         match message {
             Parsed::Failed(reason) => anyhow::bail!(reason),
-            Parsed::Batch(people, line_numbers, mut rejected, lines) => {
+            Parsed::Batch(people, line_numbers, mut rejected, lines, households) => {
+                // Households first: the records of their members refer to them.
+                report.households += register.import_households(&households, &at).await?;
                 // Records whose references (parents, spouse, household) are neither registered nor
                 // in this batch wait for the end of the file.
                 let (people, line_numbers) = {

@@ -120,6 +120,14 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Move every table of a SQLite database into an empty PostgreSQL one, then verify the
+    /// row count and checksum of each table.
+    MigrateData {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+    },
     /// Pause, resume or show outbound delivery (webhooks, SMS, e-mail).
     Outbound {
         #[command(subcommand)]
@@ -519,6 +527,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Backup { out } => cli_ops::backup(&config, &out).await,
         Command::Restore { from, force } => cli_ops::restore(&config, &from, force).await,
         Command::Outbound { command } => cli_ops::outbound(&config, command).await,
+        Command::MigrateData { from, to } => cli_ops::migrate_data(&from, &to).await,
         Command::Agency { command } => {
             let db = civitas::open(&config.database).await?;
             match command {

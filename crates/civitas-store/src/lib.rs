@@ -13,6 +13,7 @@ pub mod events;
 pub mod jobs;
 pub mod outbox;
 pub mod sequences;
+pub mod transfer;
 pub mod unit;
 
 use std::str::FromStr;

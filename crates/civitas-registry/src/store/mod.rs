@@ -359,6 +359,7 @@ fn const_format_people(tail: &str) -> String {
 }
 
 mod changes;
+pub mod households;
 mod import;
 mod reads;
 
