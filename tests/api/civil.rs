@@ -447,7 +447,7 @@ async fn death(app: TestApp) {
 
     // The identity context follows the register's events: An's account is locked and a sign-in fails.
     let mut locked = false;
-    for _ in 0..40 {
+    for _ in 0..100 {
         if let Ok(Some(a)) = app.state.identity.account(AN).await
             && a.state == civitas_identity::AccountState::Locked
         {

@@ -501,7 +501,7 @@ async fn bad_input(app: TestApp) {
         .await;
     assert_eq!(r.status(), 200);
     let mut locked = false;
-    for _ in 0..50 {
+    for _ in 0..100 {
         let a = app.state.identity.account(AN).await.unwrap().unwrap();
         if a.state == civitas_identity::AccountState::Locked {
             assert_eq!(a.state_reason.as_deref(), Some("deceased"));

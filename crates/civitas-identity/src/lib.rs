@@ -38,6 +38,8 @@ pub struct Identity {
     pub(crate) clients: oidc::ClientCache,
     pub(crate) grants: oidc::GrantCache,
     pub(crate) refresh_writer: refresh::RefreshWriter,
+    /// How far the follower of the register's events may read (no event still in flight).
+    pub(crate) register_events: civitas_store::events::Settled,
 }
 
 /// A random secret kept in `settings` under `name`, created by the first process that needs it
@@ -80,6 +82,7 @@ impl Identity {
             csrf_key,
             clients: Default::default(),
             grants: Default::default(),
+            register_events: civitas_store::events::Settled::new(civitas_store::events::GAP_GRACE),
         })
     }
 

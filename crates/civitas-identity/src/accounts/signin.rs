@@ -185,7 +185,9 @@ impl Identity {
         let cursor: Option<(i64,)> =
             dispatch!(&self.db, pool => sqlx::query_as(sql).bind(CONSUMER).fetch_optional(pool).await)?;
         let cursor = cursor.map(|c| c.0).unwrap_or(0);
-        let last = civitas_store::events::last_id(&self.db).await?;
+        // Not past an event that another transaction may still commit (PostgreSQL draws ids at
+        // insert time): a death committed late is still seen.
+        let last = self.register_events.upto(&self.db, cursor).await?;
         if last <= cursor {
             return Ok(0);
         }
