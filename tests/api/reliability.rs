@@ -385,6 +385,9 @@ async fn migrate_data_moves_everything_to_postgres() {
         assert_eq!(r.status(), 200, "{path}");
         before.push(r.json::<Value>().await.unwrap());
     }
+    // The source's servers are stopped before a move (its background jobs write).
+    app.state.jobs.stop();
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     let out = civitas_cli(&["migrate-data", "--from", &app.db_url, "--to", &pg_url]);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));

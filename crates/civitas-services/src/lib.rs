@@ -13,4 +13,5 @@ pub mod followups;
 pub mod papers;
 pub mod processing;
 pub mod submission;
+pub mod verification;
 pub mod workflow;

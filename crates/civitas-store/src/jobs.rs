@@ -83,6 +83,8 @@ struct Record {
     last_error: Option<String>,
     claim: Option<Claim>,
     leader: bool,
+    /// When this process last took or renewed the job's lease.
+    renewed: Option<Instant>,
 }
 
 struct Spec {
@@ -216,10 +218,22 @@ impl Inner {
         if spec.claim != Claim::Lease {
             return Ok(true);
         }
-        let ttl = i64::try_from(lease_ttl(spec.schedule).as_millis()).unwrap_or(i64::MAX);
-        let held = crate::claims::acquire(db, spec.name, &self.holder, crate::claims::now_ms(), ttl).await?;
+        let ttl = lease_ttl(spec.schedule);
+        // A lease renewed within the last third of its life is still ours: no write needed
+        // (a frequent job would otherwise write to the database at every run).
+        if let Ok(records) = self.records.lock()
+            && let Some(r) = records.get(spec.name)
+            && r.leader
+            && r.renewed.is_some_and(|at| at.elapsed() < ttl / 3)
+        {
+            return Ok(true);
+        }
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let held = crate::claims::acquire(db, spec.name, &self.holder, crate::claims::now_ms(), ttl_ms).await?;
         if let Ok(mut records) = self.records.lock() {
-            records.entry(spec.name).or_default().leader = held;
+            let r = records.entry(spec.name).or_default();
+            r.leader = held;
+            r.renewed = held.then(Instant::now);
         }
         Ok(held)
     }

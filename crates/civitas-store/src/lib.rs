@@ -232,6 +232,11 @@ impl Db {
         }
     }
 
+    /// Whether the pool was closed (the process is shutting down or a test closed it).
+    pub fn is_closed(&self) -> bool {
+        dispatch!(self, pool => pool.is_closed())
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             Db::Sqlite(..) => Backend::Sqlite,

@@ -195,62 +195,16 @@ pub async fn revoke(
 
 // ----- /verify -----
 
-/// The result of checking a payload or certificate id.
-#[derive(Debug, Clone, Serialize)]
-pub struct Verdict {
-    /// valid, revoked, superseded, unknown (a good signature, but not issued here) or invalid.
-    pub status: String,
-    pub reason: String,
-    pub claims: Option<CertClaims>,
-    pub superseded_by: Option<String>,
-}
+pub use civitas_services::verification::Verdict;
 
+/// Checks a payload or certificate id against this server's keys and certificate list.
 pub async fn verdict(state: &AppState, input: &str) -> Verdict {
-    let input = input.trim();
-    let bad =
-        |reason: &str| Verdict { status: "invalid".into(), reason: reason.into(), claims: None, superseded_by: None };
-    let (claims, stored) = if input.matches('.').count() == 2 {
-        match civitas_identity::tokens::verify_jws::<CertClaims>(&state.keys, input).await {
-            Ok(c) => {
-                let stored = certificates::get(&state.db, &c.id).await.ok().flatten();
-                if stored.as_ref().is_some_and(|s| s.payload != input) {
-                    return bad("the payload does not match the certificate issued under this id");
-                }
-                (c, stored)
-            }
-            Err(_) => {
-                return bad("the signature does not verify with this system's keys (altered, or not issued here)");
-            }
-        }
-    } else {
-        match certificates::get(&state.db, input).await.ok().flatten() {
-            Some(s) => match civitas_identity::tokens::verify_jws::<CertClaims>(&state.keys, &s.payload).await {
-                Ok(c) => (c, Some(s)),
-                Err(_) => return bad("the stored certificate no longer verifies"),
-            },
-            None => return bad("no certificate has this code"),
-        }
-    };
-    match stored {
-        None => Verdict {
-            status: "unknown".into(),
-            reason: "signed by this system, but not in its certificate list".into(),
-            claims: Some(claims),
-            superseded_by: None,
-        },
-        Some(s) => Verdict {
-            reason: match s.status.as_str() {
-                "valid" => "the signature verifies and the certificate is in force".into(),
-                "superseded" => {
-                    format!("replaced by a corrected certificate ({})", s.reason.clone().unwrap_or_default())
-                }
-                other => format!("the certificate is {other}"),
-            },
-            status: s.status.clone(),
-            superseded_by: s.superseded_by,
-            claims: Some(claims),
-        },
-    }
+    let keys = state.keys.clone();
+    civitas_services::verification::verdict(&state.db, input, move |jws: String| {
+        let keys = keys.clone();
+        async move { civitas_identity::tokens::verify_jws::<CertClaims>(&keys, &jws).await.ok() }
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -91,7 +91,7 @@ impl AppState {
         let jobs = civitas_store::jobs::JobRuntime::new();
         register_jobs(&jobs, &db, &identity, &keys, issuer, sweep_calendar.clone(), catalogue.clone());
         let alive_db = db.clone();
-        jobs.start(&alive_db.clone(), move || !civitas_store::dispatch!(&alive_db, pool => pool.is_closed()));
+        jobs.start(&alive_db.clone(), move || !alive_db.is_closed());
         Ok(AppState {
             jobs,
             sweep_calendar,

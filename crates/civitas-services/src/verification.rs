@@ -1,0 +1,74 @@
+//! Checking a civil-status certificate: its signature (through the server's keys, a port) and
+//! its standing in the certificate list — valid, revoked, superseded by a corrected re-issue,
+//! unknown (a good signature, but not issued here) or invalid.
+
+use serde::Serialize;
+
+use civitas_store::Db;
+
+use crate::certificate_issue::CertClaims;
+use crate::certificates;
+
+/// The result of checking a payload or certificate id.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// valid, revoked, superseded, unknown (a good signature, but not issued here) or invalid.
+    pub status: String,
+    pub reason: String,
+    pub claims: Option<CertClaims>,
+    pub superseded_by: Option<String>,
+}
+
+/// Checks `input` — a certificate's payload (what its QR reads) or its id — with `verify` (the
+/// signature against the server's keys: the claims, or `None`) and the certificate list.
+pub async fn verdict<V, F>(db: &Db, input: &str, verify: V) -> Verdict
+where
+    V: Fn(String) -> F,
+    F: std::future::Future<Output = Option<CertClaims>>,
+{
+    let input = input.trim();
+    let bad =
+        |reason: &str| Verdict { status: "invalid".into(), reason: reason.into(), claims: None, superseded_by: None };
+    let (claims, stored) = if input.matches('.').count() == 2 {
+        match verify(input.to_owned()).await {
+            Some(c) => {
+                let stored = certificates::get(db, &c.id).await.ok().flatten();
+                if stored.as_ref().is_some_and(|s| s.payload != input) {
+                    return bad("the payload does not match the certificate issued under this id");
+                }
+                (c, stored)
+            }
+            None => {
+                return bad("the signature does not verify with this system's keys (altered, or not issued here)");
+            }
+        }
+    } else {
+        match certificates::get(db, input).await.ok().flatten() {
+            Some(s) => match verify(s.payload.clone()).await {
+                Some(c) => (c, Some(s)),
+                None => return bad("the stored certificate no longer verifies"),
+            },
+            None => return bad("no certificate has this code"),
+        }
+    };
+    match stored {
+        None => Verdict {
+            status: "unknown".into(),
+            reason: "signed by this system, but not in its certificate list".into(),
+            claims: Some(claims),
+            superseded_by: None,
+        },
+        Some(s) => Verdict {
+            reason: match s.status.as_str() {
+                "valid" => "the signature verifies and the certificate is in force".into(),
+                "superseded" => {
+                    format!("replaced by a corrected certificate ({})", s.reason.clone().unwrap_or_default())
+                }
+                other => format!("the certificate is {other}"),
+            },
+            status: s.status.clone(),
+            superseded_by: s.superseded_by,
+            claims: Some(claims),
+        },
+    }
+}

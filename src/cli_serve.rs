@@ -1,0 +1,144 @@
+//! `civitas serve`: the HTTP server, its configuration, the demo seeding, and a clean
+//! shutdown on Ctrl-C / SIGTERM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use civitas::config::Config;
+use civitas_core::UnitCode;
+use civitas_identity::{KeyRing, Role, tokens};
+use civitas_registry::Register;
+
+pub(crate) async fn serve(config: Config, listen: Option<String>, demo: bool) -> anyhow::Result<ExitCode> {
+    let listen = listen.unwrap_or(config.listen.clone());
+    let db = civitas::open_tuned(&config.database, &config.pool()).await?;
+    let keys = KeyRing::open(&db, civitas::now(), config.kek()?).await?;
+    let listener =
+        tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    let secure = config.secure_cookies.unwrap_or(!addr.ip().is_loopback());
+    let issuer = config.issuer.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let mut state = civitas_web::AppState::new(db.clone(), keys, secure, &issuer, config.dev_outbox || demo).await?;
+    let proxies = config
+        .trusted_proxies
+        .iter()
+        .map(|p| {
+            p.parse::<std::net::IpAddr>().map_err(|_| anyhow::anyhow!("trusted_proxies: {p:?} is not an IP address"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    state.trusted_proxies = std::sync::Arc::new(proxies);
+    if let Some(path) = &config.holidays_file {
+        state.set_calendar(crate::load_calendar(Some(PathBuf::from(path)))?);
+    }
+    if let Some(path) = &config.procedures_file {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("procedures_file {path}: {e}"))?;
+        let catalogue = civitas_services::catalogue::Catalogue::parse(&text)
+            .map_err(|e| anyhow::anyhow!("procedures_file {path}: {e}"))?;
+        state.catalogue = std::sync::Arc::new(catalogue);
+    }
+    if !civitas_core::dossier::valid_body(&config.body_code) {
+        anyhow::bail!(
+            "body_code {:?} is not a receiving body code (QCVN 102: e.g. H01.1 or H15.50.05.13)",
+            config.body_code
+        );
+    }
+    state.body_code = config.body_code.clone();
+    if demo {
+        let register = Register::new(db.clone());
+        let started = std::time::Instant::now();
+        let added = civitas::seed_demo(&register, config.demo_people).await?;
+        if added > 0 {
+            tracing::info!(
+                people = added,
+                seconds = started.elapsed().as_secs_f32(),
+                "seeded demo population of Hà Nội"
+            );
+        }
+        let demo_ids = civitas::seed_demo_identity(&state.identity, &register).await?;
+        {
+            let office = state.office();
+            let signer = state.certificate_signer();
+            let processing = state.processing(&office, &signer);
+            let seeding = civitas_services::demo::Seeding {
+                processing: &processing,
+                intake: &state.intake,
+                catalogue: &state.catalogue,
+                body_code: &state.body_code,
+                now: civitas::now,
+            };
+            civitas_services::demo::seed_civil(&seeding).await;
+        }
+        let sample = register.sample_pid().await?.unwrap_or_default();
+        let token = tokens::issue(
+            &state.keys,
+            "demo-officer",
+            Role::RegistryOfficer,
+            &[UnitCode::parse("01")?],
+            civitas::now().unix_timestamp(),
+            12 * 3600,
+        );
+        let totp = state.identity.current_totp_code(&demo_ids.officer, civitas::now()).await?.unwrap_or_default();
+        let citizens: Vec<String> = demo_ids.citizens.iter().map(|(p, l)| format!("{p} (level {l})")).collect();
+        println!(
+            "\ncivitas demo — {people} people in the register\n\n\
+             \x20 Citizen pages:     {issuer}/account  (ID number + password {pw})\n\
+             \x20   citizens:        {citizens}\n\
+             \x20 Officer console:   {issuer}/signin  ID {officer}, password {pw}, then the 6-digit code\n\
+             \x20   TOTP key:        {key}  (current code {totp}; add the key to an authenticator app)\n\
+             \x20   level-2 citizen: {citizen2} TOTP key {citizen2_key}\n\
+             \x20 Public services:   {issuer}/services  (citizens apply online); officers of commune {commune}\n\
+             \x20   sign in at {issuer}/signin like the officer above, then {issuer}/officer/queue:\n\
+             \x20   one-stop {os0} TOTP key {os0_key}\n\
+             \x20   specialist {os1} TOTP key {os1_key}\n\
+             \x20   leader {os2} TOTP key {os2_key}\n\
+             \x20 Civil status:      births, a marriage and a death were registered; certificates: {issuer}/verify\n\
+             \x20   follow-ups wait for the social insurance agency: run `civitas agency-sim` (port 8090)\n\
+             \x20 OpenID discovery:  {issuer}/.well-known/openid-configuration\n\
+             \x20   web client:      demo-portal / {portal}  (redirect http://127.0.0.1:<any port>/callback)\n\
+             \x20   agency client:   demo-agency / {agency}  (client_credentials, scope registry.read)\n\
+             \x20 Messages (SMS):    {issuer}/dev/outbox\n\
+             \x20 API document:      {issuer}/api/openapi.json\n\
+             \x20 Sample person:     curl -H \"Authorization: Bearer $TOKEN\" {issuer}/api/v1/people/{sample}\n\n\
+             \x20 TOKEN (registry-officer, Hà Nội, 12 h):\n  {token}\n",
+            people = register.count().await?,
+            pw = civitas::DEMO_PASSWORD,
+            officer = demo_ids.officer,
+            key = state.identity.totp_key(&demo_ids.officer).await?.unwrap_or_default(),
+            citizen2 = demo_ids.citizens[1].0,
+            citizen2_key = state.identity.totp_key(&demo_ids.citizens[1].0).await?.unwrap_or_default(),
+            portal = civitas::DEMO_PORTAL_SECRET,
+            agency = civitas::DEMO_AGENCY_SECRET,
+            citizens = citizens.join(", "),
+            commune = demo_ids.commune,
+            os0 = demo_ids.one_stop[0],
+            os1 = demo_ids.one_stop[1],
+            os2 = demo_ids.one_stop[2],
+            os0_key = state.identity.totp_key(&demo_ids.one_stop[0]).await?.unwrap_or_default(),
+            os1_key = state.identity.totp_key(&demo_ids.one_stop[1]).await?.unwrap_or_default(),
+            os2_key = state.identity.totp_key(&demo_ids.one_stop[2]).await?.unwrap_or_default(),
+        );
+    }
+    tracing::info!(%addr, database = %civitas::redact(&config.database), "listening");
+    civitas_web::serve(listener, state, shutdown_signal()).await?;
+    db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+}
