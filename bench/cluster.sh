@@ -20,13 +20,6 @@ machine
 CIVITAS_LOG=warn CIVITAS_DEMO_PEOPLE=2000 $BIN serve --demo --database "$URL" --listen 127.0.0.1:${PORTS[0]} > "$DIR/demo.txt" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 150); do grep -q "TOKEN" "$DIR/demo.txt" 2>/dev/null && break; sleep 0.2; done
-for port in "${PORTS[@]:1}"; do
-  CIVITAS_LOG=warn CIVITAS_ISSUER=$BASE $BIN serve --database "$URL" --listen 127.0.0.1:$port > "$DIR/server-$port.txt" 2>&1 &
-  PIDS+=($!)
-done
-for port in "${PORTS[@]}"; do
-  for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.1; done
-done
 CITIZEN=$(grep -o 'citizens: *[0-9]\{12\}' "$DIR/demo.txt" | grep -o '[0-9]\{12\}')
 $LOAD --base $BASE --prepare-refresh 1 --user "$CITIZEN:hoa-sen-vang-2026" \
   --basic demo-portal:demo-portal-secret-0123456789abcdef --redirect http://127.0.0.1:9/callback --out "$DIR/refresh.txt" > /dev/null
@@ -35,6 +28,14 @@ ACCESS=$(curl -s -u demo-portal:demo-portal-secret-0123456789abcdef -d grant_typ
 printf '%%PDF-1.4\n%% lease\n%%%%EOF\n' > "$DIR/lease.pdf"
 DOC=$(curl -s -H "Authorization: Bearer $ACCESS" --data-binary @"$DIR/lease.pdf" "$BASE/api/v1/me/documents?name=lease.pdf" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 BODY="{\"procedure\":\"DVC-03\",\"fields\":{\"address\":\"Số 8 phố Kim Mã\",\"commune\":\"00004\",\"basis\":\"rented\"},\"components\":{\"CHO_O\":\"$DOC\"}}"
+# The other two servers (same database, same public URL).
+for port in "${PORTS[@]:1}"; do
+  CIVITAS_LOG=warn CIVITAS_ISSUER=$BASE $BIN serve --database "$URL" --listen 127.0.0.1:$port > "$DIR/server-$port.txt" 2>&1 &
+  PIDS+=($!)
+done
+for port in "${PORTS[@]}"; do
+  for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.1; done
+done
 rate() { python3 -c "import json,sys; print(sum(json.load(open(f))['rps'] for f in sys.argv[1:]))" "$@"; }
 
 echo "== durable submissions/s, one server (48 connections, ${DURATION} s)"
