@@ -437,3 +437,33 @@ async fn households_round_trip_after_a_death() {
     let out = civitas(&["import", bad.to_str().unwrap(), "--database", &url2]);
     assert!(text(&out.stderr).contains("line 1: household head"), "{}", text(&out.stderr));
 }
+
+/// The operators' database commands refuse what they cannot do, with the reason, and change
+/// nothing: a move that is not SQLite → PostgreSQL, a restore from a file that is not a
+/// backup, a backup over an existing file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_commands_refuse_bad_input() {
+    let Some((url, dir)) = fresh_database(Backend::Sqlite).await else { return };
+    let dir = dir.unwrap();
+    let out = civitas(&["migrate-data", "--from", "postgres://x@127.0.0.1/a", "--to", &url]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("moves a SQLite database"), "{}", text(&out.stderr));
+    let not_backup = dir.0.join("notes.txt");
+    std::fs::write(&not_backup, "these are not the droids").unwrap();
+    let target = format!("sqlite://{}/restored.db", dir.0.display());
+    let out = civitas(&["restore", "--database", &target, "--from", not_backup.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("is not a SQLite backup"), "{}", text(&out.stderr));
+    assert!(!dir.0.join("restored.db").exists(), "nothing was written");
+    let out = civitas(&["restore", "--database", &target, "--from", "/nonexistent/backup"]);
+    assert!(text(&out.stderr).contains("is not a backup file"), "{}", text(&out.stderr));
+    let out = civitas(&["backup", "--database", &url, "--out", not_backup.to_str().unwrap()]);
+    assert!(text(&out.stderr).contains("exists"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&not_backup).unwrap(), "these are not the droids");
+    let out = civitas(&["outbound", "status", "--database", &url]);
+    assert!(
+        text(&out.stdout).contains("outbound delivery is on; queued: 0 webhook deliveries, 0 SMS/e-mail"),
+        "{}",
+        text(&out.stdout)
+    );
+}

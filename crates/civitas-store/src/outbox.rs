@@ -77,17 +77,13 @@ pub async fn deliver_once<S: Sender>(db: &Db, sender: &S, now_unix: i64) -> Resu
     let (token, messages) = claim_due(db, now_unix, 100).await?;
     for m in &messages {
         let result = sender.send(m).await;
-        let (sql, next) = match &result {
-            Ok(()) => (
-                "UPDATE outbox_messages SET sent_at = $1, attempts = attempts + 1, next_attempt_at = $2 WHERE id = $3 AND claim = $4",
-                now_unix,
-            ),
+        // Sent: recorded with its time; failed: tried again in 5 s.
+        let sql = "UPDATE outbox_messages SET sent_at = $1, attempts = attempts + 1, next_attempt_at = $2 WHERE id = $3 AND claim = $4";
+        let next = match &result {
+            Ok(()) => now_unix,
             Err(e) => {
                 tracing::warn!(id = m.id, error = %e, "notification not delivered; will retry");
-                (
-                    "UPDATE outbox_messages SET sent_at = $1, attempts = attempts + 1, next_attempt_at = $2 WHERE id = $3 AND claim = $4",
-                    now_unix + 5,
-                )
+                now_unix + 5
             }
         };
         let at = result.is_ok().then(now_text);
