@@ -13,6 +13,8 @@ SIM_PORT=8824
 DURATION=${BENCH_SECONDS:-10}
 HOOKS=${BENCH_HOOKS:-20000}
 BASE=http://127.0.0.1:${PORTS[0]}
+# The claim lease of webhook deliveries and messages: how long a killed server's claims wait.
+export CIVITAS_JOB_CLAIM_LEASE_SECS=${BENCH_LEASE:-15}
 PIDS=()
 SIM=
 trap 'kill ${PIDS[@]} $SIM 2>/dev/null || true' EXIT
@@ -77,7 +79,7 @@ twice = sum(1 for x in items if x.get("times", 1) > 1)
 print(f"receiver: {len(items)} distinct deliveries, {twice} arrived more than once")'
 echo "attempts recorded: $(sql "SELECT COUNT(*) FROM webhook_deliveries WHERE attempts > 1") deliveries with more than one attempt"
 
-echo "== kill -9 of one server while it delivers: its claimed deliveries wait for their lease (60 s), then another server sends them"
+echo "== kill -9 of one server while it delivers: its claimed deliveries wait for their lease (${CIVITAS_JOB_CLAIM_LEASE_SECS} s), then another server sends them"
 sql "INSERT INTO webhook_deliveries (id, agency_id, kind, subject_pid, dossier_code, payload, attempts, next_attempt_at, created_at)
      SELECT 'k' || n, 'social-insurance', 'health_insurance.child_card', '001300000001', 'H01.8-bench', '{\"n\":' || n || '}', 0, $(date +%s) + 3600, '${TODAY}T01:00:00Z'
      FROM generate_series(1, $HOOKS) AS n"

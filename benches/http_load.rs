@@ -296,23 +296,18 @@ async fn prepare_refresh(client: &reqwest::Client, args: &Args, n: usize) {
         eprintln!("--prepare-refresh needs --user, --basic, --redirect and --out");
         std::process::exit(2);
     };
-    let csrf = "benchmark-csrf-token-0123456789";
-    let mut cookie = format!("civitas_csrf={csrf}");
+    // The sign-in form's CSRF token is bound to the pre-session cookie the page sets.
+    let mut jar = Cookies::default();
+    let csrf = jar.page(client, &format!("{}/signin", args.base)).await;
     let r = client
         .post(format!("{}/signin", args.base))
-        .header("cookie", &cookie)
-        .form(&[("pid", pid.as_str()), ("password", password.as_str()), ("csrf", csrf)])
+        .header("cookie", jar.header())
+        .form(&[("pid", pid.as_str()), ("password", password.as_str()), ("csrf", csrf.as_str())])
         .send()
         .await
         .expect("sign in");
-    let sid = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("civitas_sid=").and_then(|v| v.split(';').next()).map(str::to_owned))
-        .expect("a session cookie: check --user");
-    cookie.push_str(&format!("; civitas_sid={sid}"));
+    jar.take(&r);
+    assert!(jar.0.iter().any(|(k, _)| k == "civitas_sid"), "a session cookie: check --user ({})", r.status());
     let verifier = "benchmark-verifier-0123456789-0123456789-0123456789";
     let challenge = civitas_identity::secret::s256(verifier);
     let query = serde_urlencoded::to_string([
@@ -328,7 +323,7 @@ async fn prepare_refresh(client: &reqwest::Client, args: &Args, n: usize) {
     while tokens.len() < n {
         let mut url = format!("{}/oauth2/authorize?{query}", args.base);
         let code = loop {
-            let r = client.get(&url).header("cookie", &cookie).send().await.expect("authorize");
+            let r = client.get(&url).header("cookie", jar.header()).send().await.expect("authorize");
             let location = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
             if location.starts_with(redirect.as_str()) {
                 let q = location.split_once('?').map(|(_, q)| q).unwrap_or_default();
@@ -337,10 +332,11 @@ async fn prepare_refresh(client: &reqwest::Client, args: &Args, n: usize) {
             }
             if location.starts_with("/consent") {
                 let r_id = location.split("r=").nth(1).unwrap_or_default().to_owned();
+                let csrf = jar.page(client, &format!("{}{location}", args.base)).await;
                 let r = client
                     .post(format!("{}/consent", args.base))
-                    .header("cookie", &cookie)
-                    .form(&[("decision", "allow"), ("r", r_id.as_str()), ("csrf", csrf)])
+                    .header("cookie", jar.header())
+                    .form(&[("decision", "allow"), ("r", r_id.as_str()), ("csrf", csrf.as_str())])
                     .send()
                     .await
                     .expect("consent");
@@ -372,4 +368,31 @@ async fn prepare_refresh(client: &reqwest::Client, args: &Args, n: usize) {
         tokens.push(v["refresh_token"].as_str().expect("a refresh token").to_owned());
     }
     std::fs::write(out, tokens.join("\n")).expect("write tokens");
+}
+
+/// The cookies a browser would keep for the server (name, value), enough for the sign-in pages.
+#[derive(Default)]
+struct Cookies(Vec<(String, String)>);
+
+impl Cookies {
+    fn take(&mut self, r: &reqwest::Response) {
+        for v in r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
+            let Some((name, value)) = v.split(';').next().and_then(|p| p.split_once('=')) else { continue };
+            self.0.retain(|(k, _)| k != name);
+            self.0.push((name.to_owned(), value.to_owned()));
+        }
+    }
+
+    fn header(&self) -> String {
+        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    /// GETs a page, keeps its cookies and returns the value of its hidden `csrf` field.
+    async fn page(&mut self, client: &reqwest::Client, url: &str) -> String {
+        let r = client.get(url).header("cookie", self.header()).send().await.expect("page");
+        self.take(&r);
+        let body = r.text().await.unwrap_or_default();
+        let at = body.find("name=\"csrf\" value=\"").expect("a csrf field on the page") + 19;
+        body[at..].split('"').next().unwrap_or_default().to_owned()
+    }
 }

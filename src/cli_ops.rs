@@ -69,10 +69,17 @@ pub async fn restore(config: &Config, from: &Path, force: bool) -> anyhow::Resul
     }
     let source = from.to_str().ok_or_else(|| anyhow::anyhow!("the backup path is not UTF-8"))?;
     if is_postgres(&config.database) {
-        if !force && has_people(config).await? {
-            anyhow::bail!("the target database holds people; add --force to replace it with the backup");
+        match civitas_store::backup::pg_people(&config.database).await? {
+            Some(n) if n > 0 && !force => {
+                anyhow::bail!("the target database holds people; add --force to replace it with the backup")
+            }
+            Some(_) => civitas_store::backup::pg_empty(&config.database).await?,
+            None => {}
         }
-        run_tool("pg_restore", &["--clean", "--if-exists", "--no-owner", "--dbname", &config.database, source])?;
+        run_tool(
+            "pg_restore",
+            &["--single-transaction", "--exit-on-error", "--no-owner", "--dbname", &config.database, source],
+        )?;
     } else {
         let path = sqlite_path(&config.database)?;
         if path.exists() && !force {
@@ -109,12 +116,21 @@ pub async fn restore(config: &Config, from: &Path, force: bool) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
-async fn has_people(config: &Config) -> anyhow::Result<bool> {
+/// `civitas archive --before YYYY-MM --out DIR`.
+pub async fn archive(config: &Config, before: &str, out: &Path) -> anyhow::Result<ExitCode> {
     let db = civitas::open(&config.database).await?;
-    let register = civitas_registry::Register::new(db.clone());
-    let n = register.count().await?;
-    db.close().await;
-    Ok(n > 0)
+    let month = civitas_store::timestamp(civitas::now())[..7].to_owned();
+    let archived = civitas_store::archive::archive(&db, before, &month, out).await?;
+    for a in &archived {
+        let dropped = if a.partitions_dropped.is_empty() {
+            String::new()
+        } else {
+            format!(" (partitions dropped: {})", a.partitions_dropped.join(", "))
+        };
+        println!("{:<20} {:>10} rows -> {}{dropped}", a.table, a.rows, a.file.display());
+    }
+    println!("manifest: {}", out.join(format!("MANIFEST-before-{before}.sha256")).display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `civitas outbound pause|resume|status`.

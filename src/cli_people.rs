@@ -109,7 +109,13 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 pub(crate) async fn export(config: &Config, output: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let db = civitas::open_bulk(&config.database).await?;
+    // An export is read-only work: with a replica configured, it reads from the replica.
+    let db = match &config.database_replica {
+        Some(replica) => civitas_store::Db::connect_replica(replica, &config.pool()).map_err(|e| {
+            anyhow::anyhow!("database_replica {}: {}", civitas::redact(replica), civitas::error_chain(&e))
+        })?,
+        None => civitas::open_bulk(&config.database).await?,
+    };
     let register = Register::new(db.clone());
     let sink: Box<dyn Write> = match &output {
         Some(path) => {

@@ -27,6 +27,19 @@ pub(crate) async fn serve(config: Config, listen: Option<String>, demo: bool) ->
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     state.trusted_proxies = std::sync::Arc::new(proxies);
+    civitas_store::claims::set_item_lease_secs(i64::try_from(config.job_claim_lease_secs).unwrap_or(i64::MAX));
+    if let Some(replica) = &config.database_replica {
+        if db.backend() != civitas_store::Backend::Postgres {
+            anyhow::bail!(
+                "database_replica needs a PostgreSQL primary (database is {})",
+                civitas::redact(&config.database)
+            );
+        }
+        state.use_replica(civitas_store::Db::connect_replica(replica, &config.pool()).map_err(|e| {
+            anyhow::anyhow!("database_replica {}: {}", civitas::redact(replica), civitas::error_chain(&e))
+        })?);
+        tracing::info!(replica = %civitas::redact(replica), "searches read from the replica");
+    }
     if let Some(path) = &config.holidays_file {
         state.set_calendar(crate::load_calendar(Some(PathBuf::from(path)))?);
     }

@@ -46,6 +46,12 @@ pub struct Config {
     pub database_max_connections: u32,
     /// How long a request waits for a database connection before it is answered 503, in ms.
     pub database_acquire_timeout_ms: u64,
+    /// A PostgreSQL streaming replica (`postgres://...`) for read-only work (searches,
+    /// exports); reads that must see the caller's own writes stay on the primary.
+    pub database_replica: Option<String>,
+    /// How long a claimed webhook delivery or message stays reserved for the server that
+    /// claimed it (after a crash, the time before another server sends it), in seconds.
+    pub job_claim_lease_secs: u64,
 }
 
 impl Default for Config {
@@ -67,11 +73,13 @@ impl Default for Config {
             key_encryption_key_file: None,
             database_max_connections: 16,
             database_acquire_timeout_ms: 2000,
+            database_replica: None,
+            job_claim_lease_secs: 60,
         }
     }
 }
 
-const ENV_KEYS: [&str; 16] = [
+const ENV_KEYS: [&str; 18] = [
     "DATABASE",
     "LISTEN",
     "LOG",
@@ -88,6 +96,8 @@ const ENV_KEYS: [&str; 16] = [
     "KEY_ENCRYPTION_KEY_FILE",
     "DATABASE_MAX_CONNECTIONS",
     "DATABASE_ACQUIRE_TIMEOUT_MS",
+    "DATABASE_REPLICA",
+    "JOB_CLAIM_LEASE_SECS",
 ];
 
 impl Config {
@@ -131,6 +141,8 @@ impl Config {
                 "DATABASE_ACQUIRE_TIMEOUT_MS" => {
                     config.database_acquire_timeout_ms = value.parse().map_err(|_| bad("a number"))?
                 }
+                "DATABASE_REPLICA" => config.database_replica = Some(value).filter(|v| !v.is_empty()),
+                "JOB_CLAIM_LEASE_SECS" => config.job_claim_lease_secs = value.parse().map_err(|_| bad("a number"))?,
                 "TRUSTED_PROXIES" => {
                     config.trusted_proxies =
                         value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()

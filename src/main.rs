@@ -128,6 +128,17 @@ enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Move rows dated before a month (events, access log, sent messages, delivered webhooks)
+    /// into JSON-lines files with a SHA-256 manifest, then remove them from the database
+    /// (PostgreSQL: whole month partitions are dropped).
+    Archive {
+        /// The first month kept, YYYY-MM: everything before it is archived.
+        #[arg(long)]
+        before: String,
+        /// A directory for the files (created; files already there are never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Pause, resume or show outbound delivery (webhooks, SMS, e-mail).
     Outbound {
         #[command(subcommand)]
@@ -527,6 +538,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Backup { out } => cli_ops::backup(&config, &out).await,
         Command::Restore { from, force } => cli_ops::restore(&config, &from, force).await,
         Command::Outbound { command } => cli_ops::outbound(&config, command).await,
+        Command::Archive { before, out } => cli_ops::archive(&config, &before, &out).await,
         Command::MigrateData { from, to } => cli_ops::migrate_data(&from, &to).await,
         Command::Agency { command } => {
             let db = civitas::open(&config.database).await?;

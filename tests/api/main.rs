@@ -7,6 +7,7 @@ mod accounts;
 mod browser;
 mod civil;
 mod cli;
+mod cluster;
 mod fuzz;
 mod oidc;
 mod one_stop;

@@ -18,6 +18,12 @@ use crate::helpers::*;
 /// An agency's endpoint that counts the requests per delivery id and answers a repeat with
 /// 409, the way a receiver that deduplicates does.
 async fn receiver() -> (String, Arc<Mutex<HashMap<String, u32>>>) {
+    // A little work, so that the servers' rounds overlap.
+    receiver_taking(2).await
+}
+
+/// [`receiver`], taking `ms` milliseconds per delivery.
+pub async fn receiver_taking(ms: u64) -> (String, Arc<Mutex<HashMap<String, u32>>>) {
     let seen: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
     let s = seen.clone();
     let app = axum::Router::new().route(
@@ -26,8 +32,7 @@ async fn receiver() -> (String, Arc<Mutex<HashMap<String, u32>>>) {
             let s = s.clone();
             async move {
                 let id = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-                // A little work, so that the servers' rounds overlap.
-                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
                 let n = {
                     let mut seen = s.lock().unwrap();
                     let n = seen.entry(id.clone()).or_insert(0);
@@ -215,8 +220,8 @@ impl Relay {
     }
 }
 
-/// While PostgreSQL cannot be reached, requests are answered 503 with `Retry-After` in
-/// bounded time (problem JSON for the API, a page for browsers), `/readyz` says why within a
+/// While PostgreSQL cannot be reached (ten seconds here), requests are answered 503 with
+/// `Retry-After` in bounded time (problem JSON for the API, a page for browsers), `/readyz` says why within a
 /// second, and the server recovers by itself when the database is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_database_is_a_503_and_recovery_is_automatic() {
@@ -257,6 +262,14 @@ async fn an_unreachable_database_is_a_503_and_recovery_is_automatic() {
     assert_eq!(page.status(), 503);
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
 
+    // A ten-second outage: every request meanwhile is answered 503 in bounded time.
+    let down_since = started;
+    while down_since.elapsed() < std::time::Duration::from_secs(10) {
+        let asked = std::time::Instant::now();
+        assert_eq!(app.get(&person, &officer).await.status(), 503);
+        assert!(asked.elapsed() < std::time::Duration::from_secs(6), "bounded during the outage");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     relay.up();
     let mut recovered = false;
     for _ in 0..50 {
@@ -294,6 +307,11 @@ async fn backup_and_safe_restore(backend: Backend) {
     app.account(AN, 1).await;
     let citizen = crate::one_stop::citizen_token(&app, AN).await;
     let officer = app.token(Role::RegistryOfficer, &["01"]);
+    // A browser session, signed in before the backup.
+    let mut browser = app.browser();
+    assert_eq!(browser.get(&app.url("/signin")).await.status, 200);
+    let signed_in = browser.post(&app.url("/signin"), &[("pid", AN), ("password", PASSWORD)]).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
     // Something queued to go out when the copy is made (the original is paused, so it stays).
     let at = civitas_store::timestamp(civitas::now());
     civitas_store::claims::set_outbound_paused(&app.db, true, &at).await.unwrap();
@@ -324,6 +342,9 @@ async fn backup_and_safe_restore(backend: Backend) {
     let copy = spawn_server_at(copy_url.clone(), &app.state.identity.issuer).await;
     assert_eq!(copy.get(&format!("/api/v1/people/{AN}"), &officer).await.status(), 200, "the officer's token");
     assert_eq!(copy.get("/api/v1/me/documents", &citizen).await.status(), 200, "the citizen's token");
+    let account = browser.get(&copy.url("/account")).await;
+    assert_eq!(account.status, 200, "the browser session goes on: {:?}", account.location);
+    assert!(account.body.contains("Nguyễn Văn An"), "the account page of the signed-in citizen");
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert!(seen.lock().unwrap().is_empty(), "the copy sent nothing while paused");
     let unsent = "SELECT COUNT(*) FROM outbox_messages WHERE sent_at IS NULL";
@@ -441,4 +462,105 @@ async fn migrate_data_moves_everything_to_postgres() {
         )
         .await;
     assert_eq!(r.status(), 201, "{:?}", r.text().await);
+}
+
+/// `civitas archive`: rows dated before a month leave the database for JSON-lines files with
+/// a SHA-256 manifest (`sha256sum -c`); unsent messages and undelivered webhooks stay; events
+/// an event consumer has not read yet are refused; on PostgreSQL whole month partitions go.
+async fn archive_moves_old_rows_out(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let old = "2023-05-02T08:00:00.000000Z";
+    if backend == Backend::Postgres {
+        // The month's partition, as the migration makes for the months of existing rows.
+        let sql = "SELECT civitas_month_partition('access_log', '2023-05')::text";
+        dispatch!(&app.db, pool => sqlx::query(sql).execute(pool).await.map(|_| ())).unwrap();
+    }
+    let rows = [
+        "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id) VALUES ($1, 'o', 'registry-officer', '01', 'p', '001090123456', 'full_name', NULL)",
+        "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id) VALUES ($1, 'o', 'registry-officer', '01', 'p', '001190000002', 'full_name', NULL)",
+        "INSERT INTO outbox_messages (channel, recipient, subject, body, created_at, sent_at, attempts) VALUES ('sms', '0900000001', 's', 'sent', $1, $1, 1)",
+        "INSERT INTO outbox_messages (channel, recipient, subject, body, created_at, attempts) VALUES ('sms', '0900000002', 's', 'never sent', $1, 20)",
+        "INSERT INTO webhook_deliveries (id, agency_id, kind, subject_pid, dossier_code, payload, attempts, next_attempt_at, delivered_at, created_at) VALUES ('A1', 'x', 'k', '001090123456', 'X', '{}', 1, 0, $1, $1)",
+        "INSERT INTO webhook_deliveries (id, agency_id, kind, subject_pid, dossier_code, payload, attempts, next_attempt_at, created_at) VALUES ('A2', 'x', 'k', '001090123456', 'X', '{}', 1, 99999999999, $1)",
+    ];
+    for sql in rows {
+        dispatch!(&app.db, pool => sqlx::query(sql).bind(old).execute(pool).await.map(|_| ())).unwrap();
+    }
+    let dir = temp_dir();
+    let out = dir.0.join("archive");
+    let out_arg = out.to_str().unwrap().to_owned();
+    let args = ["archive", "--database", &app.db_url, "--before", "2025-01", "--out", &out_arg];
+    // An event consumer that has not read the seeded events holds them back.
+    let slow = "INSERT INTO event_cursors (consumer, position) VALUES ('slow-consumer', 0)";
+    dispatch!(&app.db, pool => sqlx::query(slow).execute(pool).await.map(|_| ())).unwrap();
+    let refused = civitas_cli(&args);
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("slow-consumer") && why.contains("not been read"), "{why}");
+    let before = scalar(&app, "SELECT COUNT(*) FROM events WHERE occurred_at < '2025-01'").await;
+    assert!(before > 0, "the fixture's events are dated 2024");
+    let forget = "DELETE FROM event_cursors WHERE consumer = 'slow-consumer'";
+    dispatch!(&app.db, pool => sqlx::query(forget).execute(pool).await.map(|_| ())).unwrap();
+    // The identity context's follower reads the events.
+    let last = scalar(&app, "SELECT MAX(id) FROM events").await;
+    for _ in 0..100 {
+        if scalar(&app, "SELECT COALESCE(MIN(position), 0) FROM event_cursors").await >= last {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let done = civitas_cli(&args);
+    let report = String::from_utf8_lossy(&done.stdout).into_owned();
+    assert!(done.status.success(), "{report}{}", String::from_utf8_lossy(&done.stderr));
+    let lines = |table: &str| {
+        std::fs::read_to_string(out.join(format!("{table}-before-2025-01.jsonl"))).unwrap().lines().count() as i64
+    };
+    assert_eq!(lines("events"), before);
+    assert_eq!((lines("access_log"), lines("outbox_messages"), lines("webhook_deliveries")), (2, 1, 1));
+    let first: Value = serde_json::from_str(
+        std::fs::read_to_string(out.join("access_log-before-2025-01.jsonl")).unwrap().lines().next().unwrap(),
+    )
+    .unwrap();
+    assert_eq!((first["at"].as_str(), first["subject_pid"].as_str()), (Some(old), Some(AN)));
+    let check = std::process::Command::new("sha256sum")
+        .args(["-c", "MANIFEST-before-2025-01.sha256"])
+        .current_dir(&out)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM events WHERE occurred_at < '2025-01'").await, 0);
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM access_log WHERE at < '2025-01'").await, 0);
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM outbox_messages WHERE created_at < '2025-01'").await,
+        1,
+        "unsent stays"
+    );
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM webhook_deliveries WHERE created_at < '2025-01'").await, 1);
+    if backend == Backend::Postgres {
+        assert!(report.contains("partitions dropped: access_log_2023_05"), "{report}");
+        assert_eq!(scalar(&app, "SELECT COUNT(*) FROM pg_class WHERE relname = 'access_log_2023_05'").await, 0);
+    }
+    // The register goes on: a new event, a read.
+    let officer = app.token(Role::RegistryOfficer, &["01"]);
+    assert_eq!(app.get(&format!("/api/v1/people/{AN}"), &officer).await.status(), 200);
+
+    // Nothing is overwritten; a bad month is named.
+    let again = civitas_cli(&args);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let bad = civitas_cli(&["archive", "--database", &app.db_url, "--before", "2025-13", "--out", &out_arg]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("YYYY-MM"));
+    let future = civitas_cli(&["archive", "--database", &app.db_url, "--before", "2999-01", "--out", &out_arg]);
+    assert!(String::from_utf8_lossy(&future.stderr).contains("only finished months"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_moves_old_rows_out_sqlite() {
+    archive_moves_old_rows_out(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_moves_old_rows_out_postgres() {
+    archive_moves_old_rows_out(Backend::Postgres).await;
 }

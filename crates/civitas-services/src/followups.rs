@@ -172,30 +172,25 @@ pub struct Delivery {
 const DELIVERY_COLUMNS: &str = "d.id, d.agency_id, d.kind, d.subject_pid, d.dossier_code, d.payload, d.attempts, d.last_error, d.created_at, \
      CASE WHEN a.active = 1 THEN a.url END AS url";
 
-/// How long a round's claim on its deliveries lasts (a dead server's deliveries are sent by
-/// another after this; receivers deduplicate by the delivery id).
-pub const CLAIM_SECS: i64 = 60;
-
 /// Claims up to `limit` due deliveries for one round (see `civitas_store::claims`): returns
 /// the claim token and the deliveries, earliest due first.
 pub async fn claim_due(db: &Db, now_unix: i64, limit: i64) -> Result<(String, Vec<Delivery>), StoreError> {
     let due = "delivered_at IS NULL AND dead = 0 AND next_attempt_at <= $3";
-    let token = civitas_store::claims::claim_rows(
-        db,
-        "webhook_deliveries",
-        due,
-        "next_attempt_at",
-        now_unix,
-        CLAIM_SECS,
-        limit,
-    )
-    .await?;
+    let token =
+        civitas_store::claims::claim_rows(db, "webhook_deliveries", due, "next_attempt_at", now_unix, limit).await?;
     let sql = format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d LEFT JOIN agencies a ON a.id = d.agency_id \
          WHERE d.claim = $1 AND d.delivered_at IS NULL AND d.dead = 0 ORDER BY d.id"
     );
     let batch = dispatch!(db, pool => sqlx::query_as::<_, Delivery>(sqlx::AssertSqlSafe(sql)).bind(&token).fetch_all(pool).await)?;
     Ok((token, batch))
+}
+
+/// Renews a round's claim before it sends the next part: the ids it still holds (see
+/// `civitas_store::claims::renew_rows`).
+pub async fn renew_claim(db: &Db, claim: &str, now_unix: i64) -> Result<std::collections::HashSet<String>, StoreError> {
+    civitas_store::claims::renew_rows(db, "webhook_deliveries", "delivered_at IS NULL AND dead = 0", claim, now_unix)
+        .await
 }
 
 pub async fn due(db: &Db, now_unix: i64, limit: i64) -> Result<Vec<Delivery>, StoreError> {

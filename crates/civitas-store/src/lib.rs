@@ -6,6 +6,7 @@
 //! placeholders, `ON CONFLICT`, `RETURNING`), and run it on either pool with [`dispatch!`].
 
 pub mod access_log;
+pub mod archive;
 pub mod backup;
 pub mod claims;
 pub mod direct;
@@ -230,6 +231,22 @@ impl Db {
         } else {
             Err(StoreError::UnsupportedUrl(url.to_owned()))
         }
+    }
+
+    /// A pool to a PostgreSQL streaming replica for read-only work. Connections are opened on
+    /// first use (a replica that is down at start-up does not stop the server; its reads fall
+    /// back to the primary) and every transaction on them is read-only, so a replica URL that
+    /// points at a primary by mistake cannot be written through.
+    pub fn connect_replica(url: &str, pool: &PoolSettings) -> Result<Db, StoreError> {
+        if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+            return Err(StoreError::UnsupportedUrl(format!("{url} (a replica must be postgres://...)")));
+        }
+        let options = PgConnectOptions::from_str(url)?.options([("default_transaction_read_only", "on")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(pool.max_connections.max(1))
+            .acquire_timeout(pool.acquire_timeout)
+            .connect_lazy_with(options);
+        Ok(Db::Postgres(pool))
     }
 
     /// Whether the pool was closed (the process is shutting down or a test closed it).

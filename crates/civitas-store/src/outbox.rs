@@ -46,15 +46,11 @@ pub async fn pending(db: &Db, limit: i64) -> Result<Vec<Message>, StoreError> {
     Ok(dispatch!(db, pool => sqlx::query_as::<_, Message>(sql).bind(limit).fetch_all(pool).await)?)
 }
 
-/// How long a round's claim on its messages lasts (a dead server's messages are sent by
-/// another after this).
-pub const CLAIM_SECS: i64 = 60;
-
 /// Claims up to `limit` due messages for one round (see [`crate::claims`]): returns the claim
 /// token and the messages, oldest first.
 pub async fn claim_due(db: &Db, now_unix: i64, limit: i64) -> Result<(String, Vec<Message>), StoreError> {
     let due = "sent_at IS NULL AND attempts < 20 AND next_attempt_at <= $3";
-    let token = crate::claims::claim_rows(db, "outbox_messages", due, "id", now_unix, CLAIM_SECS, limit).await?;
+    let token = crate::claims::claim_rows(db, "outbox_messages", due, "id", now_unix, limit).await?;
     let sql = "SELECT id, channel, recipient, subject, body, created_at, sent_at FROM outbox_messages \
                WHERE claim = $1 AND sent_at IS NULL ORDER BY id";
     let messages = dispatch!(db, pool => sqlx::query_as::<_, Message>(sql).bind(&token).fetch_all(pool).await)?;

@@ -70,12 +70,14 @@ fn sqlite(db: &Db) -> Result<&sqlx::SqlitePool, StoreError> {
 }
 
 /// The tables of the target, with their columns: all but the migrations' bookkeeping and the
-/// job leases (the running servers' state, meaningless in another database).
+/// job leases (the running servers' state, meaningless in another database); a partitioned
+/// table once (its partitions are where PostgreSQL keeps its rows, not tables of their own).
 pub async fn tables(target: &Db) -> Result<Vec<Table>, StoreError> {
     let pool = postgres(target)?;
     let sql = "SELECT c.table_name::text, c.column_name::text, c.data_type::text FROM information_schema.columns c \
                JOIN information_schema.tables t ON t.table_name = c.table_name AND t.table_schema = c.table_schema \
                WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' AND c.table_name NOT IN ('_sqlx_migrations', 'job_leases') \
+               AND c.table_name NOT IN (SELECT relname FROM pg_class WHERE relispartition) \
                ORDER BY c.table_name, c.ordinal_position";
     let rows: Vec<(String, String, String)> = sqlx::query_as(sql).fetch_all(pool).await?;
     let mut out: Vec<Table> = Vec::new();
@@ -229,7 +231,8 @@ pub async fn copy_all(source: &Db, target: &Db, mut progress: impl FnMut(&str, u
         progress(&t.name, copied);
     }
     let serials = "SELECT table_name::text, column_name::text FROM information_schema.columns \
-                   WHERE table_schema = current_schema() AND column_default LIKE 'nextval(%'";
+                   WHERE table_schema = current_schema() AND column_default LIKE 'nextval(%' \
+                   AND table_name NOT IN (SELECT relname FROM pg_class WHERE relispartition)";
     let serials: Vec<(String, String)> = sqlx::query_as(serials).fetch_all(to).await?;
     for (table, column) in serials {
         let sql = format!(

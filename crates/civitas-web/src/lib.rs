@@ -112,6 +112,11 @@ impl AppState {
             calendar,
         })
     }
+    /// Sends read-only work (searches) to `replica`, a streaming replica of the database.
+    pub fn use_replica(&mut self, replica: Db) {
+        self.register = Arc::new(Register::new(self.db.clone()).with_replica(replica));
+    }
+
     /// The papers this server prints: its body code, public URL and catalogue.
     pub fn office(&self) -> civitas_services::papers::Office<'_> {
         civitas_services::papers::Office {
@@ -160,7 +165,8 @@ impl AppState {
 
 /// The background work of the server, each as a job of the one runtime: notification
 /// delivery, the identity context's follower of register events, the purge of expired identity
-/// rows, key reloads, the dossier sweep (lapsed supplements, apologies) and webhook deliveries.
+/// rows, key reloads, the dossier sweep (lapsed supplements, apologies), the month partitions
+/// and webhook deliveries.
 fn register_jobs(
     jobs: &civitas_store::jobs::JobRuntime,
     db: &Db,
@@ -208,6 +214,15 @@ fn register_jobs(
             let swept =
                 civitas_services::dossiers::sweep(&d, &calendar, &catalogue, now()).await.map_err(|e| text(&e))?;
             Ok(swept.lapsed + swept.apologised)
+        }
+    });
+    // The month partitions of events and the access log (PostgreSQL), made ahead of time.
+    let d = db.clone();
+    jobs.register("store.partitions", Schedule::Every(Duration::from_secs(3600)), Claim::Lease, move || {
+        let d = d.clone();
+        async move {
+            let month = civitas_store::timestamp(now())[..7].to_owned();
+            civitas_store::archive::ensure_partitions(&d, &month).await.map(|()| 0).map_err(|e| text(&e))
         }
     });
     civitas_exchange::delivery::register_worker(jobs, db.clone(), keys.clone(), issuer.to_owned(), now);

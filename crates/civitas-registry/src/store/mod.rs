@@ -300,6 +300,8 @@ macro_rules! bind_person {
 /// The register, over one database.
 pub struct Register {
     db: Db,
+    /// Where read-only work (search) goes: a streaming replica when configured, else `db`.
+    replica: Option<Db>,
     vocab: RwLock<Option<(Instant, Arc<Vocab>)>>,
     /// Whether an optimistic `COPY` of a batch met people registered already (PostgreSQL).
     copy_conflicts: std::sync::atomic::AtomicBool,
@@ -307,7 +309,15 @@ pub struct Register {
 
 impl Register {
     pub fn new(db: Db) -> Self {
-        Register { db, vocab: RwLock::new(None), copy_conflicts: Default::default() }
+        Register { db, replica: None, vocab: RwLock::new(None), copy_conflicts: Default::default() }
+    }
+
+    /// Sends searches to `replica` (a PostgreSQL streaming replica of `db`); while the replica
+    /// cannot be reached they fall back to the primary. Reads of one record, and everything a
+    /// caller reads after its own write, stay on the primary.
+    pub fn with_replica(mut self, replica: Db) -> Self {
+        self.replica = Some(replica);
+        self
     }
 
     pub fn db(&self) -> &Db {

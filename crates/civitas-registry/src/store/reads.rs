@@ -217,7 +217,7 @@ impl Register {
         }
     }
 
-    pub(crate) async fn vocab(&self) -> Result<Arc<Vocab>, RegisterError> {
+    pub(crate) async fn vocab(&self, db: &Db) -> Result<Arc<Vocab>, RegisterError> {
         if let Ok(guard) = self.vocab.read()
             && let Some((at, v)) = guard.as_ref()
             && at.elapsed() < Duration::from_secs(30)
@@ -225,7 +225,7 @@ impl Register {
             return Ok(v.clone());
         }
         let rows: Vec<(String, String)> =
-            dispatch!(&self.db, pool => sqlx::query_as("SELECT part, token FROM name_vocab").fetch_all(pool).await)?;
+            dispatch!(db, pool => sqlx::query_as("SELECT part, token FROM name_vocab").fetch_all(pool).await)?;
         let vocab = Arc::new(Vocab::from_rows(rows));
         if let Ok(mut guard) = self.vocab.write() {
             *guard = Some((Instant::now(), vocab.clone()));
@@ -237,6 +237,7 @@ impl Register {
     /// filters, in rank order.
     pub(crate) async fn rank_and_fetch(
         &self,
+        db: &Db,
         query_tokens: &[String],
         candidates: &HashMap<String, String>,
         q: &SearchQuery,
@@ -258,7 +259,7 @@ impl Register {
         for chunk in ranked.chunks(limit.max(25)) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = const_format_people(&format!("WHERE pid IN ({})", placeholders.join(", ")));
-            let rows = dispatch!(&self.db, pool => {
+            let rows = dispatch!(db, pool => {
                 let mut query = sqlx::query_as::<_, PersonRow>(sqlx::AssertSqlSafe(sql));
                 for (_, _, pid) in chunk {
                     query = query.bind(*pid);
@@ -288,11 +289,27 @@ impl Register {
         q: &SearchQuery,
         allowed_communes: Option<&[String]>,
     ) -> Result<Vec<Person>, RegisterError> {
+        let Some(replica) = &self.replica else { return self.search_on(&self.db, q, allowed_communes).await };
+        match self.search_on(replica, q, allowed_communes).await {
+            Err(RegisterError::Store(e)) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "the read replica is unavailable: searching on the primary");
+                self.search_on(&self.db, q, allowed_communes).await
+            }
+            result => result,
+        }
+    }
+
+    async fn search_on(
+        &self,
+        db: &Db,
+        q: &SearchQuery,
+        allowed_communes: Option<&[String]>,
+    ) -> Result<Vec<Person>, RegisterError> {
         let query_tokens = tokens(&q.text);
         if query_tokens.is_empty() {
             return Ok(Vec::new());
         }
-        let vocab = self.vocab().await?;
+        let vocab = self.vocab(db).await?;
         let plan = search::plan(&query_tokens, &vocab);
         if plan.is_empty() {
             return Ok(Vec::new());
@@ -308,7 +325,7 @@ impl Register {
         let mut candidates: HashMap<String, String> = HashMap::new();
         let mut out = Vec::new();
         for step in &plan {
-            let rows: Vec<(String, String)> = dispatch!(&self.db, pool => {
+            let rows: Vec<(String, String)> = dispatch!(db, pool => {
                 let mut qb = QueryBuilder::new("SELECT pid, name_folded FROM people WHERE ");
                 search::push_conditions(&mut qb, step, q, allowed_communes.filter(|_| sql_filters), sql_filters);
                 qb.push(" LIMIT ");
@@ -318,7 +335,7 @@ impl Register {
             for (pid, name) in rows {
                 candidates.entry(pid).or_insert(name);
             }
-            out = self.rank_and_fetch(&query_tokens, &candidates, q, allowed_communes, limit).await?;
+            out = self.rank_and_fetch(db, &query_tokens, &candidates, q, allowed_communes, limit).await?;
             if out.len() >= limit || candidates.len() as i64 >= search::CANDIDATE_LIMIT {
                 break;
             }
