@@ -22,7 +22,7 @@ trap 'kill $SERVER 2>/dev/null || true' EXIT
 CITIZEN=$(grep -o 'citizens: *[0-9]\{12\}' "$DIR/demo.txt" | grep -o '[0-9]\{12\}')
 
 # The citizen's access token, through the real code flow and one refresh.
-$LOAD --base $BASE --prepare-refresh 1 --user "$CITIZEN:hoa-sen-vang-2026" \
+$LOAD --base $BASE --prepare-refresh 1 --scope "openid offline_access dossiers documents" --user "$CITIZEN:hoa-sen-vang-2026" \
   --basic demo-portal:demo-portal-secret-0123456789abcdef --redirect http://127.0.0.1:9/callback --out "$DIR/refresh.txt"
 ACCESS=$(curl -s -u demo-portal:demo-portal-secret-0123456789abcdef -d grant_type=refresh_token \
   --data-urlencode "refresh_token=$(head -1 "$DIR/refresh.txt")" $BASE/oauth2/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')

@@ -12,7 +12,7 @@
 //! `--refresh-chain FILE` (one refresh token per line, one worker each) runs refresh grants:
 //! each worker uses the token its previous response returned (rotation).
 //! `--prepare-refresh N --user PID:PASSWORD --basic rp:SECRET --redirect URI --out FILE` signs in
-//! once and performs N authorization-code flows with offline_access to obtain N refresh tokens.
+//! once and performs N authorization-code flows with offline_access (or `--scope "..."`) to obtain N refresh tokens.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +30,7 @@ struct Args {
     prepare_refresh: Option<usize>,
     user: Option<(String, String)>,
     redirect: Option<String>,
+    scope: String,
     out: Option<String>,
     token: Option<String>,
     concurrency: usize,
@@ -52,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
         prepare_refresh: None,
         user: None,
         redirect: None,
+        scope: "openid offline_access".into(),
         out: None,
         token: None,
         concurrency: 8,
@@ -87,6 +89,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--prepare-refresh" => a.prepare_refresh = Some(value()?.parse().map_err(|_| "bad --prepare-refresh")?),
             "--redirect" => a.redirect = Some(value()?),
+            "--scope" => a.scope = value()?,
             "--out" => a.out = Some(value()?),
             "--concurrency" => a.concurrency = value()?.parse().map_err(|_| "bad --concurrency")?,
             "--rate" => a.rate = Some(value()?.parse().map_err(|_| "bad --rate")?),
@@ -313,7 +316,7 @@ async fn prepare_refresh(client: &reqwest::Client, args: &Args, n: usize) {
     let query = serde_urlencoded::to_string([
         ("client_id", client_id.as_str()),
         ("response_type", "code"),
-        ("scope", "openid offline_access"),
+        ("scope", args.scope.as_str()),
         ("redirect_uri", redirect.as_str()),
         ("code_challenge", challenge.as_str()),
         ("code_challenge_method", "S256"),

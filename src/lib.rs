@@ -152,7 +152,9 @@ pub async fn seed_demo_identity(
 ) -> anyhow::Result<DemoIdentity> {
     use civitas_identity::{AccountError, NewClient, Role, oidc::ClientError};
     let at = now();
-    let pids = register.living_adults(2000, 6).await?;
+    // Working-age holders: the demo's death registration takes someone of 75 or more, and
+    // must never lock a demo account whose password the demo prints.
+    let pids = register.living_adults(1961, 2000, 6).await?;
     if pids.len() < 6 {
         anyhow::bail!("the demo register has fewer than six adults");
     }

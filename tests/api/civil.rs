@@ -544,6 +544,7 @@ async fn demo_registrations(app: TestApp) {
         people.extend(generator.household());
     }
     app.state.register.import_batch(&people, &attribution).await.unwrap();
+    let demo = civitas::seed_demo_identity(&app.state.identity, &app.state.register).await.unwrap();
     let office = app.state.office();
     let signer = app.state.certificate_signer();
     let processing = app.state.processing(&office, &signer);
@@ -556,5 +557,27 @@ async fn demo_registrations(app: TestApp) {
     };
     civitas_services::demo::seed_civil(&seeding).await;
     assert_eq!(civitas_services::civil::count(&app.db).await.unwrap(), 5, "three births, a marriage, a death");
+    // The death locks the deceased's account once the identity context has read the events;
+    // the printed demo accounts are never the deceased's (they once were: the eldest adults).
+    let scalar = |sql: &'static str| {
+        let db = app.db.clone();
+        async move {
+            civitas_store::dispatch!(&db, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await).unwrap()
+        }
+    };
+    let last = scalar("SELECT MAX(id) FROM events").await;
+    for _ in 0..100 {
+        if scalar("SELECT COALESCE(MIN(position), 0) FROM event_cursors").await >= last {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for (pid, _) in &demo.citizens {
+        let mut browser = app.browser();
+        browser.get(&app.url("/signin")).await;
+        let step =
+            browser.post(&app.url("/signin"), &[("pid", pid.as_str()), ("password", civitas::DEMO_PASSWORD)]).await;
+        assert_eq!(step.status, 303, "demo citizen {pid} signs in: {}", step.body);
+    }
 }
 on_both_databases!(demo_registers_births_marriage_and_death, demo_registrations);

@@ -76,8 +76,8 @@ async fn send(client: &reqwest::Client, keys: &KeyRing, issuer: &str, d: &Delive
 }
 
 /// One round: claims due deliveries (up to 256; none while outbound delivery is paused), sends
-/// them 64 at a time (renewing the claim before each part after the first) and records the
-/// outcomes (see [`followups::record`]). Returns how many were claimed.
+/// them 64 at a time (renewing the claim before a part once a third of the lease has passed)
+/// and records the outcomes (see [`followups::record`]). Returns how many were claimed.
 pub async fn deliver_once(
     db: &Db,
     client: &reqwest::Client,
@@ -94,12 +94,15 @@ pub async fn deliver_once(
         return Ok(0);
     }
     let mut outcomes = Vec::with_capacity(batch.len());
-    for (i, chunk) in batch.chunks(64).enumerate() {
-        // A round that has been sending for a while renews its claim first, and leaves out what
-        // another server took over after the lease ran out (a slow receiver, a paused process).
-        let held = match i {
-            0 => None,
-            _ => Some(followups::renew_claim(db, &claim, clock().unix_timestamp()).await?),
+    let claimed_at = std::time::Instant::now();
+    let renew_after = Duration::from_secs(u64::try_from(civitas_store::claims::item_lease_secs() / 3).unwrap_or(0));
+    for chunk in batch.chunks(64) {
+        // A round that has been sending for a third of its lease (a slow receiver, a paused
+        // process) renews its claim before the next part, and leaves out what another server
+        // took over meanwhile. A quick round writes nothing more than its claim and results.
+        let held = match claimed_at.elapsed() >= renew_after {
+            false => None,
+            true => Some(followups::renew_claim(db, &claim, clock().unix_timestamp()).await?),
         };
         let mut set = tokio::task::JoinSet::new();
         for d in chunk.iter().filter(|d| held.as_ref().is_none_or(|h| h.contains(&d.id))).cloned() {

@@ -102,9 +102,13 @@ impl Register {
         )
     }
 
-    pub async fn living_adults(&self, born_by: i64, n: i64) -> Result<Vec<String>, RegisterError> {
-        let sql = "SELECT pid FROM people WHERE status = 'living' AND birth_year <= $1 AND household_id IS NOT NULL ORDER BY pid LIMIT $2";
-        Ok(dispatch!(&self.db, pool => sqlx::query_scalar(sql).bind(born_by).bind(n).fetch_all(pool).await)?)
+    /// Up to `n` living people with a household born in `born_from..=born_by`, in PID order.
+    pub async fn living_adults(&self, born_from: i64, born_by: i64, n: i64) -> Result<Vec<String>, RegisterError> {
+        let sql = "SELECT pid FROM people WHERE status = 'living' AND birth_year >= $1 AND birth_year <= $2 \
+                   AND household_id IS NOT NULL ORDER BY pid LIMIT $3";
+        Ok(
+            dispatch!(&self.db, pool => sqlx::query_scalar(sql).bind(born_from).bind(born_by).bind(n).fetch_all(pool).await)?,
+        )
     }
 
     /// Every version of a person's record, newest first.
