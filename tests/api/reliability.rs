@@ -564,3 +564,44 @@ async fn archive_moves_old_rows_out_sqlite() {
 async fn archive_moves_old_rows_out_postgres() {
     archive_moves_old_rows_out(Backend::Postgres).await;
 }
+
+/// `civitas keys rotate` on any machine reaches every server within seconds: on PostgreSQL by
+/// a notification (the servers' poll there is 30 s, so only the notification fits the 3 s
+/// allowed), on SQLite by the 2 s poll.
+async fn rotated_keys_reach_every_server(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let peer = spawn_peer(&app).await;
+    let keys = |server: &TestApp| {
+        let (client, url) = (server.client.clone(), server.url("/oauth2/jwks"));
+        async move {
+            let jwks: Value = client.get(url).send().await.unwrap().json().await.unwrap();
+            jwks["keys"].as_array().map(Vec::len).unwrap_or(0)
+        }
+    };
+    assert_eq!(keys(&peer).await, 1);
+    // Both servers have started listening (their first reload ran) before the rotation.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let out = civitas_cli(&["keys", "rotate", "--database", &app.db_url]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rotated = std::time::Instant::now();
+    let allowed = std::time::Duration::from_secs(match backend {
+        Backend::Postgres => 3,
+        Backend::Sqlite => 4,
+    });
+    for server in [&app, &peer] {
+        while keys(server).await < 2 {
+            assert!(rotated.elapsed() < allowed, "the new key reached {} within {allowed:?}", server.base);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_keys_reach_every_server_sqlite() {
+    rotated_keys_reach_every_server(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_keys_reach_every_server_postgres() {
+    rotated_keys_reach_every_server(Backend::Postgres).await;
+}

@@ -242,7 +242,10 @@ impl KeyRing {
             let sql = "UPDATE signing_keys SET retired_at = $1 WHERE kid = $2";
             dispatch!(db, pool => sqlx::query(sql).bind(&at).bind(kid).execute(pool).await.map(|_| ()))?;
         }
-        Ok((Self::generate(db, now, kek).await?, retired))
+        let kid = Self::generate(db, now, kek).await?;
+        // Every server re-reads its keys at once (PostgreSQL; SQLite servers poll).
+        civitas_store::changes::notify(db, civitas_store::changes::KEYS).await?;
+        Ok((kid, retired))
     }
 
     /// The unretired keys, newest first, and which one signs at `now`.

@@ -8,6 +8,7 @@
 pub mod access_log;
 pub mod archive;
 pub mod backup;
+pub mod changes;
 pub mod claims;
 pub mod direct;
 pub mod events;

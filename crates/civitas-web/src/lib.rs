@@ -198,10 +198,24 @@ fn register_jobs(
         let i = i.clone();
         async move { i.purge_expired(now().unix_timestamp()).await.map(|n| n as usize).map_err(|e| text(&e)) }
     });
-    // Keys rotated by another process (or `civitas keys rotate`) are picked up here, by every
-    // server, within two seconds (a read of the few unretired keys).
+    // Keys rotated by another process (`civitas keys rotate`) reach every server at once on
+    // PostgreSQL (a notification, below); this poll is the safety net there (30 s) and the way
+    // on SQLite (2 s: a read of the few unretired keys).
     let k = keys.clone();
-    jobs.register("keys.reload", Schedule::Every(Duration::from_secs(2)), Claim::EveryServer, move || {
+    civitas_store::changes::listen(db, civitas_store::changes::KEYS, move || {
+        let k = k.clone();
+        async move {
+            if let Err(e) = k.reload(now()).await {
+                tracing::warn!(error = %e, "reloading the signing keys after a change failed (the poll retries)");
+            }
+        }
+    });
+    let poll = match db.backend() {
+        civitas_store::Backend::Postgres => Duration::from_secs(30),
+        civitas_store::Backend::Sqlite => Duration::from_secs(2),
+    };
+    let k = keys.clone();
+    jobs.register("keys.reload", Schedule::Every(poll), Claim::EveryServer, move || {
         let k = k.clone();
         async move { k.reload(now()).await.map(|()| 0).map_err(|e| text(&e)) }
     });
