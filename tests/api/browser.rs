@@ -407,7 +407,7 @@ async fn citizen_signs_in_to_a_relying_party_and_an_officer_uses_the_second_fact
     assert_accessible(c, &axe, "registration").await;
     fill(c, "pid", "12").await;
     fill(c, "full_name", "Trần Thị Bình").await;
-    fill(c, "birth_date", "1990-07-02").await;
+    fill(c, "birth_date", "02/07/1990").await; // as Vietnamese forms write it
     fill(c, "phone", "0912345678").await;
     click_and_wait(c, "form[action='/register'] button").await;
     assert!(text_of(c, ".error-summary").await.contains("12 chữ số"));
@@ -552,10 +552,11 @@ async fn one_stop_in_the_browser(backend: Backend) {
     assert!(text_of(c, "#mismatches").await.contains("Le Thi Dung"));
     assert_accessible(c, &axe, "counter with the person").await;
     fill(c, "f-destination", "Đà Nẵng").await;
-    // Date inputs take typed digits in the browser's locale order; set the ISO value directly.
-    let set =
-        "document.getElementById('f-from').value='2026-12-01'; document.getElementById('f-until').value='2026-12-20';";
-    c.execute(set, vec![]).await.unwrap();
+    // Dates as Vietnamese forms ask them: day, month, year; or typed whole into the day field.
+    fill(c, "f-from-day", "1").await;
+    fill(c, "f-from-month", "12").await;
+    fill(c, "f-from-year", "2026").await;
+    fill(c, "f-until-day", "20/12/2026").await;
     click_and_wait(c, "form[action='/officer/counter'] button").await;
     let received = text_of(c, "main").await;
     assert!(received.starts_with("Hồ sơ cần xử lý") || received.contains("Hồ sơ H01.1-"), "{received}");
@@ -574,7 +575,12 @@ async fn one_stop_in_the_browser(backend: Backend) {
     // The citizen supplies it from their dossier page.
     citizen_signs_in(c, &app).await;
     c.goto(&app.url(&format!("/my/dossiers/{code}"))).await.unwrap();
-    assert!(text_of(c, "main").await.contains("Hợp đồng thuê có công chứng"));
+    let page = text_of(c, "main").await;
+    assert!(page.contains("Hợp đồng thuê có công chứng"));
+    // Dates and times as people read them: no ISO date, no UTC timestamp.
+    assert!(!has_iso_date(&page), "an ISO date on the page: {page}");
+    let due = text_of(c, "#dossier-due").await;
+    assert!(due.len() == 10 && due.as_bytes()[2] == b'/' && due.as_bytes()[5] == b'/', "{due}");
     assert_accessible(c, &axe, "my dossier").await;
     let notarised = dir.0.join("cong-chung.pdf");
     std::fs::write(&notarised, b"%PDF-1.4\n% notarised\n%%EOF\n").unwrap();
@@ -640,8 +646,10 @@ async fn birth_in_the_browser(backend: Backend) {
     citizen_signs_in_as(c, &app, BINH).await;
     c.goto(&app.url("/services/DVC-15/apply")).await.unwrap();
     fill(c, "f-child_name", "Nguyễn Thị Hoa").await;
-    let born = (civitas_services::dossiers::local_today(civitas::now()) - time::Duration::days(4)).to_string();
-    c.execute(&format!("document.getElementById('f-child_birth_date').value='{born}';"), vec![]).await.unwrap();
+    // Typed as a parent writes it: dd/mm/yyyy, whole, into the day field.
+    let born = civitas_services::dossiers::local_today(civitas::now()) - time::Duration::days(4);
+    let typed = format!("{:02}/{:02}/{}", born.day(), born.month() as u8, born.year());
+    fill(c, "f-child_birth_date-day", &typed).await;
     c.find(Locator::Css("#f-child_sex option[value='female']")).await.unwrap().click().await.unwrap();
     fill(c, "f-birth_cert_no", "GCS-BROWSER-1").await;
     fill(c, "f-other_parent_pid", AN).await;
@@ -683,4 +691,11 @@ async fn birth_in_the_browser(backend: Backend) {
     assert!(verdict.contains("Hợp lệ"), "{verdict}");
     assert!(text_of(c, "main").await.contains("Nguyễn Thị Hoa"));
     assert_accessible(c, &axe, "verify result").await;
+}
+
+/// Whether `text` holds a date written `YYYY-MM-DD` (as machines write it, not people).
+fn has_iso_date(text: &str) -> bool {
+    text.as_bytes()
+        .windows(10)
+        .any(|w| w.iter().enumerate().all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() }))
 }

@@ -700,7 +700,7 @@ async fn registration(app: TestApp) {
     let form = [
         ("pid", BINH),
         ("full_name", "tran thi binh"),
-        ("birth_date", "1990-07-02"),
+        ("birth_date", "2/7/1990"), // day/month/year, as people write it
         ("phone", "0912 345 678"),
         ("email", ""),
     ];

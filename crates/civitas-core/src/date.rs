@@ -38,6 +38,32 @@ impl PartialDate {
         }
     }
 
+    /// Parses a date the way Vietnamese forms write it: `dd/mm/yyyy`, `mm/yyyy` or `yyyy`
+    /// (one- or two-digit day and month; `/`, `-` or `.` between the parts). `YYYY-MM-DD`
+    /// (ISO, what machines send) is accepted too.
+    pub fn parse_vn(text: &str) -> Result<Self, PartialDateError> {
+        let text = text.trim();
+        if text.len() >= 4 && text.as_bytes()[..4].iter().all(u8::is_ascii_digit) {
+            return text.parse();
+        }
+        let bad = || PartialDateError::Format(text.to_owned());
+        let parts: Vec<&str> = text.split(['/', '-', '.']).map(str::trim).collect();
+        let number = |p: &str, max_len: usize| -> Result<u32, PartialDateError> {
+            if p.is_empty() || p.len() > max_len || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            p.parse().map_err(|_| bad())
+        };
+        let (day, month, year) = match parts.as_slice() {
+            [d, m, y] if y.len() == 4 => (Some(number(d, 2)?), Some(number(m, 2)?), number(y, 4)?),
+            [m, y] if y.len() == 4 => (None, Some(number(m, 2)?), number(y, 4)?),
+            _ => return Err(bad()),
+        };
+        let year = u16::try_from(year).map_err(|_| PartialDateError::Year(year))?;
+        let narrow = |v: Option<u32>| v.map(|v| u8::try_from(v).unwrap_or(u8::MAX));
+        Self::new(year, narrow(month), narrow(day))
+    }
+
     pub fn year_only(year: u16) -> Result<Self, PartialDateError> {
         Self::new(year, None, None)
     }
@@ -196,6 +222,22 @@ mod tests {
         assert_eq!("1950".parse::<PartialDate>().map(|d| d.to_string()), Ok("1950".into()));
         assert_eq!("1950-03".parse::<PartialDate>().map(|d| d.to_string()), Ok("1950-03".into()));
         assert_eq!("2024-02-29".parse::<PartialDate>().map(|d| d.to_string()), Ok("2024-02-29".into()));
+    }
+
+    #[test]
+    fn parses_vietnamese_forms() {
+        let vn = |s: &str| PartialDate::parse_vn(s).map(|d| d.to_string());
+        assert_eq!(vn("15/03/1990"), Ok("1990-03-15".into()));
+        assert_eq!(vn(" 5/3/1990 "), Ok("1990-03-05".into()));
+        assert_eq!(vn("15.03.1990"), Ok("1990-03-15".into()));
+        assert_eq!(vn("03/1990"), Ok("1990-03".into()));
+        assert_eq!(vn("1990"), Ok("1990".into()));
+        assert_eq!(vn("1990-03-15"), Ok("1990-03-15".into()), "ISO still accepted");
+        assert!(matches!(PartialDate::parse_vn("29/02/2023"), Err(PartialDateError::Day { .. })));
+        assert!(matches!(PartialDate::parse_vn("15/13/1990"), Err(PartialDateError::Month(13))));
+        for bad in ["", "15/03/90", "15/03", "a/b/cdef", "15//1990", "1/2/3/1990", "150/03/1990"] {
+            assert!(PartialDate::parse_vn(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

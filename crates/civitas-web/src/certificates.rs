@@ -255,7 +255,7 @@ async fn verify_page(
                 dl class="facts" {
                     dt { (tr("Loại", "Kind")) } dd { (title_of(&c.typ)) }
                     dt { (tr("Số đăng ký", "Registration number")) } dd { (c.no) }
-                    @for (k, val) in &c.f { dt { (field_label(k)) } dd { (val) } }
+                    @for (k, val) in &c.f { dt { (field_label(k)) } dd { (lang.day(val)) } }
                 }
             }
         }

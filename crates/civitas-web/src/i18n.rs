@@ -12,6 +12,9 @@ pub fn tr(lang: Lang, vi: &'static str, en: &'static str) -> &'static str {
     if lang == Lang::En { en } else { vi }
 }
 
+/// Vietnam's time zone: UTC+7 all year.
+const VIETNAM: time::UtcOffset = time::macros::offset!(+7);
+
 impl Lang {
     pub fn code(self) -> &'static str {
         match self {
@@ -30,6 +33,48 @@ impl Lang {
             "vi" => Some(Lang::Vi),
             "en" => Some(Lang::En),
             _ => None,
+        }
+    }
+
+    /// A day as people read it: `30/11/2026` (Vietnamese), `30 Nov 2026` (English, the same
+    /// order with the month's name).
+    pub fn date(self, d: time::Date) -> String {
+        match self {
+            Lang::Vi => format!("{:02}/{:02}/{}", d.day(), d.month() as u8, d.year()),
+            Lang::En => format!("{} {} {}", d.day(), &d.month().to_string()[..3], d.year()),
+        }
+    }
+
+    /// A stored day (`YYYY-MM-DD`) as people read it; other text is shown as it is.
+    pub fn day(self, iso: &str) -> String {
+        match time::Date::parse(iso, time::macros::format_description!("[year]-[month]-[day]")) {
+            Ok(d) => self.date(d),
+            Err(_) => iso.to_owned(),
+        }
+    }
+
+    /// A date that may lack its day or month (`03/1990`, `1990`; `Mar 1990` in English).
+    pub fn partial_date(self, d: &civitas_core::PartialDate) -> String {
+        match (self, d.to_date()) {
+            (_, Some(full)) => self.date(full),
+            (Lang::Vi, None) => d.vn_text(),
+            (Lang::En, None) => match d.month().and_then(|m| time::Month::try_from(m).ok()) {
+                Some(m) => format!("{} {}", &m.to_string()[..3], d.year()),
+                None => d.year().to_string(),
+            },
+        }
+    }
+
+    /// A stored instant (RFC 3339, UTC) in Vietnam's time (UTC+7, no daylight saving):
+    /// `30/11/2026 17:45`; text that is not a timestamp is shown as it is.
+    pub fn time(self, rfc3339: &str) -> String {
+        let parsed = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339);
+        match parsed {
+            Ok(at) => {
+                let at = at.to_offset(VIETNAM);
+                format!("{} {:02}:{:02}", self.date(at.date()), at.hour(), at.minute())
+            }
+            Err(_) => rfc3339.to_owned(),
         }
     }
 
@@ -179,8 +224,8 @@ fn identity_text(key: &str) -> (&'static str, &'static str) {
         ),
         "email.optional" => ("Thư điện tử (không bắt buộc)", "E-mail (optional)"),
         "error.birth_date" => (
-            "Nhập ngày sinh theo dạng NNNN-TT-NN, ví dụ 1990-03-15.",
-            "Enter the date of birth as YYYY-MM-DD, e.g. 1990-03-15.",
+            "Nhập ngày sinh theo dạng ngày/tháng/năm, ví dụ 15/03/1990.",
+            "Enter the date of birth as day/month/year, e.g. 15/03/1990.",
         ),
         "error.code" => ("Mã không đúng hoặc đã hết hạn.", "The code is wrong or has expired."),
         "error.email" => ("Địa chỉ thư điện tử không hợp lệ.", "The e-mail address is not valid."),
@@ -287,7 +332,7 @@ fn identity_text(key: &str) -> (&'static str, &'static str) {
         }
         "reason.deceased" => ("công dân đã chết", "the person has died"),
         "register" => ("Đăng ký tài khoản", "Create an account"),
-        "register.birth_hint" => ("Dạng NNNN-TT-NN, ví dụ 1990-03-15", "As YYYY-MM-DD, e.g. 1990-03-15"),
+        "register.birth_hint" => ("Ngày/tháng/năm, ví dụ 15/03/1990", "Day/month/year, e.g. 15/03/1990"),
         "register.intro" => (
             "Tài khoản mức 1 dành cho công dân từ 14 tuổi. Thông tin được đối chiếu với Cơ sở dữ liệu quốc gia về dân cư.",
             "Level-1 accounts are for citizens aged 14 and over. Your details are checked against the national population database.",
@@ -375,5 +420,28 @@ fn identity_text(key: &str) -> (&'static str, &'static str) {
         "officer.revoke" => ("Thu hồi tài khoản", "Revoke the account"),
         "officer.revoke_button" => ("Thu hồi", "Revoke"),
         _ => ("?", "?"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_times_as_people_read_them() {
+        let d = time::macros::date!(2026 - 03 - 05);
+        assert_eq!(Lang::Vi.date(d), "05/03/2026");
+        assert_eq!(Lang::En.date(d), "5 Mar 2026");
+        assert_eq!(Lang::Vi.day("2026-11-30"), "30/11/2026");
+        assert_eq!(Lang::Vi.day("not a day"), "not a day");
+        // Stored in UTC, shown in Vietnam's time (UTC+7): 17:45 the same day, 06:30 the next.
+        assert_eq!(Lang::Vi.time("2026-11-30T10:45:30.518696Z"), "30/11/2026 17:45");
+        assert_eq!(Lang::En.time("2026-11-30T23:30:00Z"), "1 Dec 2026 06:30");
+        assert_eq!(Lang::Vi.time("t"), "t");
+        let partial = |s: &str| s.parse::<civitas_core::PartialDate>().unwrap();
+        assert_eq!(Lang::Vi.partial_date(&partial("1990-03")), "03/1990");
+        assert_eq!(Lang::En.partial_date(&partial("1990-03")), "Mar 1990");
+        assert_eq!(Lang::En.partial_date(&partial("1990")), "1990");
+        assert_eq!(Lang::Vi.partial_date(&partial("1990-03-15")), "15/03/1990");
     }
 }

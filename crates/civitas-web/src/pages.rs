@@ -446,7 +446,7 @@ async fn search_page(State(state): State<AppState>, headers: HeaderMap, Query(fo
                             tr {
                                 td { a href=(format!("/officer/people/{}", p.pid)) { (p.full_name) } }
                                 td { (p.pid) }
-                                td { (date_text(&p.birth_date)) }
+                                td { (lang.partial_date(&p.birth_date)) }
                                 td { (p.sex.label(lang.code())) }
                                 td { (p.permanent_residence.as_ref().map(residence_text).unwrap_or_default()) }
                             }
@@ -530,7 +530,7 @@ async fn person_page(
     let rows: Vec<(&str, String)> = vec![
         ("pid", person.pid.to_string()),
         ("full_name", person.full_name.clone()),
-        ("birth_date", date_text(&person.birth_date)),
+        ("birth_date", lang.partial_date(&person.birth_date)),
         ("sex", person.sex.label(lang.code()).to_owned()),
         ("ethnicity", person.ethnicity.name().to_owned()),
         ("religion", person.religion.clone()),
@@ -564,7 +564,7 @@ async fn person_page(
                         tr {
                             td { a href=(format!("/officer/people/{}", m.pid)) { (m.full_name) } }
                             td { (m.pid) }
-                            td { (date_text(&m.birth_date)) }
+                            td { (lang.partial_date(&m.birth_date)) }
                             td { (m.relation_to_head.label(lang.code())) }
                         }
                     }
@@ -578,7 +578,7 @@ async fn person_page(
                 @for r in &history {
                     tr {
                         td { (r.version) }
-                        td { (r.at) }
+                        td { (lang.time(&r.at)) }
                         td { (r.change) }
                         td { (r.actor) }
                         td { (r.legal_basis.basis) @if let Some(d) = &r.legal_basis.document_ref { " (" (d) ")" } }

@@ -63,7 +63,7 @@ pub(super) async fn account_page(
             tbody {
                 @for s in &sessions {
                     tr {
-                        td { (s.created_at) @if s.sid() == here { " " strong { (t("account.this_device")) } } }
+                        td { (lang.time(&s.created_at)) @if s.sid() == here { " " strong { (t("account.this_device")) } } }
                         td { (s.user_agent) }
                         td { (s.ip) }
                         td { (s.level) }
@@ -106,7 +106,7 @@ pub(super) async fn account_page(
         @if reads.is_empty() { p { (t("account.no_reads")) } } @else {
             table {
                 thead { (table_head(lang, &["time", "actor", "account.purpose", "account.fields"])) }
-                tbody { @for r in &reads { tr { td { (r.at) } td { (r.actor) " (" (r.role) ")" } td { (r.purpose.clone().unwrap_or_default()) } td { (r.fields) } } } }
+                tbody { @for r in &reads { tr { td { (lang.time(&r.at)) } td { (r.actor) " (" (r.role) ")" } td { (r.purpose.clone().unwrap_or_default()) } td { (r.fields) } } } }
             }
         }
         @if account.level >= 2 {

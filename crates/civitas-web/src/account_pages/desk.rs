@@ -69,7 +69,7 @@ pub(super) async fn render_officer_account(
                         dt { (t("account.state")) } dd { (lang.t(&format!("state.{}", a.state.as_str()))) @if let Some(r) = &a.state_reason { " (" (r) ")" } }
                         dt { (t("phone")) } dd { (a.phone.clone().unwrap_or_default()) }
                         @if let (Some(by), Some(at)) = (&a.level2_by, &a.level2_at) {
-                            dt { (t("officer.level2_by")) } dd { (by) ", " (a.level2_place.clone().unwrap_or_default()) ", " (at) }
+                            dt { (t("officer.level2_by")) } dd { (by) ", " (a.level2_place.clone().unwrap_or_default()) ", " (lang.time(at)) }
                         }
                     }
                     @if a.state == AccountState::Active {
@@ -229,7 +229,7 @@ pub(super) async fn dev_outbox(
         p class="hint" { (lang.t("outbox.intro")) }
         table {
             thead { (table_head(lang, &["time", "outbox.to", "outbox.subject", "outbox.body"])) }
-            tbody { @for m in &messages { tr { td { (m.created_at) } td { (m.channel) ": " (m.recipient) } td { (m.subject) } td { (m.body) } } } }
+            tbody { @for m in &messages { tr { td { (lang.time(&m.created_at)) } td { (m.channel) ": " (m.recipient) } td { (m.subject) } td { (m.body) } } } }
         }
     };
     let ctx = PageContext { lang, title: lang.t("outbox.title"), caller: None, csrf: None, path: "/dev/outbox" };

@@ -117,12 +117,16 @@ pub(super) async fn register(
         return refused;
     }
     let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    // Typed as Vietnamese forms write it (15/03/1990); stored ISO. What is not a date goes on
+    // as typed and is refused with the field named.
+    let typed = v(&form.birth_date);
+    let birth = civitas_core::PartialDate::parse_vn(&typed).map(|d| d.to_string()).unwrap_or(typed);
     let result = state
         .identity
         .register_online(
             &v(&form.pid),
             &v(&form.full_name),
-            &v(&form.birth_date),
+            &birth,
             &v(&form.phone),
             form.email.as_deref(),
             crate::now(),

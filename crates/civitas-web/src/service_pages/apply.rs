@@ -90,7 +90,7 @@ pub(super) fn field_input(
     let label = if lang == Lang::En { &f.label_en } else { &f.label_vi };
     html! {
         div class=(if error.is_some() { "field error" } else { "field" }) {
-            label for=(id) { (label) @if !f.required { " " (tr(lang, "(không bắt buộc)", "(optional)")) } }
+            label for=(if f.kind == FieldKind::Date { format!("{id}-day") } else { id.clone() }) { (label) @if !f.required { " " (tr(lang, "(không bắt buộc)", "(optional)")) } }
             @if let Some(e) = error { p class="error-message" id=(format!("{id}-error")) { (e) } }
             @match f.kind {
                 FieldKind::Select => {
@@ -99,10 +99,50 @@ pub(super) fn field_input(
                         @for o in &f.options { option value=(o) selected[o == value] { (option_text(lang, o)) } }
                     }
                 }
-                FieldKind::Date => { input type="date" id=(id) name=(format!("field.{}", f.name)) value=(value); }
+                FieldKind::Date => { (date_inputs(lang, &id, &f.name, value)) }
                 _ => { input type="text" id=(id) name=(format!("field.{}", f.name)) value=(value); }
             }
         }
+    }
+}
+
+/// A date as three fields, day / month / year (the order of Vietnamese forms); a whole date
+/// typed into the day field (`15/03/1990`) is understood too. `value` is what the citizen sent
+/// (ISO once understood).
+fn date_inputs(lang: Lang, id: &str, name: &str, value: &str) -> Markup {
+    let (d, m, y) = match civitas_core::PartialDate::parse_vn(value).ok().and_then(|p| p.to_date()) {
+        Some(date) => (date.day().to_string(), (date.month() as u8).to_string(), date.year().to_string()),
+        None => (value.to_owned(), String::new(), String::new()),
+    };
+    let part = |suffix: &str, label_vi: &'static str, label_en: &'static str, v: String, width: &str| {
+        html! {
+            div class="date-part" {
+                label for=(format!("{id}-{suffix}")) { (tr(lang, label_vi, label_en)) }
+                input type="text" inputmode="numeric" class=(width) id=(format!("{id}-{suffix}"))
+                    name=(format!("field.{name}.{suffix}")) value=(v);
+            }
+        }
+    };
+    html! {
+        div class="date-input" id=(id) role="group" {
+            (part("day", "Ngày", "Day", d, "w2"))
+            (part("month", "Tháng", "Month", m, "w2"))
+            (part("year", "Năm", "Year", y, "w4"))
+        }
+    }
+}
+
+/// The date of a day / month / year trio as stored (`YYYY-MM-DD`), or what was typed when it
+/// is not a date (the procedure's validation then names the field).
+fn compose_date(day: &str, month: &str, year: &str) -> String {
+    let typed = match (day.trim(), month.trim(), year.trim()) {
+        ("", "", "") => return String::new(),
+        (whole, "", "") => whole.to_owned(),
+        (d, m, y) => format!("{d}/{m}/{y}"),
+    };
+    match civitas_core::PartialDate::parse_vn(&typed) {
+        Ok(date) if date.to_date().is_some() => date.to_string(),
+        _ => typed,
     }
 }
 
@@ -154,7 +194,7 @@ pub(super) async fn applicant_box(
             dl class="facts" {
                 dt { (tr(lang, "Họ và tên", "Full name")) } dd { (person.full_name) }
                 dt { (tr(lang, "Số định danh", "ID number")) } dd { (person.pid.as_str()) }
-                dt { (tr(lang, "Ngày sinh", "Date of birth")) } dd { (crate::pages::date_text(&person.birth_date)) }
+                dt { (tr(lang, "Ngày sinh", "Date of birth")) } dd { (lang.partial_date(&person.birth_date)) }
                 dt { (tr(lang, "Nơi thường trú", "Permanent residence")) } dd { (person.permanent_residence.as_ref().map(crate::pages::residence_text).unwrap_or_default()) }
             }
         }
@@ -308,7 +348,20 @@ pub(super) fn split_form(p: &Procedure, text: &BTreeMap<String, String>) -> Appl
             components.insert(c.to_owned(), v.clone());
         }
     }
+    compose_dates(p, &mut fields, "");
     ApplyForm { fields, components }
+}
+
+/// Replaces the day / month / year parts of each date field of `p` in `fields` (keys
+/// `{prefix}{name}.day` ...) with the date they make (`{prefix}{name}`).
+pub(super) fn compose_dates(p: &Procedure, fields: &mut BTreeMap<String, String>, prefix: &str) {
+    for f in p.fields.iter().filter(|f| f.kind == FieldKind::Date) {
+        let parts = ["day", "month", "year"].map(|x| fields.remove(&format!("{prefix}{}.{x}", f.name)));
+        if parts.iter().any(Option::is_some) {
+            let [d, m, y] = parts.map(Option::unwrap_or_default);
+            fields.insert(format!("{prefix}{}", f.name), compose_date(&d, &m, &y));
+        }
+    }
 }
 
 pub(super) async fn apply(
@@ -376,7 +429,8 @@ pub(super) async fn apply(
         dl class="facts" id="answers" {
             @for f in &p.fields {
                 @if let Some(v) = form.fields.get(&f.name).filter(|v| !v.trim().is_empty()) {
-                    dt { (if lang == Lang::En { &f.label_en } else { &f.label_vi }) } dd { (option_text(lang, v.trim())) }
+                    dt { (if lang == Lang::En { &f.label_en } else { &f.label_vi }) }
+                    dd { @if f.kind == FieldKind::Date { (lang.day(v.trim())) } @else { (option_text(lang, v.trim())) } }
                 }
             }
             @for (c, id) in &form.components {

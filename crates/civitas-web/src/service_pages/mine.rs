@@ -25,7 +25,7 @@ pub(super) async fn my_dossiers(State(state): State<AppState>, headers: HeaderMa
                         td { a href=(format!("/my/dossiers/{}", d.code)) { (d.code) } }
                         td { (state.catalogue.get(&d.procedure_code).map(|p| name(lang, p).to_owned()).unwrap_or(d.procedure_code.clone())) }
                         td { (state_text(lang, d.state)) }
-                        td { (d.appointment_on) }
+                        td { (lang.day(&d.appointment_on)) }
                     }
                 }
             }
@@ -45,7 +45,7 @@ pub(super) fn follow_ups(lang: Lang, subs: &[civitas_services::followups::SubDos
                         td { (if lang == Lang::En { &s.name_en } else { &s.name_vi }) }
                         td { (s.agency_id) }
                         td { (match s.state.as_str() { "accepted" => tr(lang, "Cơ quan đã tiếp nhận", "Accepted by the agency"), "failed" => tr(lang, "Gửi không thành công", "Not delivered"), _ => tr(lang, "Đang gửi", "Sending") }) @if let Some(r) = &s.reference { " (" (r) ")" } }
-                        td { (s.due_on) }
+                        td { (lang.day(&s.due_on)) }
                     }
                 }
             }
@@ -58,7 +58,7 @@ pub(super) fn timeline(lang: Lang, steps: &[dossiers::StepRecord], show_actor: b
         h2 { (tr(lang, "Quá trình xử lý", "Timeline")) }
         ol class="timeline" {
             @for s in steps {
-                li { (s.at.get(..16).unwrap_or(&s.at).replace('T', " ")) " — " strong { (action_text(lang, &s.action)) }
+                li { (lang.time(&s.at)) " — " strong { (action_text(lang, &s.action)) }
                     @if show_actor { " (" (s.actor) ")" }
                     @if let Some(n) = &s.note { ": " (n) } }
             }
@@ -73,10 +73,10 @@ pub(super) fn facts(state: &AppState, lang: Lang, d: &Dossier) -> Markup {
             dt { (tr(lang, "Thủ tục", "Procedure")) } dd { (state.catalogue.get(&d.procedure_code).map(|p| name(lang, p).to_owned()).unwrap_or(d.procedure_code.clone())) }
             dt { (tr(lang, "Người nộp", "Applicant")) } dd { (d.applicant_name) }
             dt { (tr(lang, "Trạng thái", "Status")) } dd id="dossier-state" { (state_text(lang, d.state)) }
-            dt { (tr(lang, "Ngày tiếp nhận", "Received")) } dd { (d.received_on) }
-            dt { (tr(lang, "Ngày hẹn trả", "Due")) } dd id="dossier-due" { (d.appointment_on) }
-            @if let Some(a) = &d.apology_on { dt { (tr(lang, "Ngày hẹn mới (thư xin lỗi)", "New date (apology)")) } dd { (a) } }
-            @if let Some(s) = &d.supplement_due_on { dt { (tr(lang, "Hạn bổ sung", "Supplement due")) } dd { (s) } }
+            dt { (tr(lang, "Ngày tiếp nhận", "Received")) } dd { (lang.day(&d.received_on)) }
+            dt { (tr(lang, "Ngày hẹn trả", "Due")) } dd id="dossier-due" { (lang.day(&d.appointment_on)) }
+            @if let Some(a) = &d.apology_on { dt { (tr(lang, "Ngày hẹn mới (thư xin lỗi)", "New date (apology)")) } dd { (lang.day(a)) } }
+            @if let Some(s) = &d.supplement_due_on { dt { (tr(lang, "Hạn bổ sung", "Supplement due")) } dd { (lang.day(s)) } }
         }
     }
 }
@@ -312,7 +312,7 @@ pub(super) async fn render_documents(
                     tr {
                         td { a href=(format!("/my/documents/{}", d.id)) { (d.name) } }
                         td { (if d.kind == "result" { tr(lang, "Kết quả giải quyết", "Result") } else { tr(lang, "Giấy tờ tải lên", "Upload") }) }
-                        td { (d.created_at.get(..10).unwrap_or_default()) }
+                        td { (lang.time(&d.created_at)) }
                     }
                 }
             }
@@ -439,7 +439,7 @@ pub(super) async fn status_page(
         @if let Some(d) = &found {
             dl class="facts" {
                 dt { (tr(lang, "Trạng thái", "Status")) } dd id="public-state" { (state_text(lang, d.state)) }
-                dt { (tr(lang, "Ngày hẹn trả", "Due")) } dd { (d.apology_on.clone().unwrap_or(d.appointment_on.clone())) }
+                dt { (tr(lang, "Ngày hẹn trả", "Due")) } dd { (lang.day(d.apology_on.as_deref().unwrap_or(&d.appointment_on))) }
             }
         }
     };

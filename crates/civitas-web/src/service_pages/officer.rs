@@ -78,7 +78,7 @@ pub(super) async fn queue_page(State(state): State<AppState>, headers: HeaderMap
                         td { (d.procedure_code) }
                         td { (d.applicant_name) }
                         td { (state_text(lang, d.state)) }
-                        td { (d.appointment_on) @if d.appointment_on < today && d.state != DState::SupplementRequested { " " strong { (tr(lang, "quá hạn", "overdue")) } } }
+                        td { (lang.day(&d.appointment_on)) @if d.appointment_on < today && d.state != DState::SupplementRequested { " " strong { (tr(lang, "quá hạn", "overdue")) } } }
                     }
                 }
             }
@@ -391,6 +391,10 @@ pub(super) async fn counter(
         }
     };
     let procedure = form.procedure.as_deref().and_then(|c| state.catalogue.get(c));
+    let mut form = form;
+    if let Some(p) = procedure {
+        super::apply::compose_dates(p, &mut form.rest, "field.");
+    }
     let Some(p) = procedure.filter(|_| form.rest.contains_key("confirm")) else {
         return render_counter(&state, &headers, lang, &caller, &form, Some(checked), &[]).await;
     };
