@@ -191,10 +191,13 @@ async fn officer_searches_and_reads_a_person_in_the_browser() {
     assert!(text_of(c, ".error-summary").await.contains("Năm sinh phải là 4 chữ số."));
     assert_accessible(c, &axe, "search with error").await;
 
-    // Search without diacritics finds An first.
+    // Search without diacritics finds An first, filtered by a commune typed by its name.
     c.find(Locator::Id("birth_year")).await.unwrap().clear().await.unwrap();
+    c.find(Locator::Id("commune")).await.unwrap().send_keys("ba dinh").await.unwrap();
     click_and_wait(c, "form.search button").await;
     assert_eq!(text_of(c, "table.results tbody tr td a").await, "Nguyễn Văn An");
+    let results = text_of(c, "table.results").await;
+    assert!(!has_iso_date(&results), "dates as people read them: {results}");
     assert_accessible(c, &axe, "search results").await;
 
     // The person, with household and history.
@@ -519,13 +522,17 @@ async fn one_stop_in_the_browser(backend: Backend) {
     assert!(summary.contains("Thông tin này là bắt buộc.") && summary.contains("Tải lên giấy tờ này."), "{summary}");
     assert_accessible(c, &axe, "apply with errors").await;
     fill(c, "f-address", "Số 8 phố Kim Mã").await;
-    fill(c, "f-commune", BA_DINH).await;
+    // The commune by its name, typed without diacritics, within the chosen province.
+    c.find(Locator::Css("#f-commune-province option[value='01']")).await.unwrap().click().await.unwrap();
+    fill(c, "f-commune-name", "ba dinh").await;
     c.find(Locator::Css("#f-basis option[value='rented']")).await.unwrap().click().await.unwrap();
     c.find(Locator::Id("c-CHO_O")).await.unwrap().send_keys(lease.to_str().unwrap()).await.unwrap();
     click_and_wait(c, "form[enctype='multipart/form-data'] button").await;
     assert_eq!(text_of(c, "h1").await, "Kiểm tra thông tin trước khi nộp");
     let answers = text_of(c, "#answers").await;
     assert!(answers.contains("Thuê, mượn, ở nhờ") && answers.contains("hop-dong-thue.pdf"), "{answers}");
+    assert!(answers.contains("Phường Ba Đình, Thành phố Hà Nội"), "the commune by name: {answers}");
+    assert!(!answers.contains(BA_DINH), "no commune code shown: {answers}");
     assert_accessible(c, &axe, "check your answers").await;
     click_and_wait(c, "form[action='/services/DVC-03/submit'] button").await;
     assert_eq!(text_of(c, "h1").await, "Đã nộp hồ sơ");
@@ -654,10 +661,16 @@ async fn birth_in_the_browser(backend: Backend) {
     fill(c, "f-birth_cert_no", "GCS-BROWSER-1").await;
     fill(c, "f-other_parent_pid", AN).await;
     c.find(Locator::Css("#f-live_with option[value='applicant']")).await.unwrap().click().await.unwrap();
-    fill(c, "f-commune", BA_DINH).await;
+    // The parent writes the ward as it was named before the 2025 merger: Phường Điện Biên went
+    // whole into today's Phường Ba Đình.
+    c.find(Locator::Css("#f-commune-province option[value='01']")).await.unwrap().click().await.unwrap();
+    fill(c, "f-commune-name", "Phường Điện Biên").await;
     c.find(Locator::Id("c-GCS")).await.unwrap().send_keys(paper.to_str().unwrap()).await.unwrap();
     click_and_wait(c, "form[enctype='multipart/form-data'] button").await;
     assert_eq!(text_of(c, "h1").await, "Kiểm tra thông tin trước khi nộp");
+    let answers = text_of(c, "#answers").await;
+    assert!(answers.contains("Phường Ba Đình, Thành phố Hà Nội"), "{answers}");
+    assert!(!has_iso_date(&answers), "{answers}");
     click_and_wait(c, "form[action='/services/DVC-15/submit'] button").await;
     let code = text_of(c, "#new-code").await;
 

@@ -161,6 +161,29 @@ impl AdminUnits {
         hits
     }
 
+    /// The one 2025 commune `text` names — a 5-digit code, or a name typed by a person (with or
+    /// without diacritics, with or without "xã"/"phường"), optionally within one province.
+    /// `Err` holds the candidates: none (not found) or several (choose the province, or be
+    /// more precise).
+    pub fn resolve_commune(&self, text: &str, province: Option<&str>) -> Result<&Commune, Vec<&Commune>> {
+        let text = text.trim();
+        if text.len() == 5 && text.bytes().all(|b| b.is_ascii_digit()) {
+            return self.commune(text).filter(|c| province.is_none_or(|p| c.province_code == p)).ok_or_else(Vec::new);
+        }
+        let q = fold(text);
+        if q.is_empty() {
+            return Err(Vec::new());
+        }
+        let hits = self.find_communes(text, province);
+        let named: Vec<&Commune> =
+            hits.iter().copied().filter(|c| c.folded == q || c.folded.ends_with(&format!(" {q}"))).collect();
+        match (named.as_slice(), hits.as_slice()) {
+            ([one], _) | ([], [one]) => Ok(one),
+            ([], _) => Err(hits),
+            _ => Err(named),
+        }
+    }
+
     /// The 2025 commune(s) a pre-2025 commune became: one when it moved whole, several when it
     /// was split (the caller must choose with the street address).
     pub fn convert_old_commune(&self, old_code: &str) -> Result<Vec<&Commune>, UnitError> {
@@ -172,6 +195,31 @@ impl AdminUnits {
             .get(old_code)
             .map(|codes| codes.iter().filter_map(|c| self.commune(c)).collect())
             .unwrap_or_default())
+    }
+
+    /// The 2025 communes that pre-2025 communes of the name `text` became (the name as people
+    /// write it, with or without "xã"/"phường"), within the 2025 province `province` when
+    /// given: one when the old commune moved whole, several when it was split or the name is
+    /// shared.
+    pub fn communes_from_old_name(&self, text: &str, province: Option<&str>) -> Vec<&Commune> {
+        let strip = |s: &str| -> String {
+            let s = fold(s);
+            ["phuong ", "xa ", "thi tran "].iter().find_map(|p| s.strip_prefix(p).map(str::to_owned)).unwrap_or(s)
+        };
+        let wanted = strip(text);
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        let mut out: Vec<&Commune> = self
+            .old_communes
+            .values()
+            .filter(|o| strip(&o.name) == wanted)
+            .flat_map(|o| self.convert_old_commune(&o.code).unwrap_or_default())
+            .filter(|c| province.is_none_or(|p| c.province_code == p))
+            .collect();
+        out.sort_by(|a, b| a.code.cmp(&b.code));
+        out.dedup_by(|a, b| a.code == b.code);
+        out
     }
 
     /// Finds a pre-2025 commune by folded names (province, district, commune), as written on an
@@ -325,6 +373,27 @@ impl fmt::Display for UnitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn communes_are_found_by_what_people_type() {
+        let u = AdminUnits::get();
+        let code = |text: &str, province: Option<&str>| u.resolve_commune(text, province).map(|c| c.code.as_str()).ok();
+        assert_eq!(code("00004", None), Some("00004"));
+        assert_eq!(code("Phường Ba Đình", None), Some("00004"));
+        assert_eq!(code("ba dinh", Some("01")), Some("00004"), "without diacritics or the kind");
+        assert_eq!(code("  PHUONG BA DINH ", None), Some("00004"));
+        // Several communes of that name: the province decides.
+        let several = u.resolve_commune("Tân Lập", None).unwrap_err();
+        assert!(several.len() >= 3, "{several:?}");
+        assert_eq!(code("tan lap", Some("44")), Some("19462"));
+        assert!(u.resolve_commune("Nowhere at all", None).unwrap_err().is_empty());
+        assert!(u.resolve_commune("00004", Some("79")).is_err(), "a code outside the chosen province");
+        assert!(u.resolve_commune("", None).is_err());
+        // A pre-2025 name: Phường Điện Biên (Quận Ba Đình) is part of today's Phường Ba Đình.
+        let became: Vec<&str> =
+            u.communes_from_old_name("phuong dien bien", Some("01")).iter().map(|c| c.code.as_str()).collect();
+        assert_eq!(became, ["00004"]);
+    }
 
     #[test]
     fn catalogue_sizes_match_the_decision() {

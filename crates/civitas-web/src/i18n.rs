@@ -103,15 +103,16 @@ impl Lang {
                 ("Có thể gõ không dấu, ví dụ: nguyen van an", "Diacritics optional, e.g. nguyen van an")
             }
             "search.year" => ("Năm sinh", "Birth year"),
-            "search.commune" => ("Mã xã/phường", "Commune code"),
+            "search.commune" => ("Xã/phường (tên, ví dụ Ba Đình)", "Commune (its name, e.g. Ba Dinh)"),
             "search.submit" => ("Tìm kiếm", "Search"),
             "search.none" => ("Không tìm thấy công dân phù hợp.", "No matching person found."),
             "search.results" => ("Kết quả", "Results"),
             "search.bad_year" => ("Năm sinh phải là 4 chữ số.", "Birth year must be 4 digits."),
             "search.short" => ("Nhập ít nhất 2 ký tự của họ tên.", "Enter at least 2 characters of the name."),
-            "search.bad_commune" => {
-                ("Mã xã/phường không thuộc phạm vi của bạn.", "That commune is outside your units.")
-            }
+            "search.bad_commune" => (
+                "Không có đúng một xã/phường với tên này trong phạm vi của bạn.",
+                "No single commune of that name is within your units.",
+            ),
             "pid" => ("Số định danh cá nhân", "Personal ID number"),
             "full_name" => ("Họ, chữ đệm và tên", "Full name"),
             "birth_date" => ("Ngày sinh", "Date of birth"),

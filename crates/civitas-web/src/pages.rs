@@ -392,7 +392,21 @@ async fn search_page(State(state): State<AppState>, headers: HeaderMap, Query(fo
     let mut errors: Vec<(&str, &str)> = Vec::new();
     let mut results: Option<Vec<Person>> = None;
     if submitted {
-        match search_query(&caller, form.q.as_deref(), form.birth_year.as_deref(), form.commune.as_deref(), Some(50)) {
+        // The commune is typed by name (or code); one commune within the officer's units must
+        // answer to it (Phường Ba Đình of Hà Nội, not Xã Ba Đình of Thanh Hóa).
+        let scope = caller.communes();
+        let commune = form.commune.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(|typed| {
+            let found = match civitas_core::AdminUnits::get().resolve_commune(typed, None) {
+                Ok(one) => vec![one],
+                Err(several) => several,
+            };
+            let mine: Vec<_> = found.iter().filter(|c| scope.binary_search(&c.code).is_ok()).collect();
+            match mine.as_slice() {
+                [one] => one.code.clone(),
+                _ => typed.to_owned(),
+            }
+        });
+        match search_query(&caller, form.q.as_deref(), form.birth_year.as_deref(), commune.as_deref(), Some(50)) {
             Ok(query) => match state.register.search(&query, Some(&caller.communes())).await {
                 Ok(found) => {
                     let pids: Vec<&str> = found.iter().map(|p| p.pid.as_str()).collect();

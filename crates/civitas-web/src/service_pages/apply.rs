@@ -90,7 +90,11 @@ pub(super) fn field_input(
     let label = if lang == Lang::En { &f.label_en } else { &f.label_vi };
     html! {
         div class=(if error.is_some() { "field error" } else { "field" }) {
-            label for=(if f.kind == FieldKind::Date { format!("{id}-day") } else { id.clone() }) { (label) @if !f.required { " " (tr(lang, "(không bắt buộc)", "(optional)")) } }
+            label for=(match f.kind {
+                FieldKind::Date => format!("{id}-day"),
+                FieldKind::Commune => format!("{id}-name"),
+                _ => id.clone(),
+            }) { (label) @if !f.required { " " (tr(lang, "(không bắt buộc)", "(optional)")) } }
             @if let Some(e) = error { p class="error-message" id=(format!("{id}-error")) { (e) } }
             @match f.kind {
                 FieldKind::Select => {
@@ -100,6 +104,7 @@ pub(super) fn field_input(
                     }
                 }
                 FieldKind::Date => { (date_inputs(lang, &id, &f.name, value)) }
+                FieldKind::Commune => { (commune_inputs(lang, &id, &f.name, value)) }
                 _ => { input type="text" id=(id) name=(format!("field.{}", f.name)) value=(value); }
             }
         }
@@ -128,6 +133,76 @@ fn date_inputs(lang: Lang, id: &str, name: &str, value: &str) -> Markup {
             (part("day", "Ngày", "Day", d, "w2"))
             (part("month", "Tháng", "Month", m, "w2"))
             (part("year", "Năm", "Year", y, "w4"))
+        }
+    }
+}
+
+/// A commune asked by name, never by code: the province (a select, for the suggestions and
+/// to tell apart communes of one name) and the commune's name typed as people write it (with
+/// or without diacritics); the province's communes are offered as suggestions once it is
+/// known. `value` is the commune's code once understood, else what was typed.
+fn commune_inputs(lang: Lang, id: &str, name: &str, value: &str) -> Markup {
+    let units = civitas_core::AdminUnits::get();
+    let known = units.commune(value.trim());
+    let province = known.map(|c| c.province_code.as_str());
+    let shown = known.map(|c| c.name.as_str()).unwrap_or(value);
+    html! {
+        div class="commune-input" id=(id) role="group" {
+            div class="date-part" {
+                label for=(format!("{id}-province")) { (tr(lang, "Tỉnh/thành phố", "Province or city")) }
+                select id=(format!("{id}-province")) name=(format!("field.{name}.province")) {
+                    option value="" { (tr(lang, "— Tất cả —", "— Any —")) }
+                    @for p in units.provinces() { option value=(p.code) selected[Some(p.code.as_str()) == province] { (p.name) } }
+                }
+            }
+            div class="date-part" {
+                label for=(format!("{id}-name")) { (tr(lang, "Xã/phường", "Commune or ward")) }
+                @if let Some(p) = province {
+                    input type="text" id=(format!("{id}-name")) name=(format!("field.{name}")) value=(shown)
+                        list=(format!("{id}-list")) autocomplete="off";
+                    datalist id=(format!("{id}-list")) { @for c in units.communes_of(p) { option value=(c.name) {} } }
+                } @else {
+                    input type="text" id=(format!("{id}-name")) name=(format!("field.{name}")) value=(shown) autocomplete="off";
+                }
+            }
+        }
+    }
+}
+
+/// A commune's name and province for people (`Phường Ba Đình, Thành phố Hà Nội`).
+pub(super) fn commune_text(code: &str) -> String {
+    let units = civitas_core::AdminUnits::get();
+    match units.commune(code) {
+        Some(c) => match units.province(&c.province_code) {
+            Some(p) => format!("{}, {}", c.name, p.name),
+            None => c.name.clone(),
+        },
+        None => code.to_owned(),
+    }
+}
+
+/// Replaces each commune field's typed name (and chosen province, `{prefix}{name}.province`)
+/// with the commune's code when exactly one commune answers to it — by its 2025 name, or by
+/// its pre-2025 name when that commune went whole into one of today's; otherwise the text
+/// stays and the procedure's validation says the commune is unknown.
+pub(super) fn compose_communes(p: &Procedure, fields: &mut BTreeMap<String, String>, prefix: &str) {
+    let units = civitas_core::AdminUnits::get();
+    for f in p.fields.iter().filter(|f| f.kind == FieldKind::Commune) {
+        let province = fields.remove(&format!("{prefix}{}.province", f.name)).filter(|p| !p.trim().is_empty());
+        let key = format!("{prefix}{}", f.name);
+        let Some(typed) = fields.get(&key).filter(|v| !v.trim().is_empty()) else { continue };
+        let code = match units.resolve_commune(typed, province.as_deref()) {
+            Ok(commune) => Some(commune.code.clone()),
+            // Not a 2025 name: a commune as it was named before the 2025 merger, when it went
+            // whole into one of today's (a split one must be named as it is now).
+            Err(none) if none.is_empty() => match units.communes_from_old_name(typed, province.as_deref()).as_slice() {
+                [one] => Some(one.code.clone()),
+                _ => None,
+            },
+            Err(_) => None,
+        };
+        if let Some(code) = code {
+            fields.insert(key, code);
         }
     }
 }
@@ -169,8 +244,14 @@ pub(super) fn form_problem_text(lang: Lang, problem: civitas_services::catalogue
     match problem {
         F::Missing => tr(lang, "Thông tin này là bắt buộc.", "This is required."),
         F::TooLong => tr(lang, "Tối đa 500 ký tự.", "At most 500 characters."),
-        F::NotADate => tr(lang, "Nhập ngày theo dạng năm-tháng-ngày.", "Enter a date as year-month-day."),
-        F::UnknownCommune => tr(lang, "Mã xã/phường không tồn tại.", "No commune has this code."),
+        F::NotADate => {
+            tr(lang, "Nhập ngày, tháng, năm, ví dụ 15/03/2026.", "Enter the day, month and year, e.g. 15/03/2026.")
+        }
+        F::UnknownCommune => tr(
+            lang,
+            "Không tìm thấy đúng một xã/phường với tên này: chọn tỉnh/thành phố và gõ tên xã/phường, ví dụ “Ba Đình”.",
+            "No single commune has this name: choose the province and type the commune's name, e.g. “Ba Dinh”.",
+        ),
         F::NotAPid => tr(lang, "Số định danh gồm 12 chữ số hợp lệ.", "An ID number has 12 valid digits."),
         F::NotANumber => tr(lang, "Nhập một số.", "Enter a number."),
         F::NotAnOption => tr(lang, "Chọn một trong các lựa chọn.", "Choose one of the options."),
@@ -349,6 +430,7 @@ pub(super) fn split_form(p: &Procedure, text: &BTreeMap<String, String>) -> Appl
         }
     }
     compose_dates(p, &mut fields, "");
+    compose_communes(p, &mut fields, "");
     ApplyForm { fields, components }
 }
 
@@ -430,7 +512,11 @@ pub(super) async fn apply(
             @for f in &p.fields {
                 @if let Some(v) = form.fields.get(&f.name).filter(|v| !v.trim().is_empty()) {
                     dt { (if lang == Lang::En { &f.label_en } else { &f.label_vi }) }
-                    dd { @if f.kind == FieldKind::Date { (lang.day(v.trim())) } @else { (option_text(lang, v.trim())) } }
+                    dd { @match f.kind {
+                        FieldKind::Date => { (lang.day(v.trim())) }
+                        FieldKind::Commune => { (commune_text(v.trim())) }
+                        _ => { (option_text(lang, v.trim())) }
+                    } }
                 }
             }
             @for (c, id) in &form.components {

@@ -394,6 +394,7 @@ pub(super) async fn counter(
     let mut form = form;
     if let Some(p) = procedure {
         super::apply::compose_dates(p, &mut form.rest, "field.");
+        super::apply::compose_communes(p, &mut form.rest, "field.");
     }
     let Some(p) = procedure.filter(|_| form.rest.contains_key("confirm")) else {
         return render_counter(&state, &headers, lang, &caller, &form, Some(checked), &[]).await;
