@@ -620,14 +620,6 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The payload a certificate PDF carries in its document information (`/Subject (...)`).
-fn payload_of_pdf(bytes: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(bytes);
-    let start = text.find("/Subject (")? + "/Subject (".len();
-    let end = text[start..].find(')')?;
-    Some(text[start..start + end].to_owned())
-}
-
 async fn verify_command(
     file: Option<PathBuf>,
     payload: Option<String>,
@@ -646,7 +638,7 @@ async fn verify_command(
         (Some(p), _) => p.trim().to_owned(),
         (None, Some(f)) => {
             let bytes = std::fs::read(&f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
-            match payload_of_pdf(&bytes) {
+            match civitas_services::verification::payload_of_pdf(&bytes) {
                 Some(p) => p,
                 None => return fail(format!("{} carries no certificate payload", f.display())),
             }

@@ -704,6 +704,22 @@ async fn birth_in_the_browser(backend: Backend) {
     assert!(verdict.contains("Hợp lệ"), "{verdict}");
     assert!(text_of(c, "main").await.contains("Nguyễn Thị Hoa"));
     assert_accessible(c, &axe, "verify result").await;
+
+    // Or by uploading the certificate's PDF; a file that is no certificate is told so.
+    let claims: civitas_services::certificate_issue::CertClaims =
+        civitas_identity::tokens::verify_jws(&app.state.keys, &payload).await.unwrap();
+    let pdf = dir.0.join("giay-khai-sinh.pdf");
+    std::fs::write(&pdf, civitas_services::papers::certificate(&claims, &payload).unwrap()).unwrap();
+    c.goto(&app.url("/verify")).await.unwrap();
+    c.find(Locator::Id("certificate")).await.unwrap().send_keys(pdf.to_str().unwrap()).await.unwrap();
+    click_and_wait(c, "form[enctype='multipart/form-data'] button").await;
+    let verdict = text_of(c, "#verdict").await;
+    assert!(verdict.contains("Hợp lệ"), "{verdict}");
+    assert!(text_of(c, "main").await.contains("Nguyễn Thị Hoa"));
+    c.find(Locator::Id("certificate")).await.unwrap().send_keys(paper.to_str().unwrap()).await.unwrap();
+    click_and_wait(c, "form[enctype='multipart/form-data'] button").await;
+    assert!(text_of(c, ".error-summary").await.contains("không phải bản điện tử"));
+    assert_accessible(c, &axe, "verify upload refused").await;
 }
 
 /// Whether `text` holds a date written `YYYY-MM-DD` (as machines write it, not people).

@@ -581,3 +581,41 @@ async fn demo_registrations(app: TestApp) {
     }
 }
 on_both_databases!(demo_registers_births_marriage_and_death, demo_registrations);
+
+/// A body of multipart/form-data with one file field, built by hand (the test client has no
+/// multipart feature).
+fn multipart(field: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "civitas-test-boundary-7f3a";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: application/pdf\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// `/verify` by upload refuses, on a page that says why, what is not a certificate of this
+/// system and what is too large; a forged payload in a PDF is "not valid", never "valid".
+async fn verify_uploads(app: TestApp) {
+    let post = |content_type: String, body: Vec<u8>| {
+        app.client.post(app.url("/verify")).header("content-type", content_type).body(body).send()
+    };
+    let (ct, body) = multipart("certificate", "anh.pdf", b"GIF89a not a pdf");
+    let r = post(ct, body).await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("không phải bản điện tử"));
+    let (ct, body) = multipart("certificate", "big.pdf", &vec![b'x'; 3 * 1024 * 1024]);
+    let r = post(ct, body).await.unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(r.text().await.unwrap().contains("Tệp quá lớn"));
+    let forged = b"%PDF-1.4\n1 0 obj << /Subject (eyJhbGciOiJFUzI1NiJ9.eyJ4IjoxfQ.c2ln) >> endobj\n%%EOF\n";
+    let (ct, body) = multipart("certificate", "forged.pdf", forged);
+    let r = post(ct, body).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Không hợp lệ") && !page.contains("Hợp lệ</h2>"), "{page}");
+    let (ct, body) = multipart("other", "x.pdf", b"%PDF-1.4");
+    assert_eq!(post(ct, body).await.unwrap().status(), 422, "no certificate field");
+}
+on_both_databases!(verify_by_upload_refuses_what_is_not_a_certificate, verify_uploads);

@@ -186,3 +186,34 @@ async fn documents(app: TestApp) {
     assert!(documents::content(&app.db, BINH, &doc.id).await.unwrap().is_none(), "another person's document");
 }
 on_both_databases!(documents_by_content, documents);
+
+/// The page-weight budget: no page a citizen uses is over 100 KB of HTML and CSS (there is no
+/// script), so that it loads on a slow mobile connection.
+async fn page_weights(app: TestApp) {
+    app.account(AN, 1).await;
+    let mut browser = app.browser();
+    browser.get(&app.url("/signin")).await;
+    let signed_in = browser.post(&app.url("/signin"), &[("pid", AN), ("password", PASSWORD)]).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let css = browser.get(&app.url("/static/style.css")).await;
+    assert_eq!(css.status, 200);
+    const BUDGET: usize = 100 * 1024;
+    for path in [
+        "/account",
+        "/services",
+        "/services/DVC-03",
+        "/services/DVC-03/apply",
+        "/services/DVC-15/apply",
+        "/my/dossiers",
+        "/my/documents",
+        "/verify",
+        "/status",
+        "/register",
+    ] {
+        let page = browser.get(&app.url(path)).await;
+        assert_eq!(page.status, 200, "{path}");
+        let weight = page.body.len() + css.body.len();
+        assert!(weight <= BUDGET, "{path}: {weight} bytes of HTML and CSS, over the {BUDGET} budget");
+    }
+}
+on_both_databases!(pages_stay_within_the_weight_budget, page_weights);

@@ -72,3 +72,16 @@ where
         },
     }
 }
+
+/// The payload a certificate PDF of this system carries in its document information
+/// (`/Subject (...)`, the same text as its QR code), or `None` when `bytes` is not such a PDF.
+pub fn payload_of_pdf(bytes: &[u8]) -> Option<String> {
+    if !bytes.starts_with(b"%PDF-") {
+        return None;
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let start = text.find("/Subject (")? + "/Subject (".len();
+    let end = text[start..].find(')')?;
+    let payload = text[start..start + end].trim();
+    (!payload.is_empty()).then(|| payload.to_owned())
+}

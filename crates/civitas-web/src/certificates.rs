@@ -9,10 +9,9 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State as AxumState};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
-use maud::html;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -21,11 +20,10 @@ use civitas_services::certificates::{self, Certificate};
 
 use crate::AppState;
 use crate::auth::{Bearer, Caller};
-use crate::i18n::Lang;
 use crate::problem::Problem;
 
 pub use civitas_services::certificate_issue::CertClaims;
-use civitas_services::certificate_issue::{IssueError, field_label, title};
+use civitas_services::certificate_issue::IssueError;
 use civitas_services::corrections::{self, ChangeError};
 
 impl From<IssueError> for Problem {
@@ -43,7 +41,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/certificates/{id}/pdf", get(pdf))
         .route("/api/v1/certificates/{id}/correct", post(correct))
         .route("/api/v1/certificates/{id}/revoke", post(revoke))
-        .route("/verify", get(verify_page))
+        .route(
+            "/verify",
+            get(crate::verify_page::show)
+                .post(crate::verify_page::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::verify_page::MAX_PDF_BYTES + 64 * 1024)),
+        )
         .into_router()
 }
 
@@ -205,70 +208,4 @@ pub async fn verdict(state: &AppState, input: &str) -> Verdict {
         async move { civitas_identity::tokens::verify_jws::<CertClaims>(&keys, &jws).await.ok() }
     })
     .await
-}
-
-#[derive(Debug, Deserialize, Default)]
-pub struct VerifyQuery {
-    lang: Option<String>,
-    payload: Option<String>,
-    format: Option<String>,
-}
-
-async fn verify_page(
-    AxumState(state): AxumState<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<VerifyQuery>,
-) -> Response {
-    let lang = crate::pages::lang(&headers, q.lang.as_deref());
-    let input = q.payload.clone().unwrap_or_default();
-    let v = if input.trim().is_empty() { None } else { Some(verdict(&state, &input).await) };
-    if q.format.as_deref() == Some("json") {
-        return match v {
-            Some(v) => Json(v).into_response(),
-            None => Problem::bad_request("missing-payload", "send payload=<the QR text or the certificate code>")
-                .into_response(),
-        };
-    }
-    let tr = |vi: &'static str, en: &'static str| if lang == Lang::En { en } else { vi };
-    let title = tr("Kiểm tra giấy tờ hộ tịch", "Verify a civil-status certificate");
-    let body = html! {
-        h1 { (title) }
-        form method="get" action="/verify" {
-            div class="field" {
-                label for="payload" { (tr("Nội dung mã QR hoặc mã chứng nhận", "The QR text or the certificate code")) }
-                textarea id="payload" name="payload" rows="4" { (input) }
-            }
-            button type="submit" { (tr("Kiểm tra", "Verify")) }
-        }
-        @if let Some(v) = &v {
-            div class=(if v.status == "valid" { "confirmation" } else { "error-summary" }) role="status" id="verdict" {
-                h2 { (match v.status.as_str() {
-                    "valid" => tr("Hợp lệ", "Valid"),
-                    "superseded" => tr("Đã được thay thế bằng bản cải chính", "Superseded by a correction"),
-                    "revoked" => tr("Đã bị thu hồi", "Revoked"),
-                    "unknown" => tr("Chữ ký đúng nhưng không có trong danh sách", "Signature good, but not listed"),
-                    _ => tr("Không hợp lệ", "Not valid"),
-                }) }
-                p { (v.reason) }
-            }
-            @if let Some(c) = &v.claims {
-                dl class="facts" {
-                    dt { (tr("Loại", "Kind")) } dd { (title_of(&c.typ)) }
-                    dt { (tr("Số đăng ký", "Registration number")) } dd { (c.no) }
-                    @for (k, val) in &c.f { dt { (field_label(k)) } dd { (lang.day(val)) } }
-                }
-            }
-        }
-    };
-    let (csrf, fresh) = crate::pages::csrf_of(&state, &headers);
-    let ctx = crate::pages::PageContext { lang, title, caller: None, csrf: None, path: "/verify" };
-    let status = match &v {
-        Some(v) if v.status == "invalid" => StatusCode::UNPROCESSABLE_ENTITY,
-        _ => StatusCode::OK,
-    };
-    crate::pages::page(status, crate::pages::layout(&ctx, body), None, fresh.then_some((csrf.as_str(), &state)))
-}
-
-fn title_of(kind: &str) -> &'static str {
-    title(kind)
 }

@@ -24,6 +24,7 @@ pub mod pages;
 pub mod policy;
 pub mod problem;
 pub mod service_pages;
+pub mod verify_page;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -153,6 +153,8 @@ pub static RULES: &[Rule] = &[
     rule("POST", "/api/v1/certificates/{id}/correct", Roles(LEADER), &[], U::Certificate, Some("civil-status")),
     rule("POST", "/api/v1/certificates/{id}/revoke", Roles(LEADER), &[], U::Certificate, Some("civil-status")),
     public("GET", "/verify"),
+    // A certificate PDF uploaded for checking: nothing is stored or changed (no session, no CSRF).
+    public("POST", "/verify"),
     // ----- dossiers -----
     public("GET", "/api/v1/dossiers/{code}/status"),
     rule("GET", "/api/v1/me/dossiers", Who::Citizen, &["dossiers"], U::None, None),

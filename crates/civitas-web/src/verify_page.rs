@@ -1,0 +1,160 @@
+//! `/verify`: anyone checks a civil-status certificate — by the text its QR code reads, its
+//! code, or by uploading the certificate PDF (the payload it carries in its document
+//! information) — and is told plainly: valid (with the certificate's facts), superseded,
+//! revoked, or not valid.
+
+use axum::Json;
+use axum::extract::{Multipart, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use civitas_services::certificate_issue::{field_label, title};
+use civitas_services::verification::Verdict;
+
+use crate::AppState;
+use crate::i18n::Lang;
+use crate::problem::Problem;
+
+/// The largest certificate PDF accepted (this system's certificates are a few tens of KB).
+pub const MAX_PDF_BYTES: usize = 2 * 1024 * 1024;
+
+#[derive(Debug, Deserialize, Default)]
+pub struct VerifyQuery {
+    lang: Option<String>,
+    payload: Option<String>,
+    format: Option<String>,
+}
+
+/// What the page says about an upload that could not be checked.
+enum Refused {
+    NoFile,
+    NotACertificate,
+    TooLarge,
+}
+
+pub async fn show(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<VerifyQuery>) -> Response {
+    let lang = crate::pages::lang(&headers, q.lang.as_deref());
+    let input = q.payload.clone().unwrap_or_default();
+    let v = if input.trim().is_empty() { None } else { Some(crate::certificates::verdict(&state, &input).await) };
+    if q.format.as_deref() == Some("json") {
+        return match v {
+            Some(v) => Json(v).into_response(),
+            None => Problem::bad_request("missing-payload", "send payload=<the QR text or the certificate code>")
+                .into_response(),
+        };
+    }
+    render(&state, &headers, lang, &input, v.as_ref(), None)
+}
+
+/// A certificate PDF uploaded (multipart field `certificate`): its payload is checked like the
+/// QR text. Nothing is stored.
+pub async fn upload(State(state): State<AppState>, headers: HeaderMap, mp: Multipart) -> Response {
+    let lang = crate::pages::lang(&headers, None);
+    match read_pdf(mp).await {
+        Ok(bytes) => match civitas_services::verification::payload_of_pdf(&bytes) {
+            Some(payload) => {
+                let v = crate::certificates::verdict(&state, &payload).await;
+                render(&state, &headers, lang, &payload, Some(&v), None)
+            }
+            None => render(&state, &headers, lang, "", None, Some(Refused::NotACertificate)),
+        },
+        Err(refused) => render(&state, &headers, lang, "", None, Some(refused)),
+    }
+}
+
+async fn read_pdf(mut mp: Multipart) -> Result<Vec<u8>, Refused> {
+    while let Ok(Some(mut field)) = mp.next_field().await {
+        if field.name() != Some("certificate") {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) if bytes.len() + chunk.len() <= MAX_PDF_BYTES => bytes.extend_from_slice(&chunk),
+                Ok(None) => break,
+                // Over the size, or cut off by the request's body limit.
+                Ok(Some(_)) | Err(_) => return Err(Refused::TooLarge),
+            }
+        }
+        return if bytes.is_empty() { Err(Refused::NoFile) } else { Ok(bytes) };
+    }
+    Err(Refused::NoFile)
+}
+
+fn render(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    input: &str,
+    v: Option<&Verdict>,
+    refused: Option<Refused>,
+) -> Response {
+    let tr = |vi: &'static str, en: &'static str| if lang == Lang::En { en } else { vi };
+    let title_text = tr("Kiểm tra giấy tờ hộ tịch", "Verify a civil-status certificate");
+    let refusal = refused.as_ref().map(|r| match r {
+        Refused::NoFile => tr("Chọn tệp PDF của giấy tờ.", "Choose the certificate's PDF file."),
+        Refused::NotACertificate => tr(
+            "Tệp này không phải bản điện tử của giấy tờ hộ tịch do hệ thống cấp (không có mã kiểm tra).",
+            "This file is not an electronic certificate issued by this system (it carries no check code).",
+        ),
+        Refused::TooLarge => tr("Tệp quá lớn (tối đa 2 MB).", "The file is too large (at most 2 MB)."),
+    });
+    let body = html! {
+        h1 { (title_text) }
+        @if let Some(why) = refusal {
+            div class="error-summary" role="alert" tabindex="-1" {
+                h2 { (tr("Chưa kiểm tra được", "Not checked")) }
+                ul { li { a href="#certificate" { (why) } } }
+            }
+        }
+        form method="get" action="/verify" {
+            div class="field" {
+                label for="payload" { (tr("Nội dung mã QR hoặc mã chứng nhận", "The QR text or the certificate code")) }
+                textarea id="payload" name="payload" rows="4" { (input) }
+            }
+            button type="submit" { (tr("Kiểm tra", "Verify")) }
+        }
+        form method="post" action="/verify" enctype="multipart/form-data" {
+            div class=(if refusal.is_some() { "field error" } else { "field" }) {
+                label for="certificate" { (tr("Hoặc tải lên bản PDF của giấy tờ", "Or upload the certificate's PDF")) }
+                input type="file" id="certificate" name="certificate" accept="application/pdf";
+            }
+            button type="submit" { (tr("Kiểm tra tệp", "Check the file")) }
+        }
+        @if let Some(v) = v { (verdict_box(lang, v)) }
+    };
+    let (csrf, fresh) = crate::pages::csrf_of(state, headers);
+    let ctx = crate::pages::PageContext { lang, title: title_text, caller: None, csrf: None, path: "/verify" };
+    let status = match (v, &refused) {
+        (_, Some(Refused::TooLarge)) => StatusCode::PAYLOAD_TOO_LARGE,
+        (_, Some(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+        (Some(v), _) if v.status == "invalid" => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::OK,
+    };
+    crate::pages::page(status, crate::pages::layout(&ctx, body), None, fresh.then_some((csrf.as_str(), state)))
+}
+
+fn verdict_box(lang: Lang, v: &Verdict) -> Markup {
+    let tr = |vi: &'static str, en: &'static str| if lang == Lang::En { en } else { vi };
+    html! {
+        div class=(if v.status == "valid" { "confirmation" } else { "error-summary" }) role="status" id="verdict" {
+            h2 { (match v.status.as_str() {
+                "valid" => tr("Hợp lệ", "Valid"),
+                "superseded" => tr("Đã được thay thế bằng bản cải chính", "Superseded by a correction"),
+                "revoked" => tr("Đã bị thu hồi", "Revoked"),
+                "unknown" => tr("Chữ ký đúng nhưng không có trong danh sách", "Signature good, but not listed"),
+                _ => tr("Không hợp lệ", "Not valid"),
+            }) }
+            p { (v.reason) }
+        }
+        @if let Some(c) = &v.claims {
+            dl class="facts" {
+                dt { (tr("Loại", "Kind")) } dd { (title(&c.typ)) }
+                dt { (tr("Số đăng ký", "Registration number")) } dd { (c.no) }
+                @for (k, val) in &c.f { dt { (field_label(k)) } dd { (lang.day(val)) } }
+            }
+        }
+    }
+}
