@@ -716,6 +716,27 @@ async fn birth_in_the_browser(backend: Backend) {
     let verdict = text_of(c, "#verdict").await;
     assert!(verdict.contains("Hợp lệ"), "{verdict}");
     assert!(text_of(c, "main").await.contains("Nguyễn Thị Hoa"));
+    // The camera path: a photo of the code on the paper (a JPEG, what a phone's camera hands
+    // the file field); its QR code is read on the server.
+    if crate::one_stop::pdf_tools() {
+        let photo = dir.0.join("anh-chup");
+        let rendered = std::process::Command::new("pdftoppm")
+            // A close-up of the QR code (600 dpi of the page's top right quarter), as a phone
+            // held over the code photographs it.
+            .args(["-r", "600", "-x", "2480", "-y", "0", "-W", "2480", "-H", "1754", "-jpeg", "-f", "1", "-l", "1"])
+            .arg("-singlefile")
+            .arg(&pdf)
+            .arg(&photo)
+            .status()
+            .unwrap();
+        assert!(rendered.success());
+        let photo = dir.0.join("anh-chup.jpg");
+        c.goto(&app.url("/verify")).await.unwrap();
+        c.find(Locator::Id("certificate")).await.unwrap().send_keys(photo.to_str().unwrap()).await.unwrap();
+        click_and_wait(c, "form[enctype='multipart/form-data'] button").await;
+        let verdict = text_of(c, "#verdict").await;
+        assert!(verdict.contains("Hợp lệ"), "the QR code read from the photo: {verdict}");
+    }
     c.find(Locator::Id("certificate")).await.unwrap().send_keys(paper.to_str().unwrap()).await.unwrap();
     click_and_wait(c, "form[enctype='multipart/form-data'] button").await;
     assert!(text_of(c, ".error-summary").await.contains("không phải bản điện tử"));

@@ -596,7 +596,8 @@ fn multipart(field: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
 }
 
 /// `/verify` by upload refuses, on a page that says why, what is not a certificate of this
-/// system and what is too large; a forged payload in a PDF is "not valid", never "valid".
+/// system (nor a picture with a QR code) and what is too large; a forged payload in a PDF is
+/// "not valid", never "valid"; a broken PNG or JPEG is refused, not a crash.
 async fn verify_uploads(app: TestApp) {
     let post = |content_type: String, body: Vec<u8>| {
         app.client.post(app.url("/verify")).header("content-type", content_type).body(body).send()
@@ -605,7 +606,7 @@ async fn verify_uploads(app: TestApp) {
     let r = post(ct, body).await.unwrap();
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("không phải bản điện tử"));
-    let (ct, body) = multipart("certificate", "big.pdf", &vec![b'x'; 3 * 1024 * 1024]);
+    let (ct, body) = multipart("certificate", "big.pdf", &vec![b'x'; 9 * 1024 * 1024]);
     let r = post(ct, body).await.unwrap();
     assert_eq!(r.status(), 413);
     assert!(r.text().await.unwrap().contains("Tệp quá lớn"));
@@ -615,6 +616,10 @@ async fn verify_uploads(app: TestApp) {
     assert_eq!(r.status(), 422);
     let page = r.text().await.unwrap();
     assert!(page.contains("Không hợp lệ") && !page.contains("Hợp lệ</h2>"), "{page}");
+    for broken in [&b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\xff\xff\xff\xff"[..], &b"\xff\xd8\xff\xe0 broken"[..]] {
+        let (ct, body) = multipart("certificate", "photo.jpg", broken);
+        assert_eq!(post(ct, body).await.unwrap().status(), 422);
+    }
     let (ct, body) = multipart("other", "x.pdf", b"%PDF-1.4");
     assert_eq!(post(ct, body).await.unwrap().status(), 422, "no certificate field");
 }

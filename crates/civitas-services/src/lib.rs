@@ -12,6 +12,7 @@ pub mod dossiers;
 pub mod followups;
 pub mod papers;
 pub mod processing;
+pub mod qr_image;
 pub mod submission;
 pub mod verification;
 pub mod workflow;

@@ -1,7 +1,8 @@
 //! `/verify`: anyone checks a civil-status certificate — by the text its QR code reads, its
-//! code, or by uploading the certificate PDF (the payload it carries in its document
-//! information) — and is told plainly: valid (with the certificate's facts), superseded,
-//! revoked, or not valid.
+//! code, by uploading the certificate PDF (the payload it carries in its document
+//! information), or a photo or scan of the paper certificate (its QR code read from the image;
+//! on a phone the file field opens the camera) — and is told plainly: valid (with the
+//! certificate's facts), superseded, revoked, or not valid.
 
 use axum::Json;
 use axum::extract::{Multipart, Query, State};
@@ -17,8 +18,8 @@ use crate::AppState;
 use crate::i18n::Lang;
 use crate::problem::Problem;
 
-/// The largest certificate PDF accepted (this system's certificates are a few tens of KB).
-pub const MAX_PDF_BYTES: usize = 2 * 1024 * 1024;
+/// The largest file accepted: a certificate PDF is a few tens of KB, a phone's photo a few MB.
+pub const MAX_PDF_BYTES: usize = 8 * 1024 * 1024;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct VerifyQuery {
@@ -48,12 +49,15 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     render(&state, &headers, lang, &input, v.as_ref(), None)
 }
 
-/// A certificate PDF uploaded (multipart field `certificate`): its payload is checked like the
-/// QR text. Nothing is stored.
+/// A certificate PDF, or a photo or scan of the paper certificate (PNG, JPEG), uploaded
+/// (multipart field `certificate`): its payload or QR code is checked like the QR text.
+/// Nothing is stored.
 pub async fn upload(State(state): State<AppState>, headers: HeaderMap, mp: Multipart) -> Response {
     let lang = crate::pages::lang(&headers, None);
     match read_pdf(mp).await {
-        Ok(bytes) => match civitas_services::verification::payload_of_pdf(&bytes) {
+        Ok(bytes) => match civitas_services::verification::payload_of_pdf(&bytes)
+            .or_else(|| civitas_services::qr_image::read_qr(&bytes))
+        {
             Some(payload) => {
                 let v = crate::certificates::verdict(&state, &payload).await;
                 render(&state, &headers, lang, &payload, Some(&v), None)
@@ -94,12 +98,12 @@ fn render(
     let tr = |vi: &'static str, en: &'static str| if lang == Lang::En { en } else { vi };
     let title_text = tr("Kiểm tra giấy tờ hộ tịch", "Verify a civil-status certificate");
     let refusal = refused.as_ref().map(|r| match r {
-        Refused::NoFile => tr("Chọn tệp PDF của giấy tờ.", "Choose the certificate's PDF file."),
+        Refused::NoFile => tr("Chọn tệp PDF hoặc ảnh chụp của giấy tờ.", "Choose the certificate's PDF or a photo of it."),
         Refused::NotACertificate => tr(
-            "Tệp này không phải bản điện tử của giấy tờ hộ tịch do hệ thống cấp (không có mã kiểm tra).",
-            "This file is not an electronic certificate issued by this system (it carries no check code).",
+            "Tệp này không phải bản điện tử của giấy tờ hộ tịch do hệ thống cấp, và không đọc được mã QR trong đó. Nếu là ảnh chụp, hãy chụp lại rõ mã QR.",
+            "This file is not an electronic certificate issued by this system, and no QR code could be read in it. For a photo, take it again with the QR code sharp.",
         ),
-        Refused::TooLarge => tr("Tệp quá lớn (tối đa 2 MB).", "The file is too large (at most 2 MB)."),
+        Refused::TooLarge => tr("Tệp quá lớn (tối đa 8 MB).", "The file is too large (at most 8 MB)."),
     });
     let body = html! {
         h1 { (title_text) }
@@ -118,8 +122,18 @@ fn render(
         }
         form method="post" action="/verify" enctype="multipart/form-data" {
             div class=(if refusal.is_some() { "field error" } else { "field" }) {
-                label for="certificate" { (tr("Hoặc tải lên bản PDF của giấy tờ", "Or upload the certificate's PDF")) }
-                input type="file" id="certificate" name="certificate" accept="application/pdf";
+                label for="certificate" {
+                    (tr("Hoặc tải lên bản PDF của giấy tờ, hay ảnh chụp mã QR trên giấy tờ",
+                        "Or upload the certificate's PDF, or a photo of the QR code on the paper"))
+                }
+                p class="hint" id="certificate-hint" {
+                    (tr(
+                        "Trên điện thoại, chọn máy ảnh và chụp gần, rõ mã QR (mã chiếm phần lớn khung hình).",
+                        "On a phone, choose the camera and photograph the QR code close up and sharp (the code filling most of the picture).",
+                    ))
+                }
+                input type="file" id="certificate" name="certificate" accept="application/pdf,image/png,image/jpeg"
+                    aria-describedby="certificate-hint";
             }
             button type="submit" { (tr("Kiểm tra tệp", "Check the file")) }
         }
