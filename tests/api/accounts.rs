@@ -112,3 +112,28 @@ async fn guardian(app: TestApp) {
     assert!(app.state.identity.register_child(AN, CUONG, "con mèo đen 2026", civitas::now()).await.is_err());
 }
 on_both_databases!(guardian_registers_a_child, guardian);
+
+/// The account page lists the SMS and e-mails sent to its holder's phone — and nobody else's.
+async fn my_messages(app: TestApp) {
+    app.account(AN, 1).await;
+    let set_phone = "UPDATE accounts SET phone = '0912345678' WHERE pid = $1";
+    civitas_store::dispatch!(&app.db, pool => sqlx::query(set_phone).bind(AN).execute(pool).await.map(|_| ())).unwrap();
+    let at = "2026-11-30T10:45:30.000000Z";
+    for (to, body) in
+        [("0912345678", "Hồ sơ H01.1-261130-0001 đã được tiếp nhận"), ("0987654321", "Tin của người khác")]
+    {
+        let sql = "INSERT INTO outbox_messages (channel, recipient, subject, body, created_at) VALUES ('sms', $1, 's', $2, $3)";
+        civitas_store::dispatch!(&app.db, pool => sqlx::query(sql).bind(to).bind(body).bind(at).execute(pool).await.map(|_| ()))
+            .unwrap();
+    }
+    let mut jar = app.browser();
+    jar.get(&app.url("/signin")).await;
+    let r = jar.post(&app.url("/signin"), &[("pid", AN), ("password", PASSWORD)]).await;
+    assert_eq!(r.status, 303);
+    let page = jar.get(&app.url("/account")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Hồ sơ H01.1-261130-0001 đã được tiếp nhận"), "{}", page.body);
+    assert!(page.body.contains("30/11/2026 17:45"), "the time in Vietnam's time");
+    assert!(!page.body.contains("Tin của người khác"), "another person's message");
+}
+on_both_databases!(the_account_page_lists_my_messages, my_messages);

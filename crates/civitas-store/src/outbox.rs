@@ -57,6 +57,21 @@ pub async fn claim_due(db: &Db, now_unix: i64, limit: i64) -> Result<(String, Ve
     Ok((token, messages))
 }
 
+/// The newest messages to any of `addresses` (a person's own phone and e-mail, from their
+/// account), newest first: what the account page shows its holder. None without an address.
+pub async fn to_person(db: &Db, addresses: &[&str], limit: i64) -> Result<Vec<Message>, StoreError> {
+    let (first, second) = match addresses {
+        [] => return Ok(Vec::new()),
+        [one] => (*one, *one),
+        [one, two, ..] => (*one, *two),
+    };
+    let sql = "SELECT id, channel, recipient, subject, body, created_at, sent_at FROM outbox_messages \
+               WHERE recipient = $1 OR recipient = $2 ORDER BY id DESC LIMIT $3";
+    Ok(
+        dispatch!(db, pool => sqlx::query_as::<_, Message>(sql).bind(first).bind(second).bind(limit).fetch_all(pool).await)?,
+    )
+}
+
 /// The newest messages, delivered or not (for the development page).
 pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Message>, StoreError> {
     let sql = "SELECT id, channel, recipient, subject, body, created_at, sent_at FROM outbox_messages ORDER BY id DESC LIMIT $1";

@@ -2,6 +2,7 @@
 //! revoke a consent, end sessions, lock the account, register a child.
 
 use super::*;
+use crate::i18n::tr;
 
 // ----- the citizen's account page -----
 
@@ -39,6 +40,15 @@ pub(super) async fn account_page(
                 "oidc.error",
                 t("error.internal"),
             );
+        }
+    };
+    // The SMS and e-mails sent to the holder (codes, receipts, results, apologies).
+    let addresses: Vec<&str> = [account.phone.as_deref(), account.email.as_deref()].into_iter().flatten().collect();
+    let messages = match civitas_store::outbox::to_person(&state.db, &addresses, 20).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "the account page could not list the holder's messages");
+            Vec::new()
         }
     };
     let officer = matches!(state.identity.officer_role(&pid).await, Ok(Some(_)));
@@ -107,6 +117,19 @@ pub(super) async fn account_page(
             table {
                 thead { (table_head(lang, &["time", "actor", "account.purpose", "account.fields"])) }
                 tbody { @for r in &reads { tr { td { (lang.time(&r.at)) } td { (r.actor) " (" (r.role) ")" } td { (r.purpose.clone().unwrap_or_default()) } td { (r.fields) } } } }
+            }
+        }
+        h2 { (tr(lang, "Tin nhắn và thư đã gửi cho bạn", "Messages sent to you")) }
+        @if messages.is_empty() {
+            p { (tr(lang, "Chưa có tin nhắn nào. Khi bạn nộp hồ sơ, thông báo sẽ hiện ở đây.", "No messages yet. When you apply for a service, its notices appear here.")) }
+        } @else {
+            table id="messages" {
+                thead { tr { th { (tr(lang, "Thời gian", "Time")) } th { (tr(lang, "Kênh", "Channel")) } th { (tr(lang, "Nội dung", "Message")) } } }
+                tbody { @for m in &messages { tr {
+                    td { (lang.time(&m.created_at)) }
+                    td { (if m.channel == "sms" { "SMS" } else { "E-mail" }) }
+                    td { @if !m.subject.is_empty() && m.channel != "sms" { strong { (m.subject) } ": " } (m.body) }
+                } } }
             }
         }
         @if account.level >= 2 {
