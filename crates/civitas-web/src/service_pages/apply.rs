@@ -25,7 +25,7 @@ pub(super) async fn catalogue_page(
             }
             button type="submit" { (tr(lang, "Tìm", "Search")) }
         }
-        @if found.is_empty() { p { (tr(lang, "Không có thủ tục phù hợp.", "No matching procedure.")) } }
+        @if found.is_empty() { p { (tr(lang, "Không có thủ tục phù hợp. Thử từ khác, không cần dấu (ví dụ “khai sinh”), hoặc ", "No matching procedure. Try another word (e.g. “birth”), or ")) a href="/services" { (tr(lang, "xem tất cả thủ tục", "see every procedure")) } "." } }
         ul class="procedures" {
             @for p in &found {
                 li { a href=(format!("/services/{}", p.code)) { (name(lang, p)) } " (" (p.code) ", " (p.days) " " (tr(lang, "ngày làm việc", "working days")) ")" }

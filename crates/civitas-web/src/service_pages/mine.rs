@@ -16,7 +16,7 @@ pub(super) async fn my_dossiers(State(state): State<AppState>, headers: HeaderMa
     let body = html! {
         (citizen_nav(lang))
         h1 { (title) }
-        @if list.is_empty() { p { (tr(lang, "Bạn chưa nộp hồ sơ nào.", "You have not submitted any dossier.")) } }
+        @if list.is_empty() { p { (tr(lang, "Bạn chưa nộp hồ sơ nào. ", "You have not submitted any dossier. ")) a href="/services" { (tr(lang, "Chọn dịch vụ công để nộp hồ sơ trực tuyến", "Choose a public service to apply online")) } "." } }
         @else {
             table {
                 tr { th scope="col" { (tr(lang, "Mã hồ sơ", "Code")) } th scope="col" { (tr(lang, "Thủ tục", "Procedure")) } th scope="col" { (tr(lang, "Trạng thái", "Status")) } th scope="col" { (tr(lang, "Ngày hẹn", "Due")) } }
@@ -304,7 +304,7 @@ pub(super) async fn render_documents(
         (citizen_nav(lang))
         h1 { (title) }
         (error_summary(lang, &errors))
-        @if docs.is_empty() { p { (tr(lang, "Chưa có giấy tờ nào.", "No documents yet.")) } }
+        @if docs.is_empty() { p { (tr(lang, "Chưa có giấy tờ nào. Tải lên giấy tờ dưới đây để dùng lại khi nộp hồ sơ; kết quả giải quyết hồ sơ cũng sẽ được lưu ở đây.", "No documents yet. Upload documents below to reuse them when you apply; the results of your dossiers are kept here too.")) } }
         @else {
             table id="documents" {
                 tr { th scope="col" { (tr(lang, "Tên", "Name")) } th scope="col" { (tr(lang, "Loại", "Kind")) } th scope="col" { (tr(lang, "Ngày", "Date")) } }

@@ -68,7 +68,7 @@ pub(super) async fn queue_page(State(state): State<AppState>, headers: HeaderMap
                 select id="due" name="due" { option value="" { (tr(lang, "Tất cả", "All")) } option value="soon" selected[sel(&q.due, "soon")] { (tr(lang, "Sắp đến hạn", "Due soon")) } option value="overdue" selected[sel(&q.due, "overdue")] { (tr(lang, "Quá hạn", "Overdue")) } } }
             button type="submit" { (tr(lang, "Lọc", "Filter")) }
         }
-        @if items.is_empty() { p { (tr(lang, "Không có hồ sơ.", "No dossiers.")) } }
+        @if items.is_empty() { p { (tr(lang, "Không có hồ sơ nào khớp bộ lọc. Bỏ bớt điều kiện lọc, hoặc tiếp nhận hồ sơ tại ", "No dossier matches the filter. Remove a condition, or receive a dossier at ")) a href="/officer/counter" { (tr(lang, "quầy một cửa", "the one-stop counter")) } "." } }
         @else {
             table id="queue" {
                 tr { th scope="col" { (tr(lang, "Mã hồ sơ", "Code")) } th scope="col" { (tr(lang, "Thủ tục", "Procedure")) } th scope="col" { (tr(lang, "Người nộp", "Applicant")) } th scope="col" { (tr(lang, "Trạng thái", "Status")) } th scope="col" { (tr(lang, "Ngày hẹn", "Due")) } }
