@@ -534,7 +534,22 @@ async fn one_stop_in_the_browser(backend: Backend) {
     assert!(answers.contains("Phường Ba Đình, Thành phố Hà Nội"), "the commune by name: {answers}");
     assert!(!answers.contains(BA_DINH), "no commune code shown: {answers}");
     assert_accessible(c, &axe, "check your answers").await;
+    assert_eq!(text_of(c, "#step").await, "Bước 2/3 · Kiểm tra và nộp");
+    // Going back to change an answer keeps every answer and the chosen document.
+    click_and_wait(c, "#change-answers").await;
+    assert_eq!(text_of(c, "#step").await, "Bước 1/3 · Điền tờ khai và giấy tờ");
+    let value = |id: &'static str| async move {
+        c.find(Locator::Id(id)).await.unwrap().prop("value").await.unwrap().unwrap_or_default()
+    };
+    assert_eq!(value("f-address").await, "Số 8 phố Kim Mã");
+    assert_eq!(value("f-commune-name").await, "Phường Ba Đình");
+    assert_eq!(value("f-commune-province").await, "01");
+    assert!(!value("c-CHO_O-store").await.is_empty(), "the uploaded lease stays chosen");
+    click_and_wait(c, "form[enctype='multipart/form-data'] button").await;
+    assert_eq!(text_of(c, "h1").await, "Kiểm tra thông tin trước khi nộp");
+    assert!(text_of(c, "#answers").await.contains("hop-dong-thue.pdf"));
     click_and_wait(c, "form[action='/services/DVC-03/submit'] button").await;
+    assert_eq!(text_of(c, "#step").await, "Bước 3/3 · Đã nộp");
     assert_eq!(text_of(c, "h1").await, "Đã nộp hồ sơ");
     let code = text_of(c, "#new-code").await;
     assert!(code.starts_with("H01.1-"), "{code}");

@@ -111,6 +111,11 @@ pub(super) fn field_input(
     }
 }
 
+/// Where the citizen is in applying: "Bước 2/3 · Kiểm tra và nộp".
+pub(super) fn step(lang: Lang, n: u8, what: &str) -> Markup {
+    html! { p class="step" id="step" { (tr(lang, "Bước", "Step")) " " (n) "/3 · " (what) } }
+}
+
 /// A date as three fields, day / month / year (the order of Vietnamese forms); a whole date
 /// typed into the day field (`15/03/1990`) is understood too. `value` is what the citizen sent
 /// (ISO once understood).
@@ -298,6 +303,7 @@ pub(super) fn render_apply(
     let summary: Vec<(&str, &str)> = errors.iter().map(|(f, m)| (f.as_str(), m.as_str())).collect();
     let body = html! {
         (citizen_nav(lang))
+        (step(lang, 1, tr(lang, "Điền tờ khai và giấy tờ", "Fill in the form and documents")))
         h1 { (name(lang, p)) }
         (error_summary(lang, &summary))
         (applicant)
@@ -467,6 +473,11 @@ pub(super) async fn apply(
     };
     let form = split_form(p, &text);
     let (person, applicant) = page_try!(applicant_box(&state, lang, &pid).await);
+    // Back from the check page: the form again, with every answer and chosen document kept.
+    if text.contains_key("back") {
+        let stored = documents::list(&state.db, &pid).await.unwrap_or_default();
+        return render_apply(&state, &headers, lang, p, applicant, &form, &errors, &stored);
+    }
     if let Err(es) = p.check_fields(&form.fields) {
         for e in es {
             errors.push((format!("f-{}", e.field), form_problem_text(lang, e.problem).to_owned()));
@@ -505,6 +516,7 @@ pub(super) async fn apply(
     let doc_name = |id: &str| stored.iter().find(|d| d.id == id).map(|d| d.name.clone()).unwrap_or_default();
     let body = html! {
         (citizen_nav(lang))
+        (step(lang, 2, tr(lang, "Kiểm tra và nộp", "Check and submit")))
         h1 { (tr(lang, "Kiểm tra thông tin trước khi nộp", "Check your answers before submitting")) }
         (applicant)
         h2 { (name(lang, p)) }
@@ -525,7 +537,13 @@ pub(super) async fn apply(
                 }
             }
         }
-        p { a href=(format!("/services/{}/apply", p.code)) { (tr(lang, "Sửa thông tin", "Change your answers")) } }
+        form method="post" action=(format!("/services/{}/apply", p.code)) enctype="multipart/form-data" {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="back" value="1";
+            @for (k, v) in &form.fields { input type="hidden" name=(format!("field.{k}")) value=(v); }
+            @for (k, v) in &form.components { input type="hidden" name=(format!("doc.{k}")) value=(v); }
+            button type="submit" class="link" id="change-answers" { (tr(lang, "Sửa thông tin", "Change your answers")) }
+        }
         form method="post" action=(format!("/services/{}/submit", p.code)) {
             input type="hidden" name="csrf" value=(csrf);
             input type="hidden" name="idempotency_key" value=(key);

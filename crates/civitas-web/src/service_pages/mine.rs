@@ -115,6 +115,7 @@ pub(super) async fn my_dossier(
     let body = html! {
         (citizen_nav(lang))
         @if q.submitted.is_some() {
+            (super::apply::step(lang, 3, tr(lang, "Đã nộp", "Submitted")))
             div class="confirmation" role="status" {
                 h1 { (tr(lang, "Đã nộp hồ sơ", "Dossier submitted")) }
                 p { (tr(lang, "Mã hồ sơ của bạn", "Your dossier code")) ": " strong id="new-code" { (d.code) } }
