@@ -551,6 +551,9 @@ async fn one_stop_in_the_browser(backend: Backend) {
     click_and_wait(c, "form[action='/services/DVC-03/submit'] button").await;
     assert_eq!(text_of(c, "#step").await, "Bước 3/3 · Đã nộp");
     assert_eq!(text_of(c, "h1").await, "Đã nộp hồ sơ");
+    // The due date, and how far it is in working days (DVC-03: seven).
+    let facts = text_of(c, "dl.facts").await;
+    assert!(facts.contains("(còn 7 ngày làm việc)") || facts.contains("(còn 8 ngày làm việc)"), "{facts}");
     let code = text_of(c, "#new-code").await;
     assert!(code.starts_with("H01.1-"), "{code}");
     assert_accessible(c, &axe, "confirmation").await;

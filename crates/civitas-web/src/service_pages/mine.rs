@@ -66,6 +66,24 @@ pub(super) fn timeline(lang: Lang, steps: &[dossiers::StepRecord], show_actor: b
     }
 }
 
+/// How far the due date is, in working days, while the dossier is being processed: " (còn 2
+/// ngày làm việc)", " (hôm nay)", " (quá hạn 3 ngày làm việc)".
+fn due_in(state: &AppState, lang: Lang, d: &Dossier) -> String {
+    if !matches!(d.state, DState::Received | DState::InProcessing) {
+        return String::new();
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let Ok(due) = time::Date::parse(d.apology_on.as_deref().unwrap_or(&d.appointment_on), format) else {
+        return String::new();
+    };
+    let today = civitas_services::dossiers::local_today(crate::now());
+    match state.calendar.working_days_between(today, due) {
+        0 => format!(" ({})", tr(lang, "hôm nay", "today")),
+        n if n > 0 => format!(" ({} {n} {})", tr(lang, "còn", "in"), tr(lang, "ngày làm việc", "working days")),
+        n => format!(" ({} {} {})", tr(lang, "quá hạn", "late by"), -n, tr(lang, "ngày làm việc", "working days")),
+    }
+}
+
 pub(super) fn facts(state: &AppState, lang: Lang, d: &Dossier) -> Markup {
     html! {
         dl class="facts" {
@@ -74,7 +92,8 @@ pub(super) fn facts(state: &AppState, lang: Lang, d: &Dossier) -> Markup {
             dt { (tr(lang, "Người nộp", "Applicant")) } dd { (d.applicant_name) }
             dt { (tr(lang, "Trạng thái", "Status")) } dd id="dossier-state" { (state_text(lang, d.state)) }
             dt { (tr(lang, "Ngày tiếp nhận", "Received")) } dd { (lang.day(&d.received_on)) }
-            dt { (tr(lang, "Ngày hẹn trả", "Due")) } dd id="dossier-due" { (lang.day(&d.appointment_on)) }
+            dt { (tr(lang, "Ngày hẹn trả", "Due")) }
+            dd { span id="dossier-due" { (lang.day(&d.appointment_on)) } (due_in(state, lang, d)) }
             @if let Some(a) = &d.apology_on { dt { (tr(lang, "Ngày hẹn mới (thư xin lỗi)", "New date (apology)")) } dd { (lang.day(a)) } }
             @if let Some(s) = &d.supplement_due_on { dt { (tr(lang, "Hạn bổ sung", "Supplement due")) } dd { (lang.day(s)) } }
         }
