@@ -210,5 +210,9 @@ mod tests {
         let err = Config::load(None, env(&[("CIVITAS_LISTN", "x")])).unwrap_err().to_string();
         assert!(err.contains("CIVITAS_LISTN"), "{err}");
         assert!(Config::load(None, env(&[("CIVITAS_DEMO_PEOPLE", "many")])).is_err());
+        let err = Config::load(None, env(&[("CIVITAS_JOB_CLAIM_LEASE_SECS", "soon")])).unwrap_err().to_string();
+        assert!(err.contains("CIVITAS_JOB_CLAIM_LEASE_SECS") && err.contains("a number"), "{err}");
+        let c = Config::load(None, env(&[("CIVITAS_DATABASE_REPLICA", "")])).unwrap();
+        assert_eq!(c.database_replica, None, "an empty replica URL means none");
     }
 }

@@ -466,4 +466,21 @@ async fn database_commands_refuse_bad_input() {
         "{}",
         text(&out.stdout)
     );
+    // A read replica is for a PostgreSQL primary, and must be a postgres:// URL.
+    let replica = |database: &str, replica: &str| {
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
+            .env("CIVITAS_LOG", "warn")
+            .env("CIVITAS_DATABASE_REPLICA", replica)
+            .output()
+            .expect("run civitas")
+    };
+    let out = replica(&url, "postgres://postgres@127.0.0.1:5433/x");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("database_replica needs a PostgreSQL primary"), "{}", text(&out.stderr));
+    if let Some((pg, _)) = fresh_database(Backend::Postgres).await {
+        let out = replica(&pg, "mysql://somewhere/x");
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("a replica must be postgres://"), "{}", text(&out.stderr));
+    }
 }

@@ -407,7 +407,7 @@ async fn search_page(State(state): State<AppState>, headers: HeaderMap, Query(fo
             }
         });
         match search_query(&caller, form.q.as_deref(), form.birth_year.as_deref(), commune.as_deref(), Some(50)) {
-            Ok(query) => match state.register.search(&query, Some(&caller.communes())).await {
+            Ok(query) => match state.register.search(&query, Some(&scope)).await {
                 Ok(found) => {
                     let pids: Vec<&str> = found.iter().map(|p| p.pid.as_str()).collect();
                     if let Err(p) = log_reads(&state, &caller, &pids, &["search-result"]).await {
