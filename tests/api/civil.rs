@@ -56,14 +56,14 @@ fn officer(app: &TestApp, sub: &str, role: Role, unit: &str) -> String {
     civitas_identity::tokens::issue(&app.state.keys, sub, role, &units, civitas::now().unix_timestamp(), 3600)
 }
 
-struct Desk {
-    onestop: String,
-    clerk: String,
-    chief: String,
+pub(crate) struct Desk {
+    pub(crate) onestop: String,
+    pub(crate) clerk: String,
+    pub(crate) chief: String,
 }
 
 impl Desk {
-    fn of(app: &TestApp, unit: &str) -> Desk {
+    pub(crate) fn of(app: &TestApp, unit: &str) -> Desk {
         Desk {
             onestop: officer(app, "mc", Role::OnestopOfficer, unit),
             clerk: officer(app, "cv", Role::Specialist, unit),
@@ -72,12 +72,12 @@ impl Desk {
     }
 }
 
-async fn act(app: &TestApp, token: &str, code: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn act(app: &TestApp, token: &str, code: &str, body: Value) -> reqwest::Response {
     app.send_json(Method::POST, &format!("/api/v1/dossiers/{code}/actions"), token, body).await
 }
 
 /// Submits online as the holder of `citizen` and brings the dossier to the leader's step.
-async fn to_decision(app: &TestApp, citizen: &str, desk: &Desk, body: Value) -> String {
+pub(crate) async fn to_decision(app: &TestApp, citizen: &str, desk: &Desk, body: Value) -> String {
     let r = app.client.post(app.url("/api/v1/dossiers")).bearer_auth(citizen).json(&body).send().await.unwrap();
     let status = r.status();
     let d: Value = r.json().await.unwrap();
@@ -88,7 +88,7 @@ async fn to_decision(app: &TestApp, citizen: &str, desk: &Desk, body: Value) -> 
     code
 }
 
-async fn upload(app: &TestApp, token: &str, text: &str) -> String {
+pub(crate) async fn upload(app: &TestApp, token: &str, text: &str) -> String {
     let r = app
         .client
         .post(app.url("/api/v1/me/documents?name=giay.pdf"))
@@ -622,5 +622,23 @@ async fn verify_uploads(app: TestApp) {
     }
     let (ct, body) = multipart("other", "x.pdf", b"%PDF-1.4");
     assert_eq!(post(ct, body).await.unwrap().status(), 422, "no certificate field");
+
+    // The camera scanner's frames (`?format=json`): problem details, never a page.
+    let post_json = |content_type: String, body: Vec<u8>| {
+        app.client.post(app.url("/verify?format=json")).header("content-type", content_type).body(body).send()
+    };
+    let (ct, body) = multipart("certificate", "frame.jpg", b"\xff\xd8\xff\xe0 not a picture");
+    let problem = expect_problem(post_json(ct, body).await.unwrap(), 422).await;
+    assert!(problem["type"].as_str().unwrap().ends_with("no-qr-code"), "{problem}");
+    let (ct, body) = multipart("other", "frame.jpg", b"\xff\xd8");
+    expect_problem(post_json(ct, body).await.unwrap(), 400).await;
+    let (ct, body) = multipart("certificate", "big.jpg", &vec![b'x'; 9 * 1024 * 1024]);
+    let r = post_json(ct, body).await.unwrap();
+    assert_eq!(r.headers().get("connection").map(|v| v.to_str().unwrap()), Some("close"));
+    expect_problem(r, 413).await;
+    // A forged payload in a PDF is found, and said to be invalid.
+    let (ct, body) = multipart("certificate", "forged.pdf", forged);
+    let v: Value = post_json(ct, body).await.unwrap().json().await.unwrap();
+    assert_eq!(v["status"], "invalid", "{v}");
 }
 on_both_databases!(verify_by_upload_refuses_what_is_not_a_certificate, verify_uploads);

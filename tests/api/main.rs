@@ -9,6 +9,7 @@ mod civil;
 mod cli;
 mod cluster;
 mod fuzz;
+mod journeys;
 mod oidc;
 mod one_stop;
 mod people;

@@ -93,6 +93,35 @@ async fn administrative_units_are_public_reference_data() {
     assert_eq!(codes, ["00004", "00008"]);
     expect_problem(app.client.get(app.url("/api/v1/units/old-communes/99999")).send().await.unwrap(), 404).await;
     expect_problem(app.client.get(app.url("/api/v1/units/communes?q=x&province=02")).send().await.unwrap(), 400).await;
+
+    // The pages' type-ahead: today's names by prefix, and old names with what they became.
+    let suggest = |q: &'static str| {
+        let url = app.url(&format!("/api/v1/units/communes/suggest?{q}"));
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap() }
+    };
+    let r: Value = suggest("q=ba%20d&province=01").await.json().await.unwrap();
+    assert_eq!(r[0]["name"], "Phường Ba Đình");
+    assert!(r[0]["formerly"].is_null());
+    let r: Value = suggest("q=kim%20ma&province=01&lang=en").await.json().await.unwrap();
+    let names: Vec<&str> = r.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Phường Ba Đình", "Phường Giảng Võ", "Phường Ngọc Hà"]);
+    assert_eq!(r[0]["formerly"], "Phường Kim Mã");
+    assert_eq!(r[0]["split_into"], 3);
+    assert!(r[0]["detail"].as_str().unwrap().contains("was split into 3 communes"), "{r}");
+    let r: Value = suggest("q=%C4%91i%E1%BB%87n%20bi%C3%AAn&province=01").await.json().await.unwrap();
+    assert!(r.as_array().unwrap().iter().any(|s| s["formerly"] == "Phường Điện Biên" && s["split_into"] == 1), "{r}");
+    let r: Value = suggest("q=").await.json().await.unwrap();
+    assert_eq!(r, serde_json::json!([]));
+    expect_problem(suggest("q=ba&province=02").await, 400).await;
+    expect_problem(suggest("q=ba&province=abc").await, 400).await;
+    let long = format!("q={}", "a".repeat(101));
+    expect_problem(
+        app.client.get(app.url(&format!("/api/v1/units/communes/suggest?{long}"))).send().await.unwrap(),
+        400,
+    )
+    .await;
+    expect_problem(suggest("province=01").await, 400).await;
 }
 
 /// The working-day calendar over HTTP (public) and from the command line.
@@ -187,8 +216,8 @@ async fn documents(app: TestApp) {
 }
 on_both_databases!(documents_by_content, documents);
 
-/// The page-weight budget: no page a citizen uses is over 100 KB of HTML and CSS (there is no
-/// script), so that it loads on a slow mobile connection.
+/// The page-weight budget: no page a citizen uses is over 100 KB of HTML, CSS and script
+/// together (before images), so that it loads on a slow mobile connection.
 async fn page_weights(app: TestApp) {
     app.account(AN, 1).await;
     let mut browser = app.browser();
@@ -197,6 +226,8 @@ async fn page_weights(app: TestApp) {
     assert_eq!(signed_in.status, 303, "{}", signed_in.body);
     let css = browser.get(&app.url("/static/style.css")).await;
     assert_eq!(css.status, 200);
+    let script = browser.get(&app.url("/static/civitas.js")).await;
+    assert_eq!(script.status, 200);
     const BUDGET: usize = 100 * 1024;
     for path in [
         "/account",
@@ -209,11 +240,12 @@ async fn page_weights(app: TestApp) {
         "/verify",
         "/status",
         "/register",
+        "/dev/style",
     ] {
         let page = browser.get(&app.url(path)).await;
         assert_eq!(page.status, 200, "{path}");
-        let weight = page.body.len() + css.body.len();
-        assert!(weight <= BUDGET, "{path}: {weight} bytes of HTML and CSS, over the {BUDGET} budget");
+        let weight = page.body.len() + css.body.len() + script.body.len();
+        assert!(weight <= BUDGET, "{path}: {weight} bytes of HTML, CSS and script, over the {BUDGET} budget");
     }
 }
 on_both_databases!(pages_stay_within_the_weight_budget, page_weights);

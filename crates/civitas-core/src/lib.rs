@@ -17,4 +17,4 @@ pub use date::{PartialDate, PartialDateError};
 pub use person::{Ethnicity, LifeStatus, MaritalStatus, Relation, Sex};
 pub use pid::{Pid, PidError};
 pub use text::{fold, nfc, tokens};
-pub use units::{AdminUnits, CommuneCode, ProvinceCode, UnitCode, UnitError};
+pub use units::{AdminUnits, CommuneCode, ProvinceCode, Suggestion, UnitCode, UnitError};

@@ -49,6 +49,16 @@ pub struct Commune {
     pub folded: String,
 }
 
+/// One suggestion of [`AdminUnits::suggest_communes`].
+#[derive(Debug, Clone)]
+pub enum Suggestion<'a> {
+    /// A commune as it is named today.
+    Current(&'a Commune),
+    /// A commune as it was named before the 2025 reorganisation, and the commune(s) it became:
+    /// several when it was split (the address decides which).
+    Old { old: &'a OldCommune, now: Vec<&'a Commune> },
+}
+
 #[derive(Debug, Clone)]
 pub struct OldCommune {
     pub code: String,
@@ -219,6 +229,62 @@ impl AdminUnits {
             .collect();
         out.sort_by(|a, b| a.code.cmp(&b.code));
         out.dedup_by(|a, b| a.code == b.code);
+        out
+    }
+
+    /// Suggestions for a commune name being typed (a type-ahead): today's communes whose
+    /// folded name holds every typed word, the last one as a prefix ("ba d" → Ba Đình), and
+    /// pre-2025 communes of that name with what they became — one commune when it moved whole,
+    /// several when it was split. At most `limit`, today's names first.
+    pub fn suggest_communes(&self, query: &str, province: Option<&str>, limit: usize) -> Vec<Suggestion<'_>> {
+        let strip = |s: &str| -> String {
+            ["phuong ", "xa ", "thi tran ", "dac khu "]
+                .iter()
+                .find_map(|p| s.strip_prefix(p).map(str::to_owned))
+                .unwrap_or_else(|| s.to_owned())
+        };
+        let q = fold(query);
+        let words: Vec<&str> = q.split(' ').filter(|w| !w.is_empty()).collect();
+        let Some((last, first)) = words.split_last() else { return Vec::new() };
+        let matches = |folded: &str| {
+            let name: Vec<&str> = folded.split(' ').collect();
+            first.iter().all(|w| name.contains(w)) && name.iter().any(|n| n.starts_with(last))
+        };
+        let mut now: Vec<&Commune> = self
+            .communes
+            .iter()
+            .filter(|c| province.is_none_or(|p| c.province_code == p))
+            .filter(|c| matches(&c.folded))
+            .collect();
+        let bare = strip(&q);
+        now.sort_by_key(|c| {
+            (strip(&c.folded) != bare, !strip(&c.folded).starts_with(&bare), c.folded.len(), c.code.clone())
+        });
+        let mut out: Vec<Suggestion> = now.into_iter().take(limit).map(Suggestion::Current).collect();
+        if out.len() < limit && bare.len() >= 3 {
+            let mut old: Vec<(&OldCommune, Vec<&Commune>)> = self
+                .old_communes
+                .values()
+                .filter(|o| strip(&fold(&o.name)).starts_with(&bare))
+                .map(|o| {
+                    let mut became: Vec<&Commune> = self
+                        .convert_old_commune(&o.code)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|c| province.is_none_or(|p| c.province_code == p))
+                        .collect();
+                    became.sort_by(|a, b| a.folded.cmp(&b.folded));
+                    (o, became)
+                })
+                .filter(|(o, became)| {
+                    !became.is_empty() && !became.iter().any(|c| strip(&c.folded) == strip(&fold(&o.name)))
+                })
+                .collect();
+            old.sort_by(|a, b| {
+                (strip(&fold(&a.0.name)) != bare, &a.0.code).cmp(&(strip(&fold(&b.0.name)) != bare, &b.0.code))
+            });
+            out.extend(old.into_iter().take(limit - out.len()).map(|(old, now)| Suggestion::Old { old, now }));
+        }
         out
     }
 
@@ -439,5 +505,37 @@ mod tests {
         // 02 (Hà Giang) no longer exists as a unit one can be scoped to.
         assert!(UnitCode::parse("02").is_err());
         assert!(UnitCode::parse("123").is_err());
+    }
+
+    #[test]
+    fn suggestions_while_typing_include_old_names_and_splits() {
+        let units = AdminUnits::get();
+        let names = |q: &str, p: Option<&str>| -> Vec<String> {
+            units
+                .suggest_communes(q, p, 8)
+                .iter()
+                .map(|s| match s {
+                    Suggestion::Current(c) => c.name.clone(),
+                    Suggestion::Old { old, now } => {
+                        format!("{} -> {}", old.name, now.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join("|"))
+                    }
+                })
+                .collect()
+        };
+        // The last word is a prefix; diacritics optional.
+        assert_eq!(names("ba d", Some("01")).first().map(String::as_str), Some("Phường Ba Đình"));
+        assert_eq!(names("phuong ba dinh", Some("01")), vec!["Phường Ba Đình".to_owned()]);
+        // A pre-2025 ward that went whole into one of today's.
+        assert!(names("Điện Biên", Some("01")).contains(&"Phường Điện Biên -> Phường Ba Đình".to_owned()));
+        // A split one: every ward it became.
+        let kim_ma = names("kim ma", Some("01"));
+        assert_eq!(
+            kim_ma,
+            vec!["Phường Kim Mã -> Phường Ba Đình|Phường Giảng Võ|Phường Ngọc Hà".to_owned()],
+            "{kim_ma:?}"
+        );
+        assert!(names("", None).is_empty() && names("   ", None).is_empty());
+        assert!(names("zzzz", None).is_empty());
+        assert!(units.suggest_communes("xa", None, 5).len() <= 5);
     }
 }

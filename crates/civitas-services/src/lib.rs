@@ -9,6 +9,7 @@ pub mod corrections;
 pub mod demo;
 pub mod documents;
 pub mod dossiers;
+pub mod drafts;
 pub mod followups;
 pub mod papers;
 pub mod processing;

@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/people/{pid}/residence-confirmation", get(residence_confirmation))
         .route("/api/v1/households/{id}", get(get_household))
         .route("/api/v1/units/communes", get(find_communes))
+        .route("/api/v1/units/communes/suggest", get(suggest_communes))
         .route("/api/v1/units/old-communes/{code}", get(convert_old_commune))
         .into_router()
 }
@@ -596,6 +597,95 @@ pub async fn find_communes(Query(params): Query<CommuneParams>) -> Result<Json<V
     }
     let hits = AdminUnits::get().find_communes(&params.q, params.province.as_deref());
     Ok(Json(hits.into_iter().take(50).map(commune_view).collect()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SuggestParams {
+    /// What has been typed so far (the last word may be unfinished), diacritics optional.
+    q: String,
+    /// 2-digit province code, to suggest only its communes.
+    province: Option<String>,
+    /// Language of `detail`: `vi` (default) or `en`.
+    lang: Option<String>,
+}
+
+/// One suggestion of the commune picker: a commune as named today (`code`), and, when it was
+/// found by its pre-2025 name, what became of that name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommuneSuggestion {
+    pub code: String,
+    pub name: String,
+    pub province: String,
+    pub province_name: String,
+    /// For people: the province, and for an old name which old commune it was and, when it
+    /// was split, into how many of today's.
+    pub detail: String,
+    /// The pre-2025 commune this suggestion was found by.
+    pub formerly: Option<String>,
+    /// How many of today's communes the old one was split into (1: moved whole).
+    pub split_into: Option<usize>,
+}
+
+/// Suggestions while a commune's name is typed (the pages' type-ahead): today's communes
+/// first, then pre-2025 names with the commune(s) they became, at most 10 (public reference
+/// data).
+#[utoipa::path(get, path = "/api/v1/units/communes/suggest", tag = "units", params(SuggestParams),
+    responses((status = 200, body = Vec<CommuneSuggestion>), (status = 400, body = Problem)))]
+pub async fn suggest_communes(Query(params): Query<SuggestParams>) -> Result<Json<Vec<CommuneSuggestion>>, Problem> {
+    use civitas_core::Suggestion;
+    let province = params.province.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    if let Some(p) = province {
+        civitas_core::ProvinceCode::parse_current(p)
+            .map_err(|e| Problem::bad_request("invalid-province", e.to_string()))?;
+    }
+    if params.q.chars().count() > 100 {
+        return Err(Problem::bad_request("invalid-query", "q is at most 100 characters"));
+    }
+    let en = params.lang.as_deref() == Some("en");
+    let units = AdminUnits::get();
+    let province_name = |code: &str| units.province(code).map(|p| p.name.clone()).unwrap_or_default();
+    let mut out = Vec::new();
+    for s in units.suggest_communes(&params.q, province, 10) {
+        match s {
+            Suggestion::Current(c) => out.push(CommuneSuggestion {
+                code: c.code.clone(),
+                name: c.name.clone(),
+                province: c.province_code.clone(),
+                province_name: province_name(&c.province_code),
+                detail: province_name(&c.province_code),
+                formerly: None,
+                split_into: None,
+            }),
+            Suggestion::Old { old, now } => {
+                let n = now.len();
+                for c in now {
+                    let detail = match (n, en) {
+                        (1, false) => format!("Trước 07/2025: {}, {} — nay là {}", old.name, old.district_name, c.name),
+                        (1, true) => format!("Before 07/2025: {}, {} — now {}", old.name, old.district_name, c.name),
+                        (_, false) => format!(
+                            "{}, {} (trước 07/2025) đã chia vào {n} xã/phường; chọn nơi có địa chỉ của bạn",
+                            old.name, old.district_name
+                        ),
+                        (_, true) => format!(
+                            "{}, {} (before 07/2025) was split into {n} communes; choose the one your address is in",
+                            old.name, old.district_name
+                        ),
+                    };
+                    out.push(CommuneSuggestion {
+                        code: c.code.clone(),
+                        name: c.name.clone(),
+                        province: c.province_code.clone(),
+                        province_name: province_name(&c.province_code),
+                        detail,
+                        formerly: Some(old.name.clone()),
+                        split_into: Some(n),
+                    });
+                }
+            }
+        }
+    }
+    out.truncate(10);
+    Ok(Json(out))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -24,6 +24,8 @@ pub mod pages;
 pub mod policy;
 pub mod problem;
 pub mod service_pages;
+pub mod style_page;
+pub mod ui;
 pub mod verify_page;
 pub mod webhooks;
 
@@ -255,6 +257,7 @@ pub fn router(state: AppState) -> Router {
         .merge(certificates::routes())
         .merge(service_pages::routes())
         .merge(account_pages::routes())
+        .merge(style_page::routes())
         .merge(
             policy::PolicyRouter::new()
                 .route("/api/openapi.json", get(openapi::document))

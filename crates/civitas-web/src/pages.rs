@@ -27,6 +27,7 @@ use crate::i18n::Lang;
 const SESSION_COOKIE: &str = "civitas_session";
 const CSRF_COOKIE: &str = "civitas_csrf";
 const STYLE: &str = include_str!("style.css");
+const SCRIPT: &str = include_str!("civitas.js");
 
 pub fn routes() -> Router<AppState> {
     crate::policy::PolicyRouter::new()
@@ -35,6 +36,15 @@ pub fn routes() -> Router<AppState> {
             "/static/style.css",
             get(|| async {
                 ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], STYLE)
+            }),
+        )
+        .route(
+            "/static/civitas.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")],
+                    SCRIPT,
+                )
             }),
         )
         .route("/signin/token", get(signin_page).post(signin))
@@ -113,23 +123,33 @@ pub(crate) fn layout(ctx: &PageContext, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (ctx.title) " · civitas" }
                 link rel="stylesheet" href="/static/style.css";
+                meta name="theme-color" content="#9b1c1c";
             }
             body {
                 a class="skip" href="#main" { (t("skip")) }
                 header class="top" {
-                    div class="brand" { a href="/" { (t("app")) } }
-                    nav aria-label="Menu" {
-                        a href=(format!("{}{}lang={}", ctx.path, sep, other.code())) lang=(other.code()) { (t("switch")) }
-                        @if let (Some(c), Some(csrf)) = (ctx.caller, ctx.csrf) {
-                            span class="who" { (t("signed_in_as")) ": " (c.claims.sub) " · " (t("unit")) ": " (c.unit_label()) }
-                            form method="post" action="/signout" class="inline" {
-                                input type="hidden" name="csrf" value=(csrf);
-                                button type="submit" class="link" { (t("signout")) }
+                    div class="bar" {
+                        div class="brand" {
+                            a href="/" {
+                                span class="emblem" aria-hidden="true" { "★" }
+                                span { (t("app")) span class="service" { (crate::i18n::tr(ctx.lang, "Dịch vụ công và định danh điện tử", "Public services and electronic identity")) } }
+                            }
+                        }
+                        nav aria-label="Menu" {
+                            a href=(format!("{}{}lang={}", ctx.path, sep, other.code())) lang=(other.code()) hreflang=(other.code()) { (t("switch")) }
+                            @if let (Some(c), Some(csrf)) = (ctx.caller, ctx.csrf) {
+                                span class="who" { (t("signed_in_as")) ": " (c.claims.sub) " · " (t("unit")) ": " (c.unit_label()) }
+                                form method="post" action="/signout" class="inline" {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    button type="submit" class="link" { (t("signout")) }
+                                }
                             }
                         }
                     }
                 }
                 main id="main" { (body) }
+                footer class="bottom" { div { (crate::i18n::tr(ctx.lang, "Đề án 06 · Hệ thống thông tin giải quyết thủ tục hành chính", "Project 06 · Administrative procedure system")) } }
+                script src="/static/civitas.js" defer {}
             }
         }
     }
@@ -259,16 +279,7 @@ pub(crate) fn table_head(lang: Lang, keys: &[&str]) -> Markup {
     html! { tr { @for key in keys { th scope="col" { (lang.t(key)) } } } }
 }
 
-pub(crate) fn error_summary(lang: Lang, errors: &[(&str, &str)]) -> Markup {
-    html! {
-        @if !errors.is_empty() {
-            div class="error-summary" role="alert" tabindex="-1" aria-labelledby="error-title" {
-                h2 id="error-title" { (lang.t("error.summary")) }
-                ul { @for (field, message) in errors { li { a href=(format!("#{field}")) { (message) } } } }
-            }
-        }
-    }
-}
+pub(crate) use crate::ui::error_summary;
 
 async fn signin_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangParam>) -> Response {
     let lang = lang(&headers, q.lang.as_deref());
@@ -380,7 +391,12 @@ pub(crate) fn date_text(d: &PartialDate) -> String {
     d.vn_text()
 }
 
-async fn search_page(State(state): State<AppState>, headers: HeaderMap, Query(form): Query<SearchForm>) -> Response {
+async fn search_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(form): Query<SearchForm>,
+    Query(all): Query<std::collections::HashMap<String, String>>,
+) -> Response {
     let lang = lang(&headers, form.lang.as_deref());
     let caller = match page_caller(&state, &headers).await {
         Ok(c) => c,
@@ -432,20 +448,9 @@ async fn search_page(State(state): State<AppState>, headers: HeaderMap, Query(fo
         h1 { (t("search")) }
         (error_summary(lang, &errors))
         form method="get" action="/officer/search" class="search" role="search" {
-            @for (name, label, hint, value, kind) in [
-                ("q", t("search.name"), Some(t("search.name.hint")), form.q.as_deref(), "text"),
-                ("birth_year", t("search.year"), None, form.birth_year.as_deref(), "text"),
-                ("commune", t("search.commune"), None, form.commune.as_deref(), "text"),
-            ] {
-                div class=(if field_error(name).is_some() { "field error" } else { "field" }) {
-                    label for=(name) { (label) }
-                    @if let Some(h) = hint { p class="hint" id=(format!("{name}-hint")) { (h) } }
-                    @if let Some(m) = field_error(name) { p class="error-message" id=(format!("{name}-error")) { (m) } }
-                    input type=(kind) id=(name) name=(name) value=(value.unwrap_or_default())
-                        inputmode=(if name == "q" { "text" } else { "numeric" })
-                        aria-describedby=(format!("{}{}", if hint.is_some() { format!("{name}-hint ") } else { String::new() }, if field_error(name).is_some() { format!("{name}-error") } else { String::new() }).trim());
-                }
-            }
+            (crate::ui::TextInput::new("q", t("search.name"), form.q.as_deref().unwrap_or_default()).hint(Some(t("search.name.hint"))).error(field_error("q")).render())
+            (crate::ui::TextInput::new("birth_year", t("search.year"), form.birth_year.as_deref().unwrap_or_default()).numeric().width("w4").error(field_error("birth_year")).render())
+            (crate::ui::TextInput::new("commune", t("search.commune"), form.commune.as_deref().unwrap_or_default()).width("w20").commune_picker(None).autocomplete("off").error(field_error("commune")).render())
             button type="submit" { (t("search.submit")) }
         }
         @if let Some(found) = &results {
@@ -453,20 +458,35 @@ async fn search_page(State(state): State<AppState>, headers: HeaderMap, Query(fo
             @if found.is_empty() {
                 p { (t("search.none")) }
             } @else {
-                table class="results" {
-                    thead { (table_head(lang, &["full_name", "pid", "birth_date", "sex", "permanent"])) }
-                    tbody {
-                        @for p in found {
-                            tr {
-                                td { a href=(format!("/officer/people/{}", p.pid)) { (p.full_name) } }
-                                td { (p.pid) }
-                                td { (lang.partial_date(&p.birth_date)) }
-                                td { (p.sex.label(lang.code())) }
-                                td { (p.permanent_residence.as_ref().map(residence_text).unwrap_or_default()) }
-                            }
+                (crate::ui::Table {
+                    id: "results",
+                    caption: None,
+                    columns: vec![
+                        crate::ui::Column::sortable(t("full_name")),
+                        crate::ui::Column::plain(t("pid")),
+                        crate::ui::Column::sortable(t("birth_date")),
+                        crate::ui::Column::plain(t("sex")),
+                        crate::ui::Column::sortable(t("permanent")),
+                    ],
+                    rows: found.iter().map(|p| {
+                        let residence = p.permanent_residence.as_ref().map(residence_text).unwrap_or_default();
+                        crate::ui::Row {
+                            keys: vec![civitas_core::text::fold(&p.full_name), String::new(), p.birth_date.to_string(), String::new(), residence.clone()],
+                            cells: vec![
+                                html! { a href=(format!("/officer/people/{}", p.pid)) { (p.full_name) } },
+                                html! { (p.pid) },
+                                html! { (lang.partial_date(&p.birth_date)) },
+                                html! { (p.sex.label(lang.code())) },
+                                html! { (residence) },
+                            ],
                         }
-                    }
-                }
+                    }).collect(),
+                    path: "/officer/search",
+                    keep: crate::ui::keep_params(&all, ""),
+                    prefix: "",
+                    // Every result is shown (and logged as read): sorting, no pages.
+                    page_size: 50,
+                }.render(lang, &crate::ui::TableQuery::from_query(&all, "")))
             }
         }
     };
@@ -566,9 +586,7 @@ async fn person_page(
     let body = html! {
         p { a href="/officer/search" { (t("back")) } }
         h1 { (person.full_name) }
-        dl class="facts" {
-            @for (key, value) in &rows { dt { (t(key)) } dd { (value) } }
-        }
+        (crate::ui::summary_list(&rows.iter().map(|(k, v)| (t(k), html! { (v) })).collect::<Vec<_>>()))
         @if let Some(h) = &household {
             h2 { (t("household")) " " (h.id) }
             table {
@@ -611,14 +629,16 @@ async fn person_page(
 
 /// The citizen's navigation between the service pages and the account.
 pub(crate) fn citizen_nav(lang: Lang) -> Markup {
-    html! {
-        nav class="sub" aria-label=(crate::i18n::tr(lang, "Dịch vụ", "Services")) {
-            a href="/services" { (crate::i18n::tr(lang, "Dịch vụ công", "Public services")) } " · "
-            a href="/my/dossiers" { (crate::i18n::tr(lang, "Hồ sơ của tôi", "My dossiers")) } " · "
-            a href="/my/documents" { (crate::i18n::tr(lang, "Kho dữ liệu của tôi", "My documents")) } " · "
-            a href="/account" { (crate::i18n::tr(lang, "Tài khoản", "Account")) }
-        }
-    }
+    let tr = |vi, en| crate::i18n::tr(lang, vi, en);
+    crate::ui::sub_nav(
+        tr("Dịch vụ", "Services"),
+        &[
+            ("/services", tr("Dịch vụ công", "Public services")),
+            ("/my/dossiers", tr("Hồ sơ của tôi", "My dossiers")),
+            ("/my/documents", tr("Kho dữ liệu của tôi", "My documents")),
+            ("/account", tr("Tài khoản", "Account")),
+        ],
+    )
 }
 
 pub(crate) fn too_many(state: &AppState, headers: &HeaderMap, wait: i64) -> Response {

@@ -135,6 +135,7 @@ pub static RULES: &[Rule] = &[
     ),
     rule("GET", "/api/v1/households/{id}", Roles(REGISTER_READERS), &[], U::Household, Some("register-read")),
     public("GET", "/api/v1/units/communes"),
+    public("GET", "/api/v1/units/communes/suggest"),
     public("GET", "/api/v1/units/old-communes/{code}"),
     // ----- calendar -----
     public("GET", "/api/v1/calendar/holidays"),
@@ -232,6 +233,7 @@ pub static RULES: &[Rule] = &[
     // ----- pages: sign-in and the citizen's account -----
     public("GET", "/"),
     public("GET", "/static/style.css"),
+    public("GET", "/static/civitas.js"),
     public("GET", "/signin"),
     public("POST", "/signin"),
     public("GET", "/signin/otp"),
@@ -256,6 +258,8 @@ pub static RULES: &[Rule] = &[
     rule("POST", "/account/lock", CitizenPage, &[], U::None, None),
     rule("POST", "/account/child", CitizenPage, &[], U::None, None),
     public("GET", "/dev/outbox"),
+    // The design system's components (development mode only; 404 otherwise).
+    public("GET", "/dev/style"),
     // ----- pages: services -----
     public("GET", "/services"),
     public("GET", "/services/{code}"),

@@ -52,8 +52,50 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
 /// A certificate PDF, or a photo or scan of the paper certificate (PNG, JPEG), uploaded
 /// (multipart field `certificate`): its payload or QR code is checked like the QR text.
 /// Nothing is stored.
-pub async fn upload(State(state): State<AppState>, headers: HeaderMap, mp: Multipart) -> Response {
-    let lang = crate::pages::lang(&headers, None);
+///
+/// With `?format=json` (the page's camera scanner sends frames so): `{payload, status}` when a
+/// QR code or payload was found, else a 422 problem `no-qr-code` (or 413).
+pub async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<VerifyQuery>,
+    mp: Multipart,
+) -> Response {
+    let lang = crate::pages::lang(&headers, q.lang.as_deref());
+    if q.format.as_deref() == Some("json") {
+        return match read_pdf(mp).await {
+            Ok(bytes) => match civitas_services::verification::payload_of_pdf(&bytes)
+                .or_else(|| civitas_services::qr_image::read_qr(&bytes))
+            {
+                Some(payload) => {
+                    let v = crate::certificates::verdict(&state, &payload).await;
+                    Json(serde_json::json!({ "payload": payload, "status": v.status })).into_response()
+                }
+                None => Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "no-qr-code",
+                    "No QR code found",
+                    "no certificate payload or QR code was found in the file",
+                )
+                .into_response(),
+            },
+            Err(Refused::TooLarge) => {
+                let mut response = Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too-large",
+                    "File too large",
+                    "the file is larger than 8 MB",
+                )
+                .into_response();
+                too_large_closes(&mut response);
+                response
+            }
+            Err(_) => {
+                Problem::bad_request("missing-file", "send the image or PDF as the multipart field `certificate`")
+                    .into_response()
+            }
+        };
+    }
     match read_pdf(mp).await {
         Ok(bytes) => match civitas_services::verification::payload_of_pdf(&bytes)
             .or_else(|| civitas_services::qr_image::read_qr(&bytes))
@@ -113,29 +155,39 @@ fn render(
                 ul { li { a href="#certificate" { (why) } } }
             }
         }
+        section id="camera" class="camera" hidden
+            data-opening=(tr("Đang mở camera…", "Opening the camera…"))
+            data-looking=(tr("Đưa mã QR trên giấy tờ vào khung hình.", "Hold the certificate's QR code in the frame."))
+            data-hint=(tr("Chưa đọc được mã: đưa camera lại gần, giữ yên và đủ sáng.", "No code read yet: move closer, hold still, with enough light."))
+            data-found=(tr("Đã đọc mã QR, đang kiểm tra…", "QR code read, checking…"))
+            data-denied=(tr("Không mở được camera. Hãy cho phép dùng camera, hoặc tải ảnh hay tệp PDF lên bên dưới.", "The camera could not be opened. Allow the camera, or upload a photo or the PDF below.")) {
+            h2 { (tr("Quét mã QR bằng camera", "Scan the QR code with the camera")) }
+            button type="button" id="camera-start" class="button" { (tr("Mở camera", "Open the camera")) }
+            video id="camera-video" hidden muted playsinline aria-label=(tr("Hình từ camera", "Camera picture")) {}
+            p id="camera-status" role="status" aria-live="polite" {}
+        }
         form method="get" action="/verify" {
-            div class="field" {
-                label for="payload" { (tr("Nội dung mã QR hoặc mã chứng nhận", "The QR text or the certificate code")) }
+            (crate::ui::field("payload", "payload", html! { (tr("Nội dung mã QR hoặc mã chứng nhận", "The QR text or the certificate code")) }, None, None, html! {
                 textarea id="payload" name="payload" rows="4" { (input) }
-            }
-            button type="submit" { (tr("Kiểm tra", "Verify")) }
+            }))
+            (crate::ui::button(crate::ui::ButtonKind::Primary, tr("Kiểm tra", "Verify"), None))
         }
         form method="post" action="/verify" enctype="multipart/form-data" {
-            div class=(if refusal.is_some() { "field error" } else { "field" }) {
-                label for="certificate" {
-                    (tr("Hoặc tải lên bản PDF của giấy tờ, hay ảnh chụp mã QR trên giấy tờ",
-                        "Or upload the certificate's PDF, or a photo of the QR code on the paper"))
-                }
-                p class="hint" id="certificate-hint" {
-                    (tr(
-                        "Trên điện thoại, chọn máy ảnh và chụp gần, rõ mã QR (mã chiếm phần lớn khung hình).",
-                        "On a phone, choose the camera and photograph the QR code close up and sharp (the code filling most of the picture).",
-                    ))
-                }
-                input type="file" id="certificate" name="certificate" accept="application/pdf,image/png,image/jpeg"
-                    aria-describedby="certificate-hint";
-            }
-            button type="submit" { (tr("Kiểm tra tệp", "Check the file")) }
+            (crate::ui::field(
+                "certificate",
+                "certificate",
+                html! { (tr("Hoặc tải lên bản PDF của giấy tờ, hay ảnh chụp mã QR trên giấy tờ", "Or upload the certificate's PDF, or a photo of the QR code on the paper")) },
+                Some(tr(
+                    "Trên điện thoại, chọn máy ảnh và chụp gần, rõ mã QR (mã chiếm phần lớn khung hình).",
+                    "On a phone, choose the camera and photograph the QR code close up and sharp (the code filling most of the picture).",
+                )),
+                refusal,
+                html! {
+                    input type="file" id="certificate" name="certificate" accept="application/pdf,image/png,image/jpeg"
+                        aria-describedby=(crate::ui::described_by("certificate", true, refusal.is_some()).unwrap_or_default());
+                },
+            ))
+            (crate::ui::button(crate::ui::ButtonKind::Secondary, tr("Kiểm tra tệp", "Check the file"), None))
         }
         @if let Some(v) = v { (verdict_box(lang, v)) }
     };
@@ -147,28 +199,45 @@ fn render(
         (Some(v), _) if v.status == "invalid" => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::OK,
     };
-    crate::pages::page(status, crate::pages::layout(&ctx, body), None, fresh.then_some((csrf.as_str(), state)))
+    let mut response =
+        crate::pages::page(status, crate::pages::layout(&ctx, body), None, fresh.then_some((csrf.as_str(), state)));
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large_closes(&mut response);
+    }
+    response
+}
+
+/// The rest of a too large upload is not read: the connection is closed after the answer, so
+/// that a client does not send its next request on a connection the server will drop.
+fn too_large_closes(response: &mut Response) {
+    response.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
 }
 
 fn verdict_box(lang: Lang, v: &Verdict) -> Markup {
     let tr = |vi: &'static str, en: &'static str| if lang == Lang::En { en } else { vi };
     html! {
-        div class=(if v.status == "valid" { "confirmation" } else { "error-summary" }) role="status" id="verdict" {
-            h2 { (match v.status.as_str() {
-                "valid" => tr("Hợp lệ", "Valid"),
-                "superseded" => tr("Đã được thay thế bằng bản cải chính", "Superseded by a correction"),
-                "revoked" => tr("Đã bị thu hồi", "Revoked"),
-                "unknown" => tr("Chữ ký đúng nhưng không có trong danh sách", "Signature good, but not listed"),
-                _ => tr("Không hợp lệ", "Not valid"),
-            }) }
-            p { (v.reason) }
-        }
+        (crate::ui::banner(
+            match v.status.as_str() { "valid" => crate::ui::Tone::Success, "superseded" | "unknown" => crate::ui::Tone::Warning, _ => crate::ui::Tone::Danger },
+            Some("verdict"),
+            None,
+            html! {
+                h2 { (match v.status.as_str() {
+                    "valid" => tr("Hợp lệ", "Valid"),
+                    "superseded" => tr("Đã được thay thế bằng bản cải chính", "Superseded by a correction"),
+                    "revoked" => tr("Đã bị thu hồi", "Revoked"),
+                    "unknown" => tr("Chữ ký đúng nhưng không có trong danh sách", "Signature good, but not listed"),
+                    _ => tr("Không hợp lệ", "Not valid"),
+                }) }
+                p { (v.reason) }
+            },
+        ))
         @if let Some(c) = &v.claims {
-            dl class="facts" {
-                dt { (tr("Loại", "Kind")) } dd { (title(&c.typ)) }
-                dt { (tr("Số đăng ký", "Registration number")) } dd { (c.no) }
-                @for (k, val) in &c.f { dt { (field_label(k)) } dd { (lang.day(val)) } }
-            }
+            (crate::ui::summary_list(
+                &[(tr("Loại", "Kind"), html! { (title(&c.typ)) }), (tr("Số đăng ký", "Registration number"), html! { (c.no) })]
+                    .into_iter()
+                    .chain(c.f.iter().map(|(k, val)| (field_label(k), html! { (lang.day(val)) })))
+                    .collect::<Vec<_>>(),
+            ))
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::i18n::tr;
+use crate::ui::{Column, Row};
 
 // ----- the citizen's account page -----
 
@@ -10,6 +11,7 @@ pub(super) async fn account_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<FlowQuery>,
+    Query(all): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
     let t = |k| lang.t(k);
@@ -22,7 +24,7 @@ pub(super) async fn account_page(
         state.identity.account(&pid).await,
         state.identity.sessions_of(&pid, now).await,
         state.identity.consents_of(&pid).await,
-        civitas_store::access_log::for_subject(&state.db, &pid, 20).await,
+        civitas_store::access_log::for_subject(&state.db, &pid, 200).await,
     ) {
         (Ok(Some(a)), Ok(s), Ok(c), Ok(r)) => {
             let person = match civitas_core::Pid::parse(&pid) {
@@ -44,7 +46,7 @@ pub(super) async fn account_page(
     };
     // The SMS and e-mails sent to the holder (codes, receipts, results, apologies).
     let addresses: Vec<&str> = [account.phone.as_deref(), account.email.as_deref()].into_iter().flatten().collect();
-    let messages = match civitas_store::outbox::to_person(&state.db, &addresses, 20).await {
+    let messages = match civitas_store::outbox::to_person(&state.db, &addresses, 100).await {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(error = %e, "the account page could not list the holder's messages");
@@ -114,23 +116,41 @@ pub(super) async fn account_page(
         }
         h2 { (t("account.reads")) }
         @if reads.is_empty() { p { (t("account.no_reads")) } } @else {
-            table {
-                thead { (table_head(lang, &["time", "actor", "account.purpose", "account.fields"])) }
-                tbody { @for r in &reads { tr { td { (lang.time(&r.at)) } td { (r.actor) " (" (r.role) ")" } td { (r.purpose.clone().unwrap_or_default()) } td { (r.fields) } } } }
-            }
+            (crate::ui::Table {
+                id: "reads",
+                caption: None,
+                columns: vec![Column::sortable(t("time")), Column::sortable(t("actor")), Column::sortable(t("account.purpose")), Column::plain(t("account.fields"))],
+                rows: reads.iter().map(|r| Row {
+                    cells: vec![html! { (lang.time(&r.at)) }, html! { (r.actor) " (" (r.role) ")" }, html! { (r.purpose.clone().unwrap_or_default()) }, html! { (r.fields) }],
+                    keys: vec![r.at.clone(), r.actor.clone(), r.purpose.clone().unwrap_or_default(), String::new()],
+                }).collect(),
+                path: "/account",
+                keep: crate::ui::keep_params(&all, "reads."),
+                prefix: "reads.",
+                page_size: 10,
+            }.render(lang, &crate::ui::TableQuery::from_query(&all, "reads.")))
         }
         h2 { (tr(lang, "Tin nhắn và thư đã gửi cho bạn", "Messages sent to you")) }
         @if messages.is_empty() {
             p { (tr(lang, "Chưa có tin nhắn nào. Khi bạn nộp hồ sơ, thông báo sẽ hiện ở đây.", "No messages yet. When you apply for a service, its notices appear here.")) }
         } @else {
-            table id="messages" {
-                thead { tr { th { (tr(lang, "Thời gian", "Time")) } th { (tr(lang, "Kênh", "Channel")) } th { (tr(lang, "Nội dung", "Message")) } } }
-                tbody { @for m in &messages { tr {
-                    td { (lang.time(&m.created_at)) }
-                    td { (if m.channel == "sms" { "SMS" } else { "E-mail" }) }
-                    td { @if !m.subject.is_empty() && m.channel != "sms" { strong { (m.subject) } ": " } (m.body) }
-                } } }
-            }
+            (crate::ui::Table {
+                id: "messages",
+                caption: None,
+                columns: vec![Column::sortable(tr(lang, "Thời gian", "Time")), Column::sortable(tr(lang, "Kênh", "Channel")), Column::plain(tr(lang, "Nội dung", "Message"))],
+                rows: messages.iter().map(|m| Row {
+                    cells: vec![
+                        html! { (lang.time(&m.created_at)) },
+                        html! { (if m.channel == "sms" { "SMS" } else { "E-mail" }) },
+                        html! { @if !m.subject.is_empty() && m.channel != "sms" { strong { (m.subject) } ": " } (m.body) },
+                    ],
+                    keys: vec![m.created_at.clone(), m.channel.clone(), String::new()],
+                }).collect(),
+                path: "/account",
+                keep: crate::ui::keep_params(&all, "msg."),
+                prefix: "msg.",
+                page_size: 10,
+            }.render(lang, &crate::ui::TableQuery::from_query(&all, "msg.")))
         }
         @if account.level >= 2 {
             h2 { (t("child.title")) }

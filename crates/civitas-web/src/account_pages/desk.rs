@@ -54,7 +54,7 @@ pub(super) async fn render_officer_account(
     let body = html! {
         h1 { (t("officer.accounts")) }
         (error_summary(lang, &all_errors))
-        @if let Some(n) = notice { div class="notice" role="status" { (n) } }
+        @if let Some(n) = notice { (crate::ui::banner(crate::ui::Tone::Success, Some("notice"), None, html! { p { (n) } })) }
         form method="get" action="/officer/accounts" role="search" {
             (inputs(&[field("pid", t("pid"), "text", "off", pid)], &all_errors))
             button type="submit" { (t("search.submit")) }

@@ -61,18 +61,7 @@ fn inputs(fields: &[Field], errors: &[(&str, &str)]) -> Markup {
     html! {
         @for f in fields {
             @let error = errors.iter().find(|(n, _)| *n == f.name).map(|(_, m)| *m);
-            @let described = [f.hint.map(|_| format!("{}-hint", f.name)), error.map(|_| format!("{}-error", f.name))]
-                .into_iter().flatten().collect::<Vec<_>>().join(" ");
-            div class=(if error.is_some() { "field error" } else { "field" }) {
-                label for=(f.name) { (f.label) }
-                @if let Some(h) = f.hint { p class="hint" id=(format!("{}-hint", f.name)) { (h) } }
-                @if let Some(m) = error { p class="error-message" id=(format!("{}-error", f.name)) { (m) } }
-                @if described.is_empty() {
-                    input type=(f.kind) id=(f.name) name=(f.name) value=(f.value) autocomplete=(f.autocomplete);
-                } @else {
-                    input type=(f.kind) id=(f.name) name=(f.name) value=(f.value) autocomplete=(f.autocomplete) aria-describedby=(described);
-                }
-            }
+            (crate::ui::TextInput::new(f.name, f.label, f.value).kind(f.kind).autocomplete(f.autocomplete).hint(f.hint).error(error).render())
         }
     }
 }

@@ -18,11 +18,7 @@ pub(super) async fn catalogue_page(
         (citizen_nav(lang))
         h1 { (title) }
         form method="get" action="/services" role="search" {
-            div class="field" {
-                label for="q" { (tr(lang, "Tìm thủ tục", "Find a procedure")) }
-                p class="hint" id="q-hint" { (tr(lang, "Có thể gõ không dấu, ví dụ: thuong tru", "Diacritics optional, e.g. residence")) }
-                input type="search" id="q" name="q" value=(query) aria-describedby="q-hint";
-            }
+            (crate::ui::TextInput::new("q", tr(lang, "Tìm thủ tục", "Find a procedure"), &query).kind("search").hint(Some(tr(lang, "Có thể gõ không dấu, ví dụ: thuong tru", "Diacritics optional, e.g. residence"))).render())
             button type="submit" { (tr(lang, "Tìm", "Search")) }
         }
         @if found.is_empty() { p { (tr(lang, "Không có thủ tục phù hợp. Thử từ khác, không cần dấu (ví dụ “khai sinh”), hoặc ", "No matching procedure. Try another word (e.g. “birth”), or ")) a href="/services" { (tr(lang, "xem tất cả thủ tục", "see every procedure")) } "." } }
@@ -68,7 +64,7 @@ pub(super) async fn procedure_page(
                 }
             }
         }
-        p { a class="button" href=(format!("/services/{}/apply", p.code)) { (tr(lang, "Nộp hồ sơ trực tuyến", "Apply online")) } }
+        p { (crate::ui::button_link(&format!("/services/{}/apply", p.code), tr(lang, "Nộp hồ sơ trực tuyến", "Apply online"))) }
     };
     html_page(&state, &headers, lang, StatusCode::OK, name(lang, p), &format!("/services/{code}"), None, body)
 }
@@ -78,42 +74,64 @@ pub(super) async fn procedure_page(
 pub(super) struct ApplyForm {
     fields: BTreeMap<String, String>,
     components: BTreeMap<String, String>,
+    /// The province chosen for a commune field whose name was not understood (shown again).
+    provinces: BTreeMap<String, String>,
 }
 
 pub(super) fn field_input(
     lang: Lang,
     f: &civitas_services::catalogue::Field,
     value: &str,
+    province: Option<&str>,
     error: Option<&str>,
 ) -> Markup {
     let id = format!("f-{}", f.name);
     let label = if lang == Lang::En { &f.label_en } else { &f.label_vi };
-    html! {
-        div class=(if error.is_some() { "field error" } else { "field" }) {
-            label for=(match f.kind {
-                FieldKind::Date => format!("{id}-day"),
-                FieldKind::Commune => format!("{id}-name"),
-                _ => id.clone(),
-            }) { (label) @if !f.required { " " (tr(lang, "(không bắt buộc)", "(optional)")) } }
-            @if let Some(e) = error { p class="error-message" id=(format!("{id}-error")) { (e) } }
-            @match f.kind {
-                FieldKind::Select => {
-                    select id=(id) name=(format!("field.{}", f.name)) {
-                        option value="" { "—" }
-                        @for o in &f.options { option value=(o) selected[o == value] { (option_text(lang, o)) } }
-                    }
+    let label_for = match f.kind {
+        FieldKind::Date => format!("{id}-day"),
+        FieldKind::Commune => format!("{id}-name"),
+        _ => id.clone(),
+    };
+    let hint = match f.kind {
+        FieldKind::Date => Some(tr(
+            lang,
+            "Ví dụ: 15 3 1990, hoặc gõ cả ngày 15/03/1990",
+            "For example 15 3 1990, or type 15/03/1990 whole",
+        )),
+        FieldKind::Commune => Some(tr(
+            lang,
+            "Chọn tỉnh/thành phố rồi gõ tên xã/phường (có thể không dấu, cả tên trước 07/2025)",
+            "Choose the province, then type the commune's name (diacritics optional; pre-July-2025 names work too)",
+        )),
+        _ => None,
+    };
+    let described = crate::ui::described_by(&id, hint.is_some(), error.is_some());
+    let control = html! {
+        @match f.kind {
+            FieldKind::Select => {
+                select id=(id) name=(format!("field.{}", f.name)) aria-describedby=[described] {
+                    option value="" { "—" }
+                    @for o in &f.options { option value=(o) selected[o == value] { (option_text(lang, o)) } }
                 }
-                FieldKind::Date => { (date_inputs(lang, &id, &f.name, value)) }
-                FieldKind::Commune => { (commune_inputs(lang, &id, &f.name, value)) }
-                _ => { input type="text" id=(id) name=(format!("field.{}", f.name)) value=(value); }
             }
+            FieldKind::Date => { (date_inputs(lang, &id, &f.name, value)) }
+            FieldKind::Commune => { (commune_inputs(lang, &id, &f.name, value, province)) }
+            _ => { input type="text" id=(id) name=(format!("field.{}", f.name)) value=(value) aria-describedby=[described] aria-invalid=[error.map(|_| "true")]; }
         }
-    }
+    };
+    crate::ui::field(
+        &id,
+        &label_for,
+        html! { (label) @if !f.required { " " (tr(lang, "(không bắt buộc)", "(optional)")) } },
+        hint,
+        error,
+        control,
+    )
 }
 
 /// Where the citizen is in applying: "Bước 2/3 · Kiểm tra và nộp".
 pub(super) fn step(lang: Lang, n: u8, what: &str) -> Markup {
-    html! { p class="step" id="step" { (tr(lang, "Bước", "Step")) " " (n) "/3 · " (what) } }
+    crate::ui::step(lang, n, 3, what)
 }
 
 /// A date as three fields, day / month / year (the order of Vietnamese forms); a whole date
@@ -146,10 +164,10 @@ fn date_inputs(lang: Lang, id: &str, name: &str, value: &str) -> Markup {
 /// to tell apart communes of one name) and the commune's name typed as people write it (with
 /// or without diacritics); the province's communes are offered as suggestions once it is
 /// known. `value` is the commune's code once understood, else what was typed.
-fn commune_inputs(lang: Lang, id: &str, name: &str, value: &str) -> Markup {
+fn commune_inputs(lang: Lang, id: &str, name: &str, value: &str, chosen: Option<&str>) -> Markup {
     let units = civitas_core::AdminUnits::get();
     let known = units.commune(value.trim());
-    let province = known.map(|c| c.province_code.as_str());
+    let province = known.map(|c| c.province_code.as_str()).or(chosen.filter(|p| units.province(p).is_some()));
     let shown = known.map(|c| c.name.as_str()).unwrap_or(value);
     html! {
         div class="commune-input" id=(id) role="group" {
@@ -162,12 +180,15 @@ fn commune_inputs(lang: Lang, id: &str, name: &str, value: &str) -> Markup {
             }
             div class="date-part" {
                 label for=(format!("{id}-name")) { (tr(lang, "Xã/phường", "Commune or ward")) }
+                // Without JavaScript: the province's communes as suggestions once it is known; with
+                // it, the type-ahead over today's and pre-2025 names (civitas.js).
                 @if let Some(p) = province {
                     input type="text" id=(format!("{id}-name")) name=(format!("field.{name}")) value=(shown)
-                        list=(format!("{id}-list")) autocomplete="off";
+                        list=(format!("{id}-list")) autocomplete="off" data-commune="1" data-province=(format!("{id}-province"));
                     datalist id=(format!("{id}-list")) { @for c in units.communes_of(p) { option value=(c.name) {} } }
                 } @else {
-                    input type="text" id=(format!("{id}-name")) name=(format!("field.{name}")) value=(shown) autocomplete="off";
+                    input type="text" id=(format!("{id}-name")) name=(format!("field.{name}")) value=(shown) autocomplete="off"
+                        data-commune="1" data-province=(format!("{id}-province"));
                 }
             }
         }
@@ -190,12 +211,24 @@ pub(super) fn commune_text(code: &str) -> String {
 /// with the commune's code when exactly one commune answers to it — by its 2025 name, or by
 /// its pre-2025 name when that commune went whole into one of today's; otherwise the text
 /// stays and the procedure's validation says the commune is unknown.
-pub(super) fn compose_communes(p: &Procedure, fields: &mut BTreeMap<String, String>, prefix: &str) {
+///
+/// Returns the province chosen for each commune left as typed, so the form shows it again.
+pub(super) fn compose_communes(
+    p: &Procedure,
+    fields: &mut BTreeMap<String, String>,
+    prefix: &str,
+) -> BTreeMap<String, String> {
     let units = civitas_core::AdminUnits::get();
+    let mut unresolved = BTreeMap::new();
     for f in p.fields.iter().filter(|f| f.kind == FieldKind::Commune) {
         let province = fields.remove(&format!("{prefix}{}.province", f.name)).filter(|p| !p.trim().is_empty());
         let key = format!("{prefix}{}", f.name);
-        let Some(typed) = fields.get(&key).filter(|v| !v.trim().is_empty()) else { continue };
+        let Some(typed) = fields.get(&key).filter(|v| !v.trim().is_empty()) else {
+            if let Some(province) = province {
+                unresolved.insert(f.name.clone(), province);
+            }
+            continue;
+        };
         let code = match units.resolve_commune(typed, province.as_deref()) {
             Ok(commune) => Some(commune.code.clone()),
             // Not a 2025 name: a commune as it was named before the 2025 merger, when it went
@@ -206,10 +239,17 @@ pub(super) fn compose_communes(p: &Procedure, fields: &mut BTreeMap<String, Stri
             },
             Err(_) => None,
         };
-        if let Some(code) = code {
-            fields.insert(key, code);
+        match (code, province) {
+            (Some(code), _) => {
+                fields.insert(key, code);
+            }
+            (None, Some(province)) => {
+                unresolved.insert(f.name.clone(), province);
+            }
+            (None, None) => {}
         }
     }
+    unresolved
 }
 
 /// The date of a day / month / year trio as stored (`YYYY-MM-DD`), or what was typed when it
@@ -242,6 +282,48 @@ pub(super) fn option_text(lang: Lang, o: &str) -> String {
         other => return other.to_owned(),
     };
     t.to_owned()
+}
+
+/// Why a typed commune was not understood, in the citizen's terms: a pre-2025 name that was
+/// split between several of today's communes is answered with their names; several communes
+/// of one name with their provinces; else the general hint.
+pub(super) fn commune_problem_text(lang: Lang, typed: &str) -> String {
+    let units = civitas_core::AdminUnits::get();
+    let named = |cs: &[&civitas_core::units::Commune]| {
+        cs.iter()
+            .map(|c| match units.province(&c.province_code) {
+                Some(p) => format!("{} ({})", c.name, p.name),
+                None => c.name.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let now = units.communes_from_old_name(typed, None);
+    if now.len() > 1 && units.resolve_commune(typed, None).is_err_and(|c| c.is_empty()) {
+        return match lang {
+            Lang::Vi => format!(
+                "“{}” là tên trước 07/2025; nay thuộc {} xã/phường: {}. Chọn xã/phường nơi có địa chỉ của bạn.",
+                typed.trim(),
+                now.len(),
+                named(&now)
+            ),
+            Lang::En => format!(
+                "“{}” is a name from before July 2025, now part of {} communes: {}. Choose the one your address is in.",
+                typed.trim(),
+                now.len(),
+                named(&now)
+            ),
+        };
+    }
+    if let Err(several) = units.resolve_commune(typed, None)
+        && (2..=6).contains(&several.len())
+    {
+        return match lang {
+            Lang::Vi => format!("Có nhiều xã/phường tên này: {}. Chọn tỉnh/thành phố trước.", named(&several)),
+            Lang::En => format!("Several communes have this name: {}. Choose the province first.", named(&several)),
+        };
+    }
+    form_problem_text(lang, civitas_services::catalogue::FieldProblem::UnknownCommune).to_owned()
 }
 
 pub(super) fn form_problem_text(lang: Lang, problem: civitas_services::catalogue::FieldProblem) -> &'static str {
@@ -298,6 +380,7 @@ pub(super) fn render_apply(
     form: &ApplyForm,
     errors: &[(String, String)],
     stored: &[documents::Document],
+    notice: Option<Markup>,
 ) -> Response {
     let (csrf, _) = csrf_of(state, headers);
     let summary: Vec<(&str, &str)> = errors.iter().map(|(f, m)| (f.as_str(), m.as_str())).collect();
@@ -306,13 +389,14 @@ pub(super) fn render_apply(
         (step(lang, 1, tr(lang, "Điền tờ khai và giấy tờ", "Fill in the form and documents")))
         h1 { (name(lang, p)) }
         (error_summary(lang, &summary))
+        @if let Some(n) = notice { (n) }
         (applicant)
         form method="post" action=(format!("/services/{}/apply", p.code)) enctype="multipart/form-data" novalidate {
             input type="hidden" name="csrf" value=(csrf);
             h2 { (tr(lang, "Tờ khai", "The form")) }
             @for f in &p.fields {
                 @let error = errors.iter().find(|(n, _)| *n == format!("f-{}", f.name)).map(|(_, m)| m.as_str());
-                (field_input(lang, f, form.fields.get(&f.name).map(String::as_str).unwrap_or_default(), error))
+                (field_input(lang, f, form.fields.get(&f.name).map(String::as_str).unwrap_or_default(), form.provinces.get(&f.name).map(String::as_str), error))
             }
             @let files: Vec<_> = p.components.iter().filter(|c| c.needs_file()).collect();
             @if !files.is_empty() { h2 { (tr(lang, "Giấy tờ", "Documents")) } }
@@ -320,21 +404,29 @@ pub(super) fn render_apply(
                 @let id = format!("c-{}", c.code);
                 @let error = errors.iter().find(|(n, _)| *n == id).map(|(_, m)| m.as_str());
                 @let chosen = form.components.get(&c.code).cloned().unwrap_or_default();
-                div class=(if error.is_some() { "field error" } else { "field" }) {
-                    label for=(id) { (if lang == Lang::En { &c.name_en } else { &c.name_vi }) @if !c.required { " " (tr(lang, "(không bắt buộc)", "(optional)")) } }
-                    p class="hint" id=(format!("{id}-hint")) { (tr(lang, "PDF, JPEG hoặc PNG, tối đa 10 MB; hoặc chọn giấy tờ trong kho dữ liệu bên dưới.", "PDF, JPEG or PNG, at most 10 MB; or pick one from your store below.")) }
-                    @if let Some(e) = error { p class="error-message" id=(format!("{id}-error")) { (e) } }
-                    input type="file" id=(id) name=(format!("file.{}", c.code)) accept=".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png" aria-describedby=(format!("{id}-hint"));
-                    @if !stored.is_empty() {
-                        label for=(format!("{id}-store")) { (tr(lang, "Hoặc dùng giấy tờ đã có", "Or use a document you have")) }
-                        select id=(format!("{id}-store")) name=(format!("doc.{}", c.code)) {
-                            option value="" { "—" }
-                            @for d in stored { option value=(d.id) selected[d.id == chosen] { (d.name) } }
+                (crate::ui::field(
+                    &id,
+                    &id,
+                    html! { (if lang == Lang::En { &c.name_en } else { &c.name_vi }) @if !c.required { " " (tr(lang, "(không bắt buộc)", "(optional)")) } },
+                    Some(tr(lang, "PDF, JPEG hoặc PNG, tối đa 10 MB; hoặc chọn giấy tờ trong kho dữ liệu bên dưới.", "PDF, JPEG or PNG, at most 10 MB; or pick one from your store below.")),
+                    error,
+                    html! {
+                        input type="file" id=(id) name=(format!("file.{}", c.code)) accept=".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"
+                            aria-describedby=(crate::ui::described_by(&id, true, error.is_some()).unwrap_or_default());
+                        @if !stored.is_empty() {
+                            label for=(format!("{id}-store")) { (tr(lang, "Hoặc dùng giấy tờ đã có", "Or use a document you have")) }
+                            select id=(format!("{id}-store")) name=(format!("doc.{}", c.code)) {
+                                option value="" { "—" }
+                                @for d in stored { option value=(d.id) selected[d.id == chosen] { (d.name) } }
+                            }
                         }
-                    }
-                }
+                    },
+                ))
             }
-            button type="submit" { (tr(lang, "Tiếp tục", "Continue")) }
+            div class="actions" {
+                (crate::ui::button(crate::ui::ButtonKind::Primary, tr(lang, "Tiếp tục", "Continue"), None))
+                (crate::ui::button(crate::ui::ButtonKind::Secondary, tr(lang, "Lưu nháp", "Save as draft"), Some(("draft", "1"))))
+            }
         }
     };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
@@ -354,16 +446,33 @@ pub(super) async fn apply_page(
     };
     let (_, applicant) = page_try!(applicant_box(&state, lang, &pid).await);
     let stored = documents::list(&state.db, &pid).await.unwrap_or_default();
-    render_apply(
-        &state,
-        &headers,
-        lang,
-        p,
-        applicant,
-        &ApplyForm { fields: BTreeMap::new(), components: BTreeMap::new() },
-        &[],
-        &stored,
-    )
+    // A saved draft is taken up where it was left.
+    let (form, notice) = match civitas_services::drafts::load(&state.db, &pid, &p.code).await {
+        Ok(Some(saved)) => {
+            let notice = crate::ui::banner(
+                crate::ui::Tone::Info,
+                Some("draft-notice"),
+                None,
+                html! { p { (tr(lang, "Đây là bản nháp bạn đã lưu lúc ", "This is the draft you saved at ")) (lang.time(&saved.saved_at)) "." } },
+            );
+            (
+                ApplyForm {
+                    fields: saved.draft.fields,
+                    components: saved.draft.components,
+                    provinces: BTreeMap::new(),
+                },
+                Some(notice),
+            )
+        }
+        Ok(None) => {
+            (ApplyForm { fields: BTreeMap::new(), components: BTreeMap::new(), provinces: BTreeMap::new() }, None)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "a draft could not be read; the form opens empty");
+            (ApplyForm { fields: BTreeMap::new(), components: BTreeMap::new(), provinces: BTreeMap::new() }, None)
+        }
+    };
+    render_apply(&state, &headers, lang, p, applicant, &form, &[], &stored, notice)
 }
 
 /// Why a multipart form was not read.
@@ -411,6 +520,11 @@ pub(super) async fn read_multipart(
                 }
             }
             (Some(_), _) => {}
+            // "No document chosen from the store" never hides a file uploaded for the same
+            // component (the file field comes first in the form).
+            (None, _) if name.starts_with("doc.") && bytes.is_empty() => {
+                text.entry(name).or_default();
+            }
             (None, _) => {
                 text.insert(name, String::from_utf8_lossy(&bytes).into_owned());
             }
@@ -436,8 +550,8 @@ pub(super) fn split_form(p: &Procedure, text: &BTreeMap<String, String>) -> Appl
         }
     }
     compose_dates(p, &mut fields, "");
-    compose_communes(p, &mut fields, "");
-    ApplyForm { fields, components }
+    let provinces = compose_communes(p, &mut fields, "");
+    ApplyForm { fields, components, provinces }
 }
 
 /// Replaces the day / month / year parts of each date field of `p` in `fields` (keys
@@ -476,11 +590,47 @@ pub(super) async fn apply(
     // Back from the check page: the form again, with every answer and chosen document kept.
     if text.contains_key("back") {
         let stored = documents::list(&state.db, &pid).await.unwrap_or_default();
-        return render_apply(&state, &headers, lang, p, applicant, &form, &errors, &stored);
+        return render_apply(&state, &headers, lang, p, applicant, &form, &errors, &stored, None);
+    }
+    // Save as draft: kept as typed, valid or not, to be finished later (on any device).
+    if text.contains_key("draft") {
+        let stored = documents::list(&state.db, &pid).await.unwrap_or_default();
+        let draft =
+            civitas_services::drafts::Draft { fields: form.fields.clone(), components: form.components.clone() };
+        let notice = match civitas_services::drafts::save(&state.db, &pid, &p.code, &draft, crate::now()).await {
+            Ok(at) => crate::ui::banner(
+                crate::ui::Tone::Success,
+                Some("draft-notice"),
+                None,
+                html! {
+                    p { (tr(lang, "Đã lưu nháp lúc ", "Draft saved at ")) (lang.time(&at)) ". "
+                        (tr(lang, "Bạn có thể quay lại hoàn thành sau; bản nháp có trong ", "You can come back and finish it later; it is listed in "))
+                        a href="/my/dossiers" { (tr(lang, "Hồ sơ của tôi", "My dossiers")) } "." }
+                },
+            ),
+            Err(civitas_services::drafts::DraftError::TooLarge) => crate::ui::banner(
+                crate::ui::Tone::Danger,
+                Some("draft-notice"),
+                None,
+                html! {
+                    p { (tr(lang, "Không lưu được nháp: nội dung quá dài (tối đa 64 KB).", "The draft was not saved: it is too long (at most 64 KB).")) }
+                },
+            ),
+            Err(civitas_services::drafts::DraftError::Store(e)) => {
+                return problem_page(&state, &headers, lang, crate::problem::internal(&e));
+            }
+        };
+        return render_apply(&state, &headers, lang, p, applicant, &form, &errors, &stored, Some(notice));
     }
     if let Err(es) = p.check_fields(&form.fields) {
         for e in es {
-            errors.push((format!("f-{}", e.field), form_problem_text(lang, e.problem).to_owned()));
+            let text = match e.problem {
+                civitas_services::catalogue::FieldProblem::UnknownCommune => {
+                    commune_problem_text(lang, form.fields.get(&e.field).map(String::as_str).unwrap_or_default())
+                }
+                other => form_problem_text(lang, other).to_owned(),
+            };
+            errors.push((format!("f-{}", e.field), text));
         }
     }
     // The same checks as the API (documents owned, required ones present, the unit); the form's
@@ -508,7 +658,7 @@ pub(super) async fn apply(
     }
     let stored = documents::list(&state.db, &pid).await.unwrap_or_default();
     if !errors.is_empty() {
-        return render_apply(&state, &headers, lang, p, applicant, &form, &errors, &stored);
+        return render_apply(&state, &headers, lang, p, applicant, &form, &errors, &stored, None);
     }
     // Check your answers.
     let (csrf, _) = csrf_of(&state, &headers);
@@ -598,7 +748,13 @@ pub(super) async fn submit(
         Err(problem) => return problem_page(&state, &headers, lang, problem),
     };
     match state.intake.submit(prepared.new, text.get("idempotency_key").map(String::as_str), &pid, crate::now()).await {
-        Ok(d) => Redirect::to(&format!("/my/dossiers/{}?submitted=1", d.code)).into_response(),
+        Ok(d) => {
+            // The draft has become a dossier.
+            if let Err(e) = civitas_services::drafts::delete(&state.db, &pid, &p.code).await {
+                tracing::warn!(error = %e, "a submitted dossier's draft could not be deleted");
+            }
+            Redirect::to(&format!("/my/dossiers/{}?submitted=1", d.code)).into_response()
+        }
         Err(e) => problem_page(&state, &headers, lang, e.into()),
     }
 }

@@ -5,30 +5,65 @@ use super::*;
 
 // ----- my dossiers -----
 
-pub(super) async fn my_dossiers(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQ>) -> Response {
+pub(super) async fn my_dossiers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LangQ>,
+    Query(all): Query<std::collections::HashMap<String, String>>,
+) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
     let pid = page_try!(citizen(&state, &headers).await);
     let list = match dossiers::of_applicant(&state.db, &pid, 200).await {
         Ok(l) => l,
         Err(e) => return problem_page(&state, &headers, lang, crate::problem::internal(&e)),
     };
+    let drafts = civitas_services::drafts::of_person(&state.db, &pid).await.unwrap_or_default();
     let title = tr(lang, "Hồ sơ của tôi", "My dossiers");
     let body = html! {
         (citizen_nav(lang))
         h1 { (title) }
-        @if list.is_empty() { p { (tr(lang, "Bạn chưa nộp hồ sơ nào. ", "You have not submitted any dossier. ")) a href="/services" { (tr(lang, "Chọn dịch vụ công để nộp hồ sơ trực tuyến", "Choose a public service to apply online")) } "." } }
-        @else {
-            table {
-                tr { th scope="col" { (tr(lang, "Mã hồ sơ", "Code")) } th scope="col" { (tr(lang, "Thủ tục", "Procedure")) } th scope="col" { (tr(lang, "Trạng thái", "Status")) } th scope="col" { (tr(lang, "Ngày hẹn", "Due")) } }
-                @for d in &list {
-                    tr {
-                        td { a href=(format!("/my/dossiers/{}", d.code)) { (d.code) } }
-                        td { (state.catalogue.get(&d.procedure_code).map(|p| name(lang, p).to_owned()).unwrap_or(d.procedure_code.clone())) }
-                        td { (state_text(lang, d.state)) }
-                        td { (lang.day(&d.appointment_on)) }
+        @if !drafts.is_empty() {
+            h2 { (tr(lang, "Bản nháp chưa nộp", "Drafts not yet submitted")) }
+            ul id="drafts" {
+                @for d in &drafts {
+                    li {
+                        a href=(format!("/services/{}/apply", d.procedure_code)) {
+                            (state.catalogue.get(&d.procedure_code).map(|p| name(lang, p).to_owned()).unwrap_or(d.procedure_code.clone()))
+                        }
+                        " — " (tr(lang, "lưu lúc", "saved")) " " (lang.time(&d.saved_at))
                     }
                 }
             }
+            h2 { (tr(lang, "Hồ sơ đã nộp", "Submitted dossiers")) }
+        }
+        @if list.is_empty() { p { (tr(lang, "Bạn chưa nộp hồ sơ nào. ", "You have not submitted any dossier. ")) a href="/services" { (tr(lang, "Chọn dịch vụ công để nộp hồ sơ trực tuyến", "Choose a public service to apply online")) } "." } }
+        @else {
+            (crate::ui::Table {
+                id: "dossiers",
+                caption: None,
+                columns: vec![
+                    crate::ui::Column::sortable(tr(lang, "Mã hồ sơ", "Code")),
+                    crate::ui::Column::sortable(tr(lang, "Thủ tục", "Procedure")),
+                    crate::ui::Column::sortable(tr(lang, "Trạng thái", "Status")),
+                    crate::ui::Column::sortable(tr(lang, "Ngày hẹn", "Due")),
+                ],
+                rows: list.iter().map(|d| {
+                    let procedure = state.catalogue.get(&d.procedure_code).map(|p| name(lang, p).to_owned()).unwrap_or(d.procedure_code.clone());
+                    crate::ui::Row {
+                        keys: vec![d.code.clone(), civitas_core::text::fold(&procedure), state_text(lang, d.state).to_owned(), d.appointment_on.clone()],
+                        cells: vec![
+                            html! { a href=(format!("/my/dossiers/{}", d.code)) { (d.code) } },
+                            html! { (procedure) },
+                            state_tag(lang, d.state),
+                            html! { (lang.day(&d.appointment_on)) },
+                        ],
+                    }
+                }).collect(),
+                path: "/my/dossiers",
+                keep: crate::ui::keep_params(&all, ""),
+                prefix: "",
+                page_size: 20,
+            }.render(lang, &crate::ui::TableQuery::from_query(&all, "")))
         }
     };
     html_page(&state, &headers, lang, StatusCode::OK, title, "/my/dossiers", None, body)
@@ -54,15 +89,18 @@ pub(super) fn follow_ups(lang: Lang, subs: &[civitas_services::followups::SubDos
 }
 
 pub(super) fn timeline(lang: Lang, steps: &[dossiers::StepRecord], show_actor: bool) -> Markup {
+    let events: Vec<crate::ui::Event> = steps
+        .iter()
+        .map(|s| crate::ui::Event {
+            when: lang.time(&s.at),
+            what: action_text(lang, &s.action),
+            who: show_actor.then(|| s.actor.clone()),
+            note: s.note.clone(),
+        })
+        .collect();
     html! {
         h2 { (tr(lang, "Quá trình xử lý", "Timeline")) }
-        ol class="timeline" {
-            @for s in steps {
-                li { (lang.time(&s.at)) " — " strong { (action_text(lang, &s.action)) }
-                    @if show_actor { " (" (s.actor) ")" }
-                    @if let Some(n) = &s.note { ": " (n) } }
-            }
-        }
+        (crate::ui::timeline("timeline", &events))
     }
 }
 
@@ -85,19 +123,26 @@ fn due_in(state: &AppState, lang: Lang, d: &Dossier) -> String {
 }
 
 pub(super) fn facts(state: &AppState, lang: Lang, d: &Dossier) -> Markup {
-    html! {
-        dl class="facts" {
-            dt { (tr(lang, "Mã hồ sơ", "Dossier code")) } dd id="dossier-code" { (d.code) }
-            dt { (tr(lang, "Thủ tục", "Procedure")) } dd { (state.catalogue.get(&d.procedure_code).map(|p| name(lang, p).to_owned()).unwrap_or(d.procedure_code.clone())) }
-            dt { (tr(lang, "Người nộp", "Applicant")) } dd { (d.applicant_name) }
-            dt { (tr(lang, "Trạng thái", "Status")) } dd id="dossier-state" { (state_text(lang, d.state)) }
-            dt { (tr(lang, "Ngày tiếp nhận", "Received")) } dd { (lang.day(&d.received_on)) }
-            dt { (tr(lang, "Ngày hẹn trả", "Due")) }
-            dd { span id="dossier-due" { (lang.day(&d.appointment_on)) } (due_in(state, lang, d)) }
-            @if let Some(a) = &d.apology_on { dt { (tr(lang, "Ngày hẹn mới (thư xin lỗi)", "New date (apology)")) } dd { (lang.day(a)) } }
-            @if let Some(s) = &d.supplement_due_on { dt { (tr(lang, "Hạn bổ sung", "Supplement due")) } dd { (lang.day(s)) } }
-        }
+    let procedure =
+        state.catalogue.get(&d.procedure_code).map(|p| name(lang, p).to_owned()).unwrap_or(d.procedure_code.clone());
+    let mut rows = vec![
+        (tr(lang, "Mã hồ sơ", "Dossier code"), html! { span id="dossier-code" { (d.code) } }),
+        (tr(lang, "Thủ tục", "Procedure"), html! { (procedure) }),
+        (tr(lang, "Người nộp", "Applicant"), html! { (d.applicant_name) }),
+        (tr(lang, "Trạng thái", "Status"), html! { span id="dossier-state" { (state_tag(lang, d.state)) } }),
+        (tr(lang, "Ngày tiếp nhận", "Received"), html! { (lang.day(&d.received_on)) }),
+        (
+            tr(lang, "Ngày hẹn trả", "Due"),
+            html! { span id="dossier-due" { (lang.day(&d.appointment_on)) } (due_in(state, lang, d)) },
+        ),
+    ];
+    if let Some(a) = &d.apology_on {
+        rows.push((tr(lang, "Ngày hẹn mới (thư xin lỗi)", "New date (apology)"), html! { (lang.day(a)) }));
     }
+    if let Some(s) = &d.supplement_due_on {
+        rows.push((tr(lang, "Hạn bổ sung", "Supplement due"), html! { (lang.day(s)) }));
+    }
+    crate::ui::summary_list(&rows)
 }
 
 pub(super) async fn own_dossier(
@@ -135,10 +180,10 @@ pub(super) async fn my_dossier(
         (citizen_nav(lang))
         @if q.submitted.is_some() {
             (super::apply::step(lang, 3, tr(lang, "Đã nộp", "Submitted")))
-            div class="confirmation" role="status" {
+            (crate::ui::banner(crate::ui::Tone::Success, Some("submitted"), None, html! {
                 h1 { (tr(lang, "Đã nộp hồ sơ", "Dossier submitted")) }
                 p { (tr(lang, "Mã hồ sơ của bạn", "Your dossier code")) ": " strong id="new-code" { (d.code) } }
-            }
+            }))
         } @else { h1 { (title) " " (d.code) } }
         (facts(&state, lang, &d))
         p { a href=(format!("/my/dossiers/{}/receipt.pdf", d.code)) { (tr(lang, "Giấy tiếp nhận và hẹn trả kết quả (PDF)", "Receipt and appointment slip (PDF)")) } }
@@ -148,12 +193,12 @@ pub(super) async fn my_dossier(
             form method="post" action=(format!("/my/dossiers/{}/supplement", d.code)) enctype="multipart/form-data" {
                 input type="hidden" name="csrf" value=(csrf);
                 @for c in p.components.iter().filter(|c| c.needs_file()) {
-                    div class="field" {
-                        label for=(format!("s-{}", c.code)) { (if lang == Lang::En { &c.name_en } else { &c.name_vi }) }
-                        input type="file" id=(format!("s-{}", c.code)) name=(format!("file.{}", c.code));
-                    }
+                    @let id = format!("s-{}", c.code);
+                    (crate::ui::field(&id, &id, html! { (if lang == Lang::En { &c.name_en } else { &c.name_vi }) }, None, None, html! {
+                        input type="file" id=(id) name=(format!("file.{}", c.code));
+                    }))
                 }
-                div class="field" { label for="s-note" { (tr(lang, "Ghi chú", "Note")) } input type="text" id="s-note" name="note"; }
+                (crate::ui::TextInput::new("s-note", tr(lang, "Ghi chú", "Note"), "").name("note").render())
                 button type="submit" { (tr(lang, "Gửi bổ sung", "Send")) }
             }
         }
@@ -164,7 +209,7 @@ pub(super) async fn my_dossier(
                 fieldset {
                     legend { (tr(lang, "Chọn một", "Choose one")) }
                     @for (v, vi, en) in [("very_satisfied", "Rất hài lòng", "Very satisfied"), ("satisfied", "Hài lòng", "Satisfied"), ("not_satisfied", "Không hài lòng", "Not satisfied")] {
-                        div { input type="radio" id=(format!("r-{v}")) name="rating" value=(v); label for=(format!("r-{v}")) { (tr(lang, vi, en)) } }
+                        div class="checkbox" { input type="radio" id=(format!("r-{v}")) name="rating" value=(v); label for=(format!("r-{v}")) { (tr(lang, vi, en)) } }
                     }
                 }
                 button type="submit" { (tr(lang, "Gửi đánh giá", "Send rating")) }
@@ -452,8 +497,8 @@ pub(super) async fn status_page(
         h1 { (title) }
         (error_summary(lang, &errors))
         form method="get" action="/status" {
-            div class="field" { label for="code" { (tr(lang, "Mã hồ sơ", "Dossier code")) } input type="text" id="code" name="code" value=(code); }
-            div class="field" { label for="last4" { (tr(lang, "4 chữ số cuối của số định danh", "Last 4 digits of the ID number")) } input type="text" id="last4" name="last4" value=(last4) inputmode="numeric"; }
+            (crate::ui::TextInput::new("code", tr(lang, "Mã hồ sơ", "Dossier code"), &code).hint(Some(tr(lang, "In trên giấy tiếp nhận, ví dụ H01.1-261130-0001", "Printed on the receipt, e.g. H01.1-261130-0001"))).error(errors.iter().find(|(f, _)| *f == "code").map(|(_, m)| *m)).width("w20").render())
+            (crate::ui::TextInput::new("last4", tr(lang, "4 chữ số cuối của số định danh", "Last 4 digits of the ID number"), &last4).numeric().width("w4").error(errors.iter().find(|(f, _)| *f == "last4").map(|(_, m)| *m)).render())
             button type="submit" { (tr(lang, "Tra cứu", "Look up")) }
         }
         @if let Some(d) = &found {

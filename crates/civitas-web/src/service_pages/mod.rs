@@ -93,6 +93,20 @@ fn state_text(lang: Lang, s: DState) -> &'static str {
     }
 }
 
+/// A dossier's state as a coloured tag: closed well (green), waiting for the citizen (amber),
+/// refused or closed without a result (red), in progress (blue).
+fn state_tag(lang: Lang, s: DState) -> Markup {
+    use crate::ui::Tone;
+    let tone = match s {
+        DState::Received | DState::InProcessing => Tone::Info,
+        DState::SupplementRequested => Tone::Warning,
+        DState::Approved | DState::ResultIssued | DState::Returned => Tone::Success,
+        DState::Refused | DState::RejectedAtReceipt | DState::Lapsed => Tone::Danger,
+        DState::Withdrawn => Tone::Neutral,
+    };
+    crate::ui::tag(tone, state_text(lang, s))
+}
+
 fn action_text(lang: Lang, a: &str) -> String {
     let t = match a {
         "receive" => tr(lang, "Tiếp nhận", "Received"),

@@ -2,6 +2,7 @@
 //! documents, and counter intake from the card QR.
 
 use super::*;
+use crate::ui::{ButtonKind, Column, Row};
 
 // ----- officer -----
 
@@ -24,12 +25,11 @@ pub(super) async fn officer(state: &AppState, headers: &HeaderMap) -> Result<Cal
 }
 
 pub(super) fn officer_nav(lang: Lang, caller: &Caller) -> Markup {
-    html! {
-        nav class="sub" aria-label=(tr(lang, "Một cửa", "One-stop")) {
-            a href="/officer/queue" { (tr(lang, "Hồ sơ cần xử lý", "Work queue")) }
-            @if caller.role() == civitas_identity::Role::OnestopOfficer { " · " a href="/officer/counter" { (tr(lang, "Tiếp nhận tại quầy", "Counter intake")) } }
-        }
+    let mut items = vec![("/officer/queue", tr(lang, "Hồ sơ cần xử lý", "Work queue"))];
+    if caller.role() == civitas_identity::Role::OnestopOfficer {
+        items.push(("/officer/counter", tr(lang, "Tiếp nhận tại quầy", "Counter intake")));
     }
+    crate::ui::sub_nav(tr(lang, "Một cửa", "One-stop"), &items)
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -40,7 +40,12 @@ pub struct QueueQ {
     due: Option<String>,
 }
 
-pub(super) async fn queue_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<QueueQ>) -> Response {
+pub(super) async fn queue_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<QueueQ>,
+    Query(all): Query<std::collections::HashMap<String, String>>,
+) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
     let caller = page_try!(officer(&state, &headers).await);
     let query =
@@ -70,18 +75,31 @@ pub(super) async fn queue_page(State(state): State<AppState>, headers: HeaderMap
         }
         @if items.is_empty() { p { (tr(lang, "Không có hồ sơ nào khớp bộ lọc. Bỏ bớt điều kiện lọc, hoặc tiếp nhận hồ sơ tại ", "No dossier matches the filter. Remove a condition, or receive a dossier at ")) a href="/officer/counter" { (tr(lang, "quầy một cửa", "the one-stop counter")) } "." } }
         @else {
-            table id="queue" {
-                tr { th scope="col" { (tr(lang, "Mã hồ sơ", "Code")) } th scope="col" { (tr(lang, "Thủ tục", "Procedure")) } th scope="col" { (tr(lang, "Người nộp", "Applicant")) } th scope="col" { (tr(lang, "Trạng thái", "Status")) } th scope="col" { (tr(lang, "Ngày hẹn", "Due")) } }
-                @for d in &items {
-                    tr {
-                        td { a href=(format!("/officer/dossiers/{}", d.code)) { (d.code) } }
-                        td { (d.procedure_code) }
-                        td { (d.applicant_name) }
-                        td { (state_text(lang, d.state)) }
-                        td { (lang.day(&d.appointment_on)) @if d.appointment_on < today && d.state != DState::SupplementRequested { " " strong { (tr(lang, "quá hạn", "overdue")) } } }
-                    }
-                }
-            }
+            (crate::ui::Table {
+                id: "queue",
+                caption: None,
+                columns: vec![
+                    Column::sortable(tr(lang, "Mã hồ sơ", "Code")),
+                    Column::sortable(tr(lang, "Thủ tục", "Procedure")),
+                    Column::sortable(tr(lang, "Người nộp", "Applicant")),
+                    Column::sortable(tr(lang, "Trạng thái", "Status")),
+                    Column::sortable(tr(lang, "Ngày hẹn", "Due")),
+                ],
+                rows: items.iter().map(|d| Row {
+                    keys: vec![d.code.clone(), d.procedure_code.clone(), civitas_core::text::fold(&d.applicant_name), state_text(lang, d.state).to_owned(), d.appointment_on.clone()],
+                    cells: vec![
+                        html! { a href=(format!("/officer/dossiers/{}", d.code)) { (d.code) } },
+                        html! { (d.procedure_code) },
+                        html! { (d.applicant_name) },
+                        state_tag(lang, d.state),
+                        html! { (lang.day(&d.appointment_on)) @if d.appointment_on < today && d.state != DState::SupplementRequested { " " (crate::ui::tag(crate::ui::Tone::Danger, tr(lang, "quá hạn", "overdue"))) } },
+                    ],
+                }).collect(),
+                path: "/officer/queue",
+                keep: crate::ui::keep_params(&all, ""),
+                prefix: "",
+                page_size: 25,
+            }.render(lang, &crate::ui::TableQuery::from_query(&all, "")))
         }
     };
     html_page(&state, &headers, lang, StatusCode::OK, title, "/officer/queue", Some(&caller), body)
@@ -162,11 +180,11 @@ pub(super) async fn render_officer_dossier(
         (error_summary(lang, &errors))
         (facts(state, lang, d))
         h2 { (tr(lang, "Thông tin tờ khai", "The form")) }
-        dl class="facts" {
-            @if let Some(fields) = d.data["fields"].as_object() { @for (k, v) in fields { dt { (k) } dd { (v.as_str().unwrap_or_default()) } } }
+        @if let Some(fields) = d.data["fields"].as_object() {
+            (crate::ui::summary_list(&fields.iter().map(|(k, v)| (k.as_str(), html! { (v.as_str().unwrap_or_default()) })).collect::<Vec<_>>()))
         }
         @if let Some(m) = d.data["card_mismatches"].as_array().filter(|m| !m.is_empty()) {
-            p class="error-message" { (tr(lang, "Thông tin trên thẻ khác Cơ sở dữ liệu:", "The card differs from the register:")) " " (m.len()) }
+            (crate::ui::banner(crate::ui::Tone::Warning, None, None, html! { p { (tr(lang, "Thông tin trên thẻ khác Cơ sở dữ liệu:", "The card differs from the register:")) " " (m.len()) } }))
         }
         h2 { (tr(lang, "Giấy tờ", "Documents")) }
         ul {
@@ -182,19 +200,19 @@ pub(super) async fn render_officer_dossier(
             form method="post" action=(format!("/officer/dossiers/{}", d.code)) {
                 input type="hidden" name="csrf" value=(csrf);
                 input type="hidden" name="version" value=(d.version);
-                div class="field" {
-                    label for="note" { (tr(lang, "Nội dung (bắt buộc khi yêu cầu bổ sung, từ chối)", "Note (required to ask for documents or refuse)")) }
-                    input type="text" id="note" name="note";
-                }
+                (crate::ui::TextInput::new("note", tr(lang, "Nội dung (bắt buộc khi yêu cầu bổ sung, từ chối)", "Note (required to ask for documents or refuse)"), "").error(error.as_deref()).render())
                 @if civitas_services::civil::kind_of(&d.procedure_code) == Some(civitas_services::civil::Kind::Birth) && possible.contains(&Action::Approve) {
-                    div class="field" {
+                    div class="checkbox" {
                         input type="checkbox" id="not_duplicate" name="not_duplicate" value="1";
                         label for="not_duplicate" { (tr(lang, "Đã kiểm tra: không trùng với khai sinh đã đăng ký", "Checked: not a duplicate of a registered birth")) }
                     }
                 }
-                @for a in &possible {
-                    @let v = dossiers::name_of(*a);
-                    button type="submit" name="action" value=(v) class=(if matches!(a, Action::Refuse | Action::RejectAtReceipt) { "danger" } else { "" }) { (action_text(lang, &v)) } " "
+                div class="actions" {
+                    @for a in &possible {
+                        @let v = dossiers::name_of(*a);
+                        @let kind = if matches!(a, Action::Refuse | Action::RejectAtReceipt) { ButtonKind::Warning } else if matches!(a, Action::RequestSupplement) { ButtonKind::Secondary } else { ButtonKind::Primary };
+                        (crate::ui::button(kind, &action_text(lang, &v), Some(("action", &v))))
+                    }
                 }
             }
         }
@@ -330,18 +348,21 @@ pub(super) async fn render_counter(
         (error_summary(lang, &summary))
         form method="post" action="/officer/counter" {
             input type="hidden" name="csrf" value=(csrf);
-            div class="field" {
-                label for="card_qr" { (tr(lang, "Nội dung mã QR trên thẻ Căn cước", "Text of the identity card QR")) }
-                p class="hint" id="card_qr-hint" { (tr(lang, "Quét mã QR hoặc dán nội dung.", "Scan the QR code or paste its text.")) }
-                input type="text" id="card_qr" name="card_qr" value=(form.card_qr.clone().unwrap_or_default()) aria-describedby="card_qr-hint";
-            }
+            (crate::ui::TextInput::new("card_qr", tr(lang, "Nội dung mã QR trên thẻ Căn cước", "Text of the identity card QR"), form.card_qr.as_deref().unwrap_or_default())
+                .hint(Some(tr(lang, "Quét mã QR hoặc dán nội dung.", "Scan the QR code or paste its text.")))
+                .error(summary.iter().find(|(f, _)| *f == "card_qr").map(|(_, m)| *m))
+                .autocomplete("off")
+                .render())
             div class="field" {
                 label for="procedure" { (tr(lang, "Thủ tục", "Procedure")) }
                 select id="procedure" name="procedure" { option value="" { "—" } @for p in &state.catalogue.procedures { option value=(p.code) selected[form.procedure.as_deref() == Some(p.code.as_str())] { (p.code) " " (name(lang, p)) } } }
             }
             @if let Some((person, mismatches)) = &checked {
                 h2 { (tr(lang, "Công dân trong Cơ sở dữ liệu", "The person in the register")) }
-                dl class="facts" { dt { (tr(lang, "Họ và tên", "Full name")) } dd id="person-name" { (person.full_name) } dt { (tr(lang, "Số định danh", "ID number")) } dd { (person.pid.as_str()) } }
+                (crate::ui::summary_list(&[
+                    (tr(lang, "Họ và tên", "Full name"), html! { span id="person-name" { (person.full_name) } }),
+                    (tr(lang, "Số định danh", "ID number"), html! { (person.pid.as_str()) }),
+                ]))
                 @if !mismatches.is_empty() {
                     table id="mismatches" {
                         tr { th scope="col" { (tr(lang, "Thông tin", "Field")) } th scope="col" { (tr(lang, "Trên thẻ", "On the card")) } th scope="col" { (tr(lang, "Trong Cơ sở dữ liệu", "In the register")) } }
@@ -351,7 +372,7 @@ pub(super) async fn render_counter(
                 @if let Some(p) = procedure {
                     @for f in &p.fields {
                         @let error = errors.iter().find(|(n, _)| *n == format!("f-{}", f.name)).map(|(_, m)| m.as_str());
-                        (field_input(lang, f, form.rest.get(&format!("field.{}", f.name)).map(String::as_str).unwrap_or_default(), error))
+                        (field_input(lang, f, form.rest.get(&format!("field.{}", f.name)).map(String::as_str).unwrap_or_default(), None, error))
                     }
                     input type="hidden" name="confirm" value="1";
                 }
@@ -394,7 +415,7 @@ pub(super) async fn counter(
     let mut form = form;
     if let Some(p) = procedure {
         super::apply::compose_dates(p, &mut form.rest, "field.");
-        super::apply::compose_communes(p, &mut form.rest, "field.");
+        let _ = super::apply::compose_communes(p, &mut form.rest, "field.");
     }
     let Some(p) = procedure.filter(|_| form.rest.contains_key("confirm")) else {
         return render_counter(&state, &headers, lang, &caller, &form, Some(checked), &[]).await;
