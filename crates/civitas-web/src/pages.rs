@@ -274,11 +274,6 @@ pub(crate) fn csrf_of(state: &AppState, headers: &HeaderMap) -> (String, bool) {
     (format!("{nonce}.{mac}"), fresh)
 }
 
-/// A table header row of column labels (text keys of [`Lang::t`]).
-pub(crate) fn table_head(lang: Lang, keys: &[&str]) -> Markup {
-    html! { tr { @for key in keys { th scope="col" { (lang.t(key)) } } } }
-}
-
 pub(crate) use crate::ui::error_summary;
 
 async fn signin_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangParam>) -> Response {
@@ -301,13 +296,11 @@ fn render_signin(
         (error_summary(lang, errors))
         form method="post" action="/signin/token" novalidate {
             input type="hidden" name="csrf" value=(csrf);
-            div class=(if errors.is_empty() { "field" } else { "field error" }) {
-                label for="token" { (t("signin.token")) }
-                p class="hint" id="token-hint" { (t("signin.hint")) }
-                @for (_, message) in errors { p class="error-message" id="token-error" { (message) } }
+            @let error = errors.first().map(|(_, m)| *m);
+            (crate::ui::field("token", "token", html! { (t("signin.token")) }, Some(t("signin.hint")), error, html! {
                 textarea id="token" name="token" rows="4" autocomplete="off" spellcheck="false"
-                    aria-describedby=(if errors.is_empty() { "token-hint" } else { "token-hint token-error" }) {}
-            }
+                    aria-describedby=[crate::ui::described_by("token", true, error.is_some())] {}
+            }))
             button type="submit" { (t("signin.submit")) }
         }
     };
@@ -586,38 +579,32 @@ async fn person_page(
     let body = html! {
         p { a href="/officer/search" { (t("back")) } }
         h1 { (person.full_name) }
-        (crate::ui::summary_list(&rows.iter().map(|(k, v)| (t(k), html! { (v) })).collect::<Vec<_>>()))
+        (crate::ui::summary_list(None, &rows.iter().map(|(k, v)| (t(k), html! { (v) })).collect::<Vec<_>>()))
         @if let Some(h) = &household {
             h2 { (t("household")) " " (h.id) }
-            table {
-                thead { (table_head(lang, &["full_name", "pid", "birth_date", "relation"])) }
-                tbody {
-                    @for m in &h.members {
-                        tr {
-                            td { a href=(format!("/officer/people/{}", m.pid)) { (m.full_name) } }
-                            td { (m.pid) }
-                            td { (lang.partial_date(&m.birth_date)) }
-                            td { (m.relation_to_head.label(lang.code())) }
-                        }
-                    }
-                }
-            }
+            (crate::ui::Table::simple(
+                "household",
+                &[t("full_name"), t("pid"), t("birth_date"), t("relation")],
+                h.members.iter().map(|m| vec![
+                    html! { a href=(format!("/officer/people/{}", m.pid)) { (m.full_name) } },
+                    html! { (m.pid) },
+                    html! { (lang.partial_date(&m.birth_date)) },
+                    html! { (m.relation_to_head.label(lang.code())) },
+                ]).collect(),
+            ))
         }
         h2 { (t("history")) }
-        table {
-            thead { (table_head(lang, &["version", "time", "change", "actor", "basis"])) }
-            tbody {
-                @for r in &history {
-                    tr {
-                        td { (r.version) }
-                        td { (lang.time(&r.at)) }
-                        td { (r.change) }
-                        td { (r.actor) }
-                        td { (r.legal_basis.basis) @if let Some(d) = &r.legal_basis.document_ref { " (" (d) ")" } }
-                    }
-                }
-            }
-        }
+        (crate::ui::Table::simple(
+            "history",
+            &[t("version"), t("time"), t("change"), t("actor"), t("basis")],
+            history.iter().map(|r| vec![
+                html! { (r.version) },
+                html! { (lang.time(&r.at)) },
+                html! { (r.change) },
+                html! { (r.actor) },
+                html! { (r.legal_basis.basis) @if let Some(d) = &r.legal_basis.document_ref { " (" (d) ")" } },
+            ]).collect(),
+        ))
     };
     page(
         StatusCode::OK,

@@ -90,7 +90,7 @@ async fn style_page(
         h2 { (t("Nhãn trạng thái", "Tags")) }
         p { @for (tone, text) in [(Tone::Neutral, t("Đã rút", "Withdrawn")), (Tone::Info, t("Đang xử lý", "In processing")), (Tone::Success, t("Hợp lệ", "Valid")), (Tone::Warning, t("Chờ bổ sung", "Waiting")), (Tone::Danger, t("Quá hạn", "Overdue"))] { (ui::tag(tone, text)) " " } }
         h2 { (t("Danh sách tóm tắt", "Summary list")) }
-        (ui::summary_list(&[(t("Họ và tên", "Full name"), html! { "Nguyễn Thị Thu Hà" }), (t("Ngày sinh", "Date of birth"), html! { "15/03/1990" }), (t("Nơi thường trú", "Permanent residence"), html! { "Phường Ba Đình, Thành phố Hà Nội" })]))
+        (ui::summary_list(None, &[(t("Họ và tên", "Full name"), html! { "Nguyễn Thị Thu Hà" }), (t("Ngày sinh", "Date of birth"), html! { "15/03/1990" }), (t("Nơi thường trú", "Permanent residence"), html! { "Phường Ba Đình, Thành phố Hà Nội" })]))
         h2 { (t("Bảng có sắp xếp và phân trang", "Table with sorting and pages")) }
         (ui::Table {
             id: "sample-table",

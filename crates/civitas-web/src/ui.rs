@@ -170,6 +170,22 @@ impl<'a> TextInput<'a> {
     }
 }
 
+/// A select in a [`field`]: `options` as (value, text), the one equal to `selected` chosen.
+pub(crate) fn select(id: &str, label: &str, options: &[(String, String)], selected: Option<&str>) -> Markup {
+    field(
+        id,
+        id,
+        html! { (label) },
+        None,
+        None,
+        html! {
+            select id=(id) name=(id) {
+                @for (value, text) in options { option value=(value) selected[Some(value.as_str()) == selected] { (text) } }
+            }
+        },
+    )
+}
+
 /// How a button looks: the main action, a secondary one, or one that destroys or refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ButtonKind {
@@ -200,9 +216,9 @@ pub(crate) fn button_link(href: &str, label: &str) -> Markup {
 
 /// A summary list: key / value rows (a person's facts, a dossier's, the answers to check).
 /// A row's value may be marked with an id (tests and screen readers find it).
-pub(crate) fn summary_list(rows: &[(&str, Markup)]) -> Markup {
+pub(crate) fn summary_list(id: Option<&str>, rows: &[(&str, Markup)]) -> Markup {
     html! {
-        dl class="summary" {
+        dl class="summary" id=[id] {
             @for (key, value) in rows { div class="summary-row" { dt { (key) } dd { (value) } } }
         }
     }
@@ -312,7 +328,22 @@ pub(crate) struct Table<'a> {
     pub page_size: usize,
 }
 
-impl Table<'_> {
+impl<'a> Table<'a> {
+    /// A table shown whole, in the given order (short lists: a household, a history).
+    pub(crate) fn simple(id: &'a str, columns: &[&'a str], rows: Vec<Vec<Markup>>) -> Markup {
+        Table {
+            id,
+            caption: None,
+            columns: columns.iter().map(|c| Column::plain(c)).collect(),
+            rows: rows.into_iter().map(|cells| Row { cells, keys: Vec::new() }).collect(),
+            path: "",
+            keep: Vec::new(),
+            prefix: "",
+            page_size: usize::MAX,
+        }
+        .render(Lang::Vi, &TableQuery::default())
+    }
+
     pub(crate) fn render(mut self, lang: Lang, q: &TableQuery) -> Markup {
         let sort = q.sort.filter(|c| self.columns.get(*c).is_some_and(|col| col.sortable));
         if let Some(c) = sort {
@@ -324,7 +355,8 @@ impl Table<'_> {
         let total = self.rows.len();
         let pages = total.div_ceil(self.page_size.max(1)).max(1);
         let page = q.page.min(pages - 1);
-        let shown: Vec<Row> = self.rows.into_iter().skip(page * self.page_size).take(self.page_size).collect();
+        let shown: Vec<Row> =
+            self.rows.into_iter().skip(page.saturating_mul(self.page_size)).take(self.page_size).collect();
         let link = |sort: Option<usize>, desc: bool, page: usize| {
             let mut params = self.keep.clone();
             if let Some(s) = sort {

@@ -216,28 +216,28 @@ fn too_large_closes(response: &mut Response) {
 fn verdict_box(lang: Lang, v: &Verdict) -> Markup {
     let tr = |vi: &'static str, en: &'static str| if lang == Lang::En { en } else { vi };
     html! {
-        (crate::ui::banner(
-            match v.status.as_str() { "valid" => crate::ui::Tone::Success, "superseded" | "unknown" => crate::ui::Tone::Warning, _ => crate::ui::Tone::Danger },
-            Some("verdict"),
-            None,
-            html! {
-                h2 { (match v.status.as_str() {
-                    "valid" => tr("Hợp lệ", "Valid"),
-                    "superseded" => tr("Đã được thay thế bằng bản cải chính", "Superseded by a correction"),
-                    "revoked" => tr("Đã bị thu hồi", "Revoked"),
-                    "unknown" => tr("Chữ ký đúng nhưng không có trong danh sách", "Signature good, but not listed"),
-                    _ => tr("Không hợp lệ", "Not valid"),
-                }) }
-                p { (v.reason) }
-            },
-        ))
-        @if let Some(c) = &v.claims {
-            (crate::ui::summary_list(
-                &[(tr("Loại", "Kind"), html! { (title(&c.typ)) }), (tr("Số đăng ký", "Registration number"), html! { (c.no) })]
-                    .into_iter()
-                    .chain(c.f.iter().map(|(k, val)| (field_label(k), html! { (lang.day(val)) })))
-                    .collect::<Vec<_>>(),
+            (crate::ui::banner(
+                match v.status.as_str() { "valid" => crate::ui::Tone::Success, "superseded" | "unknown" => crate::ui::Tone::Warning, _ => crate::ui::Tone::Danger },
+                Some("verdict"),
+                None,
+                html! {
+                    h2 { (match v.status.as_str() {
+                        "valid" => tr("Hợp lệ", "Valid"),
+                        "superseded" => tr("Đã được thay thế bằng bản cải chính", "Superseded by a correction"),
+                        "revoked" => tr("Đã bị thu hồi", "Revoked"),
+                        "unknown" => tr("Chữ ký đúng nhưng không có trong danh sách", "Signature good, but not listed"),
+                        _ => tr("Không hợp lệ", "Not valid"),
+                    }) }
+                    p { (v.reason) }
+                },
             ))
+            @if let Some(c) = &v.claims {
+                (crate::ui::summary_list(
+    None,                 &[(tr("Loại", "Kind"), html! { (title(&c.typ)) }), (tr("Số đăng ký", "Registration number"), html! { (c.no) })]
+                        .into_iter()
+                        .chain(c.f.iter().map(|(k, val)| (field_label(k), html! { (lang.day(val)) })))
+                        .collect::<Vec<_>>(),
+                ))
+            }
         }
-    }
 }

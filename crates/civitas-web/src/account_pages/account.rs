@@ -60,59 +60,55 @@ pub(super) async fn account_page(
         (crate::pages::citizen_nav(lang))
         h1 { (t("account.title")) }
         @if let Some(p) = &person { p class="lead" { (p.full_name) } }
-        dl class="facts" {
-            dt { (t("pid")) } dd { (pid) }
-            dt { (t("account.level")) } dd { (if account.level >= 2 { t("level.2") } else { t("level.1") }) }
-            dt { (t("account.state")) } dd { (lang.t(&format!("state.{}", account.state.as_str()))) }
-            dt { (t("phone")) } dd { (account.phone.clone().unwrap_or_else(|| t("none").into())) }
-            dt { (t("account.second_factor")) } dd { (if account.has_totp { t("yes") } else { t("no") }) }
-            dt { (t("account.session_level")) } dd { (if session.level >= 2 { t("level.2") } else { t("level.1") }) }
-        }
+        (crate::ui::summary_list(None, &[
+            (t("pid"), html! { (pid) }),
+            (t("account.level"), html! { (if account.level >= 2 { t("level.2") } else { t("level.1") }) }),
+            (t("account.state"), html! { (lang.t(&format!("state.{}", account.state.as_str()))) }),
+            (t("phone"), html! { (account.phone.clone().unwrap_or_else(|| t("none").into())) }),
+            (t("account.second_factor"), html! { (if account.has_totp { t("yes") } else { t("no") }) }),
+            (t("account.session_level"), html! { (if session.level >= 2 { t("level.2") } else { t("level.1") }) }),
+        ]))
         @if officer { p { a href="/officer/search" { (t("officer.console")) } } }
         h2 { (t("account.sessions")) }
-        table {
-            thead { (table_head(lang, &["account.started", "account.device", "account.address", "account.level", "account.action"])) }
-            tbody {
-                @for s in &sessions {
-                    tr {
-                        td { (lang.time(&s.created_at)) @if s.sid() == here { " " strong { (t("account.this_device")) } } }
-                        td { (s.user_agent) }
-                        td { (s.ip) }
-                        td { (s.level) }
-                        td {
-                            form method="post" action="/account/sessions/end" class="inline" {
-                                input type="hidden" name="csrf" value=(csrf);
-                                input type="hidden" name="sid" value=(s.sid());
-                                button type="submit" class="link" { (t("account.end")) }
-                            }
-                        }
+        (crate::ui::Table::simple(
+            "sessions",
+            &[t("account.started"), t("account.device"), t("account.address"), t("account.level"), t("account.action")],
+            sessions.iter().map(|s| vec![
+                html! { (lang.time(&s.created_at)) @if s.sid() == here { " " (crate::ui::tag(crate::ui::Tone::Info, t("account.this_device"))) } },
+                html! { (s.user_agent) },
+                html! { (s.ip) },
+                html! { (s.level) },
+                html! {
+                    form method="post" action="/account/sessions/end" class="inline" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="hidden" name="sid" value=(s.sid());
+                        button type="submit" class="link" { (t("account.end")) }
                     }
-                }
-            }
-        }
+                },
+            ]).collect(),
+        ))
         form method="post" action="/account/sessions/end-all" {
             input type="hidden" name="csrf" value=(csrf);
             button type="submit" { (t("account.end_all")) }
         }
         h2 { (t("account.consents")) }
         @if consents.is_empty() { p { (t("account.no_consents")) } } @else {
-            table {
-                thead { (table_head(lang, &["account.client", "account.scopes", "account.granted", "account.action"])) }
-                tbody {
-                    @for (client_id, name, scopes, at) in &consents {
-                        tr {
-                            td { (name) } td { (scopes) } td { (at) }
-                            td {
-                                form method="post" action="/account/consents/revoke" class="inline" {
-                                    input type="hidden" name="csrf" value=(csrf);
-                                    input type="hidden" name="client_id" value=(client_id);
-                                    button type="submit" class="link" { (t("account.revoke")) }
-                                }
-                            }
+            (crate::ui::Table::simple(
+                "consents",
+                &[t("account.client"), t("account.scopes"), t("account.granted"), t("account.action")],
+                consents.iter().map(|(client_id, name, scopes, at)| vec![
+                    html! { (name) },
+                    html! { (scopes) },
+                    html! { (lang.time(at)) },
+                    html! {
+                        form method="post" action="/account/consents/revoke" class="inline" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="client_id" value=(client_id);
+                            button type="submit" class="link" { (t("account.revoke")) }
                         }
-                    }
-                }
-            }
+                    },
+                ]).collect(),
+            ))
         }
         h2 { (t("account.reads")) }
         @if reads.is_empty() { p { (t("account.no_reads")) } } @else {

@@ -5,6 +5,26 @@ use super::*;
 
 // ----- officers' account desk -----
 
+/// An e-ID account's facts as the officer's desk shows them.
+fn account_facts(lang: Lang, a: &civitas_identity::accounts::Account) -> Markup {
+    let t = |k| lang.t(k);
+    let mut rows = vec![
+        (t("account.level"), html! { (if a.level >= 2 { t("level.2") } else { t("level.1") }) }),
+        (
+            t("account.state"),
+            html! { (lang.t(&format!("state.{}", a.state.as_str()))) @if let Some(r) = &a.state_reason { " (" (r) ")" } },
+        ),
+        (t("phone"), html! { (a.phone.clone().unwrap_or_default()) }),
+    ];
+    if let (Some(by), Some(at)) = (&a.level2_by, &a.level2_at) {
+        rows.push((
+            t("officer.level2_by"),
+            html! { (by) ", " (a.level2_place.clone().unwrap_or_default()) ", " (lang.time(at)) },
+        ));
+    }
+    crate::ui::summary_list(None, &rows)
+}
+
 pub(super) async fn officer_account_page(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -64,14 +84,7 @@ pub(super) async fn render_officer_account(
             @match account {
                 None => p { (t("officer.no_account")) },
                 Some(a) => {
-                    dl class="facts" {
-                        dt { (t("account.level")) } dd { (if a.level >= 2 { t("level.2") } else { t("level.1") }) }
-                        dt { (t("account.state")) } dd { (lang.t(&format!("state.{}", a.state.as_str()))) @if let Some(r) = &a.state_reason { " (" (r) ")" } }
-                        dt { (t("phone")) } dd { (a.phone.clone().unwrap_or_default()) }
-                        @if let (Some(by), Some(at)) = (&a.level2_by, &a.level2_at) {
-                            dt { (t("officer.level2_by")) } dd { (by) ", " (a.level2_place.clone().unwrap_or_default()) ", " (lang.time(at)) }
-                        }
-                    }
+                    (account_facts(lang, a))
                     @if a.state == AccountState::Active {
                         h3 { (t("officer.raise")) }
                         form method="post" action="/officer/accounts/action" {
@@ -227,10 +240,16 @@ pub(super) async fn dev_outbox(
     let body = html! {
         h1 { (lang.t("outbox.title")) }
         p class="hint" { (lang.t("outbox.intro")) }
-        table {
-            thead { (table_head(lang, &["time", "outbox.to", "outbox.subject", "outbox.body"])) }
-            tbody { @for m in &messages { tr { td { (lang.time(&m.created_at)) } td { (m.channel) ": " (m.recipient) } td { (m.subject) } td { (m.body) } } } }
-        }
+        (crate::ui::Table::simple(
+            "outbox",
+            &[lang.t("time"), lang.t("outbox.to"), lang.t("outbox.subject"), lang.t("outbox.body")],
+            messages.iter().map(|m| vec![
+                html! { (lang.time(&m.created_at)) },
+                html! { (m.channel) ": " (m.recipient) },
+                html! { (m.subject) },
+                html! { (m.body) },
+            ]).collect(),
+        ))
     };
     let ctx = PageContext { lang, title: lang.t("outbox.title"), caller: None, csrf: None, path: "/dev/outbox" };
     page(StatusCode::OK, layout(&ctx, body), None, None)

@@ -18,9 +18,7 @@ use civitas_identity::{AccountState, Session};
 use crate::AppState;
 use crate::cookies::{SID_COOKIE, browser_session};
 use crate::i18n::Lang;
-use crate::pages::{
-    PageContext, csrf_of, csrf_ok, error_summary, layout, message_page, page, page_caller, set_cookie, table_head,
-};
+use crate::pages::{PageContext, csrf_of, csrf_ok, error_summary, layout, message_page, page, page_caller, set_cookie};
 
 pub fn routes() -> Router<AppState> {
     crate::policy::PolicyRouter::new()

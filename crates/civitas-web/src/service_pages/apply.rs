@@ -44,12 +44,12 @@ pub(super) async fn procedure_page(
     let body = html! {
         (citizen_nav(lang))
         h1 { (name(lang, p)) }
-        dl class="facts" {
-            dt { (tr(lang, "Mã thủ tục", "Code")) } dd { (p.code) }
-            dt { (tr(lang, "Thời hạn giải quyết", "Time limit")) } dd { (p.days) " " (tr(lang, "ngày làm việc", "working days")) }
-            dt { (tr(lang, "Lệ phí", "Fee")) } dd { (p.fee) " đồng" }
-            dt { (tr(lang, "Cấp giải quyết", "Decided by")) } dd { (if p.level == civitas_services::catalogue::Level::Commune { tr(lang, "Cấp xã", "Commune") } else { tr(lang, "Cấp tỉnh", "Province") }) }
-        }
+        (crate::ui::summary_list(None, &[
+            (tr(lang, "Mã thủ tục", "Code"), html! { (p.code) }),
+            (tr(lang, "Thời hạn giải quyết", "Time limit"), html! { (p.days) " " (tr(lang, "ngày làm việc", "working days")) }),
+            (tr(lang, "Lệ phí", "Fee"), html! { (p.fee) " đồng" }),
+            (tr(lang, "Cấp giải quyết", "Decided by"), html! { (if p.level == civitas_services::catalogue::Level::Commune { tr(lang, "Cấp xã", "Commune") } else { tr(lang, "Cấp tỉnh", "Province") }) }),
+        ]))
         h2 { (tr(lang, "Thành phần hồ sơ", "What the dossier contains")) }
         ul {
             @for c in &p.components {
@@ -359,12 +359,12 @@ pub(super) async fn applicant_box(
     let m = html! {
         section aria-labelledby="applicant" {
             h2 id="applicant" { (tr(lang, "Người nộp (từ Cơ sở dữ liệu quốc gia về dân cư, không cần nhập)", "Applicant (from the population register, nothing to type)")) }
-            dl class="facts" {
-                dt { (tr(lang, "Họ và tên", "Full name")) } dd { (person.full_name) }
-                dt { (tr(lang, "Số định danh", "ID number")) } dd { (person.pid.as_str()) }
-                dt { (tr(lang, "Ngày sinh", "Date of birth")) } dd { (lang.partial_date(&person.birth_date)) }
-                dt { (tr(lang, "Nơi thường trú", "Permanent residence")) } dd { (person.permanent_residence.as_ref().map(crate::pages::residence_text).unwrap_or_default()) }
-            }
+            (crate::ui::summary_list(None, &[
+                (tr(lang, "Họ và tên", "Full name"), html! { (person.full_name) }),
+                (tr(lang, "Số định danh", "ID number"), html! { (person.pid.as_str()) }),
+                (tr(lang, "Ngày sinh", "Date of birth"), html! { (lang.partial_date(&person.birth_date)) }),
+                (tr(lang, "Nơi thường trú", "Permanent residence"), html! { (person.permanent_residence.as_ref().map(crate::pages::residence_text).unwrap_or_default()) }),
+            ]))
         }
     };
     Ok((person, m))
@@ -664,29 +664,29 @@ pub(super) async fn apply(
     let (csrf, _) = csrf_of(&state, &headers);
     let key = documents::new_id();
     let doc_name = |id: &str| stored.iter().find(|d| d.id == id).map(|d| d.name.clone()).unwrap_or_default();
+    let mut answers: Vec<(&str, Markup)> = Vec::new();
+    for f in &p.fields {
+        if let Some(v) = form.fields.get(&f.name).filter(|v| !v.trim().is_empty()) {
+            let shown = match f.kind {
+                FieldKind::Date => lang.day(v.trim()),
+                FieldKind::Commune => commune_text(v.trim()),
+                _ => option_text(lang, v.trim()),
+            };
+            answers.push((if lang == Lang::En { &f.label_en } else { &f.label_vi }, html! { (shown) }));
+        }
+    }
+    for (c, id) in &form.components {
+        if let Some(comp) = p.components.iter().find(|x| &x.code == c) {
+            answers.push((if lang == Lang::En { &comp.name_en } else { &comp.name_vi }, html! { (doc_name(id)) }));
+        }
+    }
     let body = html! {
         (citizen_nav(lang))
         (step(lang, 2, tr(lang, "Kiểm tra và nộp", "Check and submit")))
         h1 { (tr(lang, "Kiểm tra thông tin trước khi nộp", "Check your answers before submitting")) }
         (applicant)
         h2 { (name(lang, p)) }
-        dl class="facts" id="answers" {
-            @for f in &p.fields {
-                @if let Some(v) = form.fields.get(&f.name).filter(|v| !v.trim().is_empty()) {
-                    dt { (if lang == Lang::En { &f.label_en } else { &f.label_vi }) }
-                    dd { @match f.kind {
-                        FieldKind::Date => { (lang.day(v.trim())) }
-                        FieldKind::Commune => { (commune_text(v.trim())) }
-                        _ => { (option_text(lang, v.trim())) }
-                    } }
-                }
-            }
-            @for (c, id) in &form.components {
-                @if let Some(comp) = p.components.iter().find(|x| &x.code == c) {
-                    dt { (if lang == Lang::En { &comp.name_en } else { &comp.name_vi }) } dd { (doc_name(id)) }
-                }
-            }
-        }
+        (crate::ui::summary_list(Some("answers"), &answers))
         form method="post" action=(format!("/services/{}/apply", p.code)) enctype="multipart/form-data" {
             input type="hidden" name="csrf" value=(csrf);
             input type="hidden" name="back" value="1";

@@ -73,17 +73,23 @@ pub(super) fn follow_ups(lang: Lang, subs: &[civitas_services::followups::SubDos
     html! {
         @if !subs.is_empty() {
             h2 { (tr(lang, "Thủ tục liên thông", "Interconnected procedures")) }
-            table id="follow-ups" {
-                tr { th scope="col" { (tr(lang, "Thủ tục", "Procedure")) } th scope="col" { (tr(lang, "Cơ quan", "Agency")) } th scope="col" { (tr(lang, "Trạng thái", "Status")) } th scope="col" { (tr(lang, "Hạn", "Due")) } }
-                @for s in subs {
-                    tr {
-                        td { (if lang == Lang::En { &s.name_en } else { &s.name_vi }) }
-                        td { (s.agency_id) }
-                        td { (match s.state.as_str() { "accepted" => tr(lang, "Cơ quan đã tiếp nhận", "Accepted by the agency"), "failed" => tr(lang, "Gửi không thành công", "Not delivered"), _ => tr(lang, "Đang gửi", "Sending") }) @if let Some(r) = &s.reference { " (" (r) ")" } }
-                        td { (lang.day(&s.due_on)) }
-                    }
-                }
-            }
+            (crate::ui::Table::simple(
+                "follow-ups",
+                &[tr(lang, "Thủ tục", "Procedure"), tr(lang, "Cơ quan", "Agency"), tr(lang, "Trạng thái", "Status"), tr(lang, "Hạn", "Due")],
+                subs.iter().map(|s| vec![
+                    html! { (if lang == Lang::En { &s.name_en } else { &s.name_vi }) },
+                    html! { (s.agency_id) },
+                    html! {
+                        (match s.state.as_str() {
+                            "accepted" => crate::ui::tag(crate::ui::Tone::Success, tr(lang, "Cơ quan đã tiếp nhận", "Accepted by the agency")),
+                            "failed" => crate::ui::tag(crate::ui::Tone::Danger, tr(lang, "Gửi không thành công", "Not delivered")),
+                            _ => crate::ui::tag(crate::ui::Tone::Info, tr(lang, "Đang gửi", "Sending")),
+                        })
+                        @if let Some(r) = &s.reference { " (" (r) ")" }
+                    },
+                    html! { (lang.day(&s.due_on)) },
+                ]).collect(),
+            ))
         }
     }
 }
@@ -142,7 +148,7 @@ pub(super) fn facts(state: &AppState, lang: Lang, d: &Dossier) -> Markup {
     if let Some(s) = &d.supplement_due_on {
         rows.push((tr(lang, "Hạn bổ sung", "Supplement due"), html! { (lang.day(s)) }));
     }
-    crate::ui::summary_list(&rows)
+    crate::ui::summary_list(None, &rows)
 }
 
 pub(super) async fn own_dossier(
@@ -371,25 +377,22 @@ pub(super) async fn render_documents(
         (error_summary(lang, &errors))
         @if docs.is_empty() { p { (tr(lang, "Chưa có giấy tờ nào. Tải lên giấy tờ dưới đây để dùng lại khi nộp hồ sơ; kết quả giải quyết hồ sơ cũng sẽ được lưu ở đây.", "No documents yet. Upload documents below to reuse them when you apply; the results of your dossiers are kept here too.")) } }
         @else {
-            table id="documents" {
-                tr { th scope="col" { (tr(lang, "Tên", "Name")) } th scope="col" { (tr(lang, "Loại", "Kind")) } th scope="col" { (tr(lang, "Ngày", "Date")) } }
-                @for d in &docs {
-                    tr {
-                        td { a href=(format!("/my/documents/{}", d.id)) { (d.name) } }
-                        td { (if d.kind == "result" { tr(lang, "Kết quả giải quyết", "Result") } else { tr(lang, "Giấy tờ tải lên", "Upload") }) }
-                        td { (lang.time(&d.created_at)) }
-                    }
-                }
-            }
+            (crate::ui::Table::simple(
+                "documents",
+                &[tr(lang, "Tên", "Name"), tr(lang, "Loại", "Kind"), tr(lang, "Ngày", "Date")],
+                docs.iter().map(|d| vec![
+                    html! { a href=(format!("/my/documents/{}", d.id)) { (d.name) } },
+                    html! { (if d.kind == "result" { tr(lang, "Kết quả giải quyết", "Result") } else { tr(lang, "Giấy tờ tải lên", "Upload") }) },
+                    html! { (lang.time(&d.created_at)) },
+                ]).collect(),
+            ))
         }
         h2 { (tr(lang, "Tải lên giấy tờ", "Upload a document")) }
         form method="post" action="/my/documents" enctype="multipart/form-data" {
             input type="hidden" name="csrf" value=(csrf);
-            div class=(if error.is_some() { "field error" } else { "field" }) {
-                label for="file" { (tr(lang, "Tệp PDF, JPEG hoặc PNG (tối đa 10 MB)", "PDF, JPEG or PNG file (at most 10 MB)")) }
-                @if let Some(e) = &error { p class="error-message" { (e) } }
-                input type="file" id="file" name="file.upload";
-            }
+            (crate::ui::field("file", "file", html! { (tr(lang, "Tệp PDF, JPEG hoặc PNG (tối đa 10 MB)", "PDF, JPEG or PNG file (at most 10 MB)")) }, None, error.as_deref(), html! {
+                input type="file" id="file" name="file.upload" aria-describedby=[crate::ui::described_by("file", false, error.is_some())];
+            }))
             button type="submit" { (tr(lang, "Tải lên", "Upload")) }
         }
     };
@@ -502,10 +505,10 @@ pub(super) async fn status_page(
             button type="submit" { (tr(lang, "Tra cứu", "Look up")) }
         }
         @if let Some(d) = &found {
-            dl class="facts" {
-                dt { (tr(lang, "Trạng thái", "Status")) } dd id="public-state" { (state_text(lang, d.state)) }
-                dt { (tr(lang, "Ngày hẹn trả", "Due")) } dd { (lang.day(d.apology_on.as_deref().unwrap_or(&d.appointment_on))) }
-            }
+            (crate::ui::summary_list(None, &[
+                (tr(lang, "Trạng thái", "Status"), html! { span id="public-state" { (state_tag(lang, d.state)) } }),
+                (tr(lang, "Ngày hẹn trả", "Due"), html! { (lang.day(d.apology_on.as_deref().unwrap_or(&d.appointment_on))) }),
+            ]))
         }
     };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::NOT_FOUND };

@@ -60,17 +60,31 @@ pub(super) async fn queue_page(
     };
     let today = dossiers::local_today(crate::now()).to_string();
     let title = tr(lang, "Hồ sơ cần xử lý", "Work queue");
-    let sel = |a: &Option<String>, v: &str| a.as_deref() == Some(v);
+    let with_all = |all: &str, rest: Vec<(String, String)>| {
+        std::iter::once((String::new(), all.to_owned())).chain(rest).collect::<Vec<_>>()
+    };
+    let procedures = with_all(
+        tr(lang, "Tất cả", "All"),
+        state.catalogue.procedures.iter().map(|p| (p.code.clone(), format!("{} {}", p.code, name(lang, p)))).collect(),
+    );
+    let states = with_all(
+        tr(lang, "Đang chờ xử lý", "Open"),
+        dossiers::OPEN.iter().map(|s| (dossiers::name_of(*s), state_text(lang, *s).to_owned())).collect(),
+    );
+    let dues = with_all(
+        tr(lang, "Tất cả", "All"),
+        vec![
+            ("soon".into(), tr(lang, "Sắp đến hạn", "Due soon").into()),
+            ("overdue".into(), tr(lang, "Quá hạn", "Overdue").into()),
+        ],
+    );
     let body = html! {
         (officer_nav(lang, &caller))
         h1 { (title) " · " (caller.unit_label()) }
         form method="get" action="/officer/queue" class="filters" {
-            div class="field" { label for="procedure" { (tr(lang, "Thủ tục", "Procedure")) }
-                select id="procedure" name="procedure" { option value="" { (tr(lang, "Tất cả", "All")) } @for p in &state.catalogue.procedures { option value=(p.code) selected[sel(&q.procedure, &p.code)] { (p.code) " " (name(lang, p)) } } } }
-            div class="field" { label for="state" { (tr(lang, "Trạng thái", "Status")) }
-                select id="state" name="state" { option value="" { (tr(lang, "Đang chờ xử lý", "Open")) } @for s in dossiers::OPEN { @let v = dossiers::name_of(s); option value=(v) selected[sel(&q.state, &v)] { (state_text(lang, s)) } } } }
-            div class="field" { label for="due" { (tr(lang, "Hạn", "Due")) }
-                select id="due" name="due" { option value="" { (tr(lang, "Tất cả", "All")) } option value="soon" selected[sel(&q.due, "soon")] { (tr(lang, "Sắp đến hạn", "Due soon")) } option value="overdue" selected[sel(&q.due, "overdue")] { (tr(lang, "Quá hạn", "Overdue")) } } }
+            (crate::ui::select("procedure", tr(lang, "Thủ tục", "Procedure"), &procedures, q.procedure.as_deref()))
+            (crate::ui::select("state", tr(lang, "Trạng thái", "Status"), &states, q.state.as_deref()))
+            (crate::ui::select("due", tr(lang, "Hạn", "Due"), &dues, q.due.as_deref()))
             button type="submit" { (tr(lang, "Lọc", "Filter")) }
         }
         @if items.is_empty() { p { (tr(lang, "Không có hồ sơ nào khớp bộ lọc. Bỏ bớt điều kiện lọc, hoặc tiếp nhận hồ sơ tại ", "No dossier matches the filter. Remove a condition, or receive a dossier at ")) a href="/officer/counter" { (tr(lang, "quầy một cửa", "the one-stop counter")) } "." } }
@@ -181,7 +195,7 @@ pub(super) async fn render_officer_dossier(
         (facts(state, lang, d))
         h2 { (tr(lang, "Thông tin tờ khai", "The form")) }
         @if let Some(fields) = d.data["fields"].as_object() {
-            (crate::ui::summary_list(&fields.iter().map(|(k, v)| (k.as_str(), html! { (v.as_str().unwrap_or_default()) })).collect::<Vec<_>>()))
+            (crate::ui::summary_list(None, &fields.iter().map(|(k, v)| (k.as_str(), html! { (v.as_str().unwrap_or_default()) })).collect::<Vec<_>>()))
         }
         @if let Some(m) = d.data["card_mismatches"].as_array().filter(|m| !m.is_empty()) {
             (crate::ui::banner(crate::ui::Tone::Warning, None, None, html! { p { (tr(lang, "Thông tin trên thẻ khác Cơ sở dữ liệu:", "The card differs from the register:")) " " (m.len()) } }))
@@ -353,21 +367,27 @@ pub(super) async fn render_counter(
                 .error(summary.iter().find(|(f, _)| *f == "card_qr").map(|(_, m)| *m))
                 .autocomplete("off")
                 .render())
-            div class="field" {
-                label for="procedure" { (tr(lang, "Thủ tục", "Procedure")) }
-                select id="procedure" name="procedure" { option value="" { "—" } @for p in &state.catalogue.procedures { option value=(p.code) selected[form.procedure.as_deref() == Some(p.code.as_str())] { (p.code) " " (name(lang, p)) } } }
-            }
+            (crate::ui::select(
+                "procedure",
+                tr(lang, "Thủ tục", "Procedure"),
+                &std::iter::once((String::new(), "—".to_owned()))
+                    .chain(state.catalogue.procedures.iter().map(|p| (p.code.clone(), format!("{} {}", p.code, name(lang, p)))))
+                    .collect::<Vec<_>>(),
+                form.procedure.as_deref(),
+            ))
             @if let Some((person, mismatches)) = &checked {
                 h2 { (tr(lang, "Công dân trong Cơ sở dữ liệu", "The person in the register")) }
-                (crate::ui::summary_list(&[
+                (crate::ui::summary_list(None, &[
                     (tr(lang, "Họ và tên", "Full name"), html! { span id="person-name" { (person.full_name) } }),
                     (tr(lang, "Số định danh", "ID number"), html! { (person.pid.as_str()) }),
                 ]))
                 @if !mismatches.is_empty() {
-                    table id="mismatches" {
-                        tr { th scope="col" { (tr(lang, "Thông tin", "Field")) } th scope="col" { (tr(lang, "Trên thẻ", "On the card")) } th scope="col" { (tr(lang, "Trong Cơ sở dữ liệu", "In the register")) } }
-                        @for m in mismatches { tr { td { (m.field) } td { (m.card) } td { (m.register) } } }
-                    }
+                    (crate::ui::banner(crate::ui::Tone::Warning, None, Some(tr(lang, "Thông tin trên thẻ khác Cơ sở dữ liệu", "The card differs from the register")), html! {
+                        div class="table-wrap" { table id="mismatches" {
+                            thead { tr { th scope="col" { (tr(lang, "Thông tin", "Field")) } th scope="col" { (tr(lang, "Trên thẻ", "On the card")) } th scope="col" { (tr(lang, "Trong Cơ sở dữ liệu", "In the register")) } } }
+                            tbody { @for m in mismatches { tr { td { (m.field) } td { (m.card) } td { (m.register) } } } }
+                        } }
+                    }))
                 }
                 @if let Some(p) = procedure {
                     @for f in &p.fields {
