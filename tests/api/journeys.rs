@@ -102,9 +102,20 @@ async fn main_journeys_on_a_phone_and_a_desktop() {
         c.set_window_size(width, height).await.unwrap();
         let shots = Shots { c, axe: &axe, viewport, width };
 
+        // ----- before signing in -----
+        c.delete_all_cookies().await.unwrap();
+        c.goto(&app.url("/signin")).await.unwrap();
+        shots.page("signin").await;
+        c.goto(&app.url("/register")).await.unwrap();
+        // The date of birth as Vietnamese forms write it, never an ISO date.
+        assert!(!text_of(c, "form").await.contains("YYYY"));
+        shots.page("register").await;
+
         // ----- the citizen -----
         citizen_signs_in(c, &app).await;
         shots.page("account").await;
+        c.goto(&app.url("/my/documents")).await.unwrap();
+        shots.page("my-documents").await;
         c.goto(&app.url("/services")).await.unwrap();
         shots.page("services").await;
         c.goto(&app.url("/services/DVC-03")).await.unwrap();
@@ -197,6 +208,11 @@ async fn main_journeys_on_a_phone_and_a_desktop() {
         shots.page("officer-search").await;
         c.goto(&app.url(&format!("/officer/people/{AN}"))).await.unwrap();
         shots.page("officer-person").await;
+        c.goto(&app.url(&format!("/officer/accounts?pid={AN}"))).await.unwrap();
+        assert!(text_of(c, "main").await.contains("Nguyễn Văn An"));
+        shots.page("officer-accounts").await;
+        c.goto(&app.url("/dev/outbox")).await.unwrap();
+        shots.page("dev-outbox").await;
 
         // ----- the design system's own page -----
         c.goto(&app.url("/dev/style")).await.unwrap();
