@@ -18,3 +18,4 @@ mod register_changes;
 mod reliability;
 mod security;
 mod service;
+mod transparency;

@@ -282,6 +282,20 @@ impl KeyRing {
     }
 
     /// Sets the public issuer URL (once, at start-up).
+    /// Seals `secret` (another key of this server: the transparency log's) with the operator's
+    /// key-encryption key, or returns it as it is without one.
+    pub fn seal_secret(&self, label: &str, secret: &[u8]) -> Vec<u8> {
+        match &self.kek {
+            Some(kek) => kek.seal(label, secret),
+            None => secret.to_vec(),
+        }
+    }
+
+    /// Opens a secret stored by [`KeyRing::seal_secret`] (`None`: sealed, and no or another KEK).
+    pub fn open_secret(&self, label: &str, stored: &[u8]) -> Option<Vec<u8>> {
+        if crate::kek::is_sealed(stored) { self.kek.as_ref()?.open(label, stored) } else { Some(stored.to_vec()) }
+    }
+
     pub fn set_issuer(&self, issuer: &str) {
         let _ = self.issuer.set(issuer.to_owned());
     }

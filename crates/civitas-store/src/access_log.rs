@@ -1,6 +1,8 @@
 //! The append-only log of reads of personal data. Every read of a person's record by a token
-//! holder goes through [`AccessLogger::append`]; a later stage exposes it to citizens and makes it a Merkle
-//! log, which is why it lives apart from the domain tables.
+//! holder goes through [`AccessLogger::append`]: in one transaction the record becomes an
+//! entry of the transparency log ([`crate::tlog`]: salted, sequenced under the log state's
+//! row lock) and a row of `access_log`, the private index by subject that points at the entry
+//! (`log_index`). The read is answered after that commit; when it fails, the read fails.
 
 use serde::Serialize;
 
@@ -37,6 +39,36 @@ pub struct AccessRecord {
     pub fields: String,
     pub request_id: Option<String>,
     pub at: String,
+}
+
+impl AccessRecord {
+    /// The record as the log commits it (JSON, fixed field order; the salt comes before it).
+    pub fn log_record(&self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Logged<'a> {
+            kind: &'static str,
+            at: &'a str,
+            actor: &'a str,
+            role: &'a str,
+            unit: &'a str,
+            purpose: Option<&'a str>,
+            subject: &'a str,
+            fields: &'a str,
+            request_id: Option<&'a str>,
+        }
+        serde_json::to_vec(&Logged {
+            kind: "read",
+            at: &self.at,
+            actor: &self.actor,
+            role: &self.role,
+            unit: &self.unit,
+            purpose: self.purpose.as_deref(),
+            subject: &self.subject_pid,
+            fields: &self.fields,
+            request_id: self.request_id.as_deref(),
+        })
+        .unwrap_or_default()
+    }
 }
 
 type Pending = (Vec<AccessRecord>, tokio::sync::oneshot::Sender<Result<(), String>>);
@@ -112,8 +144,9 @@ async fn write_with_pool(db: crate::Db, mut rx: tokio::sync::mpsc::Receiver<Pend
     }
 }
 
-const INSERT: &str = "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id) \
-                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const INSERT: &str = "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index) \
+                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+const INSERT_ENTRY: &str = "INSERT INTO tlog_entries (idx, entry, leaf) VALUES (?1, ?2, ?3)";
 
 /// The writer thread of a SQLite file: one transaction per batch, under the process's writer
 /// lock like every other write transaction. A failed connection is reopened for the next batch.
@@ -130,11 +163,20 @@ fn write_directly(
                 Some(c) => c,
                 None => conn.insert(direct.open_writer(2_048)?),
             };
+            let records: Vec<&AccessRecord> = batch.iter().flat_map(|(r, _)| r.iter()).collect();
+            let prepared: Vec<crate::tlog::Prepared> =
+                records.iter().map(|r| crate::tlog::prepare(&r.log_record())).collect();
             let _writer = lock.blocking_lock();
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             {
+                let take = crate::tlog::TAKE_INDICES.replace("$1", "?1");
+                let next: i64 = tx.query_row(&take, [records.len() as i64], |row| row.get(0))?;
+                let first = next - records.len() as i64;
                 let mut insert = tx.prepare_cached(INSERT)?;
-                for r in batch.iter().flat_map(|(r, _)| r.iter()) {
+                let mut entry = tx.prepare_cached(INSERT_ENTRY)?;
+                for (i, (r, p)) in records.iter().zip(&prepared).enumerate() {
+                    let index = first + i as i64;
+                    entry.execute(rusqlite::params![index, p.entry, p.leaf.as_slice()])?;
                     insert.execute(rusqlite::params![
                         r.at,
                         r.actor,
@@ -143,7 +185,8 @@ fn write_directly(
                         r.purpose,
                         r.subject_pid,
                         r.fields,
-                        r.request_id
+                        r.request_id,
+                        index
                     ])?;
                 }
             }
@@ -159,12 +202,26 @@ fn write_directly(
 }
 
 async fn write_batch(db: &crate::Db, records: &[&AccessRecord]) -> Result<(), crate::StoreError> {
+    let prepared: Vec<crate::tlog::Prepared> = records.iter().map(|r| crate::tlog::prepare(&r.log_record())).collect();
     let _writer = db.write_lock().await;
     crate::dispatch!(db, pool => {
         let mut tx = crate::BeginWrite::begin_write(pool).await?;
-        for chunk in records.chunks(1000) {
-            let mut qb = sqlx::QueryBuilder::new("INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id) ");
-            qb.push_values(chunk, |mut b, r| {
+        // Indices are taken under the log state's row lock, held to the commit: entries commit
+        // in index order on every server.
+        let next: i64 = sqlx::query_scalar(crate::tlog::TAKE_INDICES).bind(records.len() as i64).fetch_one(&mut *tx).await?;
+        let first = next - records.len() as i64;
+        let indexed: Vec<(i64, &AccessRecord, &crate::tlog::Prepared)> =
+            records.iter().zip(&prepared).enumerate().map(|(i, (r, p))| (first + i as i64, *r, p)).collect();
+        for chunk in indexed.chunks(1000) {
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO tlog_entries (idx, entry, leaf) ");
+            qb.push_values(chunk, |mut b, (index, _, p)| {
+                b.push_bind(*index).push_bind(p.entry.as_slice()).push_bind(p.leaf.as_slice());
+            });
+            qb.build().execute(&mut *tx).await?;
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index) ",
+            );
+            qb.push_values(chunk, |mut b, (index, r, _)| {
                 b.push_bind(r.at.as_str())
                     .push_bind(r.actor.as_str())
                     .push_bind(r.role.as_str())
@@ -172,7 +229,8 @@ async fn write_batch(db: &crate::Db, records: &[&AccessRecord]) -> Result<(), cr
                     .push_bind(r.purpose.as_deref())
                     .push_bind(r.subject_pid.as_str())
                     .push_bind(r.fields.as_str())
-                    .push_bind(r.request_id.as_deref());
+                    .push_bind(r.request_id.as_deref())
+                    .push_bind(*index);
             });
             qb.build().execute(&mut *tx).await?;
         }

@@ -15,6 +15,7 @@ pub mod events;
 pub mod jobs;
 pub mod outbox;
 pub mod sequences;
+pub mod tlog;
 pub mod transfer;
 pub mod unit;
 

@@ -25,6 +25,7 @@ pub mod policy;
 pub mod problem;
 pub mod service_pages;
 pub mod style_page;
+pub mod transparency;
 pub mod ui;
 pub mod verify_page;
 pub mod webhooks;
@@ -49,8 +50,10 @@ pub struct AppState {
     /// Whether `/dev/outbox` shows the messages of the development sender.
     pub dev_outbox: bool,
     pub metrics: Arc<metrics::Metrics>,
-    /// Group-committing writer of the access log.
+    /// Group-committing writer of the access log (each record an entry of the transparency log).
     pub access_log: civitas_store::access_log::AccessLogger,
+    /// The transparency log's origin and key.
+    pub log: civitas_store::tlog::LogIdentity,
     /// Verified tokens, so a token's signature is checked once, not on every request.
     pub verified_tokens: Arc<auth::TokenCache>,
     /// Whether cookies must carry `Secure` (false only when serving plain http on loopback).
@@ -86,6 +89,13 @@ impl AppState {
         dev_outbox: bool,
     ) -> Result<Self, civitas_store::StoreError> {
         let keys = Arc::new(keys);
+        let log = civitas_store::tlog::open(
+            &db,
+            &log_origin(issuer),
+            |s| keys.seal_secret("tlog", s),
+            |s| keys.open_secret("tlog", s),
+        )
+        .await?;
         let register = Arc::new(Register::new(db.clone()));
         let identity = Arc::new(Identity::new(db.clone(), register.clone(), keys.clone(), issuer).await?);
         let calendar = Arc::new(civitas_core::workdays::WorkCalendar::shipped());
@@ -93,6 +103,7 @@ impl AppState {
         let sweep_calendar = Arc::new(std::sync::RwLock::new(calendar.clone()));
         let jobs = civitas_store::jobs::JobRuntime::new();
         register_jobs(&jobs, &db, &identity, &keys, issuer, sweep_calendar.clone(), catalogue.clone());
+        register_log_jobs(&jobs, &db, &log);
         let alive_db = db.clone();
         jobs.start(&alive_db.clone(), move || !alive_db.is_closed());
         Ok(AppState {
@@ -103,6 +114,7 @@ impl AppState {
             body_code: "H01.1".into(),
             committer: civitas_store::unit::GroupCommitter::start(db.clone()),
             access_log: civitas_store::access_log::AccessLogger::start(db.clone()),
+            log,
             verified_tokens: Arc::new(auth::TokenCache::default()),
             register,
             db,
@@ -164,6 +176,37 @@ impl AppState {
             *c = self.calendar.clone();
         }
     }
+}
+
+/// The transparency log's name: the issuer's host and path, schema-less, with
+/// `/civitas/access` (`hanoi.example.vn/civitas/access`). Fixed when the log is created.
+pub fn log_origin(issuer: &str) -> String {
+    let bare = issuer.split_once("://").map_or(issuer, |(_, rest)| rest).trim_end_matches('/');
+    let bare: String = bare.chars().filter(|c| !c.is_whitespace() && *c != '+').collect();
+    format!("{bare}/civitas/access")
+}
+
+/// The transparency log's jobs: integration (tiles and a signed checkpoint, every 250 ms while
+/// entries arrive; one server at a time, and a fork is impossible anyway: the checkpoint is
+/// swapped only from the size it was computed on) and the adoption of access records written
+/// without an entry (the old access log; a follow-up delivery's read).
+fn register_log_jobs(jobs: &civitas_store::jobs::JobRuntime, db: &Db, log: &civitas_store::tlog::LogIdentity) {
+    use civitas_store::jobs::{Claim, Schedule};
+    use std::time::Duration;
+    let (d, l) = (db.clone(), log.clone());
+    jobs.register("tlog.integrate", Schedule::Every(Duration::from_millis(250)), Claim::Lease, move || {
+        let (d, l) = (d.clone(), l.clone());
+        async move {
+            let before = civitas_store::tlog::checkpoint(&d).await.map_err(|e| e.to_string())?.0;
+            let after = civitas_store::tlog::integrate(&d, &l).await.map_err(|e| e.to_string())?;
+            Ok(after.saturating_sub(before) as usize)
+        }
+    });
+    let d = db.clone();
+    jobs.register("tlog.adopt", Schedule::Every(Duration::from_secs(1)), Claim::Lease, move || {
+        let d = d.clone();
+        async move { civitas_store::tlog::adopt(&d, 1000).await.map_err(|e| e.to_string()) }
+    });
 }
 
 /// The background work of the server, each as a job of the one runtime: notification
@@ -258,6 +301,7 @@ pub fn router(state: AppState) -> Router {
         .merge(service_pages::routes())
         .merge(account_pages::routes())
         .merge(style_page::routes())
+        .merge(transparency::routes())
         .merge(
             policy::PolicyRouter::new()
                 .route("/api/openapi.json", get(openapi::document))

@@ -232,6 +232,11 @@ pub static RULES: &[Rule] = &[
     public("POST", "/oauth2/logout"),
     // ----- pages: sign-in and the citizen's account -----
     public("GET", "/"),
+    // ----- the transparency log (C2SP tlog-tiles): hashes public, entries for auditors -----
+    public("GET", "/log/checkpoint"),
+    public("GET", "/log/key"),
+    public("GET", "/log/tile/{level}/{*path}"),
+    rule("GET", "/log/tile/entries/{*path}", Roles(&[Auditor]), &[], U::None, Some("audit")),
     public("GET", "/static/style.css"),
     public("GET", "/static/civitas.js"),
     public("GET", "/signin"),
