@@ -206,6 +206,7 @@ pub async fn seed_demo_identity(
             "dossiers",
             "documents",
             "certificates",
+            "access",
         ]
         .map(String::from)
         .to_vec(),

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cli_audit;
 mod cli_ops;
 mod cli_people;
 mod cli_serve;
@@ -90,6 +91,16 @@ enum Command {
     Client {
         #[command(subcommand)]
         command: ClientCommand,
+    },
+    /// Check a transparency log from the outside, or a receipt offline.
+    Audit {
+        #[command(subcommand)]
+        command: cli_audit::AuditCommand,
+    },
+    /// The transparency log of this server's database.
+    Log {
+        #[command(subcommand)]
+        command: cli_audit::LogCommand,
     },
     /// Manage the server's signing keys (published at /oauth2/jwks).
     Keys {
@@ -508,6 +519,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::Account { command } => account_command(&config, command).await,
         Command::Client { command } => client_command(&config, command).await,
+        Command::Audit { command } => cli_audit::audit(command).await,
+        Command::Log { command } => cli_audit::log(&config, &issuer_of(&config), command).await,
         Command::Keys { command } => {
             if matches!(command, KeysCommand::GenerateKek) {
                 println!("{}", civitas_identity::kek::Kek::generate());

@@ -287,6 +287,7 @@ impl TestApp {
                 "dossiers",
                 "documents",
                 "certificates",
+                "access",
             ]
             .map(String::from)
             .to_vec(),

@@ -100,7 +100,7 @@ fn unit_for(rule: &Rule) -> &'static str {
 async fn matrix(app: TestApp) {
     app.clients().await;
     app.account(AN, 1).await;
-    let full = citizen_token_with(&app, AN, "openid dossiers documents certificates").await;
+    let full = citizen_token_with(&app, AN, "openid dossiers documents certificates access").await;
     let bare = citizen_token_with(&app, AN, "openid").await;
     let submitted = app
         .client

@@ -142,6 +142,91 @@ async fn log_of_reads(app: TestApp) {
     let proof = civitas_store::tlog::inclusion_proof(&app.db, 7, second.size).await.unwrap();
     civitas_tlog::merkle::verify_inclusion(&leaf, 7, second.size, &proof, &second.root).unwrap();
 
+    // The CLI checks the whole log (tiles, every entry with an auditor's token) and keeps the
+    // checkpoint it saw; run again, it checks consistency with it.
+    let dir = temp_dir();
+    let state = dir.0.join("audit.state");
+    let vkey_text = app.client.get(app.url("/log/key")).send().await.unwrap().text().await.unwrap();
+    let audit = |token: Option<&str>| {
+        let mut args = vec![
+            "audit",
+            "verify",
+            "--url",
+            app.base.as_str(),
+            "--key",
+            vkey_text.trim(),
+            "--state",
+            state.to_str().unwrap(),
+        ];
+        if let Some(t) = token {
+            args.extend(["--token", t]);
+        }
+        civitas_cli(&args)
+    };
+    // `civitas log key` prints the key the server publishes (the operator hands it to auditors).
+    let out = Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .args(["log", "key"])
+        .env("CIVITAS_LOG", "warn")
+        .env("CIVITAS_DATABASE", &app.db_url)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        vkey_text.trim(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = audit(Some(&auditor));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("every entry checked"));
+    assert!(audit(None).status.success());
+
+    // The data tracker: the holder's reads with their receipts, verifiable offline.
+    app.clients().await;
+    app.account(AN, 1).await;
+    let holder = crate::one_stop::citizen_token_with(&app, AN, "openid access").await;
+    let mine: serde_json::Value = app.get("/api/v1/me/access", &holder).await.json().await.unwrap();
+    let items = mine["items"].as_array().unwrap();
+    assert!(items.len() >= 151, "{}", items.len());
+    assert!(items.iter().all(|i| i["actor"] != "" && i["log_index"].is_i64()));
+    let newest_logged = items.iter().find(|i| i["log_index"].as_i64().unwrap() < second.size as i64).unwrap();
+    let receipt_url = newest_logged["receipt"].as_str().unwrap();
+    let r = app.get(receipt_url, &holder).await;
+    assert_eq!(r.status(), 200);
+    let receipt = r.text().await.unwrap();
+    assert!(receipt.starts_with("c2sp.org/tlog-proof@v1\nextra "), "{receipt}");
+    let file = dir.0.join("receipt.txt");
+    std::fs::write(&file, &receipt).unwrap();
+    let out = civitas_cli(&["audit", "verify-receipt", file.to_str().unwrap(), "--key", vkey_text.trim()]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success() && said.starts_with("valid: entry") && said.contains(AN), "{said}");
+    // A receipt whose record was changed (another reader named) does not verify.
+    let parsed = civitas_tlog::receipt::Receipt::parse(&receipt).unwrap();
+    let mut forged = parsed.clone();
+    let mut entry = forged.extra.clone().unwrap();
+    let at = entry.windows(16).position(|w| w == b"registry-officer").unwrap();
+    entry[at] = b'R';
+    forged.extra = Some(entry);
+    std::fs::write(&file, forged.format()).unwrap();
+    let out = civitas_cli(&["audit", "verify-receipt", file.to_str().unwrap(), "--key", vkey_text.trim()]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    // Another person's read is not the holder's to download; the scope is required.
+    let binh_index: i64 = civitas_store::dispatch!(&app.db, pool => sqlx::query_scalar::<_, i64>(
+        "SELECT log_index FROM access_log WHERE subject_pid = $1 AND log_index IS NOT NULL LIMIT 1").bind(BINH).fetch_one(pool).await).unwrap();
+    assert_eq!(app.get(&format!("/api/v1/me/access/{binh_index}/receipt"), &holder).await.status(), 404);
+    assert_eq!(app.get("/api/v1/me/access/x/receipt", &holder).await.status(), 404);
+    let no_scope = crate::one_stop::citizen_token_with(&app, AN, "openid dossiers").await;
+    assert_eq!(app.get("/api/v1/me/access", &no_scope).await.status(), 403);
+
+    // An entry altered in the database is named by the audit.
+    civitas_store::dispatch!(&app.db, pool => sqlx::query("UPDATE tlog_entries SET entry = $1 WHERE idx = 5")
+        .bind(b"tampered".to_vec()).execute(pool).await.map(|_| ()))
+    .unwrap();
+    let out = audit(Some(&auditor));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("FAIL entry 5 does not match its leaf hash"), "{said}");
+
     // An implementation this project did not write agrees...
     if let Some((ok, text)) = go_verify(&app, Some(&first)) {
         assert!(ok, "Go's sumdb/tlog refused the log: {text}");
@@ -153,6 +238,11 @@ async fn log_of_reads(app: TestApp) {
         .unwrap();
         let (ok, text) = go_verify(&app, Some(&first)).unwrap();
         assert!(!ok && text.starts_with("FAIL"), "an altered tile passed: {text}");
+        // So does the CLI, naming the tile.
+        let out = audit(None);
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        assert!(said.contains("tile/1/000.p/1 hash 0 is not the root of tile/0/000"), "{said}");
     }
 
     // Bad tile paths and tiles beyond the tree are 404s.
@@ -174,6 +264,10 @@ async fn log_of_reads(app: TestApp) {
     assert_eq!(r.status(), 500, "a read whose log entry cannot be written is not answered");
 }
 on_both_databases!(reads_are_entries_of_a_verifiable_log, log_of_reads);
+
+fn civitas_cli(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_civitas")).args(args).env("CIVITAS_LOG", "warn").output().expect("run civitas")
+}
 
 async fn sqlx_count(app: &TestApp, sql: &'static str) -> i64 {
     civitas_store::dispatch!(&app.db, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await).unwrap()

@@ -17,14 +17,25 @@ pub struct AccessEntry {
     pub subject_pid: String,
     pub fields: String,
     pub request_id: Option<String>,
+    /// The entry of the transparency log (none until an older record is adopted).
+    pub log_index: Option<i64>,
 }
 
 /// The reads of one person's data, newest first.
 pub async fn for_subject(db: &crate::Db, pid: &str, limit: i64) -> Result<Vec<AccessEntry>, crate::StoreError> {
-    let sql = "SELECT id, at, actor, role, unit, purpose, subject_pid, fields, request_id FROM access_log \
+    let sql = "SELECT id, at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index FROM access_log \
                WHERE subject_pid = $1 ORDER BY id DESC LIMIT $2";
     let rows = crate::dispatch!(db, pool => sqlx::query_as::<_, AccessEntry>(sql).bind(pid).bind(limit).fetch_all(pool).await)?;
     Ok(rows)
+}
+
+/// Whether log entry `index` records a read of `pid`'s data (the tracker's receipts are only
+/// for the person concerned).
+pub async fn is_subject_of(db: &crate::Db, pid: &str, index: i64) -> Result<bool, crate::StoreError> {
+    let sql = "SELECT COUNT(*) FROM access_log WHERE subject_pid = $1 AND log_index = $2";
+    let n =
+        crate::dispatch!(db, pool => sqlx::query_scalar::<_, i64>(sql).bind(pid).bind(index).fetch_one(pool).await)?;
+    Ok(n > 0)
 }
 
 /// One read of one person's data, as handed to the [`AccessLogger`].

@@ -267,7 +267,7 @@ pub async fn leaf(db: &Db, index: u64) -> Result<Hash, StoreError> {
 /// (the migration of the old access log) and those a unit of work wrote in another context's
 /// transaction (a follow-up delivery's read) — as entries, oldest first, at most `limit`.
 pub async fn adopt(db: &Db, limit: i64) -> Result<usize, StoreError> {
-    let sql = "SELECT id, at, actor, role, unit, purpose, subject_pid, fields, request_id FROM access_log \
+    let sql = "SELECT id, at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index FROM access_log \
                WHERE log_index IS NULL ORDER BY id LIMIT $1";
     let rows = dispatch!(db, pool => sqlx::query_as::<_, crate::access_log::AccessEntry>(sql).bind(limit).fetch_all(pool).await)?;
     if rows.is_empty() {
@@ -322,4 +322,32 @@ pub async fn adopt(db: &Db, limit: i64) -> Result<usize, StoreError> {
         adopted
     });
     Ok(adopted)
+}
+
+/// Why a receipt cannot be given (yet).
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiptError {
+    #[error("entry {0} is not in a signed checkpoint yet; try again in a second")]
+    NotYetIntegrated(u64),
+    #[error("no entry {0}")]
+    NoEntry(u64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The C2SP `tlog-proof@v1` receipt of entry `index` against the latest checkpoint. `extra`
+/// holds the whole entry (salt and record), so the receipt alone proves the record was logged.
+pub async fn receipt(db: &Db, index: u64) -> Result<civitas_tlog::receipt::Receipt, ReceiptError> {
+    let (size, note) = checkpoint(db).await?;
+    if index >= size {
+        let next: i64 = dispatch!(db, pool => sqlx::query_scalar("SELECT next_index FROM tlog_state WHERE id = 1").fetch_one(pool).await).map_err(StoreError::from)?;
+        return Err(if (index as i64) < next {
+            ReceiptError::NotYetIntegrated(index)
+        } else {
+            ReceiptError::NoEntry(index)
+        });
+    }
+    let entry = entries(db, index, 1).await?.pop().ok_or(ReceiptError::NoEntry(index))?;
+    let proof = inclusion_proof(db, index, size).await?;
+    Ok(civitas_tlog::receipt::Receipt { extra: Some(entry), index, proof, checkpoint: note })
 }

@@ -120,8 +120,9 @@ impl<S: TileSource> HashReader for TileHashes<'_, S> {
     }
 }
 
-/// The root of a perfect subtree from its `2^k` bottom hashes.
-fn subtree_root(hashes: &[Hash]) -> Hash {
+/// The root of a perfect subtree from its `2^k` bottom hashes (a full tile's hash one tile
+/// level up).
+pub fn subtree_root(hashes: &[Hash]) -> Hash {
     let mut level: Vec<Hash> = hashes.to_vec();
     while level.len() > 1 {
         level = level.chunks(2).map(|p| node_hash(&p[0], &p[1])).collect();

@@ -354,6 +354,10 @@ fn identity_text(key: &str) -> (&'static str, &'static str) {
         "scope.dossiers" => {
             ("Nộp và theo dõi hồ sơ thủ tục hành chính của bạn", "Submit and follow your administrative dossiers")
         }
+        "scope.access" => (
+            "Xem ai đã đọc dữ liệu của bạn, kèm biên nhận kiểm chứng được",
+            "See who read your data, with verifiable receipts",
+        ),
         "scope.documents" => ("Xem và thêm giấy tờ trong kho dữ liệu của bạn", "See and add documents in your store"),
         "scope.certificates" => ("Xem giấy tờ hộ tịch của bạn", "See your civil-status certificates"),
         "scope.email" => ("Xem địa chỉ thư điện tử", "See your e-mail address"),

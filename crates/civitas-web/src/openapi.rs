@@ -12,7 +12,7 @@ use crate::{api, calendar, certificates, dossiers, one_stop, webhooks};
     info(title = "civitas API", description = "Population register and Project 06 services. Errors are RFC 9457 problem details."),
     paths(
         api::get_person, api::search_people, api::register_person, api::correct_person, api::person_history,
-        api::change_residence, api::residence_confirmation, api::get_household, api::find_communes, api::suggest_communes, api::convert_old_commune,
+        api::change_residence, api::residence_confirmation, api::get_household, api::find_communes, api::suggest_communes, crate::transparency::my_access, crate::transparency::my_receipt, api::convert_old_commune,
         calendar::holidays, calendar::working_days, calendar::lunar_date, dossiers::status, dossiers::my_dossiers,
         one_stop::list_procedures, one_stop::get_procedure, one_stop::upload_document, one_stop::my_documents,
         one_stop::my_document, one_stop::submit_online, one_stop::card_check, one_stop::submit_counter,

@@ -237,6 +237,10 @@ pub static RULES: &[Rule] = &[
     public("GET", "/log/key"),
     public("GET", "/log/tile/{level}/{*path}"),
     rule("GET", "/log/tile/entries/{*path}", Roles(&[Auditor]), &[], U::None, Some("audit")),
+    // The data tracker: the holder's reads and their receipts.
+    rule("GET", "/api/v1/me/access", Who::Citizen, &["access"], U::None, None),
+    rule("GET", "/api/v1/me/access/{index}/receipt", Who::Citizen, &["access"], U::None, None),
+    rule("GET", "/account/access/{index}/receipt", CitizenPage, &[], U::None, None),
     public("GET", "/static/style.css"),
     public("GET", "/static/civitas.js"),
     public("GET", "/signin"),

@@ -19,7 +19,127 @@ pub fn routes() -> Router<AppState> {
         .route("/log/key", get(key))
         .route("/log/tile/entries/{*path}", get(entries))
         .route("/log/tile/{level}/{*path}", get(hash_tile))
+        .route("/api/v1/me/access", get(my_access))
+        .route("/api/v1/me/access/{index}/receipt", get(my_receipt))
+        .route("/account/access/{index}/receipt", get(page_receipt))
         .into_router()
+}
+
+/// One read of the holder's data, as the data tracker lists it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AccessRead {
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// Who read: the official's or the agency system's identifier.
+    pub actor: String,
+    pub role: String,
+    /// The administrative unit the reader acted for.
+    pub unit: String,
+    /// Why (the route's purpose, or the agency's stated purpose).
+    pub purpose: Option<String>,
+    /// Which parts of the record.
+    pub fields: String,
+    pub request_id: Option<String>,
+    /// The entry of the transparency log, and where its receipt is (none until an older
+    /// record has been taken into the log).
+    pub log_index: Option<i64>,
+    pub receipt: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AccessReads {
+    /// Newest first (at most 200).
+    pub items: Vec<AccessRead>,
+}
+
+/// The data tracker: every read of the holder's data, newest first, each with its receipt.
+#[utoipa::path(get, path = "/api/v1/me/access", tag = "transparency",
+    responses((status = 200, body = AccessReads), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn my_access(
+    State(state): State<AppState>,
+    citizen: crate::auth::Citizen,
+) -> Result<axum::Json<AccessReads>, Problem> {
+    let rows = civitas_store::access_log::for_subject(&state.db, &citizen.pid, 200)
+        .await
+        .map_err(|e| crate::problem::internal(&e))?;
+    let items = rows
+        .into_iter()
+        .map(|r| AccessRead {
+            receipt: r.log_index.map(|i| format!("/api/v1/me/access/{i}/receipt")),
+            at: r.at,
+            actor: r.actor,
+            role: r.role,
+            unit: r.unit,
+            purpose: r.purpose,
+            fields: r.fields,
+            request_id: r.request_id,
+            log_index: r.log_index,
+        })
+        .collect();
+    Ok(axum::Json(AccessReads { items }))
+}
+
+/// The receipt of log entry `index` for the person whose data it records.
+async fn receipt_for(state: &AppState, pid: &str, index: &str) -> Result<Response, Problem> {
+    let not_found = || Problem::not_found("no read of your data has this log index");
+    let index: u64 = index.parse().map_err(|_| not_found())?;
+    let mine = civitas_store::access_log::is_subject_of(&state.db, pid, index as i64)
+        .await
+        .map_err(|e| crate::problem::internal(&e))?;
+    if !mine {
+        return Err(not_found());
+    }
+    match civitas_store::tlog::receipt(&state.db, index).await {
+        Ok(r) => {
+            let mut response = text(r.format(), "no-store");
+            let disposition = format!("attachment; filename=\"civitas-receipt-{index}.txt\"");
+            if let Ok(v) = HeaderValue::from_str(&disposition) {
+                response.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            Ok(response)
+        }
+        Err(civitas_store::tlog::ReceiptError::NotYetIntegrated(_)) => {
+            let mut p = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not-yet-logged",
+                "Not yet in a checkpoint",
+                "the read is logged, and its entry enters a signed checkpoint within a second: try again",
+            )
+            .into_response();
+            p.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Ok(p)
+        }
+        Err(civitas_store::tlog::ReceiptError::NoEntry(_)) => Err(not_found()),
+        Err(civitas_store::tlog::ReceiptError::Store(e)) => Err(crate::problem::internal(&e)),
+    }
+}
+
+/// A receipt (C2SP `tlog-proof@v1`; `extra` is the entry: salt and record), verifiable offline
+/// with `civitas audit verify-receipt FILE --key VKEY`.
+#[utoipa::path(get, path = "/api/v1/me/access/{index}/receipt", tag = "transparency",
+    params(("index" = u64, Path, description = "the read's log index")),
+    responses((status = 200, body = String, content_type = "text/plain"), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 503, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn my_receipt(
+    State(state): State<AppState>,
+    citizen: crate::auth::Citizen,
+    Path(index): Path<String>,
+) -> Result<Response, Problem> {
+    receipt_for(&state, &citizen.pid, &index).await
+}
+
+/// The same receipt from the account page (the holder's browser session).
+async fn page_receipt(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Path(index): Path<String>,
+) -> Result<Response, Problem> {
+    let Some((_, session)) = crate::cookies::browser_session(&state, &headers).await else {
+        return Ok(axum::response::Redirect::to("/signin").into_response());
+    };
+    receipt_for(&state, &session.pid, &index).await
 }
 
 fn text(body: String, cache: &'static str) -> Response {

@@ -44,6 +44,7 @@ pub const SCOPES: &[&str] = &[
     "dossiers",
     "documents",
     "certificates",
+    "access",
 ];
 pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
 

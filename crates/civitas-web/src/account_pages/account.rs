@@ -111,14 +111,23 @@ pub(super) async fn account_page(
             ))
         }
         h2 { (t("account.reads")) }
+        p class="hint" { (tr(lang, "Mỗi lần đọc dữ liệu của bạn được ghi vào sổ nhật ký minh bạch, không ai sửa hay xoá được mà không bị phát hiện. Biên nhận của từng lần đọc kiểm chứng được mà không cần hỏi lại hệ thống.", "Every read of your data is written into a transparency log that nobody can change or erase unnoticed. Each read's receipt can be checked without asking this system.")) }
         @if reads.is_empty() { p { (t("account.no_reads")) } } @else {
             (crate::ui::Table {
                 id: "reads",
                 caption: None,
-                columns: vec![Column::sortable(t("time")), Column::sortable(t("actor")), Column::sortable(t("account.purpose")), Column::plain(t("account.fields"))],
+                columns: vec![Column::sortable(t("time")), Column::sortable(t("actor")), Column::sortable(t("account.purpose")), Column::plain(t("account.fields")), Column::plain(tr(lang, "Biên nhận", "Receipt"))],
                 rows: reads.iter().map(|r| Row {
-                    cells: vec![html! { (lang.time(&r.at)) }, html! { (r.actor) " (" (r.role) ")" }, html! { (r.purpose.clone().unwrap_or_default()) }, html! { (r.fields) }],
-                    keys: vec![r.at.clone(), r.actor.clone(), r.purpose.clone().unwrap_or_default(), String::new()],
+                    cells: vec![
+                        html! { (lang.time(&r.at)) },
+                        html! { (r.actor) " (" (r.role) ")" },
+                        html! { (r.purpose.clone().unwrap_or_default()) },
+                        html! { (r.fields) },
+                        html! { @if let Some(i) = r.log_index {
+                            a href=(format!("/account/access/{i}/receipt")) download { (tr(lang, "Tải về", "Download")) span class="visually-hidden" { " " (tr(lang, "biên nhận của lần đọc lúc", "the receipt of the read at")) " " (lang.time(&r.at)) } }
+                        } @else { (tr(lang, "đang ghi vào sổ", "being logged")) } },
+                    ],
+                    keys: vec![r.at.clone(), r.actor.clone(), r.purpose.clone().unwrap_or_default(), String::new(), String::new()],
                 }).collect(),
                 path: "/account",
                 keep: crate::ui::keep_params(&all, "reads."),

@@ -269,6 +269,7 @@ pub(super) fn scope_text(lang: Lang, scope: &str) -> &'static str {
         "dossiers" => lang.t("scope.dossiers"),
         "documents" => lang.t("scope.documents"),
         "certificates" => lang.t("scope.certificates"),
+        "access" => lang.t("scope.access"),
         _ => lang.t("scope.other"),
     }
 }
