@@ -225,3 +225,117 @@ pub async fn log(config: &civitas::config::Config, issuer: &str, command: LogCom
     println!("{}", log.vkey());
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Subcommand)]
+pub enum WitnessCommand {
+    /// Run a witness (c2sp.org/tlog-witness) of one log: POST /add-checkpoint checks the log's
+    /// signature and the consistency proof from the size it cosigned last, persists the new
+    /// size, and answers a cosignature/v1 line.
+    Serve {
+        #[arg(long)]
+        listen: String,
+        /// The witness's key: 32 random bytes, base64 (created on the first start).
+        #[arg(long)]
+        key: PathBuf,
+        /// The witness's key name.
+        #[arg(long, default_value = "civitas-witness")]
+        name: String,
+        /// The log's verifier key (`civitas log key`).
+        #[arg(long)]
+        log_key: String,
+        /// Where the size and root cosigned last are kept.
+        #[arg(long, default_value = "civitas-witness.state")]
+        state: PathBuf,
+    },
+}
+
+fn witness_signer(path: &Path, name: &str) -> anyhow::Result<civitas_tlog::note::Signer> {
+    let seed: [u8; 32] = match std::fs::read_to_string(path) {
+        Ok(text) => STANDARD
+            .decode(text.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| anyhow::anyhow!("{}: not 32 bytes in base64", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut seed = [0u8; 32];
+            rand::fill(&mut seed);
+            write_atomically(path, format!("{}\n", STANDARD.encode(seed)).as_bytes())?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            }
+            seed
+        }
+        Err(e) => anyhow::bail!("{}: {e}", path.display()),
+    };
+    civitas_tlog::note::Signer::witness(name, &seed).map_err(|e| anyhow::anyhow!("--name {name:?}: {e}"))
+}
+
+/// Writes `path` so that a crash leaves the old or the new content, never a mix.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+struct WitnessState {
+    held: tokio::sync::Mutex<civitas_tlog::witness::Held>,
+    state: PathBuf,
+    log: Verifier,
+    signer: civitas_tlog::note::Signer,
+}
+
+pub async fn witness(command: WitnessCommand) -> anyhow::Result<ExitCode> {
+    let WitnessCommand::Serve { listen, key, name, log_key, state } = command;
+    let log = Verifier::parse(&log_key).map_err(|e| anyhow::anyhow!("--log-key: {e}"))?;
+    let signer = witness_signer(&key, &name)?;
+    let held = match std::fs::read_to_string(&state) {
+        Ok(text) => civitas_tlog::witness::Held::parse(&text)
+            .ok_or_else(|| anyhow::anyhow!("{}: not `<size> <root>`", state.display()))?,
+        Err(_) => civitas_tlog::witness::Held::empty(),
+    };
+    let listener =
+        tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    println!("witness {} of {} on http://{}/add-checkpoint", signer.vkey(), log.name, listener.local_addr()?);
+    let shared = std::sync::Arc::new(WitnessState { held: tokio::sync::Mutex::new(held), state, log, signer });
+    let app = axum::Router::new()
+        .route("/add-checkpoint", axum::routing::post(add_checkpoint))
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .with_state(shared);
+    axum::serve(listener, app).with_graceful_shutdown(crate::cli_serve::shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn add_checkpoint(
+    axum::extract::State(w): axum::extract::State<std::sync::Arc<WitnessState>>,
+    body: String,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut held = w.held.lock().await;
+    let now = civitas::now().unix_timestamp().max(0) as u64;
+    match civitas_tlog::witness::add_checkpoint(*held, &body, &w.log, &w.signer, now) {
+        Ok((new, line)) => {
+            // Persisted before answering: a witness never cosigns two inconsistent trees.
+            if let Err(e) = write_atomically(&w.state, new.format().as_bytes()) {
+                tracing::error!(error = %e, "the witness state could not be written");
+                return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "state not written\n").into_response();
+            }
+            *held = new;
+            line.into_response()
+        }
+        Err(refusal) => {
+            let status =
+                axum::http::StatusCode::from_u16(refusal.status).unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+            let content_type = if refusal.status == 409 { "text/x.tlog.size" } else { "text/plain; charset=utf-8" };
+            (status, [(axum::http::header::CONTENT_TYPE, content_type)], refusal.body).into_response()
+        }
+    }
+}

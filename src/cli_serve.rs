@@ -40,6 +40,15 @@ pub(crate) async fn serve(config: Config, listen: Option<String>, demo: bool) ->
         })?);
         tracing::info!(replica = %civitas::redact(replica), "searches read from the replica");
     }
+    let witnesses = config
+        .witnesses
+        .iter()
+        .map(|w| civitas_exchange::witness::parse(w).map_err(|e| anyhow::anyhow!("witnesses: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if !witnesses.is_empty() {
+        tracing::info!(count = witnesses.len(), "the log's checkpoints are sent to witnesses");
+        state.set_witnesses(witnesses);
+    }
     if let Some(path) = &config.holidays_file {
         state.set_calendar(crate::load_calendar(Some(PathBuf::from(path)))?);
     }

@@ -52,6 +52,10 @@ pub struct Config {
     /// How long a claimed webhook delivery or message stays reserved for the server that
     /// claimed it (after a crash, the time before another server sends it), in seconds.
     pub job_claim_lease_secs: u64,
+    /// Witnesses of the transparency log, each `"<url> <verifier key>"` (`civitas witness
+    /// serve` prints its key): the server sends them each new checkpoint and serves the
+    /// checkpoint with their cosignatures.
+    pub witnesses: Vec<String>,
 }
 
 impl Default for Config {
@@ -75,11 +79,13 @@ impl Default for Config {
             database_acquire_timeout_ms: 2000,
             database_replica: None,
             job_claim_lease_secs: 60,
+            witnesses: Vec::new(),
         }
     }
 }
 
-const ENV_KEYS: [&str; 18] = [
+const ENV_KEYS: [&str; 19] = [
+    "WITNESSES",
     "DATABASE",
     "LISTEN",
     "LOG",
@@ -143,6 +149,11 @@ impl Config {
                 }
                 "DATABASE_REPLICA" => config.database_replica = Some(value).filter(|v| !v.is_empty()),
                 "JOB_CLAIM_LEASE_SECS" => config.job_claim_lease_secs = value.parse().map_err(|_| bad("a number"))?,
+                // Comma-separated "<url> <vkey>" pairs.
+                "WITNESSES" => {
+                    config.witnesses =
+                        value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
+                }
                 "TRUSTED_PROXIES" => {
                     config.trusted_proxies =
                         value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()

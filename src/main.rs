@@ -97,6 +97,11 @@ enum Command {
         #[command(subcommand)]
         command: cli_audit::AuditCommand,
     },
+    /// A witness of a transparency log.
+    Witness {
+        #[command(subcommand)]
+        command: cli_audit::WitnessCommand,
+    },
     /// The transparency log of this server's database.
     Log {
         #[command(subcommand)]
@@ -520,6 +525,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Account { command } => account_command(&config, command).await,
         Command::Client { command } => client_command(&config, command).await,
         Command::Audit { command } => cli_audit::audit(command).await,
+        Command::Witness { command } => cli_audit::witness(command).await,
         Command::Log { command } => cli_audit::log(&config, &issuer_of(&config), command).await,
         Command::Keys { command } => {
             if matches!(command, KeysCommand::GenerateKek) {

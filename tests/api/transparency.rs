@@ -272,3 +272,69 @@ fn civitas_cli(args: &[&str]) -> std::process::Output {
 async fn sqlx_count(app: &TestApp, sql: &'static str) -> i64 {
     civitas_store::dispatch!(&app.db, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await).unwrap()
 }
+
+/// A witness (`civitas witness serve`, a process of its own) cosigns each new checkpoint after
+/// checking consistency with the one it cosigned before; the server publishes the checkpoint
+/// with the cosignature.
+async fn witnessed(app: TestApp) {
+    use std::io::BufRead;
+    let dir = temp_dir();
+    let vkey_text = app.client.get(app.url("/log/key")).send().await.unwrap().text().await.unwrap();
+    let log_key = Verifier::parse(&vkey_text).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let state = dir.0.join("witness.state");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .args(["witness", "serve", "--listen", &format!("127.0.0.1:{port}"), "--name", "witness.test"])
+        .arg("--key")
+        .arg(dir.0.join("witness.key"))
+        .arg("--state")
+        .arg(&state)
+        .args(["--log-key", vkey_text.trim()])
+        .env("CIVITAS_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    // "witness <vkey> of <origin> on http://…/add-checkpoint"
+    let witness_vkey = first.split_whitespace().nth(1).unwrap().to_owned();
+    let witness = Verifier::parse(&witness_vkey).unwrap();
+    assert!(witness.is_cosigner());
+    app.state.set_witnesses(vec![
+        civitas_exchange::witness::parse(&format!("http://127.0.0.1:{port} {witness_vkey}")).unwrap(),
+    ]);
+    let officer = app.token(Role::RegistryOfficer, &[BA_DINH]);
+    let mut cosigned_sizes = Vec::new();
+    for round in 0..2 {
+        for _ in 0..5 {
+            assert_eq!(app.get(&format!("/api/v1/people/{AN}"), &officer).await.status(), 200);
+        }
+        let want = 5 * (round + 1);
+        let mut seen = None;
+        for _ in 0..200 {
+            let note = app.client.get(app.url("/log/checkpoint")).send().await.unwrap().text().await.unwrap();
+            let (c, opened) = Checkpoint::open(&note, &log_key, std::slice::from_ref(&witness)).unwrap();
+            if c.size >= want && opened.verified_by.iter().any(|(n, t)| n == "witness.test" && t.is_some()) {
+                seen = Some(c.size);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        cosigned_sizes.push(seen.expect("the checkpoint was cosigned by the witness"));
+    }
+    assert!(cosigned_sizes[1] > cosigned_sizes[0], "{cosigned_sizes:?}");
+    // The witness persisted what it cosigned.
+    let held = std::fs::read_to_string(&state).unwrap();
+    assert!(held.split_whitespace().next().unwrap().parse::<u64>().unwrap() >= cosigned_sizes[1]);
+    // A checkpoint of another key is refused by the witness (403), a bad request is 400.
+    let client = reqwest::Client::new();
+    let forged = civitas_tlog::note::Signer::log(&log_key.name, &[5u8; 32]).unwrap();
+    let note = forged.sign(&Checkpoint { origin: log_key.name.clone(), size: 1, root: [0; 32] }.text()).unwrap();
+    let url = format!("http://127.0.0.1:{port}/add-checkpoint");
+    let r = client.post(&url).body(civitas_tlog::witness::request(0, &[], &note)).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(client.post(&url).body("nonsense").send().await.unwrap().status(), 400);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+on_both_databases!(a_witness_cosigns_the_checkpoints, witnessed);

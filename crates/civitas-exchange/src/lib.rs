@@ -9,3 +9,4 @@
 
 pub mod delivery;
 pub mod sim;
+pub mod witness;

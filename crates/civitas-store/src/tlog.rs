@@ -351,3 +351,65 @@ pub async fn receipt(db: &Db, index: u64) -> Result<civitas_tlog::receipt::Recei
     let proof = inclusion_proof(db, index, size).await?;
     Ok(civitas_tlog::receipt::Receipt { extra: Some(entry), index, proof, checkpoint: note })
 }
+
+/// The checkpoint to publish: the latest, with the witnesses' cosignatures when some were
+/// collected for it.
+pub async fn published_checkpoint(db: &Db) -> Result<String, StoreError> {
+    let sql = "SELECT checkpoint, cosigned FROM tlog_state WHERE id = 1";
+    let (note, cosigned) =
+        dispatch!(db, pool => sqlx::query_as::<_, (String, String)>(sql).fetch_optional(pool).await)?
+            .ok_or_else(|| corrupt("the transparency log is not set up"))?;
+    Ok(if cosigned.starts_with(&note) { cosigned } else { note })
+}
+
+/// A witness of the log: where it listens and its verifier key.
+#[derive(Debug, Clone)]
+pub struct Witness {
+    pub url: String,
+    pub key: civitas_tlog::note::Verifier,
+}
+
+/// Parses `"<url> <verifier key>"`.
+pub fn parse_witness(text: &str) -> Result<Witness, String> {
+    let (url, key) =
+        text.trim().split_once(' ').ok_or_else(|| format!("witness {text:?}: expected \"<url> <verifier key>\""))?;
+    let key = civitas_tlog::note::Verifier::parse(key.trim()).map_err(|e| format!("witness {url}: {e}"))?;
+    if !key.is_cosigner() {
+        return Err(format!("witness {url}: the key is not a cosignature/v1 key"));
+    }
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!("witness {url}: not an http(s) URL"));
+    }
+    Ok(Witness { url: url.trim_end_matches('/').to_owned(), key })
+}
+
+/// The latest checkpoint, and the cosigned version of it collected so far (or empty).
+pub async fn checkpoint_and_cosigned(db: &Db) -> Result<(u64, String, String), StoreError> {
+    let sql = "SELECT size, checkpoint, cosigned FROM tlog_state WHERE id = 1";
+    let (size, note, cosigned) =
+        dispatch!(db, pool => sqlx::query_as::<_, (i64, String, String)>(sql).fetch_optional(pool).await)?
+            .ok_or_else(|| corrupt("the transparency log is not set up"))?;
+    Ok((size as u64, note, cosigned))
+}
+
+/// The size a witness cosigned last (0 before the first).
+pub async fn witness_size(db: &Db, url: &str) -> Result<u64, StoreError> {
+    let sql = "SELECT size FROM tlog_witnesses WHERE url = $1";
+    Ok(dispatch!(db, pool => sqlx::query_scalar::<_, i64>(sql).bind(url).fetch_optional(pool).await)?.unwrap_or(0)
+        as u64)
+}
+
+pub async fn set_witness_size(db: &Db, url: &str, size: u64) -> Result<(), StoreError> {
+    let sql =
+        "INSERT INTO tlog_witnesses (url, size) VALUES ($1, $2) ON CONFLICT (url) DO UPDATE SET size = excluded.size";
+    dispatch!(db, pool => sqlx::query(sql).bind(url).bind(size as i64).execute(pool).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Keeps `cosigned` (the checkpoint `note` with cosignature lines) — only while `note` is still
+/// the latest checkpoint.
+pub async fn set_cosigned(db: &Db, note: &str, cosigned: &str) -> Result<(), StoreError> {
+    let sql = "UPDATE tlog_state SET cosigned = $1 WHERE id = 1 AND checkpoint = $2";
+    dispatch!(db, pool => sqlx::query(sql).bind(cosigned).bind(note).execute(pool).await.map(|_| ()))?;
+    Ok(())
+}

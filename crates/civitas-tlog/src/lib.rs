@@ -12,6 +12,7 @@ pub mod merkle;
 pub mod note;
 pub mod receipt;
 pub mod tile;
+pub mod witness;
 
 /// A SHA-256 hash.
 pub type Hash = [u8; 32];

@@ -54,6 +54,8 @@ pub struct AppState {
     pub access_log: civitas_store::access_log::AccessLogger,
     /// The transparency log's origin and key.
     pub log: civitas_store::tlog::LogIdentity,
+    /// The log's witnesses (configuration `witnesses`), read by the collection job.
+    witnesses: Arc<std::sync::RwLock<Vec<civitas_exchange::witness::Witness>>>,
     /// Verified tokens, so a token's signature is checked once, not on every request.
     pub verified_tokens: Arc<auth::TokenCache>,
     /// Whether cookies must carry `Secure` (false only when serving plain http on loopback).
@@ -103,7 +105,8 @@ impl AppState {
         let sweep_calendar = Arc::new(std::sync::RwLock::new(calendar.clone()));
         let jobs = civitas_store::jobs::JobRuntime::new();
         register_jobs(&jobs, &db, &identity, &keys, issuer, sweep_calendar.clone(), catalogue.clone());
-        register_log_jobs(&jobs, &db, &log);
+        let witnesses = Arc::new(std::sync::RwLock::new(Vec::new()));
+        register_log_jobs(&jobs, &db, &log, witnesses.clone());
         let alive_db = db.clone();
         jobs.start(&alive_db.clone(), move || !alive_db.is_closed());
         Ok(AppState {
@@ -115,6 +118,7 @@ impl AppState {
             committer: civitas_store::unit::GroupCommitter::start(db.clone()),
             access_log: civitas_store::access_log::AccessLogger::start(db.clone()),
             log,
+            witnesses,
             verified_tokens: Arc::new(auth::TokenCache::default()),
             register,
             db,
@@ -127,6 +131,14 @@ impl AppState {
             calendar,
         })
     }
+    /// Has the log's new checkpoints cosigned by these witnesses (and served with their
+    /// cosignatures).
+    pub fn set_witnesses(&self, witnesses: Vec<civitas_exchange::witness::Witness>) {
+        if let Ok(mut w) = self.witnesses.write() {
+            *w = witnesses;
+        }
+    }
+
     /// Sends read-only work (searches) to `replica`, a streaming replica of the database.
     pub fn use_replica(&mut self, replica: Db) {
         self.register = Arc::new(Register::new(self.db.clone()).with_replica(replica));
@@ -190,7 +202,12 @@ pub fn log_origin(issuer: &str) -> String {
 /// entries arrive; one server at a time, and a fork is impossible anyway: the checkpoint is
 /// swapped only from the size it was computed on) and the adoption of access records written
 /// without an entry (the old access log; a follow-up delivery's read).
-fn register_log_jobs(jobs: &civitas_store::jobs::JobRuntime, db: &Db, log: &civitas_store::tlog::LogIdentity) {
+fn register_log_jobs(
+    jobs: &civitas_store::jobs::JobRuntime,
+    db: &Db,
+    log: &civitas_store::tlog::LogIdentity,
+    witnesses: Arc<std::sync::RwLock<Vec<civitas_exchange::witness::Witness>>>,
+) {
     use civitas_store::jobs::{Claim, Schedule};
     use std::time::Duration;
     let (d, l) = (db.clone(), log.clone());
@@ -200,6 +217,18 @@ fn register_log_jobs(jobs: &civitas_store::jobs::JobRuntime, db: &Db, log: &civi
             let before = civitas_store::tlog::checkpoint(&d).await.map_err(|e| e.to_string())?.0;
             let after = civitas_store::tlog::integrate(&d, &l).await.map_err(|e| e.to_string())?;
             Ok(after.saturating_sub(before) as usize)
+        }
+    });
+    let (d, vkey) = (db.clone(), log.vkey());
+    let client = civitas_exchange::witness::client();
+    jobs.register("tlog.witness", Schedule::Every(Duration::from_secs(1)), Claim::Lease, move || {
+        let (d, vkey, client) = (d.clone(), vkey.clone(), client.clone());
+        let list = witnesses.read().map(|w| w.clone()).unwrap_or_default();
+        async move {
+            if list.is_empty() {
+                return Ok(0);
+            }
+            civitas_exchange::witness::collect(&d, &vkey, &list, &client).await.map_err(|e| e.to_string())
         }
     });
     let d = db.clone();

@@ -161,7 +161,7 @@ fn bytes(body: Vec<u8>, full: bool) -> Response {
 
 /// The latest signed checkpoint (C2SP tlog-checkpoint, a signed note).
 async fn checkpoint(State(state): State<AppState>) -> Result<Response, Problem> {
-    let (_, note) = civitas_store::tlog::checkpoint(&state.db).await.map_err(|e| crate::problem::internal(&e))?;
+    let note = civitas_store::tlog::published_checkpoint(&state.db).await.map_err(|e| crate::problem::internal(&e))?;
     Ok(text(note, "no-cache, max-age=1"))
 }
 
