@@ -40,6 +40,12 @@ pub(crate) async fn serve(config: Config, listen: Option<String>, demo: bool) ->
         })?);
         tracing::info!(replica = %civitas::redact(replica), "searches read from the replica");
     }
+    let delays = config
+        .disclosure_delays
+        .iter()
+        .map(|d| civitas_web::DisclosureDelay::parse(d).map_err(|e| anyhow::anyhow!("disclosure_delays: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    state.set_disclosure_delays(delays);
     let witnesses = config
         .witnesses
         .iter()

@@ -56,6 +56,9 @@ pub struct Config {
     /// serve` prints its key): the server sends them each new checkpoint and serves the
     /// checkpoint with their cosignatures.
     pub witnesses: Vec<String>,
+    /// Reads kept from the person for a time, each `"<client id>:<purpose>=<days>"`: an agency
+    /// system stating that purpose is logged at once, shown in the data tracker after the days.
+    pub disclosure_delays: Vec<String>,
 }
 
 impl Default for Config {
@@ -80,11 +83,13 @@ impl Default for Config {
             database_replica: None,
             job_claim_lease_secs: 60,
             witnesses: Vec::new(),
+            disclosure_delays: Vec::new(),
         }
     }
 }
 
-const ENV_KEYS: [&str; 19] = [
+const ENV_KEYS: [&str; 20] = [
+    "DISCLOSURE_DELAYS",
     "WITNESSES",
     "DATABASE",
     "LISTEN",
@@ -150,6 +155,10 @@ impl Config {
                 "DATABASE_REPLICA" => config.database_replica = Some(value).filter(|v| !v.is_empty()),
                 "JOB_CLAIM_LEASE_SECS" => config.job_claim_lease_secs = value.parse().map_err(|_| bad("a number"))?,
                 // Comma-separated "<url> <vkey>" pairs.
+                "DISCLOSURE_DELAYS" => {
+                    config.disclosure_delays =
+                        value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
+                }
                 "WITNESSES" => {
                     config.witnesses =
                         value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()

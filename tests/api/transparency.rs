@@ -338,3 +338,50 @@ async fn witnessed(app: TestApp) {
     let _ = child.wait();
 }
 on_both_databases!(a_witness_cosigns_the_checkpoints, witnessed);
+
+/// A read the law lets an agency keep from the person for a time (a security investigation):
+/// in the log at once, with its delay in the committed record; missing from the person's
+/// tracker (and its receipt refused) until the delay has passed; a delay of 0 days shows it.
+async fn delayed_disclosure(app: TestApp) {
+    app.clients().await;
+    app.account(AN, 1).await;
+    app.state.set_disclosure_delays(vec![
+        civitas_web::DisclosureDelay::parse("tester:security-investigation=180").unwrap(),
+        civitas_web::DisclosureDelay::parse("tester:audit-sample=0").unwrap(),
+    ]);
+    for bad in ["", "tester", "tester:p", "tester:p=x", ":p=1", "tester:=1", "tester:p=-1", "tester:p=4000"] {
+        assert!(civitas_web::DisclosureDelay::parse(bad).is_err(), "{bad:?}");
+    }
+    let agency = app.token(Role::AgencySystem, &["01"]);
+    let read = |purpose: &'static str| {
+        let (client, url, agency) = (app.client.clone(), app.url(&format!("/api/v1/people/{AN}")), agency.clone());
+        async move { client.get(url).bearer_auth(agency).header("x-purpose", purpose).send().await.unwrap().status() }
+    };
+    assert_eq!(read("security-investigation").await, 200);
+    assert_eq!(read("audit-sample").await, 200);
+    assert_eq!(read("benefit-check").await, 200);
+    let holder = crate::one_stop::citizen_token_with(&app, AN, "openid access").await;
+    let mine: serde_json::Value = app.get("/api/v1/me/access", &holder).await.json().await.unwrap();
+    let purposes: Vec<&str> = mine["items"].as_array().unwrap().iter().filter_map(|i| i["purpose"].as_str()).collect();
+    assert!(
+        purposes.iter().any(|p| p.contains("audit-sample")) && purposes.iter().any(|p| p.contains("benefit-check")),
+        "{purposes:?}"
+    );
+    assert!(!purposes.iter().any(|p| p.contains("security-investigation")), "a delayed read is hidden: {purposes:?}");
+    // Never dropped: the read is in the log, with the instant it may be shown.
+    let (index, after): (i64, String) = civitas_store::dispatch!(&app.db, pool => sqlx::query_as::<_, (i64, String)>(
+        "SELECT log_index, disclose_after FROM access_log WHERE purpose LIKE '%security-investigation%'").fetch_one(pool).await).unwrap();
+    assert!(after > civitas_store::timestamp(civitas::now() + time::Duration::days(179)), "{after}");
+    assert_eq!(app.get(&format!("/api/v1/me/access/{index}/receipt"), &holder).await.status(), 404);
+    let auditor = app.token(Role::Auditor, &["01"]);
+    let vkey =
+        Verifier::parse(&app.client.get(app.url("/log/key")).send().await.unwrap().text().await.unwrap()).unwrap();
+    checkpoint_of_size(&app, &vkey, index as u64 + 1).await;
+    let bundle = app
+        .get(&format!("/log/{}", TileId { level: 0, index: 0, width: index as u32 + 1 }.entries_path()), &auditor)
+        .await;
+    let entries = decode_bundle(&bundle.bytes().await.unwrap()).unwrap();
+    let record: serde_json::Value = serde_json::from_slice(&entries[index as usize][16..]).unwrap();
+    assert_eq!(record["disclose_after"], after.as_str());
+}
+on_both_databases!(delayed_disclosure_hides_a_read_for_a_time, delayed_disclosure);

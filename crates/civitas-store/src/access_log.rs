@@ -19,22 +19,38 @@ pub struct AccessEntry {
     pub request_id: Option<String>,
     /// The entry of the transparency log (none until an older record is adopted).
     pub log_index: Option<i64>,
+    /// Shown to the person only from this instant (a delayed disclosure), if set.
+    pub disclose_after: Option<String>,
 }
 
 /// The reads of one person's data, newest first.
 pub async fn for_subject(db: &crate::Db, pid: &str, limit: i64) -> Result<Vec<AccessEntry>, crate::StoreError> {
-    let sql = "SELECT id, at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index FROM access_log \
+    let sql = "SELECT id, at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index, disclose_after FROM access_log \
                WHERE subject_pid = $1 ORDER BY id DESC LIMIT $2";
     let rows = crate::dispatch!(db, pool => sqlx::query_as::<_, AccessEntry>(sql).bind(pid).bind(limit).fetch_all(pool).await)?;
     Ok(rows)
 }
 
-/// Whether log entry `index` records a read of `pid`'s data (the tracker's receipts are only
-/// for the person concerned).
-pub async fn is_subject_of(db: &crate::Db, pid: &str, index: i64) -> Result<bool, crate::StoreError> {
-    let sql = "SELECT COUNT(*) FROM access_log WHERE subject_pid = $1 AND log_index = $2";
-    let n =
-        crate::dispatch!(db, pool => sqlx::query_scalar::<_, i64>(sql).bind(pid).bind(index).fetch_one(pool).await)?;
+/// The reads of one person's data the person may see at `now` (the data tracker): those
+/// whose disclosure is delayed appear once the delay has passed. Newest first.
+pub async fn disclosed_for_subject(
+    db: &crate::Db,
+    pid: &str,
+    now: &str,
+    limit: i64,
+) -> Result<Vec<AccessEntry>, crate::StoreError> {
+    let sql = "SELECT id, at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index, disclose_after FROM access_log \
+               WHERE subject_pid = $1 AND (disclose_after IS NULL OR disclose_after <= $2) ORDER BY id DESC LIMIT $3";
+    let rows = crate::dispatch!(db, pool => sqlx::query_as::<_, AccessEntry>(sql).bind(pid).bind(now).bind(limit).fetch_all(pool).await)?;
+    Ok(rows)
+}
+
+/// Whether log entry `index` records a read of `pid`'s data that `pid` may see at `now` (the
+/// tracker's receipts are only for the person concerned, and not before a delayed disclosure).
+pub async fn is_subject_of(db: &crate::Db, pid: &str, index: i64, now: &str) -> Result<bool, crate::StoreError> {
+    let sql = "SELECT COUNT(*) FROM access_log WHERE subject_pid = $1 AND log_index = $2 \
+               AND (disclose_after IS NULL OR disclose_after <= $3)";
+    let n = crate::dispatch!(db, pool => sqlx::query_scalar::<_, i64>(sql).bind(pid).bind(index).bind(now).fetch_one(pool).await)?;
     Ok(n > 0)
 }
 
@@ -50,6 +66,8 @@ pub struct AccessRecord {
     pub fields: String,
     pub request_id: Option<String>,
     pub at: String,
+    /// A delayed disclosure: the person's tracker shows the read only from this instant.
+    pub disclose_after: Option<String>,
 }
 
 impl AccessRecord {
@@ -66,6 +84,8 @@ impl AccessRecord {
             subject: &'a str,
             fields: &'a str,
             request_id: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            disclose_after: Option<&'a str>,
         }
         serde_json::to_vec(&Logged {
             kind: "read",
@@ -77,6 +97,7 @@ impl AccessRecord {
             subject: &self.subject_pid,
             fields: &self.fields,
             request_id: self.request_id.as_deref(),
+            disclose_after: self.disclose_after.as_deref(),
         })
         .unwrap_or_default()
     }
@@ -155,8 +176,8 @@ async fn write_with_pool(db: crate::Db, mut rx: tokio::sync::mpsc::Receiver<Pend
     }
 }
 
-const INSERT: &str = "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index) \
-                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+const INSERT: &str = "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index, disclose_after) \
+                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 const INSERT_ENTRY: &str = "INSERT INTO tlog_entries (idx, entry, leaf) VALUES (?1, ?2, ?3)";
 
 /// The writer thread of a SQLite file: one transaction per batch, under the process's writer
@@ -197,7 +218,8 @@ fn write_directly(
                         r.subject_pid,
                         r.fields,
                         r.request_id,
-                        index
+                        index,
+                        r.disclose_after
                     ])?;
                 }
             }
@@ -230,7 +252,7 @@ async fn write_batch(db: &crate::Db, records: &[&AccessRecord]) -> Result<(), cr
             });
             qb.build().execute(&mut *tx).await?;
             let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index) ",
+                "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index, disclose_after) ",
             );
             qb.push_values(chunk, |mut b, (index, r, _)| {
                 b.push_bind(r.at.as_str())
@@ -241,7 +263,8 @@ async fn write_batch(db: &crate::Db, records: &[&AccessRecord]) -> Result<(), cr
                     .push_bind(r.subject_pid.as_str())
                     .push_bind(r.fields.as_str())
                     .push_bind(r.request_id.as_deref())
-                    .push_bind(*index);
+                    .push_bind(*index)
+                    .push_bind(r.disclose_after.as_deref());
             });
             qb.build().execute(&mut *tx).await?;
         }

@@ -267,7 +267,7 @@ pub async fn leaf(db: &Db, index: u64) -> Result<Hash, StoreError> {
 /// (the migration of the old access log) and those a unit of work wrote in another context's
 /// transaction (a follow-up delivery's read) — as entries, oldest first, at most `limit`.
 pub async fn adopt(db: &Db, limit: i64) -> Result<usize, StoreError> {
-    let sql = "SELECT id, at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index FROM access_log \
+    let sql = "SELECT id, at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index, disclose_after FROM access_log \
                WHERE log_index IS NULL ORDER BY id LIMIT $1";
     let rows = dispatch!(db, pool => sqlx::query_as::<_, crate::access_log::AccessEntry>(sql).bind(limit).fetch_all(pool).await)?;
     if rows.is_empty() {
@@ -286,6 +286,7 @@ pub async fn adopt(db: &Db, limit: i64) -> Result<usize, StoreError> {
                     fields: r.fields.clone(),
                     request_id: r.request_id.clone(),
                     at: r.at.clone(),
+                    disclose_after: r.disclose_after.clone(),
                 }
                 .log_record(),
             )

@@ -57,7 +57,14 @@ fn forbidden_person(caller: &Caller) -> Problem {
 
 /// Appends one access record per person read.
 pub async fn log_reads(state: &AppState, caller: &Caller, pids: &[&str], fields: &[&str]) -> Result<(), Problem> {
-    let at = civitas_store::timestamp(crate::now());
+    let now = crate::now();
+    let at = civitas_store::timestamp(now);
+    // A read the law lets this agency keep from the person for a time: logged now, shown later.
+    let disclose_after = caller
+        .purpose
+        .as_deref()
+        .and_then(|purpose| state.disclosure_delay_days(&caller.claims.sub, purpose))
+        .map(|days| civitas_store::timestamp(now + time::Duration::days(days)));
     let unit = caller.unit_label();
     let fields = fields.join(",");
     let records = pids
@@ -71,6 +78,7 @@ pub async fn log_reads(state: &AppState, caller: &Caller, pids: &[&str], fields:
             fields: fields.clone(),
             request_id: caller.request_id.clone(),
             at: at.clone(),
+            disclose_after: disclose_after.clone(),
         })
         .collect();
     state.access_log.append(records).await?;

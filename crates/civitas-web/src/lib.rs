@@ -60,6 +60,8 @@ pub struct AppState {
     pub verified_tokens: Arc<auth::TokenCache>,
     /// Whether cookies must carry `Secure` (false only when serving plain http on loopback).
     pub secure_cookies: bool,
+    /// Reads whose disclosure to the person is delayed (configuration `disclosure_delays`).
+    disclosure_delays: Arc<std::sync::RwLock<Vec<DisclosureDelay>>>,
     /// Reverse proxies whose `X-Forwarded-For` is believed (for per-address throttling).
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
     /// The working-day calendar (shipped holiday announcements, or the operator's file).
@@ -128,9 +130,24 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::new()),
             secure_cookies,
             trusted_proxies: Arc::new(Vec::new()),
+            disclosure_delays: Arc::new(std::sync::RwLock::new(Vec::new())),
             calendar,
         })
     }
+    /// Delays the disclosure of these agencies' reads for these purposes (configuration
+    /// `disclosure_delays`).
+    pub fn set_disclosure_delays(&self, delays: Vec<DisclosureDelay>) {
+        if let Ok(mut d) = self.disclosure_delays.write() {
+            *d = delays;
+        }
+    }
+
+    /// When the person may see a read by `actor` for `purpose`: `None` at once.
+    pub fn disclosure_delay_days(&self, actor: &str, purpose: &str) -> Option<i64> {
+        let delays = self.disclosure_delays.read().ok()?;
+        delays.iter().find(|d| d.actor == actor && d.purpose == purpose).map(|d| d.days)
+    }
+
     /// Has the log's new checkpoints cosigned by these witnesses (and served with their
     /// cosignatures).
     pub fn set_witnesses(&self, witnesses: Vec<civitas_exchange::witness::Witness>) {
@@ -187,6 +204,29 @@ impl AppState {
         if let Ok(mut c) = self.sweep_calendar.write() {
             *c = self.calendar.clone();
         }
+    }
+}
+
+/// A delayed disclosure: reads by the agency system `actor` (its client id) stating `purpose`
+/// are in the log at once but shown in the person's data tracker only after `days`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisclosureDelay {
+    pub actor: String,
+    pub purpose: String,
+    pub days: i64,
+}
+
+impl DisclosureDelay {
+    /// Parses `<client id>:<purpose>=<days>` (days 0–3650).
+    pub fn parse(text: &str) -> Result<DisclosureDelay, String> {
+        let bad = || format!("disclosure delay {text:?}: expected <client id>:<purpose>=<days>");
+        let (who, days) = text.trim().rsplit_once('=').ok_or_else(bad)?;
+        let (actor, purpose) = who.split_once(':').ok_or_else(bad)?;
+        let days: i64 = days.trim().parse().map_err(|_| bad())?;
+        if actor.trim().is_empty() || purpose.trim().is_empty() || !(0..=3650).contains(&days) {
+            return Err(bad());
+        }
+        Ok(DisclosureDelay { actor: actor.trim().to_owned(), purpose: purpose.trim().to_owned(), days })
     }
 }
 

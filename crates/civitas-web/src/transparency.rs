@@ -60,7 +60,8 @@ pub async fn my_access(
     State(state): State<AppState>,
     citizen: crate::auth::Citizen,
 ) -> Result<axum::Json<AccessReads>, Problem> {
-    let rows = civitas_store::access_log::for_subject(&state.db, &citizen.pid, 200)
+    let now = civitas_store::timestamp(crate::now());
+    let rows = civitas_store::access_log::disclosed_for_subject(&state.db, &citizen.pid, &now, 200)
         .await
         .map_err(|e| crate::problem::internal(&e))?;
     let items = rows
@@ -84,7 +85,8 @@ pub async fn my_access(
 async fn receipt_for(state: &AppState, pid: &str, index: &str) -> Result<Response, Problem> {
     let not_found = || Problem::not_found("no read of your data has this log index");
     let index: u64 = index.parse().map_err(|_| not_found())?;
-    let mine = civitas_store::access_log::is_subject_of(&state.db, pid, index as i64)
+    let now = civitas_store::timestamp(crate::now());
+    let mine = civitas_store::access_log::is_subject_of(&state.db, pid, index as i64, &now)
         .await
         .map_err(|e| crate::problem::internal(&e))?;
     if !mine {

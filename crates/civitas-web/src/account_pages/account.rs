@@ -24,7 +24,8 @@ pub(super) async fn account_page(
         state.identity.account(&pid).await,
         state.identity.sessions_of(&pid, now).await,
         state.identity.consents_of(&pid).await,
-        civitas_store::access_log::for_subject(&state.db, &pid, 200).await,
+        civitas_store::access_log::disclosed_for_subject(&state.db, &pid, &civitas_store::timestamp(crate::now()), 200)
+            .await,
     ) {
         (Ok(Some(a)), Ok(s), Ok(c), Ok(r)) => {
             let person = match civitas_core::Pid::parse(&pid) {
