@@ -304,22 +304,23 @@ async fn a_certificate_is_verified_with_the_camera() {
     let dir = temp_dir();
     let pdf = dir.0.join("giay-khai-sinh.pdf");
     std::fs::write(&pdf, &certificate.pdf).unwrap();
-    // The QR code (4.2 cm) with some paper around it at 600 dpi, in grey: what a phone held
-    // close over the code sees (the page asks for that; this decoder does not read a code of
+    // The QR code (4.2 cm) with some paper around it at 500 dpi, in grey, 1280 × 960 (the size
+    // the page asks the camera for, so Chromium does not crop or scale it): what a phone held
+    // close over the code sees (the page asks for that; the decoder does not read a code of
     // about 5 pixels per module, as a whole A4 page photographed at 300 dpi gives).
     let shot = dir.0.join("camera");
     let rendered = std::process::Command::new("pdftoppm")
         .args([
             "-r",
-            "600",
+            "500",
             "-x",
-            "3352",
+            "2690",
             "-y",
-            "240",
+            "190",
             "-W",
             "1280",
             "-H",
-            "1120",
+            "960",
             "-gray",
             "-f",
             "1",

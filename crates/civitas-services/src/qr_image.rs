@@ -20,10 +20,18 @@ pub fn read_qr(bytes: &[u8]) -> Option<String> {
     if width == 0 || height == 0 || luma.len() < width * height {
         return None;
     }
-    let step = width.max(height).div_ceil(SEARCH_SIDE).max(1);
-    let (w, h) = (width / step, height / step);
-    let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| luma[y * step * width + x * step]);
-    image.detect_grids().into_iter().find_map(|grid| grid.decode().ok().map(|(_, text)| text))
+    // The decoder's finder-pattern search misses some sharp, large codes and some soft camera
+    // frames at one scale and finds them at another: try the image as it is (at most 4,096 px),
+    // then sampled at half and a third.
+    let first = width.max(height).div_ceil(SEARCH_SIDE).max(1);
+    [first, first * 2, first * 3].into_iter().find_map(|step| {
+        let (w, h) = (width / step, height / step);
+        if w < 21 || h < 21 {
+            return None;
+        }
+        let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| luma[y * step * width + x * step]);
+        image.detect_grids().into_iter().find_map(|grid| grid.decode().ok().map(|(_, text)| text))
+    })
 }
 
 fn png_luma(bytes: &[u8]) -> Option<(usize, usize, Vec<u8>)> {
