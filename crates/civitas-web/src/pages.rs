@@ -475,11 +475,11 @@ async fn search_page(
                         }
                     }).collect(),
                     path: "/officer/search",
-                    keep: crate::ui::keep_params(&all, ""),
+                    keep: Vec::new(),
                     prefix: "",
                     // Every result is shown (and logged as read): sorting, no pages.
                     page_size: 50,
-                }.render(lang, &crate::ui::TableQuery::from_query(&all, "")))
+                }.render_for(lang, &all))
             }
         }
     };

@@ -13,7 +13,7 @@ use maud::html;
 
 use crate::AppState;
 use crate::i18n::tr;
-use crate::ui::{self, ButtonKind, Column, Event, Row, TableQuery, TextInput, Tone};
+use crate::ui::{self, ButtonKind, Column, Event, Row, TextInput, Tone};
 
 pub fn routes() -> Router<AppState> {
     crate::policy::PolicyRouter::new().route("/dev/style", get(style_page)).into_router()
@@ -98,10 +98,10 @@ async fn style_page(
             columns: vec![Column::sortable(t("Mã hồ sơ", "Code")), Column::sortable(t("Ngày hẹn", "Due")), Column::sortable(t("Trạng thái", "Status"))],
             rows,
             path: "/dev/style",
-            keep: ui::keep_params(&all, ""),
+            keep: Vec::new(),
             prefix: "",
             page_size: 8,
-        }.render(lang, &TableQuery::from_query(&all, "")))
+        }.render_for(lang, &all))
         h2 { (t("Dòng thời gian", "Timeline")) }
         (ui::timeline("sample-timeline", &[
             Event { when: "30/11/2026 08:15".into(), what: t("Tiếp nhận", "Received").into(), who: Some("079190000001".into()), note: None },

@@ -344,6 +344,14 @@ impl<'a> Table<'a> {
         .render(Lang::Vi, &TableQuery::default())
     }
 
+    /// Renders the sort and page the query string asks for (the table's own parameters, by its
+    /// prefix), keeping the page's other parameters in its links.
+    pub(crate) fn render_for(mut self, lang: Lang, query: &HashMap<String, String>) -> Markup {
+        let q = TableQuery::from_query(query, self.prefix);
+        self.keep = keep_params(query, self.prefix);
+        self.render(lang, &q)
+    }
+
     pub(crate) fn render(mut self, lang: Lang, q: &TableQuery) -> Markup {
         let sort = q.sort.filter(|c| self.columns.get(*c).is_some_and(|col| col.sortable));
         if let Some(c) = sort {

@@ -131,10 +131,10 @@ pub(super) async fn account_page(
                     keys: vec![r.at.clone(), r.actor.clone(), r.purpose.clone().unwrap_or_default(), String::new(), String::new()],
                 }).collect(),
                 path: "/account",
-                keep: crate::ui::keep_params(&all, "reads."),
+                keep: Vec::new(),
                 prefix: "reads.",
                 page_size: 10,
-            }.render(lang, &crate::ui::TableQuery::from_query(&all, "reads.")))
+            }.render_for(lang, &all))
         }
         h2 { (tr(lang, "Tin nhắn và thư đã gửi cho bạn", "Messages sent to you")) }
         @if messages.is_empty() {
@@ -153,10 +153,10 @@ pub(super) async fn account_page(
                     keys: vec![m.created_at.clone(), m.channel.clone(), String::new()],
                 }).collect(),
                 path: "/account",
-                keep: crate::ui::keep_params(&all, "msg."),
+                keep: Vec::new(),
                 prefix: "msg.",
                 page_size: 10,
-            }.render(lang, &crate::ui::TableQuery::from_query(&all, "msg.")))
+            }.render_for(lang, &all))
         }
         @if account.level >= 2 {
             h2 { (t("child.title")) }

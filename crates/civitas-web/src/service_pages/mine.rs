@@ -60,10 +60,10 @@ pub(super) async fn my_dossiers(
                     }
                 }).collect(),
                 path: "/my/dossiers",
-                keep: crate::ui::keep_params(&all, ""),
+                keep: Vec::new(),
                 prefix: "",
                 page_size: 20,
-            }.render(lang, &crate::ui::TableQuery::from_query(&all, "")))
+            }.render_for(lang, &all))
         }
     };
     html_page(&state, &headers, lang, StatusCode::OK, title, "/my/dossiers", None, body)

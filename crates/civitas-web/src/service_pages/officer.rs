@@ -110,10 +110,10 @@ pub(super) async fn queue_page(
                     ],
                 }).collect(),
                 path: "/officer/queue",
-                keep: crate::ui::keep_params(&all, ""),
+                keep: Vec::new(),
                 prefix: "",
                 page_size: 25,
-            }.render(lang, &crate::ui::TableQuery::from_query(&all, "")))
+            }.render_for(lang, &all))
         }
     };
     html_page(&state, &headers, lang, StatusCode::OK, title, "/officer/queue", Some(&caller), body)
