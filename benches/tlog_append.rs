@@ -42,6 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     request_id: None,
                     at: civitas_store::timestamp(civitas::now()),
                     disclose_after: None,
+                    ..Default::default()
                 };
                 if logger.append(vec![record]).await.is_err() {
                     return;

@@ -182,10 +182,22 @@ async fn verify_log(url: &str, key: &str, token: Option<&str>, state: &Path) -> 
     }
     // Consistency with the checkpoint seen last: the first entries still hash to its root.
     if let Ok(saved) = std::fs::read_to_string(state) {
-        let mut parts = saved.split_whitespace();
-        let (Some(old_size), Some(old_root)) = (parts.next(), parts.next()) else {
-            return fail(format!("the state file {} is malformed", state.display()));
+        // `<origin> <size> <root>` (a state of the first format has no origin).
+        let parts: Vec<&str> = saved.split_whitespace().collect();
+        let (origin, old_size, old_root) = match parts.as_slice() {
+            [origin, size, root] => (Some(*origin), *size, *root),
+            [size, root] => (None, *size, *root),
+            _ => return fail(format!("the state file {} is malformed", state.display())),
         };
+        if let Some(origin) = origin
+            && origin != checkpoint.origin
+        {
+            return fail(format!(
+                "the state file {} is of another log ({origin}, not {}); give each log its own --state",
+                state.display(),
+                checkpoint.origin
+            ));
+        }
         let old_size: u64 = old_size.parse().map_err(|_| anyhow::anyhow!("state file: bad size"))?;
         let old_root = STANDARD.decode(old_root).map_err(|_| anyhow::anyhow!("state file: bad root"))?;
         if old_size > size {
@@ -200,7 +212,7 @@ async fn verify_log(url: &str, key: &str, token: Option<&str>, state: &Path) -> 
             }
         }
     }
-    std::fs::write(state, format!("{size} {}\n", STANDARD.encode(checkpoint.root)))
+    std::fs::write(state, format!("{} {size} {}\n", checkpoint.origin, STANDARD.encode(checkpoint.root)))
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", state.display()))?;
     println!(
         "ok: {} entries, checkpoint signed by {}{}",

@@ -124,6 +124,8 @@ pub(crate) async fn serve(config: Config, listen: Option<String>, demo: bool) ->
              \x20 OpenID discovery:  {issuer}/.well-known/openid-configuration\n\
              \x20   web client:      demo-portal / {portal}  (redirect http://127.0.0.1:<any port>/callback)\n\
              \x20   agency client:   demo-agency / {agency}  (client_credentials, scope registry.read)\n\
+             \x20   its grants:      civitas agency grants; calls state X-Purpose: health-insurance,\n\
+             \x20                    X-Acting-Official and X-Case-Id (POST {issuer}/api/v1/exchange/verify)\n\
              \x20 Messages (SMS):    {issuer}/dev/outbox\n\
              \x20 API document:      {issuer}/api/openapi.json\n\
              \x20 Sample person:     curl -H \"Authorization: Bearer $TOKEN\" {issuer}/api/v1/people/{sample}\n\n\

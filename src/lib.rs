@@ -132,6 +132,8 @@ pub async fn identity(
 /// Demo credentials: fixed, printed by `serve --demo`, for trying things out only.
 pub const DEMO_PASSWORD: &str = "hoa-sen-vang-2026";
 pub const DEMO_PORTAL_SECRET: &str = "demo-portal-secret-0123456789abcdef";
+/// The purpose the demo agency's grants are for (what it states in `X-Purpose`).
+pub const DEMO_AGENCY_PURPOSE: &str = "health-insurance";
 pub const DEMO_AGENCY_SECRET: &str = "demo-agency-secret-0123456789abcdef";
 
 /// What `serve --demo` set up for people to sign in with.
@@ -227,6 +229,32 @@ pub async fn seed_demo_identity(
         match identity.create_client(client, at).await {
             Ok(()) | Err(ClientError::Exists(_)) => {}
             Err(e) => return Err(e.into()),
+        }
+    }
+    // The demo agency's grants (each an entry of the log): verify and read attributes of people
+    // of Hà Nội for health insurance, and hear of births and deaths there.
+    if civitas_exchange::grants::all(register.db(), Some("social-insurance")).await?.is_empty() {
+        let until = (at + time::Duration::days(365)).date().to_string();
+        for (service, fields, events) in [
+            ("verify", &["full_name", "birth_date", "sex", "residence_commune"][..], &[][..]),
+            ("attributes", &["full_name", "birth_date", "sex", "residence_commune", "household_id"][..], &[][..]),
+            ("register", &["record"][..], &[][..]),
+            ("events", &["full_name", "birth_date", "sex", "residence_commune"][..], &["birth", "death"][..]),
+        ] {
+            let new = civitas_exchange::grants::NewGrant {
+                agency_id: "social-insurance".into(),
+                system_id: "demo-agency".into(),
+                service: service.into(),
+                purpose: DEMO_AGENCY_PURPOSE.into(),
+                legal_basis: "Luật Bảo hiểm y tế 2008, sửa đổi 2024; Nghị định 63/2024/NĐ-CP".into(),
+                fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+                events: events.iter().map(|e| (*e).to_owned()).collect(),
+                units: vec!["01".into()],
+                valid_until: until.clone(),
+            };
+            civitas_exchange::grants::create(register.db(), &new, "civitas-demo", at)
+                .await
+                .map_err(|e| anyhow::anyhow!("demo grant: {e}"))?;
         }
     }
     Ok(DemoIdentity {

@@ -191,7 +191,14 @@ async fn three_processes_behind_a_balancer_survive_kill_9() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The kill comes once deliveries are flowing (not after a fixed time: a fast machine had
+    // delivered all 600 within 400 ms, leaving nothing in flight to lose).
+    for _ in 0..500 {
+        if seen.lock().unwrap().len() >= 30 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let in_flight = count(&app.db, "SELECT COUNT(*) FROM webhook_deliveries WHERE delivered_at IS NULL").await;
     let seen_at_kill = seen.lock().unwrap().len();
     // A round claims at most 256 (a PostgreSQL plan once let one claimer take the whole queue).

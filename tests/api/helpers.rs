@@ -254,6 +254,12 @@ macro_rules! on_both_databases {
     };
 }
 
+/// The headers every call of an agency system carries: its purpose, the official it acts for,
+/// the case.
+pub fn agency_call(req: reqwest::RequestBuilder, purpose: &str) -> reqwest::RequestBuilder {
+    req.header("x-purpose", purpose).header("x-acting-official", "Trần Thị Cán Bộ").header("x-case-id", "HS-2026-001")
+}
+
 /// A password that passes the policy, used by the identity tests.
 pub const PASSWORD: &str = "sông Hồng mùa thu";
 
@@ -307,6 +313,68 @@ impl TestApp {
         for c in [rp, agency] {
             self.state.identity.create_client(c, civitas::now()).await.expect("client");
         }
+    }
+
+    /// Grants the agency system `system` (an OpenID client with role agency-system of Hà Nội,
+    /// created when missing, of the agency `test-agency`) `service` for `purpose`: `fields`
+    /// (and `events`) in `units`, for a year. Returns the grant's id.
+    pub async fn grant(
+        &self,
+        system: &str,
+        service: &str,
+        purpose: &str,
+        fields: &[&str],
+        events: &[&str],
+        units: &[&str],
+    ) -> String {
+        let at = civitas::now();
+        civitas_services::followups::put_agency(
+            &self.db,
+            "test-agency",
+            "Cơ quan thử nghiệm",
+            "http://127.0.0.1:9/hooks",
+            &civitas_store::timestamp(at),
+        )
+        .await
+        .unwrap();
+        let client = civitas_identity::NewClient {
+            id: system.into(),
+            name: "Hệ thống thử nghiệm".into(),
+            secret: Some(AGENCY_SECRET.into()),
+            scopes: vec!["registry.read".into()],
+            grant_types: vec!["client_credentials".into()],
+            role: Some(Role::AgencySystem),
+            units: vec!["01".into()],
+            ..Default::default()
+        };
+        match self.state.identity.create_client(client, at).await {
+            Ok(()) | Err(civitas_identity::oidc::ClientError::Exists(_)) => {}
+            Err(e) => panic!("client {system}: {e}"),
+        }
+        let owner = civitas_exchange::grants::systems(&self.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|(c, _)| c == system)
+            .map(|(_, a)| a)
+            .unwrap_or_else(|| "test-agency".into());
+        if owner != "test-agency" {
+            civitas_services::followups::put_agency(&self.db, &owner, "Cơ quan", "http://127.0.0.1:9/hooks", "x")
+                .await
+                .unwrap();
+        }
+        let new = civitas_exchange::grants::NewGrant {
+            agency_id: owner,
+            system_id: system.into(),
+            service: service.into(),
+            purpose: purpose.into(),
+            legal_basis: "Luật Căn cước 2023, điều 10".into(),
+            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            events: events.iter().map(|e| (*e).to_owned()).collect(),
+            units: units.iter().map(|u| (*u).to_owned()).collect(),
+            valid_until: (at + time::Duration::days(365)).date().to_string(),
+        };
+        civitas_exchange::grants::create(&self.db, &new, "test", at).await.expect("grant").id
     }
 
     /// A cookie-keeping client that follows no redirects: what a browser does, step by step.

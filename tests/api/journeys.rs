@@ -94,6 +94,7 @@ async fn wait_for(c: &Client, css: &str) {
 async fn main_journeys_on_a_phone_and_a_desktop() {
     let Some((axe, browser, app)) = setup().await else { return };
     app.account(AN, 1).await;
+    app.grant("tester", "register", "kiểm tra hồ sơ", &["record"], &[], &["01"]).await;
     let c = &browser.client;
     let dir = temp_dir();
     let lease = dir.0.join("hop-dong-thue.pdf");
@@ -213,6 +214,25 @@ async fn main_journeys_on_a_phone_and_a_desktop() {
         shots.page("officer-accounts").await;
         c.goto(&app.url("/dev/outbox")).await.unwrap();
         shots.page("dev-outbox").await;
+        // The exchange's registry (operator) and the audit pages (auditor).
+        officer_signs_in(c, &app, Role::Operator).await;
+        c.goto(&app.url("/officer/exchange")).await.unwrap();
+        assert!(text_of(c, "#grants").await.contains("kiểm tra hồ sơ"));
+        shots.page("officer-exchange").await;
+        fill(c, "system_id", "tester").await;
+        fill(c, "purpose", "thử").await;
+        fill(c, "legal_basis", "Luật Căn cước").await;
+        fill(c, "fields", "shoe_size").await;
+        fill(c, "units", "01").await;
+        click_and_wait(c, "form[action='/officer/exchange/grants'] button").await;
+        assert!(text_of(c, ".error-summary").await.contains("shoe_size"));
+        shots.page("officer-exchange-error").await;
+        officer_signs_in(c, &app, Role::Auditor).await;
+        c.goto(&app.url("/officer/audit?actor=tester")).await.unwrap();
+        assert!(text_of(c, "#access").await.contains(AN));
+        shots.page("officer-audit").await;
+        c.goto(&app.url("/officer/audit/alerts")).await.unwrap();
+        shots.page("officer-alerts").await;
 
         // ----- the design system's own page -----
         c.goto(&app.url("/dev/style")).await.unwrap();

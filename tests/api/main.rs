@@ -8,6 +8,7 @@ mod browser;
 mod civil;
 mod cli;
 mod cluster;
+mod exchange;
 mod fuzz;
 mod journeys;
 mod oidc;

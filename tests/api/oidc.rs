@@ -535,11 +535,9 @@ async fn machine_clients(app: TestApp) {
     assert_eq!(r.headers()["cache-control"], "no-store");
     let v: Value = r.json().await.unwrap();
     let access = v["access_token"].as_str().unwrap().to_owned();
-    let r = app
-        .client
-        .get(app.url(&format!("/api/v1/people/{AN}")))
+    app.grant("agency", "register", "health insurance card", &["record"], &[], &["01"]).await;
+    let r = agency_call(app.client.get(app.url(&format!("/api/v1/people/{AN}"))), "health insurance card")
         .bearer_auth(&access)
-        .header("x-purpose", "health insurance card")
         .send()
         .await
         .unwrap();

@@ -129,11 +129,9 @@ async fn access_log(app: TestApp) {
     let agency = app.token(Role::AgencySystem, &["01"]);
     let body = expect_problem(app.get(&format!("/api/v1/people/{AN}"), &agency).await, 400).await;
     assert!(body["detail"].as_str().unwrap().contains("X-Purpose"));
-    let r = app
-        .client
-        .get(app.url(&format!("/api/v1/people/{AN}")))
+    app.grant("tester", "register", "health-insurance card renewal", &["record"], &[], &["01"]).await;
+    let r = agency_call(app.client.get(app.url(&format!("/api/v1/people/{AN}"))), "health-insurance card renewal")
         .bearer_auth(&agency)
-        .header("X-Purpose", "health-insurance card renewal")
         .header("X-Request-Id", "req-42")
         .send()
         .await
@@ -147,6 +145,10 @@ async fn access_log(app: TestApp) {
     assert_eq!(e.purpose.as_deref(), Some("health-insurance card renewal"));
     assert_eq!(e.request_id.as_deref(), Some("req-42"));
     assert_eq!(e.fields, "record");
+    assert_eq!(e.how.as_deref(), Some("api"));
+    assert_eq!(e.official.as_deref(), Some("Trần Thị Cán Bộ"));
+    assert_eq!(e.case_id.as_deref(), Some("HS-2026-001"));
+    assert_eq!(e.legal_basis.as_deref(), Some("Luật Căn cước 2023, điều 10"));
     // A refused read is not a read; a household read logs every member.
     let before = civitas_store::access_log::for_subject(&app.db, DUNG, 10).await.unwrap().len();
     let ba_dinh = app.token(Role::RegistryOfficer, &[BA_DINH]);

@@ -13,6 +13,9 @@ use crate::one_stop::citizen_token_with;
 
 /// Ba Đình (AN's commune) is covered; Hồ Chí Minh City (79) is not.
 const OTHER_PROVINCE: &str = "79";
+/// The purpose every call states; the agency system `tester` holds a grant of every service
+/// for it in Hà Nội, the system `ungranted` none.
+const PURPOSE: &str = "kiểm tra hồ sơ";
 
 struct Fixture {
     dossier: String,
@@ -46,6 +49,9 @@ fn body_for(rule: &Rule) -> Value {
             json!({ "full_name": "Nguyễn Văn Ân", "reason": "policy test" })
         }
         ("POST", "/api/v1/certificates/{id}/revoke") => json!({ "reason": "policy test" }),
+        ("POST", "/api/v1/exchange/verify") => json!({ "pid": AN, "attributes": { "full_name": "Nguyễn Văn An" } }),
+        ("POST", "/api/v1/exchange/attributes") => json!({ "pid": AN, "fields": ["full_name"] }),
+        ("POST", "/api/v1/exchange/subscriptions") => json!({ "events": ["birth"] }),
         ("POST", "/api/v1/counter/card-check") => {
             json!({ "card_qr": format!("{AN}||Tran Van Made Up|01011980|Nam|somewhere|01012020") })
         }
@@ -64,7 +70,7 @@ enum Credential<'a> {
 
 async fn call(app: &TestApp, rule: &Rule, path: &str, cred: Credential<'_>) -> (u16, Option<String>, String) {
     let method = reqwest::Method::from_bytes(rule.method.as_bytes()).unwrap();
-    let mut req = app.client.request(method.clone(), app.url(path)).header("x-purpose", "kiểm tra hồ sơ");
+    let mut req = agency_call(app.client.request(method.clone(), app.url(path)), PURPOSE);
     if method != reqwest::Method::GET {
         req = req.header("content-type", "application/json").body(body_for(rule).to_string());
     }
@@ -100,6 +106,19 @@ fn unit_for(rule: &Rule) -> &'static str {
 async fn matrix(app: TestApp) {
     app.clients().await;
     app.account(AN, 1).await;
+    let all = civitas_exchange::grants::ATTRIBUTES;
+    app.grant("tester", "register", PURPOSE, &["*"], &[], &["01"]).await;
+    app.grant("tester", "verify", PURPOSE, &all, &[], &["01"]).await;
+    app.grant("tester", "attributes", PURPOSE, &all, &[], &["01"]).await;
+    app.grant("tester", "events", PURPOSE, &all, &["birth", "death"], &["01"]).await;
+    let ungranted = civitas_identity::tokens::issue(
+        &app.state.keys,
+        "ungranted",
+        Role::AgencySystem,
+        &[civitas_core::UnitCode::parse("01").unwrap()],
+        civitas::now().unix_timestamp(),
+        600,
+    );
     let full = citizen_token_with(&app, AN, "openid dossiers documents certificates access").await;
     let bare = citizen_token_with(&app, AN, "openid").await;
     let submitted = app
@@ -142,6 +161,12 @@ async fn matrix(app: TestApp) {
                     let (status, _, body) = call(&app, rule, &path, Credential::Bearer(&token)).await;
                     if roles.contains(&role) {
                         assert!(!policy_refused(status, &body) && status < 500, "{what} as {role:?}: {status} {body}");
+                        if role == Role::AgencySystem {
+                            // The same call by a system without a grant: refused, and recorded.
+                            let (status, _, body) = call(&app, rule, &path, Credential::Bearer(&ungranted)).await;
+                            assert_eq!(status, 403, "{what} without a grant: {body}");
+                            assert!(body.contains("urn:civitas:problem:no-grant"), "{what}: {body}");
+                        }
                         let other = app.token(role, &[OTHER_PROVINCE]);
                         let (status, _, body) = call(&app, rule, &path, Credential::Bearer(&other)).await;
                         let expected: &[u16] = match rule.unit {

@@ -258,11 +258,10 @@ async fn tokens_against_state(app: TestApp) {
     };
     let access: Value = token(&app).send().await.unwrap().json().await.unwrap();
     let access = access["access_token"].as_str().unwrap().to_owned();
+    app.grant("agency", "register", "cấp thẻ bảo hiểm y tế", &["record"], &[], &["01"]).await;
     let read = || {
-        app.client
-            .get(app.url(&format!("/api/v1/people/{AN}")))
+        agency_call(app.client.get(app.url(&format!("/api/v1/people/{AN}"))), "cấp thẻ bảo hiểm y tế")
             .bearer_auth(&access)
-            .header("x-purpose", "cấp thẻ bảo hiểm y tế")
             .send()
     };
     assert_eq!(read().await.unwrap().status(), 200, "a Vietnamese X-Purpose is a purpose");

@@ -353,9 +353,12 @@ async fn delayed_disclosure(app: TestApp) {
         assert!(civitas_web::DisclosureDelay::parse(bad).is_err(), "{bad:?}");
     }
     let agency = app.token(Role::AgencySystem, &["01"]);
+    for purpose in ["security-investigation", "audit-sample", "benefit-check"] {
+        app.grant("tester", "register", purpose, &["record"], &[], &["01"]).await;
+    }
     let read = |purpose: &'static str| {
         let (client, url, agency) = (app.client.clone(), app.url(&format!("/api/v1/people/{AN}")), agency.clone());
-        async move { client.get(url).bearer_auth(agency).header("x-purpose", purpose).send().await.unwrap().status() }
+        async move { agency_call(client.get(url), purpose).bearer_auth(agency).send().await.unwrap().status() }
     };
     assert_eq!(read("security-investigation").await, 200);
     assert_eq!(read("audit-sample").await, 200);
@@ -385,3 +388,88 @@ async fn delayed_disclosure(app: TestApp) {
     assert_eq!(record["disclose_after"], after.as_str());
 }
 on_both_databases!(delayed_disclosure_hides_a_read_for_a_time, delayed_disclosure);
+
+/// `kill -9` of a server under a read load: every read that was answered has its entry in the
+/// log once the server is back (a read is answered only after its entry commits), and the log
+/// verifies from the outside.
+async fn killed_under_read_load(app: TestApp) {
+    use std::sync::{Arc, Mutex};
+    // Only the server process works on the database.
+    app.state.jobs.stop();
+    let mut server = crate::cluster::Server::start(&app.db_url, &app.base, &[]).await;
+    let base = format!("http://{}", server.addr);
+    let officer = app.token(Role::RegistryOfficer, &["01"]);
+    let answered: Arc<Mutex<Vec<String>>> = Arc::default();
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let (base, officer, answered) = (base.clone(), officer.clone(), answered.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                for i in 0.. {
+                    let id = format!("k9-{w}-{i}");
+                    let pid = [AN, BINH, CUONG][i % 3];
+                    let r = client
+                        .get(format!("{base}/api/v1/people/{pid}"))
+                        .bearer_auth(&officer)
+                        .header("x-request-id", &id)
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status() == 200 => answered.lock().unwrap().push(id),
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    // Reads under way, then the process dies mid-flight.
+    for _ in 0..100 {
+        if answered.lock().unwrap().len() >= 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    server.kill();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+    assert!(answered.len() >= 50, "only {} reads answered before the kill", answered.len());
+
+    // Back up: every answered read is in the log, integrated into a signed checkpoint.
+    let server = crate::cluster::Server::start(&app.db_url, &app.base, &[]).await;
+    let base = format!("http://{}", server.addr);
+    let logged: std::collections::HashMap<String, Option<i64>> = civitas_store::dispatch!(&app.db, pool =>
+        sqlx::query_as::<_, (String, Option<i64>)>("SELECT request_id, log_index FROM access_log WHERE request_id LIKE 'k9-%'")
+            .fetch_all(pool).await)
+    .unwrap()
+    .into_iter()
+    .collect();
+    let missing: Vec<&String> = answered.iter().filter(|id| !logged.get(*id).is_some_and(|i| i.is_some())).collect();
+    assert!(missing.is_empty(), "{} answered reads without a log entry, e.g. {:?}", missing.len(), missing.first());
+    let highest = logged.values().flatten().copied().max().unwrap();
+    for _ in 0..100 {
+        let (size, _) = civitas_store::tlog::checkpoint(&app.db).await.unwrap();
+        if size > highest as u64 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(civitas_store::tlog::checkpoint(&app.db).await.unwrap().0 > highest as u64, "integrated after the restart");
+    let vkey = reqwest::get(format!("{base}/log/key")).await.unwrap().text().await.unwrap();
+    let auditor = app.token(Role::Auditor, &["01"]);
+    let dir = temp_dir();
+    let state = dir.0.join("audit.state");
+    let state = state.to_str().unwrap();
+    let out =
+        civitas_cli(&["audit", "verify", "--url", &base, "--key", vkey.trim(), "--token", &auditor, "--state", state]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    // The state remembers its log: another log's state is named as such, not taken as a fork.
+    let saved = std::fs::read_to_string(state).unwrap();
+    std::fs::write(state, saved.replacen(&app.base.replace("http://", ""), "elsewhere.example", 1)).unwrap();
+    let out = civitas_cli(&["audit", "verify", "--url", &base, "--key", vkey.trim(), "--state", state]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("another log"), "{}", String::from_utf8_lossy(&out.stdout));
+}
+on_both_databases!(answered_reads_survive_kill_9_in_the_log, killed_under_read_load);

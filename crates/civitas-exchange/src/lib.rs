@@ -4,9 +4,13 @@
 //!   least once, with back-off and dead letters; run as a job of the one runtime.
 //! - [`sim`]: a stand-in agency (`civitas agency-sim`) that verifies and records deliveries.
 //!
-//! No HTTP routes of civitas live here (the operators' API is in `civitas-web`); no SQL either
-//! (the follow-up queue is `civitas_services::followups`).
+//! - [`grants`]: the governed exchange — agencies' systems, their grants (service, purpose,
+//!   legal basis, fields, units, until), verify / attributes / life-event subscriptions.
+//!
+//! No HTTP routes of civitas live here (the API and pages are in `civitas-web`); the follow-up
+//! queue is `civitas_services::followups`.
 
 pub mod delivery;
+pub mod grants;
 pub mod sim;
 pub mod witness;

@@ -96,7 +96,8 @@ pub fn plan(
             ],
         ),
         Write::new(
-            "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id) VALUES ($1, $2, 'agency', $3, $4, $5, $6, $7)",
+            "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id, how, case_id) \
+             VALUES ($1, $2, 'agency', $3, $4, $5, $6, $7, 'follow-up', $7)",
             vec![
                 at.into(),
                 f.agency.into(),

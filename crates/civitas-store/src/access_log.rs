@@ -21,12 +21,34 @@ pub struct AccessEntry {
     pub log_index: Option<i64>,
     /// Shown to the person only from this instant (a delayed disclosure), if set.
     pub disclose_after: Option<String>,
+    /// How the data was read: `api`, `page`, `userinfo`, `counter-card`, `follow-up`,
+    /// `exchange:verify`, `exchange:attributes`, `life-event`.
+    pub how: Option<String>,
+    /// The official an agency system acted for (`X-Acting-Official`).
+    pub official: Option<String>,
+    pub legal_basis: Option<String>,
+    /// The agency's case or the dossier the read served.
+    pub case_id: Option<String>,
+    /// None: the data was read. Otherwise the code of the refusal (an agency's call outside
+    /// its grants), recorded like a read.
+    pub outcome: Option<String>,
 }
+
+/// The columns of an [`AccessEntry`].
+#[macro_export]
+#[doc(hidden)]
+macro_rules! access_columns {
+    () => {
+        "id, at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index, disclose_after, \
+         how, official, legal_basis, case_id, outcome"
+    };
+}
+const COLUMNS: &str = access_columns!();
 
 /// The reads of one person's data, newest first.
 pub async fn for_subject(db: &crate::Db, pid: &str, limit: i64) -> Result<Vec<AccessEntry>, crate::StoreError> {
-    let sql = "SELECT id, at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index, disclose_after FROM access_log \
-               WHERE subject_pid = $1 ORDER BY id DESC LIMIT $2";
+    let sql =
+        concat!("SELECT ", access_columns!(), " FROM access_log WHERE subject_pid = $1 ORDER BY id DESC LIMIT $2");
     let rows = crate::dispatch!(db, pool => sqlx::query_as::<_, AccessEntry>(sql).bind(pid).bind(limit).fetch_all(pool).await)?;
     Ok(rows)
 }
@@ -39,8 +61,13 @@ pub async fn disclosed_for_subject(
     now: &str,
     limit: i64,
 ) -> Result<Vec<AccessEntry>, crate::StoreError> {
-    let sql = "SELECT id, at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index, disclose_after FROM access_log \
-               WHERE subject_pid = $1 AND (disclose_after IS NULL OR disclose_after <= $2) ORDER BY id DESC LIMIT $3";
+    // A refused call read nothing: it is in the log (for auditors), not in the tracker.
+    let sql = concat!(
+        "SELECT ",
+        access_columns!(),
+        " FROM access_log WHERE subject_pid = $1 AND outcome IS NULL \
+         AND (disclose_after IS NULL OR disclose_after <= $2) ORDER BY id DESC LIMIT $3"
+    );
     let rows = crate::dispatch!(db, pool => sqlx::query_as::<_, AccessEntry>(sql).bind(pid).bind(now).bind(limit).fetch_all(pool).await)?;
     Ok(rows)
 }
@@ -48,14 +75,14 @@ pub async fn disclosed_for_subject(
 /// Whether log entry `index` records a read of `pid`'s data that `pid` may see at `now` (the
 /// tracker's receipts are only for the person concerned, and not before a delayed disclosure).
 pub async fn is_subject_of(db: &crate::Db, pid: &str, index: i64, now: &str) -> Result<bool, crate::StoreError> {
-    let sql = "SELECT COUNT(*) FROM access_log WHERE subject_pid = $1 AND log_index = $2 \
+    let sql = "SELECT COUNT(*) FROM access_log WHERE subject_pid = $1 AND log_index = $2 AND outcome IS NULL \
                AND (disclose_after IS NULL OR disclose_after <= $3)";
     let n = crate::dispatch!(db, pool => sqlx::query_scalar::<_, i64>(sql).bind(pid).bind(index).bind(now).fetch_one(pool).await)?;
     Ok(n > 0)
 }
 
 /// One read of one person's data, as handed to the [`AccessLogger`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct AccessRecord {
     /// Who read: the token's subject.
     pub actor: String,
@@ -68,6 +95,34 @@ pub struct AccessRecord {
     pub at: String,
     /// A delayed disclosure: the person's tracker shows the read only from this instant.
     pub disclose_after: Option<String>,
+    /// See [`AccessEntry::how`].
+    pub how: Option<String>,
+    pub official: Option<String>,
+    pub legal_basis: Option<String>,
+    pub case_id: Option<String>,
+    /// See [`AccessEntry::outcome`].
+    pub outcome: Option<String>,
+}
+
+impl From<&AccessEntry> for AccessRecord {
+    fn from(r: &AccessEntry) -> Self {
+        AccessRecord {
+            actor: r.actor.clone(),
+            role: r.role.clone(),
+            unit: r.unit.clone(),
+            purpose: r.purpose.clone(),
+            subject_pid: r.subject_pid.clone(),
+            fields: r.fields.clone(),
+            request_id: r.request_id.clone(),
+            at: r.at.clone(),
+            disclose_after: r.disclose_after.clone(),
+            how: r.how.clone(),
+            official: r.official.clone(),
+            legal_basis: r.legal_basis.clone(),
+            case_id: r.case_id.clone(),
+            outcome: r.outcome.clone(),
+        }
+    }
 }
 
 impl AccessRecord {
@@ -86,9 +141,19 @@ impl AccessRecord {
             request_id: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
             disclose_after: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            how: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            official: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            legal_basis: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            case: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            refused: Option<&'a str>,
         }
         serde_json::to_vec(&Logged {
-            kind: "read",
+            kind: if self.outcome.is_some() { "refusal" } else { "read" },
             at: &self.at,
             actor: &self.actor,
             role: &self.role,
@@ -98,6 +163,11 @@ impl AccessRecord {
             fields: &self.fields,
             request_id: self.request_id.as_deref(),
             disclose_after: self.disclose_after.as_deref(),
+            how: self.how.as_deref(),
+            official: self.official.as_deref(),
+            legal_basis: self.legal_basis.as_deref(),
+            case: self.case_id.as_deref(),
+            refused: self.outcome.as_deref(),
         })
         .unwrap_or_default()
     }
@@ -176,8 +246,9 @@ async fn write_with_pool(db: crate::Db, mut rx: tokio::sync::mpsc::Receiver<Pend
     }
 }
 
-const INSERT: &str = "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index, disclose_after) \
-                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+const INSERT: &str = "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index, disclose_after, \
+                      how, official, legal_basis, case_id, outcome) \
+                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 const INSERT_ENTRY: &str = "INSERT INTO tlog_entries (idx, entry, leaf) VALUES (?1, ?2, ?3)";
 
 /// The writer thread of a SQLite file: one transaction per batch, under the process's writer
@@ -219,7 +290,12 @@ fn write_directly(
                         r.fields,
                         r.request_id,
                         index,
-                        r.disclose_after
+                        r.disclose_after,
+                        r.how,
+                        r.official,
+                        r.legal_basis,
+                        r.case_id,
+                        r.outcome
                     ])?;
                 }
             }
@@ -252,7 +328,8 @@ async fn write_batch(db: &crate::Db, records: &[&AccessRecord]) -> Result<(), cr
             });
             qb.build().execute(&mut *tx).await?;
             let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index, disclose_after) ",
+                "INSERT INTO access_log (at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index, disclose_after, \
+                 how, official, legal_basis, case_id, outcome) ",
             );
             qb.push_values(chunk, |mut b, (index, r, _)| {
                 b.push_bind(r.at.as_str())
@@ -264,11 +341,167 @@ async fn write_batch(db: &crate::Db, records: &[&AccessRecord]) -> Result<(), cr
                     .push_bind(r.fields.as_str())
                     .push_bind(r.request_id.as_deref())
                     .push_bind(*index)
-                    .push_bind(r.disclose_after.as_deref());
+                    .push_bind(r.disclose_after.as_deref())
+                    .push_bind(r.how.as_deref())
+                    .push_bind(r.official.as_deref())
+                    .push_bind(r.legal_basis.as_deref())
+                    .push_bind(r.case_id.as_deref())
+                    .push_bind(r.outcome.as_deref());
             });
             qb.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
     });
     Ok(())
+}
+
+/// What an auditor searches the private index of the log by (all optional, combined with AND).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// The reader: an agency system's client id, an officer's subject.
+    pub actor: Option<String>,
+    /// The official an agency system acted for.
+    pub official: Option<String>,
+    pub purpose: Option<String>,
+    /// From this instant (RFC 3339), inclusive.
+    pub from: Option<String>,
+    /// Before this instant (RFC 3339), exclusive.
+    pub to: Option<String>,
+    /// Only refused calls.
+    pub refused_only: bool,
+}
+
+/// Access records matching `filter`, newest first, at most `limit`, before record `before`
+/// (paging by id).
+pub async fn search(
+    db: &crate::Db,
+    filter: &AuditFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AccessEntry>, crate::StoreError> {
+    let head = format!("SELECT {COLUMNS} FROM access_log WHERE 1 = 1");
+    macro_rules! build {
+        ($qb:expr) => {{
+            if let Some(a) = &filter.actor {
+                $qb.push(" AND actor = ").push_bind(a.clone());
+            }
+            if let Some(o) = &filter.official {
+                $qb.push(" AND official = ").push_bind(o.clone());
+            }
+            if let Some(p) = &filter.purpose {
+                $qb.push(" AND purpose = ").push_bind(p.clone());
+            }
+            if let Some(f) = &filter.from {
+                $qb.push(" AND at >= ").push_bind(f.clone());
+            }
+            if let Some(t) = &filter.to {
+                $qb.push(" AND at < ").push_bind(t.clone());
+            }
+            if filter.refused_only {
+                $qb.push(" AND outcome IS NOT NULL");
+            }
+            if let Some(b) = before {
+                $qb.push(" AND id < ").push_bind(b);
+            }
+            $qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+        }};
+    }
+    let rows = match db {
+        crate::Db::Sqlite(pool, _) => {
+            let mut qb: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(head);
+            build!(qb);
+            qb.build_query_as::<AccessEntry>().fetch_all(pool).await?
+        }
+        crate::Db::Postgres(pool) => {
+            let mut qb: sqlx::QueryBuilder<sqlx::Postgres> = sqlx::QueryBuilder::new(head);
+            build!(qb);
+            qb.build_query_as::<AccessEntry>().fetch_all(pool).await?
+        }
+    };
+    Ok(rows)
+}
+
+/// How much one reader read in a period: the alert view's row.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ReaderVolume {
+    /// The reader (an officer's subject, an agency system's client id).
+    pub actor: String,
+    /// The official an agency system acted for ("" for officers).
+    pub official: String,
+    pub role: String,
+    /// Distinct people whose data was read.
+    pub people: i64,
+    pub reads: i64,
+    pub refused: i64,
+}
+
+/// Readers and how many people each read from `from` (RFC 3339) on, most people first.
+pub async fn volumes(db: &crate::Db, from: &str, limit: i64) -> Result<Vec<ReaderVolume>, crate::StoreError> {
+    let sql = "SELECT actor, COALESCE(official, '') AS official, role, \
+               COUNT(DISTINCT CASE WHEN outcome IS NULL THEN subject_pid END) AS people, \
+               SUM(CASE WHEN outcome IS NULL THEN 1 ELSE 0 END) AS reads, \
+               SUM(CASE WHEN outcome IS NULL THEN 0 ELSE 1 END) AS refused \
+               FROM access_log WHERE at >= $1 GROUP BY actor, COALESCE(official, ''), role \
+               ORDER BY people DESC, actor LIMIT $2";
+    let rows = crate::dispatch!(db, pool => sqlx::query_as::<_, ReaderVolume>(sql).bind(from).bind(limit).fetch_all(pool).await)?;
+    Ok(rows)
+}
+
+/// A reader reads unusually much when they read at least [`UNUSUAL_MIN_PEOPLE`] people and
+/// more than [`UNUSUAL_FACTOR`] times the median of their peers (the other readers of the same
+/// role in the period). A reader without peers is never flagged (nothing to compare with).
+pub const UNUSUAL_MIN_PEOPLE: i64 = 10;
+pub const UNUSUAL_FACTOR: i64 = 3;
+
+/// For each of `volumes`, the median of its peers' people when it reads unusually much.
+pub fn unusual(volumes: &[ReaderVolume]) -> Vec<Option<i64>> {
+    volumes
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let mut peers: Vec<i64> = volumes
+                .iter()
+                .enumerate()
+                .filter(|(j, p)| *j != i && p.role == v.role)
+                .map(|(_, p)| p.people)
+                .collect();
+            if peers.is_empty() {
+                return None;
+            }
+            peers.sort_unstable();
+            let median = peers[peers.len() / 2];
+            (v.people >= UNUSUAL_MIN_PEOPLE && v.people > UNUSUAL_FACTOR * median.max(1)).then_some(median)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod unusual_tests {
+    use super::*;
+
+    fn v(actor: &str, role: &str, people: i64) -> ReaderVolume {
+        ReaderVolume {
+            actor: actor.into(),
+            official: String::new(),
+            role: role.into(),
+            people,
+            reads: people,
+            refused: 0,
+        }
+    }
+
+    #[test]
+    fn one_reader_far_above_peers_of_the_same_role_is_flagged() {
+        let volumes = [
+            v("a", "registry-officer", 40),
+            v("b", "registry-officer", 5),
+            v("c", "registry-officer", 6),
+            v("d", "auditor", 500),
+        ];
+        assert_eq!(unusual(&volumes), vec![Some(6), None, None, None]);
+        // Below the floor, or within the factor: not flagged.
+        assert_eq!(unusual(&[v("a", "r", 9), v("b", "r", 1)]), vec![None, None]);
+        assert_eq!(unusual(&[v("a", "r", 18), v("b", "r", 6)]), vec![None, None]);
+        assert_eq!(unusual(&[v("a", "r", 19), v("b", "r", 6)]), vec![Some(6), None]);
+    }
 }

@@ -240,7 +240,7 @@ async fn write_round(
         done == 1
     });
     if !swapped {
-        tracing::info!(old, "another server integrated the transparency log first; this round is dropped");
+        tracing::debug!(old, "another server integrated the transparency log first; this round is dropped");
     }
     Ok(())
 }
@@ -267,31 +267,14 @@ pub async fn leaf(db: &Db, index: u64) -> Result<Hash, StoreError> {
 /// (the migration of the old access log) and those a unit of work wrote in another context's
 /// transaction (a follow-up delivery's read) — as entries, oldest first, at most `limit`.
 pub async fn adopt(db: &Db, limit: i64) -> Result<usize, StoreError> {
-    let sql = "SELECT id, at, actor, role, unit, purpose, subject_pid, fields, request_id, log_index, disclose_after FROM access_log \
-               WHERE log_index IS NULL ORDER BY id LIMIT $1";
+    let sql =
+        concat!("SELECT ", crate::access_columns!(), " FROM access_log WHERE log_index IS NULL ORDER BY id LIMIT $1");
     let rows = dispatch!(db, pool => sqlx::query_as::<_, crate::access_log::AccessEntry>(sql).bind(limit).fetch_all(pool).await)?;
     if rows.is_empty() {
         return Ok(0);
     }
-    let prepared: Vec<Prepared> = rows
-        .iter()
-        .map(|r| {
-            prepare(
-                &crate::access_log::AccessRecord {
-                    actor: r.actor.clone(),
-                    role: r.role.clone(),
-                    unit: r.unit.clone(),
-                    purpose: r.purpose.clone(),
-                    subject_pid: r.subject_pid.clone(),
-                    fields: r.fields.clone(),
-                    request_id: r.request_id.clone(),
-                    at: r.at.clone(),
-                    disclose_after: r.disclose_after.clone(),
-                }
-                .log_record(),
-            )
-        })
-        .collect();
+    let prepared: Vec<Prepared> =
+        rows.iter().map(|r| prepare(&crate::access_log::AccessRecord::from(r).log_record())).collect();
     let _writer = db.write_lock().await;
     let adopted = dispatch!(db, pool => {
         let mut tx = crate::BeginWrite::begin_write(pool).await?;

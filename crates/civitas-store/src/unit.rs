@@ -170,6 +170,42 @@ pub async fn commit(db: &crate::Db, writes: &[Write]) -> Result<Result<(), &'sta
     })
 }
 
+/// Runs `writes` and appends `records` as entries of the transparency log, in one write
+/// transaction: a change that must itself be in the log (a grant of the exchange) commits with
+/// its entry or not at all.
+pub async fn commit_logged(
+    db: &crate::Db,
+    writes: &[Write],
+    records: &[Vec<u8>],
+) -> Result<Result<(), &'static str>, crate::StoreError> {
+    let prepared: Vec<crate::tlog::Prepared> = records.iter().map(|r| crate::tlog::prepare(r)).collect();
+    let _writer = db.write_lock().await;
+    let outcome = crate::dispatch!(db, pool => {
+        let mut tx = crate::BeginWrite::begin_write(pool).await?;
+        match run_writes!(tx, writes)? {
+            None => {
+                let n = prepared.len() as i64;
+                let next: i64 = sqlx::query_scalar(crate::tlog::TAKE_INDICES).bind(n).fetch_one(&mut *tx).await?;
+                for (i, p) in prepared.iter().enumerate() {
+                    sqlx::query("INSERT INTO tlog_entries (idx, entry, leaf) VALUES ($1, $2, $3)")
+                        .bind(next - n + i as i64)
+                        .bind(p.entry.as_slice())
+                        .bind(p.leaf.as_slice())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(None)
+            }
+            Some(what) => Ok(Some(what)),
+        }
+    })?;
+    Ok(match outcome {
+        None => Ok(()),
+        Some(what) => Err(what),
+    })
+}
+
 /// A unit's outcome; a failed batch is told as its message and whether the database was
 /// unreachable.
 type Reply = tokio::sync::oneshot::Sender<Result<Result<(), &'static str>, (String, bool)>>;

@@ -55,8 +55,10 @@ fn forbidden_person(caller: &Caller) -> Problem {
     Problem::forbidden(format!("this person is outside your administrative units ({})", caller.unit_label()))
 }
 
-/// Appends one access record per person read.
+/// Appends one access record per person read. An agency system's read must lie within its
+/// grant's fields (403 `field-not-granted` otherwise, recorded as a refusal).
 pub async fn log_reads(state: &AppState, caller: &Caller, pids: &[&str], fields: &[&str]) -> Result<(), Problem> {
+    crate::exchange::check_fields(caller, fields)?;
     let now = crate::now();
     let at = civitas_store::timestamp(now);
     // A read the law lets this agency keep from the person for a time: logged now, shown later.
@@ -79,6 +81,11 @@ pub async fn log_reads(state: &AppState, caller: &Caller, pids: &[&str], fields:
             request_id: caller.request_id.clone(),
             at: at.clone(),
             disclose_after: disclose_after.clone(),
+            how: Some(caller.how.to_owned()),
+            official: caller.exchange.as_ref().map(|x| x.official.clone()),
+            legal_basis: caller.exchange.as_ref().map(|x| x.grant.legal_basis.clone()),
+            case_id: caller.exchange.as_ref().map(|x| x.case_id.clone()),
+            outcome: None,
         })
         .collect();
     state.access_log.append(records).await?;

@@ -22,6 +22,20 @@ pub struct Caller {
     /// The `X-Purpose` header: why the data is read (required of agency systems).
     pub purpose: Option<String>,
     pub request_id: Option<String>,
+    /// How the caller reads (the access log's `how`): `api`, `page`, `counter-card`, ...
+    pub how: &'static str,
+    /// An agency system's call: the grant it is admitted under, for which official and case.
+    pub exchange: Option<Box<Exchange>>,
+}
+
+/// An agency system's call admitted under a grant (see [`crate::exchange::admit`]).
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub grant: civitas_exchange::grants::Grant,
+    /// `X-Acting-Official`: the official the system acts for.
+    pub official: String,
+    /// `X-Case-Id`: the agency's case the call serves.
+    pub case_id: String,
 }
 
 impl Caller {
@@ -154,7 +168,7 @@ pub async fn caller_from_token(
             if units.is_empty() {
                 return Err(Problem::forbidden("the token names no administrative unit in force"));
             }
-            Ok(Caller { claims, units, purpose, request_id })
+            Ok(Caller { claims, units, purpose, request_id, how: "api", exchange: None })
         }
         Err(TokenError::Store(e)) => Err(crate::problem::internal(&e)),
         Err(e @ (TokenError::Expired | TokenError::Revoked)) => Err(Problem::unauthorized(e.to_string())),
@@ -175,7 +189,7 @@ pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
 
 /// A header's text: UTF-8 (a Vietnamese purpose is welcome), trimmed, at most 200 characters,
 /// without control or bidirectional-formatting characters (which would corrupt the log).
-fn header_text(parts: &Parts, name: &str) -> Option<String> {
+pub(crate) fn header_text(parts: &Parts, name: &str) -> Option<String> {
     let raw = parts.headers.get(name)?;
     let text = std::str::from_utf8(raw.as_bytes()).ok()?;
     let text: String =

@@ -64,13 +64,13 @@ pub struct CertificateList {
 /// Who is asking: an officer of civil status (the leader or specialist of a unit) or a person
 /// (their e-ID access token).
 enum Reader {
-    Officer(Caller),
+    Officer(Box<Caller>),
     Person(String),
 }
 
 fn reader(bearer: Bearer) -> Reader {
     match bearer {
-        Bearer::Officer(caller) => Reader::Officer(caller),
+        Bearer::Officer(caller) => Reader::Officer(Box::new(caller)),
         Bearer::Citizen(citizen) => Reader::Person(citizen.pid),
     }
 }

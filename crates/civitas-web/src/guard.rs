@@ -26,11 +26,41 @@ pub async fn enforce(State(state): State<AppState>, mut request: Request, next: 
     };
     request.extensions_mut().insert(*rule);
     let (mut parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
     match authorize(&state, rule, &mut parts).await {
         // Authorized: the body's text is checked before the handler (see `crate::input`).
-        Ok(()) => crate::input::refuse_unsafe_text(Request::from_parts(parts, body), next).await,
+        Ok(agency) => {
+            let response = crate::input::refuse_unsafe_text(Request::from_parts(parts, body), next).await;
+            match agency {
+                // An agency system's call that was refused or failed is in the log too.
+                Some(caller) => crate::exchange::after_call(&state, &caller, rule, &path, response).await,
+                None => response,
+            }
+        }
         Err(refusal) => refusal,
     }
+}
+
+/// An agency system's caller is admitted under a grant of the rule's service
+/// ([`crate::exchange::admit`]); the caller is returned for the record of a refusal after the
+/// handler. A counter's card read is marked as such.
+async fn admit(
+    state: &AppState,
+    rule: &Rule,
+    mut caller: Caller,
+    parts: &mut axum::http::request::Parts,
+) -> Result<Option<Caller>, Response> {
+    if rule.unit == crate::policy::UnitRule::CardHolder {
+        caller.how = "counter-card";
+    }
+    let agency = if caller.role() == Role::AgencySystem {
+        crate::exchange::admit(state, rule, &mut caller, parts).await?;
+        Some(caller.clone())
+    } else {
+        None
+    };
+    parts.extensions.insert(caller);
+    Ok(agency)
 }
 
 fn method_not_allowed(path: &str) -> Response {
@@ -48,29 +78,32 @@ fn method_not_allowed(path: &str) -> Response {
     response
 }
 
-async fn authorize(state: &AppState, rule: &Rule, parts: &mut axum::http::request::Parts) -> Result<(), Response> {
+async fn authorize(
+    state: &AppState,
+    rule: &Rule,
+    parts: &mut axum::http::request::Parts,
+) -> Result<Option<Caller>, Response> {
     match rule.who {
-        Who::Public | Who::Protocol => Ok(()),
+        Who::Public | Who::Protocol => Ok(None),
         Who::Roles(roles) => {
             let caller =
                 crate::auth::bearer_caller(state, parts, rule.purpose).await.map_err(IntoResponse::into_response)?;
             check_role(&caller, roles).map_err(IntoResponse::into_response)?;
-            parts.extensions.insert(caller);
-            Ok(())
+            admit(state, rule, caller, parts).await
         }
         Who::Citizen => {
             let citizen =
                 crate::auth::bearer_citizen(state, &parts.headers).await.map_err(IntoResponse::into_response)?;
             check_scopes(&citizen, rule.scopes).map_err(IntoResponse::into_response)?;
             parts.extensions.insert(citizen);
-            Ok(())
+            Ok(None)
         }
         Who::RolesOrCitizen(roles) => {
             // An officer's token first; a citizen's token (no role) is then tried as a citizen.
             match crate::auth::bearer_caller(state, parts, rule.purpose).await {
                 Ok(caller) => {
                     check_role(&caller, roles).map_err(IntoResponse::into_response)?;
-                    parts.extensions.insert(caller);
+                    admit(state, rule, caller, parts).await
                 }
                 Err(officer_refusal) => {
                     let citizen = crate::auth::bearer_citizen(state, &parts.headers)
@@ -78,9 +111,9 @@ async fn authorize(state: &AppState, rule: &Rule, parts: &mut axum::http::reques
                         .map_err(|_| officer_refusal.into_response())?;
                     check_scopes(&citizen, rule.scopes).map_err(IntoResponse::into_response)?;
                     parts.extensions.insert(citizen);
+                    Ok(None)
                 }
             }
-            Ok(())
         }
         Who::OfficerPage(roles) => {
             let mut caller = crate::pages::page_caller(state, &parts.headers).await?;
@@ -98,11 +131,14 @@ async fn authorize(state: &AppState, rule: &Rule, parts: &mut axum::http::reques
             if let Some(p) = rule.purpose {
                 caller.purpose = Some(p.to_owned());
             }
+            if rule.unit == crate::policy::UnitRule::CardHolder {
+                caller.how = "counter-card";
+            }
             parts.extensions.insert(caller);
-            Ok(())
+            Ok(None)
         }
         Who::CitizenPage => match crate::cookies::browser_session(state, &parts.headers).await {
-            Some(_) => Ok(()),
+            Some(_) => Ok(None),
             None => Err(Redirect::to("/signin").into_response()),
         },
     }

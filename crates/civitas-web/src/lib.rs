@@ -12,6 +12,8 @@ pub mod certificates;
 pub mod cookies;
 pub mod dossiers;
 pub mod edge;
+pub mod exchange;
+pub mod exchange_pages;
 pub mod files;
 pub mod guard;
 pub mod i18n;
@@ -109,6 +111,7 @@ impl AppState {
         register_jobs(&jobs, &db, &identity, &keys, issuer, sweep_calendar.clone(), catalogue.clone());
         let witnesses = Arc::new(std::sync::RwLock::new(Vec::new()));
         register_log_jobs(&jobs, &db, &log, witnesses.clone());
+        register_exchange_jobs(&jobs, &db, &register);
         let alive_db = db.clone();
         jobs.start(&alive_db.clone(), move || !alive_db.is_closed());
         Ok(AppState {
@@ -239,8 +242,9 @@ pub fn log_origin(issuer: &str) -> String {
 }
 
 /// The transparency log's jobs: integration (tiles and a signed checkpoint, every 250 ms while
-/// entries arrive; one server at a time, and a fork is impossible anyway: the checkpoint is
-/// swapped only from the size it was computed on) and the adoption of access records written
+/// entries arrive; every server runs it — a fork is impossible: the checkpoint is swapped only
+/// from the size it was computed on, a loser's round rolls back — so a server killed with
+/// `kill -9` does not stop publication for a lease's 15 s) and the adoption of access records written
 /// without an entry (the old access log; a follow-up delivery's read).
 fn register_log_jobs(
     jobs: &civitas_store::jobs::JobRuntime,
@@ -251,7 +255,7 @@ fn register_log_jobs(
     use civitas_store::jobs::{Claim, Schedule};
     use std::time::Duration;
     let (d, l) = (db.clone(), log.clone());
-    jobs.register("tlog.integrate", Schedule::Every(Duration::from_millis(250)), Claim::Lease, move || {
+    jobs.register("tlog.integrate", Schedule::Every(Duration::from_millis(250)), Claim::Items, move || {
         let (d, l) = (d.clone(), l.clone());
         async move {
             let before = civitas_store::tlog::checkpoint(&d).await.map_err(|e| e.to_string())?.0;
@@ -276,6 +280,24 @@ fn register_log_jobs(
         let d = d.clone();
         async move { civitas_store::tlog::adopt(&d, 1000).await.map_err(|e| e.to_string()) }
     });
+}
+
+/// The exchange's life-event fan-out: register events after its durable cursor become signed
+/// webhooks to the subscribed agencies (one server at a time; the cursor moves by
+/// compare-and-swap, so a round is never delivered twice).
+fn register_exchange_jobs(jobs: &civitas_store::jobs::JobRuntime, db: &Db, register: &Arc<Register>) {
+    use civitas_store::jobs::{Claim, Schedule};
+    let (d, r) = (db.clone(), register.clone());
+    let settled = Arc::new(civitas_store::events::Settled::new(civitas_store::events::GAP_GRACE));
+    jobs.register(
+        "exchange.life-events",
+        Schedule::Every(std::time::Duration::from_secs(1)),
+        Claim::Lease,
+        move || {
+            let (d, r, settled) = (d.clone(), r.clone(), settled.clone());
+            async move { civitas_exchange::grants::fan_out(&d, &r, &settled, now()).await.map_err(|e| e.to_string()) }
+        },
+    );
 }
 
 /// The background work of the server, each as a job of the one runtime: notification
@@ -366,6 +388,8 @@ pub fn router(state: AppState) -> Router {
         .merge(dossiers::routes())
         .merge(one_stop::routes())
         .merge(webhooks::routes())
+        .merge(exchange::routes())
+        .merge(exchange_pages::routes())
         .merge(certificates::routes())
         .merge(service_pages::routes())
         .merge(account_pages::routes())

@@ -422,7 +422,8 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response
             fields: fields.join(","),
             request_id: headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
             at: civitas_store::timestamp(crate::now()),
-            disclose_after: None,
+            how: Some("userinfo".into()),
+            ..Default::default()
         };
         if let Err(p) = state.access_log.append(vec![record]).await.map_err(crate::problem::Problem::from) {
             return p.into_response();

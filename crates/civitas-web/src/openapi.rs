@@ -20,6 +20,8 @@ use crate::{api, calendar, certificates, dossiers, one_stop, webhooks};
         one_stop::officer_action, one_stop::supplement, one_stop::withdraw, one_stop::apology, one_stop::rate,
         one_stop::receipt_pdf, one_stop::apology_pdf, webhooks::dead, webhooks::replay, webhooks::list_agencies,
         certificates::list, certificates::pdf, certificates::correct, certificates::revoke,
+        crate::exchange::verify, crate::exchange::attributes, crate::exchange::list_subscriptions, crate::exchange::subscribe,
+        crate::exchange::list_grants, crate::exchange::create_grant, crate::exchange::revoke_grant, crate::exchange::audit_access,
     ),
     modifiers(&BearerAuth),
     tags((name = "register", description = "Population register"), (name = "units", description = "Administrative units"),
@@ -28,7 +30,9 @@ use crate::{api, calendar, certificates, dossiers, one_stop, webhooks};
         (name = "procedures", description = "The catalogue of procedures"),
         (name = "documents", description = "A citizen's document store"),
         (name = "interconnection", description = "Follow-ups at other agencies: endpoints, dead letters"),
-        (name = "civil-status", description = "Birth, marriage and death certificates"))
+        (name = "civil-status", description = "Birth, marriage and death certificates"),
+        (name = "exchange", description = "Agency systems under grants: verify, attributes, life-event subscriptions; the grants"),
+        (name = "audit", description = "The auditor's search of the access log"))
 )]
 pub struct ApiDoc;
 

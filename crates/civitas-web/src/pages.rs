@@ -210,11 +210,19 @@ pub(crate) async fn page_caller(state: &AppState, headers: &HeaderMap) -> Result
         if units.is_empty() {
             return Err(forbidden());
         }
-        return Ok(Caller { claims, units, purpose: Some("officer-console".into()), request_id: None });
+        return Ok(Caller {
+            claims,
+            units,
+            purpose: Some("officer-console".into()),
+            request_id: None,
+            how: "page",
+            exchange: None,
+        });
     }
     let token = cookie(headers, SESSION_COOKIE).ok_or_else(to_signin)?;
-    let caller =
+    let mut caller =
         caller_from_token(state, token, Some("officer-console".into()), None).await.map_err(|_| to_signin())?;
+    caller.how = "page";
     // Agency systems call the API with a stated purpose; they never use the officer console.
     if caller.role() == civitas_identity::Role::AgencySystem {
         return Err(to_signin());

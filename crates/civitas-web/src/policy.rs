@@ -79,6 +79,33 @@ pub struct Rule {
     /// The purpose logged with every read of personal data this route makes (an agency
     /// system's `X-Purpose` is logged beside it).
     pub purpose: Option<&'static str>,
+    /// The exchange service an agency system needs a grant of to call this route (with the
+    /// purpose it states in `X-Purpose`); every route open to agency systems names one.
+    pub service: Option<&'static str>,
+}
+
+impl Rule {
+    /// The rule, for agency systems only under a grant of `service`.
+    const fn granted(self, service: &'static str) -> Rule {
+        Rule { service: Some(service), ..self }
+    }
+
+    /// Whether the rule lets agency systems in.
+    pub fn admits_agencies(&self) -> bool {
+        match self.who {
+            Who::Roles(rs) | Who::RolesOrCitizen(rs) => {
+                let mut i = 0;
+                while i < rs.len() {
+                    if matches!(rs[i], Role::AgencySystem) {
+                        return true;
+                    }
+                    i += 1;
+                }
+                false
+            }
+            _ => false,
+        }
+    }
 }
 
 const fn rule(
@@ -89,7 +116,7 @@ const fn rule(
     unit: UnitRule,
     purpose: Option<&'static str>,
 ) -> Rule {
-    Rule { method, path, who, scopes, unit, purpose }
+    Rule { method, path, who, scopes, unit, purpose, service: None }
 }
 
 const fn public(method: &'static str, path: &'static str) -> Rule {
@@ -112,6 +139,10 @@ const REG: &[Role] = &[RegistryOfficer];
 const ONESTOP: &[Role] = &[OnestopOfficer];
 const LEADER: &[Role] = &[Leader];
 const OPERATOR: &[Role] = &[Operator];
+const OPERATOR_OR_AUDITOR: &[Role] = &[Operator, Auditor];
+const AGENCY: &[Role] = &[Role::AgencySystem];
+/// The exchange service of the register API's reads by agency systems.
+const REGISTER: &str = "register";
 
 use UnitRule as U;
 use Who::{CitizenPage, OfficerPage, Protocol, Roles, RolesOrCitizen};
@@ -119,11 +150,13 @@ use Who::{CitizenPage, OfficerPage, Protocol, Roles, RolesOrCitizen};
 /// Every route of the server.
 pub static RULES: &[Rule] = &[
     // ----- register -----
-    rule("GET", "/api/v1/people", Roles(REGISTER_READERS), &[], U::List, Some("register-search")),
+    rule("GET", "/api/v1/people", Roles(REGISTER_READERS), &[], U::List, Some("register-search")).granted(REGISTER),
     rule("POST", "/api/v1/people", Roles(REG), &[], U::Destination, Some("register-change")),
-    rule("GET", "/api/v1/people/{pid}", Roles(REGISTER_READERS), &[], U::Person, Some("register-read")),
+    rule("GET", "/api/v1/people/{pid}", Roles(REGISTER_READERS), &[], U::Person, Some("register-read"))
+        .granted(REGISTER),
     rule("PATCH", "/api/v1/people/{pid}", Roles(REG), &[], U::Person, Some("register-change")),
-    rule("GET", "/api/v1/people/{pid}/history", Roles(REGISTER_READERS), &[], U::Person, Some("register-read")),
+    rule("GET", "/api/v1/people/{pid}/history", Roles(REGISTER_READERS), &[], U::Person, Some("register-read"))
+        .granted(REGISTER),
     rule("POST", "/api/v1/people/{pid}/residence", Roles(REG), &[], U::Destination, Some("register-change")),
     rule(
         "GET",
@@ -132,8 +165,10 @@ pub static RULES: &[Rule] = &[
         &[],
         U::Person,
         Some("residence-confirmation"),
-    ),
-    rule("GET", "/api/v1/households/{id}", Roles(REGISTER_READERS), &[], U::Household, Some("register-read")),
+    )
+    .granted(REGISTER),
+    rule("GET", "/api/v1/households/{id}", Roles(REGISTER_READERS), &[], U::Household, Some("register-read"))
+        .granted(REGISTER),
     public("GET", "/api/v1/units/communes"),
     public("GET", "/api/v1/units/communes/suggest"),
     public("GET", "/api/v1/units/old-communes/{code}"),
@@ -211,6 +246,21 @@ pub static RULES: &[Rule] = &[
     rule("GET", "/api/v1/webhooks/dead", Roles(OPERATOR), &[], U::None, None),
     rule("POST", "/api/v1/webhooks/{id}/replay", Roles(OPERATOR), &[], U::None, None),
     rule("GET", "/api/v1/agencies", Roles(OPERATOR), &[], U::None, None),
+    // ----- the governed exchange: agency systems under grants; operators manage the grants -----
+    rule("POST", "/api/v1/exchange/verify", Roles(AGENCY), &[], U::Person, Some("exchange")).granted("verify"),
+    rule("POST", "/api/v1/exchange/attributes", Roles(AGENCY), &[], U::Person, Some("exchange")).granted("attributes"),
+    rule("GET", "/api/v1/exchange/subscriptions", Roles(AGENCY), &[], U::None, None).granted("events"),
+    rule("POST", "/api/v1/exchange/subscriptions", Roles(AGENCY), &[], U::None, None).granted("events"),
+    rule("GET", "/api/v1/exchange/grants", Roles(OPERATOR_OR_AUDITOR), &[], U::None, None),
+    rule("POST", "/api/v1/exchange/grants", Roles(OPERATOR), &[], U::None, None),
+    rule("POST", "/api/v1/exchange/grants/{id}/revoke", Roles(OPERATOR), &[], U::None, None),
+    rule("GET", "/officer/exchange", OfficerPage(OPERATOR_OR_AUDITOR), &[], U::None, None),
+    rule("POST", "/officer/exchange/grants", OfficerPage(OPERATOR), &[], U::None, None),
+    rule("POST", "/officer/exchange/grants/{id}/revoke", OfficerPage(OPERATOR), &[], U::None, None),
+    // ----- audit: the log's private index searched, unusual reading flagged -----
+    rule("GET", "/api/v1/audit/access", Roles(&[Auditor]), &[], U::None, Some("audit")),
+    rule("GET", "/officer/audit", OfficerPage(&[Auditor]), &[], U::None, Some("audit")),
+    rule("GET", "/officer/audit/alerts", OfficerPage(&[Auditor]), &[], U::None, Some("audit")),
     // ----- operations -----
     public("GET", "/api/openapi.json"),
     public("GET", "/healthz"),
@@ -337,6 +387,10 @@ impl PolicyRouter {
             RULES.iter().any(|r| r.path == path),
             "route {path} has no entry in the authorization policy (crates/civitas-web/src/policy.rs)"
         );
+        assert!(
+            RULES.iter().filter(|r| r.path == path).all(|r| !r.admits_agencies() || r.service.is_some()),
+            "route {path} admits agency systems without naming the exchange service they need a grant of"
+        );
         PolicyRouter(self.0.route(path, method_router))
     }
 
@@ -379,17 +433,19 @@ fn unit_text(unit: UnitRule) -> &'static str {
 
 /// The README's access table, generated from [`RULES`] (a test checks the README holds it).
 pub fn markdown() -> String {
-    let mut out =
-        String::from("| method | path | who | scopes | unit rule | logged purpose |\n|---|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "| method | path | who | scopes | unit rule | logged purpose | agency grant |\n|---|---|---|---|---|---|---|\n",
+    );
     for r in RULES {
         out.push_str(&format!(
-            "| {} | `{}` | {} | {} | {} | {} |\n",
+            "| {} | `{}` | {} | {} | {} | {} | {} |\n",
             r.method,
             r.path,
             who_text(r.who),
             r.scopes.join(" "),
             unit_text(r.unit),
             r.purpose.unwrap_or(""),
+            r.service.unwrap_or(""),
         ));
     }
     out

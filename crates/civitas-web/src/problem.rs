@@ -97,10 +97,16 @@ impl Problem {
     }
 }
 
+/// The `type` of a problem answer, kept on the response for the layers after the handler (an
+/// agency system's refusal is recorded with it).
+#[derive(Debug, Clone)]
+pub struct ProblemType(pub String);
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(&self)).into_response();
+        response.extensions_mut().insert(ProblemType(self.type_.clone()));
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/problem+json"));
