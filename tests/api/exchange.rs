@@ -251,11 +251,69 @@ async fn exchange(app: TestApp) {
     assert_eq!(keys, ["birth_date", "full_name"], "{v}");
     assert_eq!(v["attributes"]["full_name"], "Nguyễn Văn An");
 
-    // The holder sees the reads (how, the agency's official, the legal basis), not the refusals.
-    let holder = crate::one_stop::citizen_token_with(&app, AN, "openid access").await;
+    // Reads of every other kind: an officer's API call and page, a counter's card read, the
+    // sign-in data an application receives.
+    let registrar = app.token(Role::RegistryOfficer, &[BA_DINH]);
+    assert_eq!(app.get(&format!("/api/v1/people/{AN}"), &registrar).await.status(), 200);
+    let page = app
+        .client
+        .get(app.url(&format!("/officer/people/{AN}")))
+        .header("cookie", format!("civitas_session={registrar}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let counter = app.token(Role::OnestopOfficer, &[BA_DINH]);
+    let card = format!("{AN}||Nguyễn Văn An|15031990|Nam|Số 5 phố Đội Cấn|01012020");
+    let r =
+        app.send_json(reqwest::Method::POST, "/api/v1/counter/card-check", &counter, json!({ "card_qr": card })).await;
+    assert_eq!(r.status(), 200);
+    let holder = crate::one_stop::citizen_token_with(&app, AN, "openid profile access").await;
+    assert_eq!(app.get("/oauth2/userinfo", &holder).await.status(), 200);
+
+    // The holder sees the reads (how, the agency and its official, the legal basis, in plain
+    // words), not the refusals; each with a receipt that verifies offline.
     let mine: Value = app.get("/api/v1/me/access", &holder).await.json().await.unwrap();
-    let reads: Vec<&Value> = mine["items"].as_array().unwrap().iter().filter(|i| i["actor"] == "bhxh-system").collect();
+    let items = mine["items"].as_array().unwrap();
+    let kinds: std::collections::BTreeSet<&str> = items.iter().filter_map(|i| i["how"].as_str()).collect();
+    for how in ["api", "page", "counter-card", "userinfo", "exchange:verify", "exchange:attributes"] {
+        assert!(kinds.contains(how), "{how} in the tracker: {kinds:?}");
+    }
+    let reads: Vec<&Value> = items.iter().filter(|i| i["actor"] == "bhxh-system").collect();
     assert_eq!(reads.len(), 3, "two verifications and one attributes read: {mine}");
+    let attributes_read = reads.iter().find(|r| r["how"] == "exchange:attributes").unwrap();
+    assert_eq!(attributes_read["agency"], "Bảo hiểm xã hội Việt Nam");
+    let reader = attributes_read["explained"]["reader"].as_str().unwrap();
+    assert!(reader.contains("Bảo hiểm xã hội Việt Nam") && reader.contains("Trần Thị Cán Bộ"), "{reader}");
+    assert!(attributes_read["explained"]["purpose"].as_str().unwrap().contains("Luật Bảo hiểm y tế"));
+    assert_eq!(attributes_read["case_id"], "HS-2026-001");
+    let receipt_url = attributes_read["receipt"].as_str().unwrap().to_owned();
+    let mut receipt = String::new();
+    for _ in 0..100 {
+        let r = app.get(&receipt_url, &holder).await;
+        if r.status() == 200 {
+            receipt = r.text().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let vkey = app.client.get(app.url("/log/key")).send().await.unwrap().text().await.unwrap();
+    let dir = temp_dir();
+    let file = dir.0.join("receipt.txt");
+    std::fs::write(&file, &receipt).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .args(["audit", "verify-receipt", file.to_str().unwrap(), "--key", vkey.trim()])
+        .env("CIVITAS_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Trần Thị Cán Bộ"), "the receipt holds the official");
+    // The account page says the same in words.
+    let mut jar = app.browser();
+    jar.get(&app.url("/signin")).await;
+    assert_eq!(jar.post(&app.url("/signin"), &[("pid", AN), ("password", PASSWORD)]).await.status, 303);
+    let page = jar.get(&app.url("/account")).await;
+    assert!(page.body.contains("Bảo hiểm xã hội Việt Nam") && page.body.contains("Đọc thẻ căn cước tại quầy"));
     let records = records_of(&app, "bhxh-system").await;
     let read = records.iter().find(|r| r.how.as_deref() == Some("exchange:attributes")).unwrap();
     assert_eq!(read.official.as_deref(), Some("Trần Thị Cán Bộ"));

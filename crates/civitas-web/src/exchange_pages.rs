@@ -317,10 +317,7 @@ async fn audit_page(
     next_query.sort();
     let body = html! {
         h1 { (title) }
-        (crate::ui::sub_nav(tr(lang, "Kiểm tra", "Audit"), &[
-            ("/officer/audit", tr(lang, "Tìm kiếm", "Search")),
-            ("/officer/audit/alerts", tr(lang, "Truy cập bất thường", "Unusual reading")),
-        ]))
+        (audit_nav(lang))
         (error_summary(lang, &errors))
         form method="get" action="/officer/audit" role="search" {
             (TextInput::new("actor", tr(lang, "Người hoặc hệ thống truy cập", "Reader (officer or agency system)"), val("actor")).render())
@@ -371,6 +368,17 @@ async fn audit_page(
     page(status, layout(&ctx, body), None, fresh.then_some((csrf.as_str(), &state)))
 }
 
+/// The audit pages' own navigation.
+fn audit_nav(lang: Lang) -> maud::Markup {
+    crate::ui::sub_nav(
+        tr(lang, "Kiểm tra", "Audit"),
+        &[
+            ("/officer/audit", tr(lang, "Tìm kiếm", "Search")),
+            ("/officer/audit/alerts", tr(lang, "Truy cập bất thường", "Unusual reading")),
+        ],
+    )
+}
+
 fn urlencode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
@@ -404,10 +412,7 @@ async fn alerts_page(
     let flagged = flags.iter().filter(|f| f.is_some()).count();
     let body = html! {
         h1 { (title) }
-        (crate::ui::sub_nav(tr(lang, "Kiểm tra", "Audit"), &[
-            ("/officer/audit", tr(lang, "Tìm kiếm", "Search")),
-            ("/officer/audit/alerts", tr(lang, "Truy cập bất thường", "Unusual reading")),
-        ]))
+        (audit_nav(lang))
         p { (tr(lang, "Trong", "In the last")) " " (days) " " (tr(lang, "ngày qua, người đọc dữ liệu của ít nhất", "days, a reader who read the data of at least"))
             " " (civitas_store::access_log::UNUSUAL_MIN_PEOPLE) " " (tr(lang, "người và hơn", "people and more than"))
             " " (civitas_store::access_log::UNUSUAL_FACTOR) " " (tr(lang, "lần mức trung vị của những người cùng vai trò được đánh dấu.", "times the median of the readers of the same role is flagged.")) }

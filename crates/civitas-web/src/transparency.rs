@@ -11,6 +11,7 @@ use civitas_tlog::tile::{TileId, WIDTH, encode_bundle};
 
 use crate::AppState;
 use crate::auth::Caller;
+use crate::i18n::{Lang, tr};
 use crate::problem::Problem;
 
 pub fn routes() -> Router<AppState> {
@@ -44,6 +45,111 @@ pub struct AccessRead {
     /// record has been taken into the log).
     pub log_index: Option<i64>,
     pub receipt: Option<String>,
+    /// How the data was read: `api`, `page`, `userinfo`, `counter-card`, `follow-up`,
+    /// `life-event`, `exchange:verify`, `exchange:attributes`.
+    pub how: Option<String>,
+    /// The agency the reader belongs to (agency systems), by name.
+    pub agency: Option<String>,
+    /// The official an agency system acted for.
+    pub official: Option<String>,
+    pub legal_basis: Option<String>,
+    /// The case or dossier the read served.
+    pub case_id: Option<String>,
+    /// The reader, the purpose and the way of reading in plain words (in the language asked
+    /// for with `Accept-Language`, Vietnamese by default).
+    pub explained: Explained,
+}
+
+/// A read in plain words.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Explained {
+    pub reader: String,
+    pub purpose: String,
+    pub how: String,
+}
+
+/// The names of the agencies whose systems read, by the system's client id.
+pub(crate) async fn agency_names(state: &AppState) -> std::collections::HashMap<String, String> {
+    let (Ok(systems), Ok(agencies)) =
+        (civitas_exchange::grants::systems(&state.db).await, civitas_services::followups::agencies(&state.db).await)
+    else {
+        return Default::default();
+    };
+    systems
+        .into_iter()
+        .filter_map(|(client, agency)| agencies.iter().find(|a| a.id == agency).map(|a| (client, a.name.clone())))
+        .collect()
+}
+
+/// Who read, in plain words: the agency (and its official), or the kind of officer and unit.
+pub(crate) fn reader_text(lang: Lang, r: &civitas_store::access_log::AccessEntry, agency: Option<&str>) -> String {
+    let role = match r.role.as_str() {
+        "registry-officer" => tr(lang, "Cán bộ Công an quản lý cư trú", "Police registry officer"),
+        "onestop-officer" => tr(lang, "Cán bộ bộ phận một cửa", "One-stop officer"),
+        "specialist" => tr(lang, "Chuyên viên xử lý hồ sơ", "Case specialist"),
+        "leader" => tr(lang, "Lãnh đạo phê duyệt", "Approving leader"),
+        "auditor" => tr(lang, "Thanh tra, kiểm tra", "Auditor"),
+        "relying-party" => tr(lang, "Ứng dụng bạn đã cho phép đăng nhập", "An application you let sign you in"),
+        "agency" | "agency-system" => tr(lang, "Hệ thống của cơ quan khác", "Another agency's system"),
+        _ => "",
+    };
+    let who = match agency {
+        Some(name) => name.to_owned(),
+        None if r.unit.is_empty() => format!("{role}: {}", r.actor),
+        None => format!("{role} ({} {})", tr(lang, "địa bàn", "unit"), r.unit),
+    };
+    match &r.official {
+        Some(o) => format!("{who} — {} {o}", tr(lang, "cán bộ", "official")),
+        None => who,
+    }
+}
+
+/// Why, in plain words: the operations' purposes are explained; an agency's stated purpose and
+/// its legal basis are shown as stated.
+pub(crate) fn purpose_text(lang: Lang, purpose: Option<&str>, legal_basis: Option<&str>) -> String {
+    let p = purpose.unwrap_or_default();
+    let plain = match p {
+        "register-read" => tr(lang, "Tra cứu thông tin công dân", "Looking up a citizen's record").to_owned(),
+        "register-search" => tr(lang, "Tìm kiếm công dân", "Searching for a citizen").to_owned(),
+        "register-change" => tr(lang, "Cập nhật thông tin công dân", "Updating a citizen's record").to_owned(),
+        "residence-confirmation" => tr(lang, "Xác nhận thông tin cư trú", "Confirming residence").to_owned(),
+        "civil-status" => tr(lang, "Đăng ký, quản lý hộ tịch", "Civil registration").to_owned(),
+        "dossier-processing" => tr(lang, "Giải quyết hồ sơ thủ tục hành chính", "Processing a dossier").to_owned(),
+        "counter-intake" => {
+            tr(lang, "Tiếp nhận hồ sơ tại bộ phận một cửa", "Receiving a dossier at the counter").to_owned()
+        }
+        "officer-console" => tr(lang, "Tra cứu trên màn hình cán bộ", "Lookup in the officers' console").to_owned(),
+        "eid-administration" => tr(lang, "Quản lý tài khoản định danh điện tử", "Managing the e-ID account").to_owned(),
+        "audit" => tr(lang, "Thanh tra, kiểm tra việc truy cập", "Auditing access").to_owned(),
+        other if other.starts_with("oidc userinfo") => tr(
+            lang,
+            "Cung cấp thông tin đăng nhập cho ứng dụng bạn cho phép",
+            "Sign-in data for an application you allowed",
+        )
+        .to_owned(),
+        other => other.to_owned(),
+    };
+    match legal_basis {
+        Some(b) => format!("{plain} ({} {b})", tr(lang, "căn cứ:", "legal basis:")),
+        None => plain,
+    }
+}
+
+/// How, in plain words.
+pub(crate) fn how_text(lang: Lang, how: Option<&str>) -> &'static str {
+    match how.unwrap_or_default() {
+        "api" => tr(lang, "Qua giao diện lập trình (API)", "Through the API"),
+        "page" => tr(lang, "Trên màn hình cán bộ", "On an officer's screen"),
+        "userinfo" => tr(lang, "Khi đăng nhập vào ứng dụng", "When signing in to an application"),
+        "counter-card" => tr(lang, "Đọc thẻ căn cước tại quầy", "Reading the ID card at a counter"),
+        "follow-up" => tr(lang, "Chuyển hồ sơ liên thông", "Handing on an interconnected dossier"),
+        "life-event" => tr(lang, "Thông báo sự kiện hộ tịch, cư trú", "Notifying a life event"),
+        "exchange:verify" => {
+            tr(lang, "Xác thực thông tin (chỉ khớp / không khớp)", "Verifying data (match / no match only)")
+        }
+        "exchange:attributes" => tr(lang, "Cung cấp thông tin được phép", "Providing the granted data"),
+        _ => "",
+    }
 }
 
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -58,15 +164,28 @@ pub struct AccessReads {
     security(("bearer" = [])))]
 pub async fn my_access(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     citizen: crate::auth::Citizen,
 ) -> Result<axum::Json<AccessReads>, Problem> {
     let now = civitas_store::timestamp(crate::now());
     let rows = civitas_store::access_log::disclosed_for_subject(&state.db, &citizen.pid, &now, 200)
         .await
         .map_err(|e| crate::problem::internal(&e))?;
+    let lang = crate::pages::lang(&headers, None);
+    let agencies = agency_names(&state).await;
     let items = rows
         .into_iter()
         .map(|r| AccessRead {
+            explained: Explained {
+                reader: reader_text(lang, &r, agencies.get(&r.actor).map(String::as_str)),
+                purpose: purpose_text(lang, r.purpose.as_deref(), r.legal_basis.as_deref()),
+                how: how_text(lang, r.how.as_deref()).to_owned(),
+            },
+            agency: agencies.get(&r.actor).cloned(),
+            how: r.how,
+            official: r.official,
+            legal_basis: r.legal_basis,
+            case_id: r.case_id,
             receipt: r.log_index.map(|i| format!("/api/v1/me/access/{i}/receipt")),
             at: r.at,
             actor: r.actor,

@@ -62,8 +62,18 @@ pub async fn upload(
     mp: Multipart,
 ) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
+    // A body declared too large is refused before a byte of it is read.
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let read = if declared.is_some_and(|n| n > MAX_PDF_BYTES + 64 * 1024) {
+        Err(Refused::TooLarge)
+    } else {
+        read_pdf(mp).await
+    };
     if q.format.as_deref() == Some("json") {
-        return match read_pdf(mp).await {
+        return match read {
             Ok(bytes) => match civitas_services::verification::payload_of_pdf(&bytes)
                 .or_else(|| civitas_services::qr_image::read_qr(&bytes))
             {
@@ -96,7 +106,7 @@ pub async fn upload(
             }
         };
     }
-    match read_pdf(mp).await {
+    match read {
         Ok(bytes) => match civitas_services::verification::payload_of_pdf(&bytes)
             .or_else(|| civitas_services::qr_image::read_qr(&bytes))
         {

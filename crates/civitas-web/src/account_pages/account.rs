@@ -55,6 +55,7 @@ pub(super) async fn account_page(
         }
     };
     let officer = matches!(state.identity.officer_role(&pid).await, Ok(Some(_)));
+    let agencies = crate::transparency::agency_names(&state).await;
     let (csrf, fresh) = csrf_of(&state, &headers);
     let here = session.sid();
     let body = html! {
@@ -121,9 +122,12 @@ pub(super) async fn account_page(
                 rows: reads.iter().map(|r| Row {
                     cells: vec![
                         html! { (lang.time(&r.at)) },
-                        html! { (r.actor) " (" (r.role) ")" },
-                        html! { (r.purpose.clone().unwrap_or_default()) },
-                        html! { (r.fields) },
+                        html! { (crate::transparency::reader_text(lang, r, agencies.get(&r.actor).map(String::as_str))) },
+                        html! {
+                            (crate::transparency::purpose_text(lang, r.purpose.as_deref(), r.legal_basis.as_deref()))
+                            @if let Some(c) = &r.case_id { br; small { (tr(lang, "Hồ sơ", "Case")) ": " (c) } }
+                        },
+                        html! { (r.fields) br; small { (crate::transparency::how_text(lang, r.how.as_deref())) } },
                         html! { @if let Some(i) = r.log_index {
                             a href=(format!("/account/access/{i}/receipt")) download { (tr(lang, "Tải về", "Download")) span class="visually-hidden" { " " (tr(lang, "biên nhận của lần đọc lúc", "the receipt of the read at")) " " (lang.time(&r.at)) } }
                         } @else { (tr(lang, "đang ghi vào sổ", "being logged")) } },
