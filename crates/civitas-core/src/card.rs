@@ -79,10 +79,59 @@ impl std::str::FromStr for CardQr {
     }
 }
 
+/// The ages at which a card must be renewed (Law 26/2023 on Identification, art. 21).
+pub const RENEWAL_AGES: [i32; 4] = [14, 25, 40, 60];
+
+/// The day a person born on `birth` reaches `age` (a 29 February birthday falls on 28 February
+/// in a common year).
+pub fn birthday_at(birth: Date, age: i32) -> Option<Date> {
+    let year = birth.year() + age;
+    birth.replace_year(year).ok().or_else(|| Date::from_calendar_date(year, time::Month::February, 28).ok())
+}
+
+/// Until when a card issued on `issued` to a person born on `birth` is valid: to the next
+/// renewal age (14, 25, 40, 60); a card issued within the two years before a renewal age lasts
+/// to the following one; a card issued from 58 (within two years of 60) on never expires (None).
+pub fn card_expiry(birth: Date, issued: Date) -> Option<Date> {
+    for (i, age) in RENEWAL_AGES.iter().enumerate() {
+        let milestone = birthday_at(birth, *age)?;
+        if milestone <= issued {
+            continue;
+        }
+        let two_years_before = birthday_at(birth, *age - 2)?;
+        if issued >= two_years_before {
+            // Within two years of this milestone: valid to the next, or for life after 60.
+            return RENEWAL_AGES.get(i + 1).and_then(|next| birthday_at(birth, *next));
+        }
+        return Some(milestone);
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn a_card_lasts_to_the_next_renewal_age_unless_issued_within_two_years_of_it() {
+        let birth = date!(1990 - 03 - 15);
+        // Issued at 31: valid to 40.
+        assert_eq!(card_expiry(birth, date!(2021 - 04 - 15)), Some(date!(2030 - 03 - 15)));
+        // Issued at 23 years and a half (within two years of 25): valid to 40.
+        assert_eq!(card_expiry(birth, date!(2013 - 09 - 01)), Some(date!(2030 - 03 - 15)));
+        // Issued the day before the two years start: valid to 25.
+        assert_eq!(card_expiry(birth, date!(2013 - 03 - 14)), Some(date!(2015 - 03 - 15)));
+        // A child's card (at 6) to 14; issued at 12.5 to 25.
+        assert_eq!(card_expiry(date!(2018 - 06 - 01), date!(2024 - 07 - 01)), Some(date!(2032 - 06 - 01)));
+        assert_eq!(card_expiry(date!(2012 - 01 - 01), date!(2024 - 07 - 01)), Some(date!(2037 - 01 - 01)));
+        // Issued at 58 or later: no expiry; at 57: to 60.
+        assert_eq!(card_expiry(date!(1966 - 05 - 05), date!(2024 - 05 - 05)), None);
+        assert_eq!(card_expiry(date!(1960 - 05 - 05), date!(2024 - 05 - 05)), None);
+        assert_eq!(card_expiry(date!(1967 - 05 - 05), date!(2024 - 05 - 05)), Some(date!(2027 - 05 - 05)));
+        // Born on 29 February: the milestone of a common year is 28 February.
+        assert_eq!(card_expiry(date!(2004 - 02 - 29), date!(2021 - 01 - 10)), Some(date!(2029 - 02 - 28)));
+    }
 
     #[test]
     fn reads_the_seven_field_layout_and_the_short_one() {

@@ -7,6 +7,7 @@ pub mod card;
 pub mod date;
 pub mod dossier;
 pub mod lunar;
+pub mod mrz;
 pub mod person;
 pub mod pid;
 pub mod text;
