@@ -94,15 +94,25 @@ pub async fn seed_demo(register: &Register, people: usize) -> anyhow::Result<u64
     let mut added = 0;
     let mut batch = Vec::with_capacity(5000);
     let mut generated = 0;
+    let mut holders = Vec::new();
     while generated < people {
         let household = generator.household();
         generated += household.len();
         batch.extend(household);
         if batch.len() >= 5000 || generated >= people {
             added += register.import_batch(&batch, &attribution).await?.inserted;
+            holders.extend(batch.iter().filter_map(|p| {
+                Some(civitas_services::cards::Holder {
+                    pid: p.pid.as_str().to_owned(),
+                    birth: p.birth_date.to_date()?,
+                    commune: p.communes().first()?.to_string(),
+                })
+            }));
             batch.clear();
         }
     }
+    // Most adults hold a card; some are on their way.
+    civitas_services::cards::seed_plausible(db, &holders, DEMO_AS_OF, &at).await?;
     Ok(added)
 }
 

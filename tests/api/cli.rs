@@ -374,8 +374,19 @@ async fn the_demo_refuses_a_database_with_real_people() {
     let register = civitas_registry::Register::new(db.clone());
     let (empty_url, _dir2) = fresh_database(Backend::Sqlite).await.unwrap();
     let empty = civitas::open(&empty_url).await.unwrap();
-    let seeded = civitas::seed_demo(&civitas_registry::Register::new(empty.clone()), 40).await.unwrap();
-    assert!(seeded >= 40);
+    let seeded = civitas::seed_demo(&civitas_registry::Register::new(empty.clone()), 200).await.unwrap();
+    assert!(seeded >= 200);
+    // Most adults of the demo hold a card, some are on their way, each with its history.
+    let states: Vec<(String, i64)> = civitas_store::dispatch!(&empty, pool =>
+        sqlx::query_as("SELECT state, COUNT(*) FROM cards GROUP BY state ORDER BY state").fetch_all(pool).await)
+    .unwrap();
+    let count = |s: &str| states.iter().find(|(x, _)| x == s).map_or(0, |(_, n)| *n);
+    assert!(count("returned") > 2 * (count("collected") + count("produced") + count("at-commune")), "{states:?}");
+    assert!(count("returned") > 0 && count("produced") + count("at-commune") + count("collected") > 0, "{states:?}");
+    let events: i64 = civitas_store::dispatch!(&empty, pool =>
+        sqlx::query_scalar("SELECT COUNT(*) FROM card_events WHERE state = 'returned'").fetch_one(pool).await)
+    .unwrap();
+    assert_eq!(events, count("returned"));
     assert_eq!(civitas::seed_demo(&civitas_registry::Register::new(empty), 40).await.unwrap(), 0);
     assert!(civitas::seed_demo(&register, 40).await.is_err());
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod browser;
+mod cards;
 mod civil;
 mod cli;
 mod cluster;

@@ -52,6 +52,7 @@ fn body_for(rule: &Rule) -> Value {
         ("POST", "/api/v1/exchange/verify") => json!({ "pid": AN, "attributes": { "full_name": "Nguyễn Văn An" } }),
         ("POST", "/api/v1/exchange/attributes") => json!({ "pid": AN, "fields": ["full_name"] }),
         ("POST", "/api/v1/exchange/subscriptions") => json!({ "events": ["birth"] }),
+        ("POST", "/api/v1/people/{pid}/cards/{id}/state") => json!({ "state": "produced" }),
         ("POST", "/api/v1/counter/card-check") => {
             json!({ "card_qr": format!("{AN}||Tran Van Made Up|01011980|Nam|somewhere|01012020") })
         }

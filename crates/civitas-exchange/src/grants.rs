@@ -16,8 +16,8 @@ use civitas_store::{Db, StoreError, dispatch};
 pub const SERVICES: [&str; 4] = ["register", "verify", "attributes", "events"];
 
 /// What a `register` grant can allow: the kinds of reads of the register API (`*`: all).
-pub const REGISTER_READS: [&str; 6] =
-    ["record", "history", "household", "residence-confirmation", "search-result", "eid-account"];
+pub const REGISTER_READS: [&str; 7] =
+    ["record", "history", "household", "residence-confirmation", "search-result", "eid-account", "cards"];
 
 /// The attributes of a person that `verify`, `attributes` and `events` grants name.
 pub const ATTRIBUTES: [&str; 14] = [

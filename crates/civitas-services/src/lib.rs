@@ -1,6 +1,7 @@
 //! Services context: the one-stop procedure system — the catalogue of procedures, dossiers and
 //! their workflow and clock, and the documents citizens hand in and the results they receive.
 
+pub mod cards;
 pub mod catalogue;
 pub mod certificate_issue;
 pub mod certificates;

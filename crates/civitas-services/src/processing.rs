@@ -99,5 +99,33 @@ pub async fn perform(
         )
         .await?);
     }
+    if action == Action::Approve && procedure.code == CARD_PROCEDURE {
+        // The card's record is created with the approval (its data collected at the counter).
+        let (current, mut writes) =
+            dossiers::plan_act(p.db, p.calendar, procedure, &d.code, action, actor, input, now).await?;
+        let holder: Option<civitas_registry::Person> = match d.applicant_pid.parse::<civitas_core::Pid>() {
+            Ok(pid) => p.register.get(&pid).await.ok().flatten(),
+            Err(_) => None,
+        };
+        let commune = holder
+            .as_ref()
+            .and_then(|h| h.communes().first().map(|c| (*c).to_owned()))
+            .unwrap_or_else(|| d.unit_code.clone());
+        let at = civitas_store::timestamp(now);
+        let today = dossiers::local_today(now);
+        writes.extend(crate::cards::collected(
+            &d.applicant_pid,
+            &commune,
+            crate::cards::generation_on(today),
+            None,
+            Some(&d.code),
+            &actor.id(),
+            &at,
+        ));
+        return Ok(dossiers::commit_planned(p.db, &d.code, current.version, &writes).await?);
+    }
     Ok(dossiers::act(p.db, p.calendar, procedure, &d.code, action, actor, input, now).await?)
 }
+
+/// The procedure whose approval creates a card record (renewal or replacement, DVC-02).
+pub const CARD_PROCEDURE: &str = "DVC-02";

@@ -8,6 +8,7 @@ pub mod account_pages;
 pub mod api;
 pub mod auth;
 pub mod calendar;
+pub mod cards_api;
 pub mod certificates;
 pub mod cookies;
 pub mod dossiers;
@@ -389,6 +390,7 @@ pub fn router(state: AppState) -> Router {
         .merge(one_stop::routes())
         .merge(webhooks::routes())
         .merge(exchange::routes())
+        .merge(cards_api::routes())
         .merge(exchange_pages::routes())
         .merge(certificates::routes())
         .merge(service_pages::routes())

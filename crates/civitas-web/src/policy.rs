@@ -141,6 +141,8 @@ const LEADER: &[Role] = &[Leader];
 const OPERATOR: &[Role] = &[Operator];
 const OPERATOR_OR_AUDITOR: &[Role] = &[Operator, Auditor];
 const AGENCY: &[Role] = &[Role::AgencySystem];
+/// Who sees Project 06's card counters of their units.
+const CARD_COUNTERS: &[Role] = &[RegistryOfficer, Leader, Auditor];
 /// The exchange service of the register API's reads by agency systems.
 const REGISTER: &str = "register";
 
@@ -169,6 +171,12 @@ pub static RULES: &[Rule] = &[
     .granted(REGISTER),
     rule("GET", "/api/v1/households/{id}", Roles(REGISTER_READERS), &[], U::Household, Some("register-read"))
         .granted(REGISTER),
+    // ----- chip cards -----
+    rule("GET", "/api/v1/people/{pid}/cards", Roles(REGISTER_READERS), &[], U::Person, Some("register-read"))
+        .granted(REGISTER),
+    rule("POST", "/api/v1/people/{pid}/cards/lost", Roles(REG), &[], U::Person, Some("register-change")),
+    rule("POST", "/api/v1/people/{pid}/cards/{id}/state", Roles(REG), &[], U::Person, Some("register-change")),
+    rule("GET", "/api/v1/cards/counters", Roles(CARD_COUNTERS), &[], U::List, None),
     public("GET", "/api/v1/units/communes"),
     public("GET", "/api/v1/units/communes/suggest"),
     public("GET", "/api/v1/units/old-communes/{code}"),

@@ -26,6 +26,13 @@ pub(super) async fn plan_death(a: &Approval<'_>) -> Result<Planned, DossierError
     writes.extend(household_after(register, &deceased, today, a.at, &mut flags).await);
     let (codes, closing) = close_open_dossiers(db, &deceased, d, today, a).await?;
     writes.extend(closing);
+    // The deceased's card (and any on its way) is revoked with the registration.
+    writes.extend(crate::cards::revoke_all(
+        deceased.pid.as_str(),
+        &format!("death registered ({})", d.code),
+        a.actor_id,
+        a.at,
+    ));
     let (sequence, number) = registration_number(kind, &d.unit_code, today.year());
     writes.insert(0, sequence);
     if procedure.code == "DVC-16" && field(d, "funeral_allowance") == Some("yes") {

@@ -1,0 +1,139 @@
+//! Chip cards in the register (issue #16, part 1): a DVC-02 approval creates the card's record,
+//! officers move it through its lifecycle (issue and expiry dates set when produced), the next
+//! card replaces it, a loss and a death revoke it, the Project 06 counters count the stages.
+
+use serde_json::{Value, json};
+
+use civitas_identity::Role;
+
+use crate::civil::{Desk, act, to_decision, upload};
+use crate::helpers::*;
+use crate::on_both_databases;
+use crate::one_stop::citizen_token;
+
+async fn approve_renewal(app: &TestApp, citizen: &str, desk: &Desk) -> String {
+    let body = json!({ "procedure": "DVC-02", "fields": { "reason": "expired" } });
+    let code = to_decision(app, citizen, desk, body).await;
+    let r = act(app, &desk.chief, &code, json!({ "action": "approve" })).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    code
+}
+
+async fn cards_of(app: &TestApp, token: &str, pid: &str) -> Vec<Value> {
+    let v: Value = app.get(&format!("/api/v1/people/{pid}/cards"), token).await.json().await.unwrap();
+    v["items"].as_array().unwrap_or_else(|| panic!("{v}")).clone()
+}
+
+async fn set_state(app: &TestApp, token: &str, pid: &str, id: &str, state: &str) -> reqwest::Response {
+    app.send_json(
+        reqwest::Method::POST,
+        &format!("/api/v1/people/{pid}/cards/{id}/state"),
+        token,
+        json!({ "state": state }),
+    )
+    .await
+}
+
+async fn counters(app: &TestApp, token: &str, unit: &str) -> Value {
+    app.get(&format!("/api/v1/cards/counters?unit={unit}"), token).await.json::<Value>().await.unwrap()["counters"]
+        .clone()
+}
+
+async fn cards(app: TestApp) {
+    app.clients().await;
+    app.account(AN, 1).await;
+    let citizen = citizen_token(&app, AN).await;
+    let province_desk = Desk::of(&app, "01");
+    let registrar = app.token(Role::RegistryOfficer, &[BA_DINH]);
+
+    // The renewal's approval creates the card's record: its data collected.
+    let code = approve_renewal(&app, &citizen, &province_desk).await;
+    let cards = cards_of(&app, &registrar, AN).await;
+    assert_eq!(cards.len(), 1, "{cards:?}");
+    let first = cards[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(cards[0]["state"], "collected");
+    assert_eq!(cards[0]["commune"], BA_DINH);
+    assert_eq!(cards[0]["dossier_code"], code.as_str());
+    // The read is an access record like any other.
+    let log = civitas_store::access_log::for_subject(&app.db, AN, 1).await.unwrap();
+    assert_eq!(log[0].fields, "cards");
+
+    // Forward only, one stage at a time; produced sets the dates (An, born 15/03/1990, renews at 40).
+    let r = set_state(&app, &registrar, AN, &first, "returned").await;
+    let problem = expect_problem(r, 409).await;
+    assert!(problem["detail"].as_str().unwrap().contains("produced"), "{problem}");
+    expect_problem(set_state(&app, &registrar, AN, &first, "shredded").await, 400).await;
+    let produced: Value = set_state(&app, &registrar, AN, &first, "produced").await.json().await.unwrap();
+    let today = civitas_services::dossiers::local_today(civitas::now());
+    assert_eq!(produced["issued_on"], today.to_string());
+    assert_eq!(produced["expires_on"], "2030-03-15");
+    assert_eq!(produced["generation"], "can-cuoc-2024");
+    assert_eq!(set_state(&app, &registrar, AN, &first, "at-commune").await.status(), 200);
+    assert_eq!(set_state(&app, &registrar, AN, &first, "returned").await.status(), 200);
+    // Only officers of the person's units; only registry officers change cards.
+    let elsewhere = app.token(Role::RegistryOfficer, &["79"]);
+    expect_problem(set_state(&app, &elsewhere, AN, &first, "revoked").await, 403).await;
+    assert_eq!(app.get(&format!("/api/v1/people/{AN}/cards"), &elsewhere).await.status(), 403);
+    expect_problem(set_state(&app, &province_desk.chief, AN, &first, "revoked").await, 403).await;
+    // Another person's card is not found through this person.
+    expect_problem(set_state(&app, &registrar, BINH, &first, "revoked").await, 404).await;
+
+    // The next card replaces the returned one when it is handed over.
+    approve_renewal(&app, &citizen, &province_desk).await;
+    let second = cards_of(&app, &registrar, AN).await.iter().find(|c| c["state"] == "collected").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for state in ["produced", "at-commune", "returned"] {
+        assert_eq!(set_state(&app, &registrar, AN, &second, state).await.status(), 200);
+    }
+    let states: Vec<(String, String)> = cards_of(&app, &registrar, AN)
+        .await
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap().to_owned(), c["state"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(
+        states.contains(&(first.clone(), "replaced".into())) && states.contains(&(second.clone(), "returned".into()))
+    );
+
+    // A loss reported revokes the valid card at once; with none valid, it is refused.
+    let lost =
+        app.send_json(reqwest::Method::POST, &format!("/api/v1/people/{AN}/cards/lost"), &registrar, json!({})).await;
+    assert_eq!(lost.json::<Value>().await.unwrap()["state"], "lost");
+    let again =
+        app.send_json(reqwest::Method::POST, &format!("/api/v1/people/{AN}/cards/lost"), &registrar, json!({})).await;
+    assert_eq!(expect_problem(again, 409).await["type"], "urn:civitas:problem:no-valid-card");
+
+    // The counters of the commune (and of its province) count each stage once per card.
+    let ba_dinh = counters(&app, &registrar, BA_DINH).await;
+    assert_eq!(ba_dinh, json!({ "data_collected": 2, "produced": 2, "returned": 2 }));
+    let leader = app.token(Role::Leader, &["01"]);
+    assert_eq!(counters(&app, &leader, "01").await, ba_dinh);
+    let problem = expect_problem(app.get("/api/v1/cards/counters?unit=79", &leader).await, 403).await;
+    assert!(problem["detail"].as_str().unwrap().contains("79"));
+    expect_problem(app.get("/api/v1/cards/counters?unit=xyz", &leader).await, 400).await;
+
+    // A death revokes the card on its way (registered with the death, in its transaction).
+    approve_renewal(&app, &citizen, &province_desk).await;
+    app.account(BINH, 1).await;
+    let widow = citizen_token(&app, BINH).await;
+    let notice = upload(&app, &widow, "giấy báo tử").await;
+    let died = (today - time::Duration::days(1)).to_string();
+    let body = json!({ "procedure": "DVC-16", "fields": { "deceased_pid": AN, "death_date": died, "commune": BA_DINH, "funeral_allowance": "no" }, "components": { "BT": notice } });
+    let commune_desk = Desk::of(&app, BA_DINH);
+    let death = to_decision(&app, &widow, &commune_desk, body).await;
+    let r = act(&app, &commune_desk.chief, &death, json!({ "action": "approve" })).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // (The deceased has no residence now: the province of registration reads them.)
+    let province_registrar = app.token(Role::RegistryOfficer, &["01"]);
+    let after = cards_of(&app, &province_registrar, AN).await;
+    assert!(after.iter().all(|c| c["state"] != "collected"), "{after:?}");
+    assert_eq!(after.iter().filter(|c| c["state"] == "revoked").count(), 1, "{after:?}");
+    let events: Vec<(String, Option<String>)> = civitas_store::dispatch!(&app.db, pool =>
+        sqlx::query_as("SELECT state, reason FROM card_events WHERE pid = $1 ORDER BY id").bind(AN).fetch_all(pool).await)
+    .unwrap();
+    let (state, reason) = events.last().unwrap();
+    assert_eq!(state, "revoked");
+    assert!(reason.as_deref().unwrap_or_default().contains(&death), "{reason:?}");
+}
+on_both_databases!(cards_live_through_their_lifecycle, cards);
