@@ -4,6 +4,7 @@
 //! Once a caller holds a [`Pid`], a [`PartialDate`] or a [`CommuneCode`], it is valid.
 
 pub mod card;
+pub mod chip;
 pub mod date;
 pub mod dossier;
 pub mod lunar;

@@ -60,20 +60,31 @@ pub struct UploadQuery {
     security(("bearer" = [])))]
 pub async fn upload_document(
     AxumState(state): AxumState<AppState>,
+    headers: axum::http::HeaderMap,
     citizen: Citizen,
     Query(q): Query<UploadQuery>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: axum::body::Body,
 ) -> Result<(StatusCode, Json<documents::Document>), Problem> {
-    let body = body.map_err(|e| {
-        Problem::new(
-            e.status(),
+    // A body declared too large is refused before a byte of it is read.
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > documents::MAX_BYTES) {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
             "too-large",
             "Document too large",
-            format!(
-                "the file could not be read ({}); at most {} bytes are accepted",
-                e.body_text(),
-                documents::MAX_BYTES
-            ),
+            format!("at most {} bytes are accepted", documents::MAX_BYTES),
+        ));
+    }
+    // The rest is read up to the limit (a body without a declared length, or lying about it).
+    let body = axum::body::to_bytes(body, documents::MAX_BYTES + 64 * 1024).await.map_err(|e| {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Document too large",
+            format!("the file could not be read ({e}); at most {} bytes are accepted", documents::MAX_BYTES),
         )
     })?;
     let name = q.name.unwrap_or_else(|| "tài liệu".into());
