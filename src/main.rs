@@ -604,8 +604,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let db = civitas::open(&config.database).await?;
             match command {
                 AgencyCommand::Add { id, name, url } => {
-                    if !(url.starts_with("http://") || url.starts_with("https://")) {
-                        anyhow::bail!("--url must be an http(s) URL");
+                    // Parsed, not prefix-matched: a scheme, a host, nothing user-ish in it.
+                    let parsed =
+                        reqwest::Url::parse(&url).map_err(|e| anyhow::anyhow!("--url {url:?} is not a URL: {e}"))?;
+                    if !matches!(parsed.scheme(), "http" | "https")
+                        || parsed.host_str().is_none_or(str::is_empty)
+                        || !parsed.username().is_empty()
+                        || parsed.password().is_some()
+                    {
+                        anyhow::bail!("--url must be an http(s) URL with a host and no user name or password");
                     }
                     civitas_services::followups::put_agency(
                         &db,

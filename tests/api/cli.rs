@@ -495,3 +495,76 @@ async fn database_commands_refuse_bad_input() {
         assert!(text(&out.stderr).contains("a replica must be postgres://"), "{}", text(&out.stderr));
     }
 }
+
+/// Agencies and grants from the command line: endpoints are parsed URLs, grants are checked
+/// field by field, listed, revoked (each a log entry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agencies_and_grants_from_the_command_line() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    app.clients().await;
+    let db = app.db_url.as_str();
+    for bad in ["not a url", "ftp://bhxh.example/hooks", "http://user:pw@bhxh.example/hooks", "mailto:a@b.vn"] {
+        let out = civitas(&["agency", "add", "--id", "bhxh", "--name", "BHXH", "--url", bad, "--database", db]);
+        assert!(!out.status.success(), "{bad} was accepted");
+        assert!(text(&out.stderr).contains("--url"), "{}", text(&out.stderr));
+    }
+    let out = civitas(&[
+        "agency",
+        "add",
+        "--id",
+        "bhxh",
+        "--name",
+        "BHXH",
+        "--url",
+        "http://127.0.0.1:8090/hooks",
+        "--database",
+        db,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let until = (civitas::now() + time::Duration::days(30)).date().to_string();
+    let grant = |fields: &str, system: &str| {
+        civitas(&[
+            "agency",
+            "grant",
+            "--agency",
+            "bhxh",
+            "--system",
+            system,
+            "--service",
+            "verify",
+            "--purpose",
+            "health-insurance",
+            "--legal-basis",
+            "Luật Bảo hiểm y tế",
+            "--fields",
+            fields,
+            "--unit",
+            "01",
+            "--until",
+            &until,
+            "--database",
+            db,
+        ])
+    };
+    let out = grant("full_name,shoe_size", "agency");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("shoe_size"), "{}", text(&out.stderr));
+    let out = grant("full_name", "rp");
+    assert!(
+        text(&out.stderr).contains("agency-system"),
+        "a relying party is not an agency system: {}",
+        text(&out.stderr)
+    );
+    let out = grant("full_name,birth_date", "agency");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_owned();
+    assert!(id.starts_with("G-"), "{id}");
+    let listed = text(&civitas(&["agency", "grants", "--database", db]).stdout);
+    assert!(listed.contains(&id) && listed.contains("birth_date,full_name") && listed.contains("until"), "{listed}");
+    let out = civitas(&["agency", "revoke", &id, "--reason", "hết hạn hợp đồng", "--database", db]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = civitas(&["agency", "revoke", &id, "--reason", "again", "--database", db]);
+    assert!(!out.status.success() && text(&out.stderr).contains("already revoked"), "{}", text(&out.stderr));
+    let listed = text(&civitas(&["agency", "grants", "--agency", "bhxh", "--database", db]).stdout);
+    assert!(listed.contains("revoked"), "{listed}");
+}

@@ -92,7 +92,7 @@ pub async fn log_reads(state: &AppState, caller: &Caller, pids: &[&str], fields:
     Ok(())
 }
 
-async fn load_readable(state: &AppState, caller: &Caller, raw_pid: &str) -> Result<Person, Problem> {
+pub(crate) async fn load_readable(state: &AppState, caller: &Caller, raw_pid: &str) -> Result<Person, Problem> {
     let pid = parse_pid(raw_pid)?;
     let person =
         state.register.get(&pid).await?.ok_or_else(|| Problem::not_found(format!("no person has ID number {pid}")))?;

@@ -44,22 +44,6 @@ fn card_problem(e: CardError) -> Problem {
     }
 }
 
-async fn readable(state: &AppState, caller: &Caller, pid: &str) -> Result<civitas_registry::Person, Problem> {
-    let parsed = crate::api::parse_pid(pid)?;
-    let person = state
-        .register
-        .get(&parsed)
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("no person has ID number {pid}")))?;
-    if !crate::api::may_read(caller, &person) {
-        return Err(Problem::forbidden(format!(
-            "this person is outside your administrative units ({})",
-            caller.unit_label()
-        )));
-    }
-    Ok(person)
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CardList {
     #[schema(value_type = Vec<Object>)]
@@ -75,7 +59,7 @@ pub async fn person_cards(
     caller: Caller,
     Path(pid): Path<String>,
 ) -> Result<Json<CardList>, Problem> {
-    let person = readable(&state, &caller, &pid).await?;
+    let person = crate::api::load_readable(&state, &caller, &pid).await?;
     crate::api::log_reads(&state, &caller, &[person.pid.as_str()], &["cards"]).await?;
     Ok(Json(CardList { items: cards::of_person(&state.db, person.pid.as_str()).await? }))
 }
@@ -100,7 +84,7 @@ pub async fn change_state(
     body: Result<Json<StateChange>, JsonRejection>,
 ) -> Result<Json<cards::Card>, Problem> {
     let Json(change) = body.map_err(json_rejection)?;
-    let person = readable(&state, &caller, &pid).await?;
+    let person = crate::api::load_readable(&state, &caller, &pid).await?;
     let to = CardState::parse(change.state.trim()).ok_or_else(|| {
         let all: Vec<&str> = CardState::ALL.iter().map(|s| s.as_str()).collect();
         Problem::bad_request(
@@ -128,7 +112,7 @@ pub async fn report_lost(
     RegistryOfficer(caller): RegistryOfficer,
     Path(pid): Path<String>,
 ) -> Result<Json<cards::Card>, Problem> {
-    let person = readable(&state, &caller, &pid).await?;
+    let person = crate::api::load_readable(&state, &caller, &pid).await?;
     let actor = format!("officer:{}", caller.claims.sub);
     let card = cards::report_lost(&state.db, person.pid.as_str(), &actor, crate::now()).await.map_err(card_problem)?;
     Ok(Json(card))
