@@ -1,5 +1,5 @@
-//! The chip's data groups that carry the holder's data (CHIP.md): DG1 (the MRZ, `61 5D 5F1F 5A`
-//! and 90 characters) and Vietnam's DG13 (`6D { 30 { version, OID, 31 { items } } }`, each item
+//! The chip's files (CHIP.md): DG1 (the MRZ, `61 5D 5F1F 5A` and 90 characters), EF.SOD read
+//! down to what passive authentication checks ([`parse_sod`]), and Vietnam's DG13 (`6D { 30 { version, OID, 31 { items } } }`, each item
 //! `30 { 02 01 <id>, <value> }`, read by id, never by position, unknown ids kept). A strict
 //! definite-length TLV reader with size and depth limits: every malformed input is a specific
 //! [`ChipError`], never a panic. [`Dg13::to_der`] and [`dg1_der`] write them (the card
@@ -38,11 +38,13 @@ pub enum ChipError {
     Mrz(#[from] MrzError),
 }
 
-/// One TLV: its tag (up to three bytes), where its value starts, the value.
+/// One TLV: its tag (up to three bytes), where it starts and where its value starts (offsets in
+/// the whole input), the value.
 #[derive(Debug, Clone, Copy)]
 struct Tlv<'a> {
     tag: u32,
     at: usize,
+    vstart: usize,
     value: &'a [u8],
 }
 
@@ -94,7 +96,7 @@ fn read_tlv(data: &[u8], pos: usize, base: usize) -> Result<(Tlv<'_>, usize), Ch
     if len > available {
         return Err(ChipError::Overrun { at: base + i, len, available });
     }
-    Ok((Tlv { tag, at, value: &data[i..i + len] }, i + len))
+    Ok((Tlv { tag, at, vstart: base + i, value: &data[i..i + len] }, i + len))
 }
 
 /// The TLVs that make up `value` (whose first byte is at offset `base`).
@@ -129,7 +131,7 @@ fn whole(data: &[u8], tag: u32) -> Result<Tlv<'_>, ChipError> {
 /// DG1: the MRZ (`61 { 5F1F <90 characters> }`).
 pub fn parse_dg1(data: &[u8]) -> Result<Td1, ChipError> {
     let outer = whole(data, 0x61)?;
-    let inner = children(outer.value, outer.at + 2)?;
+    let inner = children(outer.value, outer.vstart)?;
     let mrz =
         inner.iter().find(|t| t.tag == 0x5f1f).ok_or(ChipError::Tag { at: outer.at, expected: 0x5f1f, found: 0 })?;
     let text = std::str::from_utf8(mrz.value).map_err(|_| MrzError::Lines(0))?;
@@ -189,10 +191,10 @@ const UTF8_OID: [u8; 6] = [0x28, 0xcf, 0x06, 0x01, 0x00, 0x08];
 /// Reads a DG13.
 pub fn parse_dg13(data: &[u8]) -> Result<Dg13, ChipError> {
     let outer = whole(data, 0x6d)?;
-    let top = children(outer.value, outer.at + 2)?;
+    let top = children(outer.value, outer.vstart)?;
     let seq = top.first().ok_or(ChipError::Truncated(outer.at))?;
     expect(seq, 0x30)?;
-    let parts = children(seq.value, seq.at + 2)?;
+    let parts = children(seq.value, seq.vstart)?;
     let [version, oid, set] = parts.as_slice() else {
         return Err(ChipError::Item(
             0,
@@ -203,16 +205,16 @@ pub fn parse_dg13(data: &[u8]) -> Result<Dg13, ChipError> {
     expect(oid, 0x06)?;
     expect(set, 0x31)?;
     let mut items = BTreeMap::new();
-    for item in children(set.value, set.at + 2)? {
+    for item in children(set.value, set.vstart)? {
         expect(&item, 0x30)?;
-        let fields = children(item.value, item.at + 2)?;
+        let fields = children(item.value, item.vstart)?;
         let (Some(id), Some(value)) = (fields.first(), fields.get(1)) else {
             return Err(ChipError::Item(0, "an item without id and value".into()));
         };
         let id = small_int(id, 0)?;
         let value = if value.tag == 0x30 {
             let mut list = Vec::new();
-            for (depth, t) in children(value.value, value.at + 2)?.iter().enumerate() {
+            for (depth, t) in children(value.value, value.vstart)?.iter().enumerate() {
                 if depth >= MAX_DEPTH * 4 {
                     return Err(ChipError::Depth);
                 }
@@ -419,6 +421,355 @@ mod tests {
             d.items.insert(2, Value13::Text(crate::nfc(name.trim())));
             d.items.insert(9, Value13::Text(crate::nfc(place.trim())));
             prop_assert_eq!(parse_dg13(&d.to_der()).unwrap(), d);
+        }
+    }
+}
+
+// ----- EF.SOD (ICAO 9303-10 §4.6.2; RFC 5652) -----
+
+/// The parts of an EF.SOD that passive authentication checks, as read (no signature is
+/// checked here): the signed content (an LDSSecurityObject) with its data-group hashes, the
+/// signer's algorithms, the **raw bytes** of the signed attributes (re-tagged `31` for the
+/// signature check, never re-encoded), the signature, and the certificates shipped in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sod {
+    /// OIDs in dotted form.
+    pub digest_algorithms: Vec<String>,
+    /// The LDSSecurityObject's DER (its hash is the `messageDigest` signed attribute).
+    pub econtent: Vec<u8>,
+    pub lds: LdsSecurityObject,
+    /// Each certificate's DER (the Document Signer is usually here).
+    pub certificates: Vec<Vec<u8>>,
+    pub signer_digest_algorithm: String,
+    pub signature_algorithm: String,
+    /// The signed attributes exactly as they were signed: the `[0]` element with its first byte
+    /// changed to `31` (a SET OF).
+    pub signed_attributes: Vec<u8>,
+    /// The values of the `contentType` and `messageDigest` signed attributes.
+    pub content_type: Option<String>,
+    pub message_digest: Option<Vec<u8>>,
+    pub signature: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LdsSecurityObject {
+    pub version: u32,
+    pub hash_algorithm: String,
+    /// (data group number, hash), in the order listed.
+    pub hashes: Vec<(u8, Vec<u8>)>,
+}
+
+/// Why an EF.SOD is refused (the first two failures of passive authentication's check order).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SodError {
+    #[error("malformed: {0}")]
+    Malformed(String),
+    #[error("not an SOD: the signed content is {0}, not an LDSSecurityObject (2.23.136.1.1.1)")]
+    NotAnSod(String),
+}
+
+impl From<ChipError> for SodError {
+    fn from(e: ChipError) -> Self {
+        SodError::Malformed(e.to_string())
+    }
+}
+
+const OID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
+const OID_LDS_SECURITY_OBJECT: &str = "2.23.136.1.1.1";
+const OID_CONTENT_TYPE: &str = "1.2.840.113549.1.9.3";
+const OID_MESSAGE_DIGEST: &str = "1.2.840.113549.1.9.4";
+
+/// The dotted form of an OID's content bytes.
+pub fn oid_text(bytes: &[u8]) -> Option<String> {
+    let (&first, rest) = bytes.split_first()?;
+    let mut parts = vec![u64::from(first / 40).min(2), u64::from(first) - 40 * u64::from(first / 40).min(2)];
+    let mut v: u64 = 0;
+    for (i, b) in rest.iter().enumerate() {
+        if v > (u64::MAX >> 8) {
+            return None;
+        }
+        v = (v << 7) | u64::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            parts.push(v);
+            v = 0;
+        } else if i == rest.len() - 1 {
+            return None;
+        }
+    }
+    Some(parts.iter().map(u64::to_string).collect::<Vec<_>>().join("."))
+}
+
+fn malformed(what: impl Into<String>) -> SodError {
+    SodError::Malformed(what.into())
+}
+
+fn oid_of(t: &Tlv<'_>) -> Result<String, SodError> {
+    if t.tag != 0x06 {
+        return Err(malformed(format!("an OID was expected at byte {}", t.at)));
+    }
+    oid_text(t.value).ok_or_else(|| malformed(format!("a bad OID at byte {}", t.at)))
+}
+
+/// The algorithm OID of an AlgorithmIdentifier.
+fn algorithm(t: &Tlv<'_>) -> Result<String, SodError> {
+    expect(t, 0x30)?;
+    let parts = children(t.value, t.vstart)?;
+    oid_of(parts.first().ok_or_else(|| malformed("an empty AlgorithmIdentifier"))?)
+}
+
+/// Reads an EF.SOD down to what passive authentication checks.
+pub fn parse_sod(data: &[u8]) -> Result<Sod, SodError> {
+    let outer = whole(data, 0x77)?;
+    let content_info = children(outer.value, outer.vstart)?;
+    let [ci] = content_info.as_slice() else { return Err(malformed("EF.SOD holds more than one ContentInfo")) };
+    expect(ci, 0x30)?;
+    let ci_parts = children(ci.value, ci.vstart)?;
+    let [ct, explicit] = ci_parts.as_slice() else { return Err(malformed("ContentInfo is not (type, [0] content)")) };
+    if oid_of(ct)? != OID_SIGNED_DATA {
+        return Err(malformed("the ContentInfo is not SignedData"));
+    }
+    expect(explicit, 0xa0)?;
+    let sd = children(explicit.value, explicit.vstart)?;
+    let [sd] = sd.as_slice() else { return Err(malformed("[0] holds more than SignedData")) };
+    expect(sd, 0x30)?;
+    let parts = children(sd.value, sd.vstart)?;
+    let mut it = parts.iter();
+    let version = small_int(it.next().ok_or_else(|| malformed("SignedData is empty"))?, 0)?;
+    if version != 3 {
+        return Err(malformed(format!("SignedData version {version}, not 3")));
+    }
+    let digests = it.next().ok_or_else(|| malformed("no digestAlgorithms"))?;
+    expect(digests, 0x31)?;
+    let digest_algorithms =
+        children(digests.value, digests.vstart)?.iter().map(algorithm).collect::<Result<Vec<_>, _>>()?;
+    let encap = it.next().ok_or_else(|| malformed("no encapContentInfo"))?;
+    expect(encap, 0x30)?;
+    let encap_parts = children(encap.value, encap.vstart)?;
+    let econtent_type = oid_of(encap_parts.first().ok_or_else(|| malformed("an empty encapContentInfo"))?)?;
+    if econtent_type != OID_LDS_SECURITY_OBJECT {
+        return Err(SodError::NotAnSod(econtent_type));
+    }
+    let wrapped = encap_parts.get(1).ok_or_else(|| malformed("no eContent"))?;
+    expect(wrapped, 0xa0)?;
+    let octets = children(wrapped.value, wrapped.vstart)?;
+    let octets = octets.first().ok_or_else(|| malformed("an empty eContent"))?;
+    expect(octets, 0x04)?;
+    let econtent = octets.value.to_vec();
+    let lds = parse_lds(&econtent)?;
+    let mut certificates = Vec::new();
+    let mut next = it.next().ok_or_else(|| malformed("no signerInfos"))?;
+    if next.tag == 0xa0 {
+        let mut pos = 0;
+        while pos < next.value.len() {
+            let (_, end) = read_tlv(next.value, pos, next.vstart)?;
+            certificates.push(next.value[pos..end].to_vec());
+            pos = end;
+        }
+        next = it.next().ok_or_else(|| malformed("no signerInfos"))?;
+    }
+    if next.tag == 0xa1 {
+        next = it.next().ok_or_else(|| malformed("no signerInfos"))?;
+    }
+    expect(next, 0x31)?;
+    let signers = children(next.value, next.vstart)?;
+    let [signer] = signers.as_slice() else {
+        return Err(malformed(format!("{} SignerInfos; exactly one is expected", signers.len())));
+    };
+    expect(signer, 0x30)?;
+    let sp = children(signer.value, signer.vstart)?;
+    // version, sid, digestAlgorithm, [0] signedAttrs, signatureAlgorithm, signature
+    let [_version, _sid, digest, attrs, sig_alg, sig, ..] = sp.as_slice() else {
+        return Err(malformed("SignerInfo lacks signed attributes, algorithms or signature"));
+    };
+    let signer_digest_algorithm = algorithm(digest)?;
+    if !digest_algorithms.contains(&signer_digest_algorithm) {
+        return Err(malformed("the signer's digest algorithm is not among SignedData's"));
+    }
+    expect(attrs, 0xa0)?;
+    // The raw bytes of [0], re-tagged as a SET OF: exactly what was signed.
+    let mut signed_attributes = data
+        .get(attrs.at..attrs.vstart + attrs.value.len())
+        .ok_or_else(|| malformed("the signed attributes' offsets"))?
+        .to_vec();
+    if let Some(tag) = signed_attributes.first_mut() {
+        *tag = 0x31;
+    }
+    let mut content_type = None;
+    let mut message_digest = None;
+    for attr in children(attrs.value, attrs.vstart)? {
+        expect(&attr, 0x30)?;
+        let a = children(attr.value, attr.vstart)?;
+        let [kind, values] = a.as_slice() else { return Err(malformed("a signed attribute is not (type, values)")) };
+        expect(values, 0x31)?;
+        let values = children(values.value, values.vstart)?;
+        let [value] = values.as_slice() else { return Err(malformed("a signed attribute is not single-valued")) };
+        match oid_of(kind)?.as_str() {
+            OID_CONTENT_TYPE if content_type.is_none() => content_type = Some(oid_of(value)?),
+            OID_MESSAGE_DIGEST if message_digest.is_none() => {
+                expect(value, 0x04)?;
+                message_digest = Some(value.value.to_vec());
+            }
+            OID_CONTENT_TYPE | OID_MESSAGE_DIGEST => return Err(malformed("a signed attribute appears twice")),
+            _ => {}
+        }
+    }
+    let signature_algorithm = algorithm(sig_alg)?;
+    expect(sig, 0x04)?;
+    Ok(Sod {
+        digest_algorithms,
+        econtent,
+        lds,
+        certificates,
+        signer_digest_algorithm,
+        signature_algorithm,
+        signed_attributes,
+        content_type,
+        message_digest,
+        signature: sig.value.to_vec(),
+    })
+}
+
+/// An LDSSecurityObject: version 0 or 1, the hash algorithm, data-group numbers 1-16 each once.
+pub fn parse_lds(data: &[u8]) -> Result<LdsSecurityObject, SodError> {
+    let outer = whole(data, 0x30)?;
+    let parts = children(outer.value, outer.vstart)?;
+    let (Some(version), Some(alg), Some(list)) = (parts.first(), parts.get(1), parts.get(2)) else {
+        return Err(malformed("the LDSSecurityObject lacks version, algorithm or hashes"));
+    };
+    let version = small_int(version, 0)?;
+    if version > 1 {
+        return Err(malformed(format!("LDSSecurityObject version {version}")));
+    }
+    let hash_algorithm = algorithm(alg)?;
+    expect(list, 0x30)?;
+    let mut hashes: Vec<(u8, Vec<u8>)> = Vec::new();
+    for entry in children(list.value, list.vstart)? {
+        expect(&entry, 0x30)?;
+        let e = children(entry.value, entry.vstart)?;
+        let [n, h] = e.as_slice() else { return Err(malformed("a data-group hash is not (number, hash)")) };
+        let n = small_int(n, 0)?;
+        if !(1..=16).contains(&n) {
+            return Err(malformed(format!("data group number {n}")));
+        }
+        expect(h, 0x04)?;
+        if hashes.iter().any(|(m, _)| u32::from(*m) == n) {
+            return Err(malformed(format!("data group {n} is listed twice")));
+        }
+        hashes.push((n as u8, h.value.to_vec()));
+    }
+    Ok(LdsSecurityObject { version, hash_algorithm, hashes })
+}
+
+#[cfg(test)]
+mod sod_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn oid(dotted: &str) -> Vec<u8> {
+        let n: Vec<u64> = dotted.split('.').map(|p| p.parse().unwrap()).collect();
+        let mut out = vec![(n[0] * 40 + n[1]) as u8];
+        for v in &n[2..] {
+            let mut bytes = vec![(v & 0x7f) as u8];
+            let mut v = v >> 7;
+            while v > 0 {
+                bytes.insert(0, (v & 0x7f) as u8 | 0x80);
+                v >>= 7;
+            }
+            out.extend(bytes);
+        }
+        tlv_bytes(0x06, &out)
+    }
+    fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
+        tlv_bytes(0x30, &parts.concat())
+    }
+    fn alg(dotted: &str) -> Vec<u8> {
+        seq(&[oid(dotted)])
+    }
+
+    const SHA256: &str = "2.16.840.1.101.3.4.2.1";
+
+    fn lds() -> Vec<u8> {
+        seq(&[
+            tlv_bytes(0x02, &[0]),
+            alg(SHA256),
+            seq(&[
+                seq(&[tlv_bytes(0x02, &[1]), tlv_bytes(0x04, &[0x11; 32])]),
+                seq(&[tlv_bytes(0x02, &[13]), tlv_bytes(0x04, &[0x22; 32])]),
+            ]),
+        ])
+    }
+
+    fn sod_with(econtent_type: &str, econtent: &[u8]) -> Vec<u8> {
+        let attrs = [
+            seq(&[oid(OID_CONTENT_TYPE), tlv_bytes(0x31, &oid(econtent_type))]),
+            seq(&[oid(OID_MESSAGE_DIGEST), tlv_bytes(0x31, &tlv_bytes(0x04, &[0x33; 32]))]),
+        ]
+        .concat();
+        let signer = seq(&[
+            tlv_bytes(0x02, &[1]),
+            seq(&[seq(&[]), tlv_bytes(0x02, &[5])]),
+            alg(SHA256),
+            tlv_bytes(0xa0, &attrs),
+            alg("1.2.840.10045.4.3.2"),
+            tlv_bytes(0x04, &[0x44; 64]),
+        ]);
+        let signed_data = seq(&[
+            tlv_bytes(0x02, &[3]),
+            tlv_bytes(0x31, &alg(SHA256)),
+            seq(&[oid(econtent_type), tlv_bytes(0xa0, &tlv_bytes(0x04, econtent))]),
+            tlv_bytes(0xa0, &seq(&[tlv_bytes(0x02, &[7])])),
+            tlv_bytes(0x31, &signer),
+        ]);
+        tlv_bytes(0x77, &seq(&[oid(OID_SIGNED_DATA), tlv_bytes(0xa0, &signed_data)]))
+    }
+
+    #[test]
+    fn an_sod_is_read_down_to_its_hashes_and_signed_attributes() {
+        let sod = parse_sod(&sod_with(OID_LDS_SECURITY_OBJECT, &lds())).unwrap();
+        assert_eq!(sod.lds.hash_algorithm, SHA256);
+        assert_eq!(sod.lds.hashes, vec![(1, vec![0x11; 32]), (13, vec![0x22; 32])]);
+        assert_eq!(sod.econtent, lds());
+        assert_eq!(sod.signature_algorithm, "1.2.840.10045.4.3.2");
+        assert_eq!(sod.content_type.as_deref(), Some(OID_LDS_SECURITY_OBJECT));
+        assert_eq!(sod.message_digest, Some(vec![0x33; 32]));
+        assert_eq!(sod.certificates.len(), 1);
+        assert_eq!(sod.signed_attributes[0], 0x31, "re-tagged as a SET OF, bytes otherwise as signed");
+        let raw = sod_with(OID_LDS_SECURITY_OBJECT, &lds());
+        let found =
+            raw.windows(sod.signed_attributes.len()).any(|w| w[0] == 0xa0 && w[1..] == sod.signed_attributes[1..]);
+        assert!(found, "the signed attributes are the SOD's own bytes");
+        assert_eq!(sod.signature, vec![0x44; 64]);
+        assert_eq!(oid_text(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d]).as_deref(), Some("1.2.840.113549"));
+    }
+
+    #[test]
+    fn each_defect_has_its_code() {
+        assert!(matches!(parse_sod(&sod_with("1.2.3", &lds())), Err(SodError::NotAnSod(t)) if t == "1.2.3"));
+        let twice = seq(&[
+            tlv_bytes(0x02, &[0]),
+            alg(SHA256),
+            seq(&[
+                seq(&[tlv_bytes(0x02, &[1]), tlv_bytes(0x04, &[1])]),
+                seq(&[tlv_bytes(0x02, &[1]), tlv_bytes(0x04, &[2])]),
+            ]),
+        ]);
+        assert!(
+            matches!(parse_sod(&sod_with(OID_LDS_SECURITY_OBJECT, &twice)), Err(SodError::Malformed(m)) if m.contains("twice"))
+        );
+        let good = sod_with(OID_LDS_SECURITY_OBJECT, &lds());
+        assert!(matches!(parse_sod(&good[..good.len() - 3]), Err(SodError::Malformed(_))));
+        assert!(matches!(parse_sod(&[0x77, 0x00]), Err(SodError::Malformed(_))));
+    }
+
+    proptest! {
+        /// Any bytes, or a real SOD with one byte changed: read or refused, never a panic.
+        #[test]
+        fn any_sod_bytes_are_read_or_refused(bytes in proptest::collection::vec(any::<u8>(), 0..400), at in 0usize..1000, to in any::<u8>()) {
+            let _ = parse_sod(&bytes);
+            let mut sod = sod_with(OID_LDS_SECURITY_OBJECT, &lds());
+            let i = at % sod.len();
+            sod[i] = to;
+            let _ = parse_sod(&sod);
         }
     }
 }
