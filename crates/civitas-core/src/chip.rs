@@ -660,6 +660,42 @@ pub fn parse_lds(data: &[u8]) -> Result<LdsSecurityObject, SodError> {
     Ok(LdsSecurityObject { version, hash_algorithm, hashes })
 }
 
+/// A certificate's subject public key: the algorithm, its named-curve parameter (EC keys with
+/// a named curve; None for RSA or explicit parameters), and the key bits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectPublicKey {
+    pub algorithm: String,
+    pub named_curve: Option<String>,
+    pub key: Vec<u8>,
+}
+
+/// The subject public key of an X.509 certificate (DER).
+pub fn subject_public_key(cert: &[u8]) -> Result<SubjectPublicKey, SodError> {
+    let outer = whole(cert, 0x30)?;
+    let parts = children(outer.value, outer.vstart)?;
+    let tbs = parts.first().ok_or_else(|| malformed("an empty certificate"))?;
+    expect(tbs, 0x30)?;
+    let fields = children(tbs.value, tbs.vstart)?;
+    // [0] version (optional), serial, signature, issuer, validity, subject, subjectPublicKeyInfo
+    let skip = usize::from(fields.first().is_some_and(|f| f.tag == 0xa0));
+    let spki = fields.get(skip + 5).ok_or_else(|| malformed("the certificate has no subjectPublicKeyInfo"))?;
+    expect(spki, 0x30)?;
+    let spki_parts = children(spki.value, spki.vstart)?;
+    let [alg, bits] = spki_parts.as_slice() else {
+        return Err(malformed("subjectPublicKeyInfo is not (algorithm, key)"));
+    };
+    expect(alg, 0x30)?;
+    let alg_parts = children(alg.value, alg.vstart)?;
+    let algorithm = oid_of(alg_parts.first().ok_or_else(|| malformed("an empty key algorithm"))?)?;
+    let named_curve = alg_parts.get(1).filter(|p| p.tag == 0x06).map(oid_of).transpose()?;
+    expect(bits, 0x03)?;
+    let (unused, key) = bits.value.split_first().ok_or_else(|| malformed("an empty key"))?;
+    if *unused != 0 {
+        return Err(malformed("a key whose bit string does not end on a byte"));
+    }
+    Ok(SubjectPublicKey { algorithm, named_curve, key: key.to_vec() })
+}
+
 #[cfg(test)]
 mod sod_tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! agency systems.
 
 pub mod accounts;
+pub mod chip;
 pub mod kek;
 pub mod keys;
 pub mod oidc;
