@@ -232,15 +232,26 @@ async fn exchange(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(expect_problem(r, 403).await["type"], "urn:civitas:problem:no-grant");
-    // Bad input is a 400, recorded as well.
-    let r = post(
-        &app,
-        "/api/v1/exchange/verify",
-        &system,
-        PURPOSE,
-        json!({ "pid": "12345", "attributes": { "full_name": "x" } }),
-    )
-    .await;
+    // Bad input is a 400 naming what is wrong, recorded as well.
+    let bad = |body: Value| post(&app, "/api/v1/exchange/verify", &system, PURPOSE, body);
+    expect_problem(bad(json!({ "pid": "12345", "attributes": { "full_name": "x" } })).await, 400).await;
+    let problem = expect_problem(bad(json!({ "pid": AN, "attributes": {} })).await, 400).await;
+    assert_eq!(problem["type"], "urn:civitas:problem:no-attributes");
+    let problem = expect_problem(bad(json!({ "pid": AN, "attributes": { "shoe_size": 42 } })).await, 400).await;
+    assert_eq!(problem["type"], "urn:civitas:problem:unknown-attribute");
+    expect_problem(bad(json!({ "pid": "079185000099", "attributes": { "full_name": "x" } })).await, 404).await;
+    let fields =
+        |f: Value| post(&app, "/api/v1/exchange/attributes", &system, PURPOSE, json!({ "pid": AN, "fields": f }));
+    assert_eq!(expect_problem(fields(json!([])).await, 400).await["type"], "urn:civitas:problem:no-fields");
+    let problem = expect_problem(fields(json!(["password"])).await, 400).await;
+    assert_eq!(problem["type"], "urn:civitas:problem:unknown-attribute");
+    let r = agency_call(app.client.post(app.url("/api/v1/exchange/verify")), PURPOSE)
+        .bearer_auth(&system)
+        .header("content-type", "application/json")
+        .body("{\"pid\": ")
+        .send()
+        .await
+        .unwrap();
     expect_problem(r, 400).await;
 
     // Attributes: only the granted ones.

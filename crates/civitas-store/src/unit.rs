@@ -153,21 +153,7 @@ pub fn event(e: &crate::NewEvent) -> Write {
 /// Runs `writes` in one write transaction: all of them, or (on an error or a guard that did
 /// not hold) none. `Ok(Err(what))` names the guard that did not hold.
 pub async fn commit(db: &crate::Db, writes: &[Write]) -> Result<Result<(), &'static str>, crate::StoreError> {
-    let _writer = db.write_lock().await;
-    let outcome = crate::dispatch!(db, pool => {
-        let mut tx = crate::BeginWrite::begin_write(pool).await?;
-        match run_writes!(tx, writes)? {
-            None => {
-                tx.commit().await?;
-                Ok::<_, sqlx::Error>(None)
-            }
-            Some(what) => Ok(Some(what)),
-        }
-    })?;
-    Ok(match outcome {
-        None => Ok(()),
-        Some(what) => Err(what),
-    })
+    commit_logged(db, writes, &[]).await
 }
 
 /// Runs `writes` and appends `records` as entries of the transparency log, in one write
@@ -185,7 +171,12 @@ pub async fn commit_logged(
         match run_writes!(tx, writes)? {
             None => {
                 let n = prepared.len() as i64;
-                let next: i64 = sqlx::query_scalar(crate::tlog::TAKE_INDICES).bind(n).fetch_one(&mut *tx).await?;
+                // Indices only when there are entries: the log's state row is not locked for nothing.
+                let next: i64 = if n == 0 {
+                    0
+                } else {
+                    sqlx::query_scalar(crate::tlog::TAKE_INDICES).bind(n).fetch_one(&mut *tx).await?
+                };
                 for (i, p) in prepared.iter().enumerate() {
                     sqlx::query("INSERT INTO tlog_entries (idx, entry, leaf) VALUES ($1, $2, $3)")
                         .bind(next - n + i as i64)
