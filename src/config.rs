@@ -59,6 +59,13 @@ pub struct Config {
     /// Reads kept from the person for a time, each `"<client id>:<purpose>=<days>"`: an agency
     /// system stating that purpose is logged at once, shown in the data tracker after the days.
     pub disclosure_delays: Vec<String>,
+    /// Hashes a chip card's signatures may use (sha1, sha224, sha256, sha384, sha512).
+    pub card_hashes: Vec<String>,
+    /// Curves a chip card's ECDSA keys may use (p256, p384, p521, brainpoolP256r1,
+    /// brainpoolP384r1).
+    pub card_curves: Vec<String>,
+    /// The smallest RSA key accepted on a chip card, in bits.
+    pub card_min_rsa_bits: usize,
 }
 
 impl Default for Config {
@@ -84,11 +91,17 @@ impl Default for Config {
             job_claim_lease_secs: 60,
             witnesses: Vec::new(),
             disclosure_delays: Vec::new(),
+            card_hashes: civitas_identity::chip::Allow::default().hashes,
+            card_curves: civitas_identity::chip::Allow::default().curves,
+            card_min_rsa_bits: civitas_identity::chip::Allow::default().min_rsa_bits,
         }
     }
 }
 
-const ENV_KEYS: [&str; 20] = [
+const ENV_KEYS: [&str; 23] = [
+    "CARD_HASHES",
+    "CARD_CURVES",
+    "CARD_MIN_RSA_BITS",
     "DISCLOSURE_DELAYS",
     "WITNESSES",
     "DATABASE",
@@ -110,6 +123,10 @@ const ENV_KEYS: [&str; 20] = [
     "DATABASE_REPLICA",
     "JOB_CLAIM_LEASE_SECS",
 ];
+
+fn list(value: &str) -> Vec<String> {
+    value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
+}
 
 impl Config {
     /// Loads the layers. `file`: an explicit path (must exist); otherwise `./civitas.toml` is read
@@ -163,6 +180,9 @@ impl Config {
                     config.witnesses =
                         value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
                 }
+                "CARD_HASHES" => config.card_hashes = list(&value),
+                "CARD_CURVES" => config.card_curves = list(&value),
+                "CARD_MIN_RSA_BITS" => config.card_min_rsa_bits = value.parse().map_err(|_| bad("a number"))?,
                 "TRUSTED_PROXIES" => {
                     config.trusted_proxies =
                         value.split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
@@ -171,6 +191,26 @@ impl Config {
             }
         }
         Ok(config)
+    }
+
+    /// The chip cards' algorithm allow-list; unknown names are refused (a typo never widens it).
+    pub fn card_policy(&self) -> anyhow::Result<civitas_identity::chip::Allow> {
+        const HASHES: [&str; 5] = ["sha1", "sha224", "sha256", "sha384", "sha512"];
+        const CURVES: [&str; 5] = ["p256", "p384", "p521", "brainpoolP256r1", "brainpoolP384r1"];
+        if let Some(h) = self.card_hashes.iter().find(|h| !HASHES.contains(&h.as_str())) {
+            anyhow::bail!("card_hashes: {h:?} is not one of {}", HASHES.join(", "));
+        }
+        if let Some(c) = self.card_curves.iter().find(|c| !CURVES.contains(&c.as_str())) {
+            anyhow::bail!("card_curves: {c:?} is not one of {}", CURVES.join(", "));
+        }
+        if self.card_min_rsa_bits < 1024 {
+            anyhow::bail!("card_min_rsa_bits: {} is below 1024", self.card_min_rsa_bits);
+        }
+        Ok(civitas_identity::chip::Allow {
+            hashes: self.card_hashes.clone(),
+            curves: self.card_curves.clone(),
+            min_rsa_bits: self.card_min_rsa_bits,
+        })
     }
 
     /// The connection pool's settings.

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod cli_agency;
 mod cli_audit;
+mod cli_cards;
 mod cli_ops;
 mod cli_people;
 mod cli_serve;
@@ -165,6 +166,22 @@ enum Command {
     Agency {
         #[command(subcommand)]
         command: cli_agency::AgencyCommand,
+    },
+    /// The CSCA trust store for chip cards: pinned CSCAs, verified master lists, CRLs.
+    Trust {
+        #[command(subcommand)]
+        command: cli_cards::TrustCommand,
+    },
+    /// Chip cards: a card's files checked offline.
+    Cards {
+        #[command(subcommand)]
+        command: cli_cards::CardsCommand,
+    },
+    /// The card simulator: a test CSCA, synthetic chips of people of the register, their AA
+    /// answers, and the broken variants (tests, demos, app developers).
+    CardSim {
+        #[command(subcommand)]
+        command: cli_cards::CardSimCommand,
     },
     /// Follow-up deliveries: dead letters and their replay.
     Webhooks {
@@ -545,6 +562,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Archive { before, out } => cli_ops::archive(&config, &before, &out).await,
         Command::MigrateData { from, to } => cli_ops::migrate_data(&from, &to).await,
         Command::Agency { command } => cli_agency::agency(&config, command).await,
+        Command::Trust { command } => cli_cards::trust_command(&config, command).await,
+        Command::Cards { command } => cli_cards::cards_command(&config, command).await,
+        Command::CardSim { command } => cli_cards::card_sim(&config, command).await,
         Command::Webhooks { command } => {
             let db = civitas::open(&config.database).await?;
             match command {

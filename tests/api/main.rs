@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod browser;
 mod cards;
+mod chip;
 mod civil;
 mod cli;
 mod cluster;

@@ -81,13 +81,28 @@ fn verify(field: &'static str, data: &str, found: char) -> Result<(), MrzError> 
     if expected == found { Ok(()) } else { Err(MrzError::CheckDigit { field, expected, found }) }
 }
 
-fn yymmdd(field: &'static str, v: &str) -> Result<(), MrzError> {
+/// A date `YYMMDD`; with `partial`, an unknown day (`YYMM<<`) or month and day (`YY<<<<`) are
+/// filler, as ICAO 9303 writes a birth date the register knows only in part.
+fn yymmdd(field: &'static str, v: &str, partial: bool) -> Result<(), MrzError> {
     let bad = || MrzError::Date { field, value: v.to_owned() };
-    if v.len() != 6 || !v.bytes().all(|b| b.is_ascii_digit()) {
+    let digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+    if v.len() != 6 || !digits(&v[0..2]) {
         return Err(bad());
     }
-    let month: u8 = v[2..4].parse().map_err(|_| bad())?;
-    let day: u8 = v[4..6].parse().map_err(|_| bad())?;
+    let (mm, dd) = (&v[2..4], &v[4..6]);
+    match (partial, mm, dd) {
+        (true, "<<", "<<") => return Ok(()),
+        (true, mm, "<<") if digits(mm) => {
+            let month: u8 = mm.parse().map_err(|_| bad())?;
+            return if (1..=12).contains(&month) { Ok(()) } else { Err(bad()) };
+        }
+        _ => {}
+    }
+    if !digits(mm) || !digits(dd) {
+        return Err(bad());
+    }
+    let month: u8 = mm.parse().map_err(|_| bad())?;
+    let day: u8 = dd.parse().map_err(|_| bad())?;
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return Err(bad());
     }
@@ -153,7 +168,7 @@ impl std::str::FromStr for Td1 {
             return Err(MrzError::DocumentNumber { document: document.to_owned(), pid: id.to_owned() });
         }
         let birth = &l2[0..6];
-        yymmdd("birth date", birth)?;
+        yymmdd("birth date", birth, true)?;
         verify("birth date", birth, l2.as_bytes()[6] as char)?;
         let sex = match l2.as_bytes()[7] {
             b'M' => Some(Sex::Male),
@@ -169,7 +184,7 @@ impl std::str::FromStr for Td1 {
             }
             None
         } else {
-            yymmdd("expiry date", expiry_raw)?;
+            yymmdd("expiry date", expiry_raw, false)?;
             verify("expiry date", expiry_raw, l2.as_bytes()[14] as char)?;
             Some(expiry_raw.to_owned())
         };
@@ -294,6 +309,23 @@ mod tests {
             format!("{other}{composite}\nNGUYEN<<VAN<A<<<<<<<<<<<<<<<<<").parse::<Td1>(),
             Err(MrzError::DocumentNumber { .. })
         ));
+    }
+
+    #[test]
+    fn a_partly_known_birth_date_is_filler_but_an_expiry_never_is() {
+        let t: Td1 = SAMPLE.parse().unwrap();
+        for birth in ["85<<<<", "8507<<"] {
+            let written = Td1 { birth: birth.into(), ..t.clone() }.to_lines().join("\n");
+            let read: Td1 = written.parse().unwrap_or_else(|e| panic!("{birth}: {e}"));
+            assert_eq!(read.birth, birth);
+            assert_eq!(read.birth_date(time::macros::date!(2026 - 01 - 01)), None);
+        }
+        for bad in ["85<<07", "8513<<", "<<0101"] {
+            let written = Td1 { birth: bad.into(), ..t.clone() }.to_lines().join("\n");
+            assert!(matches!(written.parse::<Td1>(), Err(MrzError::Date { .. })), "{bad}");
+        }
+        let written = Td1 { expiry: Some("30<<<<".into()), ..t.clone() }.to_lines().join("\n");
+        assert!(written.parse::<Td1>().is_err());
     }
 
     proptest! {

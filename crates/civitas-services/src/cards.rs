@@ -377,6 +377,73 @@ pub async fn seed_plausible(db: &Db, holders: &[Holder], today: time::Date, at: 
     Ok(cards.len())
 }
 
+/// How a chip's data agrees with the register (remote onboarding's match, and
+/// `POST /api/v1/cards/verify`): the person found by DG13's ID number, the name (folded), birth
+/// date and sex; the holder living; the register's newest card of that person neither lost,
+/// revoked, expired nor replaced — and, when both are known, issued on the chip's issue date.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RegisterMatch {
+    pub found: bool,
+    pub name: bool,
+    pub birth_date: bool,
+    pub sex: bool,
+    pub living: bool,
+    /// The state of the register's newest card of the person (None: no card known, or the
+    /// cards not read).
+    pub card_state: Option<String>,
+    /// None: the register's cards were not read (an agency system: its grant names attributes).
+    pub card_valid: Option<bool>,
+    /// The register's card was issued on the chip's issue date (None: a date unknown).
+    pub same_issue_date: Option<bool>,
+    /// Everything above agrees.
+    pub matches: bool,
+}
+
+/// [`RegisterMatch`] of a chip's DG13 against the person the register holds (None: no such
+/// person) and that person's cards (newest first; None: not read).
+pub fn register_match(
+    person: Option<&civitas_registry::model::Person>,
+    cards: Option<&[Card]>,
+    dg13: &civitas_core::chip::Dg13,
+) -> RegisterMatch {
+    let Some(person) = person else {
+        return RegisterMatch {
+            found: false,
+            name: false,
+            birth_date: false,
+            sex: false,
+            living: false,
+            card_state: None,
+            card_valid: None,
+            same_issue_date: None,
+            matches: false,
+        };
+    };
+    let name = dg13.full_name().is_some_and(|n| civitas_core::fold(n) == civitas_core::fold(&person.full_name));
+    let birth_date = dg13.birth_date().is_some_and(|b| b == person.birth_date);
+    let sex = dg13.sex() == Some(person.sex);
+    let living = person.status == civitas_core::LifeStatus::Living;
+    let newest = cards.and_then(<[Card]>::first);
+    let card_valid =
+        cards.map(|_| newest.is_some_and(|c| !matches!(c.state.as_str(), "lost" | "revoked" | "expired" | "replaced")));
+    let chip_issued = dg13.text(11).and_then(|t| civitas_core::PartialDate::parse_vn(t).ok());
+    let same_issue_date = match (newest.and_then(|c| c.issued_on.as_deref()), chip_issued) {
+        (Some(on), Some(chip)) => Some(chip.to_string() == on),
+        _ => None,
+    };
+    RegisterMatch {
+        found: true,
+        name,
+        birth_date,
+        sex,
+        living,
+        card_state: newest.map(|c| c.state.clone()),
+        card_valid,
+        same_issue_date,
+        matches: name && birth_date && sex && living && card_valid != Some(false) && same_issue_date != Some(false),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

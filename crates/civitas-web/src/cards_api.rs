@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/people/{pid}/cards/lost", post(report_lost))
         .route("/api/v1/people/{pid}/cards/{id}/state", post(change_state))
         .route("/api/v1/cards/counters", get(card_counters))
+        .route("/api/v1/cards/verify", post(verify_card))
         .into_router()
 }
 
@@ -158,4 +159,63 @@ pub async fn card_counters(
         }
     };
     Ok(Json(CounterAnswer { unit: label, counters: cards::counters(&state.db, &communes).await? }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardVerdict {
+    #[serde(flatten)]
+    verdict: civitas_identity::chip::verdict::Verdict,
+    /// How the card agrees with the register (booleans only, never the register's values);
+    /// null when the card did not verify or its holder is outside the caller's units.
+    #[schema(value_type = Option<Object>)]
+    register_match: Option<cards::RegisterMatch>,
+    /// Why there is no register match although the card verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    register_match_withheld: Option<&'static str>,
+}
+
+/// Checks a chip card's files — passive authentication against the operator's CSCA trust
+/// store, in CHIP.md's order, each failure its code — and matches the card with the register.
+/// A card that fails is answered 200 with `valid: false` and the failure's code; files that
+/// cannot be read are a 400.
+#[utoipa::path(post, path = "/api/v1/cards/verify", tag = "cards",
+    request_body = civitas_identity::chip::verdict::CardFiles,
+    params(("X-Purpose" = Option<String>, Header, description = "Why (required of agency systems)")),
+    responses((status = 200, body = CardVerdict), (status = 400, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn verify_card(
+    State(state): State<AppState>,
+    mut caller: Caller,
+    body: Result<Json<civitas_identity::chip::verdict::CardFiles>, JsonRejection>,
+) -> Result<Json<CardVerdict>, Problem> {
+    use civitas_identity::chip::{trust, verdict};
+    let Json(files) = body.map_err(json_rejection)?;
+    let (sod, dgs) = files.decode().map_err(|e| Problem::bad_request("invalid-card-files", e.to_string()))?;
+    let store = trust::load(&state.db).await?;
+    let (verdict, passed) = verdict::verdict(&sod, &dgs, &store, &state.card_policy, crate::now());
+    let mut answer = CardVerdict { verdict, register_match: None, register_match_withheld: None };
+    let Some(passed) = passed else { return Ok(Json(answer)) };
+    let Some(pid) = passed.dg13.pid() else {
+        answer.register_match_withheld = Some("no-id-number");
+        return Ok(Json(answer));
+    };
+    let person = state.register.get(&pid).await?;
+    if let Some(p) = &person
+        && !crate::api::may_read(&caller, p)
+    {
+        answer.register_match_withheld = Some("outside-your-units");
+        return Ok(Json(answer));
+    }
+    caller.how = "card-chip";
+    let agency = caller.role() == civitas_identity::Role::AgencySystem;
+    let cards_read = if agency { None } else { Some(cards::of_person(&state.db, pid.as_str()).await?) };
+    if person.is_some() {
+        let mut fields = vec!["full_name", "birth_date", "sex", "status"];
+        if !agency {
+            fields.push("cards");
+        }
+        crate::api::log_reads(&state, &caller, &[pid.as_str()], &fields).await?;
+    }
+    answer.register_match = Some(cards::register_match(person.as_ref(), cards_read.as_deref(), &passed.dg13));
+    Ok(Json(answer))
 }

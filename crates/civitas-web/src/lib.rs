@@ -67,6 +67,8 @@ pub struct AppState {
     disclosure_delays: Arc<std::sync::RwLock<Vec<DisclosureDelay>>>,
     /// Reverse proxies whose `X-Forwarded-For` is believed (for per-address throttling).
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    /// The chip cards' algorithm allow-list (configuration `card_*`).
+    pub card_policy: Arc<civitas_identity::chip::Allow>,
     /// The working-day calendar (shipped holiday announcements, or the operator's file).
     pub calendar: Arc<civitas_core::workdays::WorkCalendar>,
     /// The procedure catalogue (shipped, or the operator's file).
@@ -134,6 +136,7 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::new()),
             secure_cookies,
             trusted_proxies: Arc::new(Vec::new()),
+            card_policy: Arc::new(civitas_identity::chip::Allow::default()),
             disclosure_delays: Arc::new(std::sync::RwLock::new(Vec::new())),
             calendar,
         })

@@ -21,7 +21,7 @@ use crate::{api, calendar, certificates, dossiers, one_stop, webhooks};
         one_stop::receipt_pdf, one_stop::apology_pdf, webhooks::dead, webhooks::replay, webhooks::list_agencies,
         certificates::list, certificates::pdf, certificates::correct, certificates::revoke,
         crate::exchange::verify, crate::exchange::attributes, crate::exchange::list_subscriptions, crate::exchange::subscribe,
-        crate::cards_api::person_cards, crate::cards_api::change_state, crate::cards_api::report_lost, crate::cards_api::card_counters,
+        crate::cards_api::person_cards, crate::cards_api::change_state, crate::cards_api::report_lost, crate::cards_api::card_counters, crate::cards_api::verify_card,
         crate::exchange::list_grants, crate::exchange::create_grant, crate::exchange::revoke_grant, crate::exchange::audit_access,
     ),
     modifiers(&BearerAuth),

@@ -177,6 +177,10 @@ pub static RULES: &[Rule] = &[
     rule("POST", "/api/v1/people/{pid}/cards/lost", Roles(REG), &[], U::Person, Some("register-change")),
     rule("POST", "/api/v1/people/{pid}/cards/{id}/state", Roles(REG), &[], U::Person, Some("register-change")),
     rule("GET", "/api/v1/cards/counters", Roles(CARD_COUNTERS), &[], U::List, None),
+    // The card's cryptography for any caller of these roles; the register match (booleans)
+    // only for a holder within the caller's units, the read logged.
+    rule("POST", "/api/v1/cards/verify", Roles(REGISTER_READERS), &[], U::None, Some("card-verification"))
+        .granted("verify"),
     public("GET", "/api/v1/units/communes"),
     public("GET", "/api/v1/units/communes/suggest"),
     public("GET", "/api/v1/units/old-communes/{code}"),

@@ -121,6 +121,7 @@ pub(crate) fn purpose_text(lang: Lang, purpose: Option<&str>, legal_basis: Optio
         "officer-console" => tr(lang, "Tra cứu trên màn hình cán bộ", "Lookup in the officers' console").to_owned(),
         "eid-administration" => tr(lang, "Quản lý tài khoản định danh điện tử", "Managing the e-ID account").to_owned(),
         "audit" => tr(lang, "Thanh tra, kiểm tra việc truy cập", "Auditing access").to_owned(),
+        "card-verification" => tr(lang, "Kiểm tra thẻ căn cước gắn chip", "Checking a chip ID card").to_owned(),
         other if other.starts_with("oidc userinfo") => tr(
             lang,
             "Cung cấp thông tin đăng nhập cho ứng dụng bạn cho phép",
@@ -142,6 +143,7 @@ pub(crate) fn how_text(lang: Lang, how: Option<&str>) -> &'static str {
         "page" => tr(lang, "Trên màn hình cán bộ", "On an officer's screen"),
         "userinfo" => tr(lang, "Khi đăng nhập vào ứng dụng", "When signing in to an application"),
         "counter-card" => tr(lang, "Đọc thẻ căn cước tại quầy", "Reading the ID card at a counter"),
+        "card-chip" => tr(lang, "Đọc chip thẻ căn cước", "Reading the ID card's chip"),
         "follow-up" => tr(lang, "Chuyển hồ sơ liên thông", "Handing on an interconnected dossier"),
         "life-event" => tr(lang, "Thông báo sự kiện hộ tịch, cư trú", "Notifying a life event"),
         "exchange:verify" => {

@@ -9,8 +9,16 @@ use std::collections::BTreeMap;
 
 use crate::mrz::{MrzError, Td1};
 
+mod cert;
 mod sod;
-pub use sod::{LdsSecurityObject, Sod, SodError, SubjectPublicKey, oid_text, parse_lds, parse_sod, subject_public_key};
+pub use cert::{
+    AlgorithmId, Certificate, Crl, ExplicitCurve, KEY_USAGE_CRL_SIGN, KEY_USAGE_DIGITAL_SIGNATURE,
+    KEY_USAGE_KEY_CERT_SIGN, SubjectPublicKey, name_country, name_text, parse_certificate, parse_crl, parse_dg15,
+    subject_public_key,
+};
+pub use sod::{
+    LdsSecurityObject, SignedData, SignerId, Sod, SodError, oid_text, parse_lds, parse_master_list, parse_sod,
+};
 
 /// The largest data group accepted (a DG13 is a few hundred bytes; DG2's image is not read here).
 pub const MAX_DG_BYTES: usize = 64 * 1024;
@@ -19,7 +27,7 @@ pub const MAX_DEPTH: usize = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChipError {
-    #[error("the data group is larger than {MAX_DG_BYTES} bytes")]
+    #[error("the input is larger than this reader accepts")]
     TooLarge,
     #[error("at byte {0}: the data ends inside a tag or length")]
     Truncated(usize),
@@ -120,7 +128,12 @@ fn expect(tlv: &Tlv<'_>, tag: u32) -> Result<(), ChipError> {
 
 /// The one TLV of a whole data group, tag `tag`, nothing after it.
 fn whole(data: &[u8], tag: u32) -> Result<Tlv<'_>, ChipError> {
-    if data.len() > MAX_DG_BYTES {
+    whole_within(data, tag, MAX_DG_BYTES)
+}
+
+/// The one TLV of `data`, tag `tag`, at most `max` bytes, nothing after it.
+fn whole_within(data: &[u8], tag: u32, max: usize) -> Result<Tlv<'_>, ChipError> {
+    if data.len() > max {
         return Err(ChipError::TooLarge);
     }
     let (tlv, end) = read_tlv(data, 0, 0)?;
@@ -319,11 +332,31 @@ fn push_len(out: &mut Vec<u8>, len: usize) {
     match len {
         0..=0x7f => out.push(len as u8),
         0x80..=0xff => out.extend([0x81, len as u8]),
-        _ => out.extend([0x82, (len >> 8) as u8, len as u8]),
+        0x100..=0xffff => out.extend([0x82, (len >> 8) as u8, len as u8]),
+        _ => out.extend([0x83, (len >> 16) as u8, (len >> 8) as u8, len as u8]),
     }
 }
 
-fn tlv_bytes(tag: u8, value: &[u8]) -> Vec<u8> {
+/// The DER of an OID in dotted form (the writers: the card simulator, tests); parts that are
+/// not numbers are left out.
+pub fn oid_der(dotted: &str) -> Vec<u8> {
+    let n: Vec<u64> = dotted.split('.').filter_map(|p| p.parse().ok()).collect();
+    let (Some(a), Some(b)) = (n.first(), n.get(1)) else { return tlv_bytes(0x06, &[]) };
+    let mut out = vec![(a * 40 + b) as u8];
+    for v in n.iter().skip(2) {
+        let mut bytes = vec![(v & 0x7f) as u8];
+        let mut v = v >> 7;
+        while v > 0 {
+            bytes.insert(0, (v & 0x7f) as u8 | 0x80);
+            v >>= 7;
+        }
+        out.extend(bytes);
+    }
+    tlv_bytes(0x06, &out)
+}
+
+/// One DER TLV of a one-byte tag (the writers: the card simulator, tests).
+pub fn tlv_bytes(tag: u8, value: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     push_len(&mut out, value.len());
     out.extend_from_slice(value);

@@ -1,30 +1,47 @@
-//! EF.SOD (ICAO 9303-10 §4.6.2; RFC 5652) read down to what passive authentication checks, and
-//! a certificate's subject public key.
+//! EF.SOD (ICAO 9303-10 §4.6.2; RFC 5652) and CSCA master lists read down to what passive
+//! authentication and the trust store check.
 
-use super::{ChipError, Tlv, children, expect, read_tlv, small_int, whole};
+use super::cert::AlgorithmId;
+use super::{ChipError, Tlv, children, expect, read_tlv, small_int, whole, whole_within};
 
-/// The parts of an EF.SOD that passive authentication checks, as read (no signature is
-/// checked here): the signed content (an LDSSecurityObject) with its data-group hashes, the
-/// signer's algorithms, the **raw bytes** of the signed attributes (re-tagged `31` for the
-/// signature check, never re-encoded), the signature, and the certificates shipped in it.
+/// A CMS SignedData (RFC 5652) as read (no signature is checked here): the signed content and
+/// its type, the signer's algorithms, the **raw bytes** of the signed attributes (re-tagged `31`
+/// for the signature check, never re-encoded), the signature, the certificates shipped in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sod {
+pub struct SignedData {
     /// OIDs in dotted form.
     pub digest_algorithms: Vec<String>,
-    /// The LDSSecurityObject's DER (its hash is the `messageDigest` signed attribute).
+    pub econtent_type: String,
+    /// The signed content's octets (their hash is the `messageDigest` signed attribute).
     pub econtent: Vec<u8>,
-    pub lds: LdsSecurityObject,
-    /// Each certificate's DER (the Document Signer is usually here).
+    /// Each certificate's DER (the Document Signer, or a master list's signer, is usually here).
     pub certificates: Vec<Vec<u8>>,
+    pub signer: SignerId,
     pub signer_digest_algorithm: String,
-    pub signature_algorithm: String,
+    pub signature_algorithm: AlgorithmId,
     /// The signed attributes exactly as they were signed: the `[0]` element with its first byte
     /// changed to `31` (a SET OF).
     pub signed_attributes: Vec<u8>,
-    /// The values of the `contentType` and `messageDigest` signed attributes.
+    /// The values of the `contentType`, `messageDigest` and `signingTime` signed attributes.
     pub content_type: Option<String>,
     pub message_digest: Option<Vec<u8>>,
+    pub signing_time: Option<time::OffsetDateTime>,
     pub signature: Vec<u8>,
+}
+
+/// How a SignerInfo names its certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignerId {
+    /// The issuer Name's DER and the serial's magnitude.
+    IssuerSerial(Vec<u8>, Vec<u8>),
+    SubjectKeyId(Vec<u8>),
+}
+
+/// An EF.SOD: its SignedData and the LDSSecurityObject it signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sod {
+    pub signed: SignedData,
+    pub lds: LdsSecurityObject,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +59,8 @@ pub enum SodError {
     Malformed(String),
     #[error("not an SOD: the signed content is {0}, not an LDSSecurityObject (2.23.136.1.1.1)")]
     NotAnSod(String),
+    #[error("the signed content is {0}, not a CSCA master list (2.23.136.1.1.2)")]
+    NotAMasterList(String),
 }
 
 impl From<ChipError> for SodError {
@@ -54,6 +73,8 @@ const OID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
 const OID_LDS_SECURITY_OBJECT: &str = "2.23.136.1.1.1";
 const OID_CONTENT_TYPE: &str = "1.2.840.113549.1.9.3";
 const OID_MESSAGE_DIGEST: &str = "1.2.840.113549.1.9.4";
+const OID_SIGNING_TIME: &str = "1.2.840.113549.1.9.5";
+const OID_MASTER_LIST: &str = "2.23.136.1.1.2";
 
 /// The dotted form of an OID's content bytes.
 pub fn oid_text(bytes: &[u8]) -> Option<String> {
@@ -75,11 +96,11 @@ pub fn oid_text(bytes: &[u8]) -> Option<String> {
     Some(parts.iter().map(u64::to_string).collect::<Vec<_>>().join("."))
 }
 
-fn malformed(what: impl Into<String>) -> SodError {
+pub(super) fn malformed(what: impl Into<String>) -> SodError {
     SodError::Malformed(what.into())
 }
 
-fn oid_of(t: &Tlv<'_>) -> Result<String, SodError> {
+pub(super) fn oid_of(t: &Tlv<'_>) -> Result<String, SodError> {
     if t.tag != 0x06 {
         return Err(malformed(format!("an OID was expected at byte {}", t.at)));
     }
@@ -88,9 +109,19 @@ fn oid_of(t: &Tlv<'_>) -> Result<String, SodError> {
 
 /// The algorithm OID of an AlgorithmIdentifier.
 fn algorithm(t: &Tlv<'_>) -> Result<String, SodError> {
+    Ok(algorithm_id(t)?.oid)
+}
+
+/// An AlgorithmIdentifier with its parameters' DER.
+pub(super) fn algorithm_id(t: &Tlv<'_>) -> Result<AlgorithmId, SodError> {
     expect(t, 0x30)?;
     let parts = children(t.value, t.vstart)?;
-    oid_of(parts.first().ok_or_else(|| malformed("an empty AlgorithmIdentifier"))?)
+    let oid = oid_of(parts.first().ok_or_else(|| malformed("an empty AlgorithmIdentifier"))?)?;
+    let params = match t.value.get(parts[0].vstart - t.vstart + parts[0].value.len()..) {
+        Some(rest) => rest.to_vec(),
+        None => Vec::new(),
+    };
+    Ok(AlgorithmId { oid, params })
 }
 
 /// Reads an EF.SOD down to what passive authentication checks.
@@ -98,6 +129,43 @@ pub fn parse_sod(data: &[u8]) -> Result<Sod, SodError> {
     let outer = whole(data, 0x77)?;
     let content_info = children(outer.value, outer.vstart)?;
     let [ci] = content_info.as_slice() else { return Err(malformed("EF.SOD holds more than one ContentInfo")) };
+    let signed = signed_data(data, ci)?;
+    if signed.econtent_type != OID_LDS_SECURITY_OBJECT {
+        return Err(SodError::NotAnSod(signed.econtent_type));
+    }
+    let lds = parse_lds(&signed.econtent)?;
+    Ok(Sod { signed, lds })
+}
+
+/// Reads an ICAO CSCA master list (a ContentInfo holding SignedData whose content is
+/// `SEQUENCE { version 0, SET OF Certificate }`): the SignedData and each listed certificate's DER.
+pub fn parse_master_list(data: &[u8]) -> Result<(SignedData, Vec<Vec<u8>>), SodError> {
+    let ci = whole_within(data, 0x30, super::cert::MAX_CERT_BYTES * 16)?;
+    let signed = signed_data(data, &ci)?;
+    if signed.econtent_type != OID_MASTER_LIST {
+        return Err(SodError::NotAMasterList(signed.econtent_type));
+    }
+    let list = whole_within(&signed.econtent, 0x30, signed.econtent.len())?;
+    let parts = children(list.value, list.vstart)?;
+    let [version, set] = parts.as_slice() else {
+        return Err(malformed("a master list is not (version, certificates)"));
+    };
+    if small_int(version, 0)? != 0 {
+        return Err(malformed("master list version is not 0"));
+    }
+    expect(set, 0x31)?;
+    let mut certs = Vec::new();
+    let mut pos = 0;
+    while pos < set.value.len() {
+        let (_, end) = read_tlv(set.value, pos, set.vstart)?;
+        certs.push(set.value[pos..end].to_vec());
+        pos = end;
+    }
+    Ok((signed, certs))
+}
+
+/// A ContentInfo holding SignedData (`data` is the whole input `ci` is in, for raw bytes).
+fn signed_data(data: &[u8], ci: &Tlv<'_>) -> Result<SignedData, SodError> {
     expect(ci, 0x30)?;
     let ci_parts = children(ci.value, ci.vstart)?;
     let [ct, explicit] = ci_parts.as_slice() else { return Err(malformed("ContentInfo is not (type, [0] content)")) };
@@ -122,16 +190,12 @@ pub fn parse_sod(data: &[u8]) -> Result<Sod, SodError> {
     expect(encap, 0x30)?;
     let encap_parts = children(encap.value, encap.vstart)?;
     let econtent_type = oid_of(encap_parts.first().ok_or_else(|| malformed("an empty encapContentInfo"))?)?;
-    if econtent_type != OID_LDS_SECURITY_OBJECT {
-        return Err(SodError::NotAnSod(econtent_type));
-    }
     let wrapped = encap_parts.get(1).ok_or_else(|| malformed("no eContent"))?;
     expect(wrapped, 0xa0)?;
     let octets = children(wrapped.value, wrapped.vstart)?;
     let octets = octets.first().ok_or_else(|| malformed("an empty eContent"))?;
     expect(octets, 0x04)?;
     let econtent = octets.value.to_vec();
-    let lds = parse_lds(&econtent)?;
     let mut certificates = Vec::new();
     let mut next = it.next().ok_or_else(|| malformed("no signerInfos"))?;
     if next.tag == 0xa0 {
@@ -154,8 +218,20 @@ pub fn parse_sod(data: &[u8]) -> Result<Sod, SodError> {
     expect(signer, 0x30)?;
     let sp = children(signer.value, signer.vstart)?;
     // version, sid, digestAlgorithm, [0] signedAttrs, signatureAlgorithm, signature
-    let [_version, _sid, digest, attrs, sig_alg, sig, ..] = sp.as_slice() else {
+    let [_version, sid, digest, attrs, sig_alg, sig, ..] = sp.as_slice() else {
         return Err(malformed("SignerInfo lacks signed attributes, algorithms or signature"));
+    };
+    let signer = match sid.tag {
+        0x30 => {
+            let p = children(sid.value, sid.vstart)?;
+            let [issuer, serial] = p.as_slice() else { return Err(malformed("sid is not (issuer, serial)")) };
+            let raw = data
+                .get(issuer.at..issuer.vstart + issuer.value.len())
+                .ok_or_else(|| malformed("the issuer's offsets"))?;
+            SignerId::IssuerSerial(raw.to_vec(), super::cert::magnitude(serial)?)
+        }
+        0x80 => SignerId::SubjectKeyId(sid.value.to_vec()),
+        _ => return Err(malformed("an unknown SignerIdentifier")),
     };
     let signer_digest_algorithm = algorithm(digest)?;
     if !digest_algorithms.contains(&signer_digest_algorithm) {
@@ -172,6 +248,7 @@ pub fn parse_sod(data: &[u8]) -> Result<Sod, SodError> {
     }
     let mut content_type = None;
     let mut message_digest = None;
+    let mut signing_time = None;
     for attr in children(attrs.value, attrs.vstart)? {
         expect(&attr, 0x30)?;
         let a = children(attr.value, attr.vstart)?;
@@ -185,22 +262,27 @@ pub fn parse_sod(data: &[u8]) -> Result<Sod, SodError> {
                 expect(value, 0x04)?;
                 message_digest = Some(value.value.to_vec());
             }
-            OID_CONTENT_TYPE | OID_MESSAGE_DIGEST => return Err(malformed("a signed attribute appears twice")),
+            OID_SIGNING_TIME if signing_time.is_none() => signing_time = Some(super::cert::read_time(value)?),
+            OID_CONTENT_TYPE | OID_MESSAGE_DIGEST | OID_SIGNING_TIME => {
+                return Err(malformed("a signed attribute appears twice"));
+            }
             _ => {}
         }
     }
-    let signature_algorithm = algorithm(sig_alg)?;
+    let signature_algorithm = algorithm_id(sig_alg)?;
     expect(sig, 0x04)?;
-    Ok(Sod {
+    Ok(SignedData {
         digest_algorithms,
+        econtent_type,
         econtent,
-        lds,
         certificates,
+        signer,
         signer_digest_algorithm,
         signature_algorithm,
         signed_attributes,
         content_type,
         message_digest,
+        signing_time,
         signature: sig.value.to_vec(),
     })
 }
@@ -236,42 +318,6 @@ pub fn parse_lds(data: &[u8]) -> Result<LdsSecurityObject, SodError> {
     Ok(LdsSecurityObject { version, hash_algorithm, hashes })
 }
 
-/// A certificate's subject public key: the algorithm, its named-curve parameter (EC keys with
-/// a named curve; None for RSA or explicit parameters), and the key bits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubjectPublicKey {
-    pub algorithm: String,
-    pub named_curve: Option<String>,
-    pub key: Vec<u8>,
-}
-
-/// The subject public key of an X.509 certificate (DER).
-pub fn subject_public_key(cert: &[u8]) -> Result<SubjectPublicKey, SodError> {
-    let outer = whole(cert, 0x30)?;
-    let parts = children(outer.value, outer.vstart)?;
-    let tbs = parts.first().ok_or_else(|| malformed("an empty certificate"))?;
-    expect(tbs, 0x30)?;
-    let fields = children(tbs.value, tbs.vstart)?;
-    // [0] version (optional), serial, signature, issuer, validity, subject, subjectPublicKeyInfo
-    let skip = usize::from(fields.first().is_some_and(|f| f.tag == 0xa0));
-    let spki = fields.get(skip + 5).ok_or_else(|| malformed("the certificate has no subjectPublicKeyInfo"))?;
-    expect(spki, 0x30)?;
-    let spki_parts = children(spki.value, spki.vstart)?;
-    let [alg, bits] = spki_parts.as_slice() else {
-        return Err(malformed("subjectPublicKeyInfo is not (algorithm, key)"));
-    };
-    expect(alg, 0x30)?;
-    let alg_parts = children(alg.value, alg.vstart)?;
-    let algorithm = oid_of(alg_parts.first().ok_or_else(|| malformed("an empty key algorithm"))?)?;
-    let named_curve = alg_parts.get(1).filter(|p| p.tag == 0x06).map(oid_of).transpose()?;
-    expect(bits, 0x03)?;
-    let (unused, key) = bits.value.split_first().ok_or_else(|| malformed("an empty key"))?;
-    if *unused != 0 {
-        return Err(malformed("a key whose bit string does not end on a byte"));
-    }
-    Ok(SubjectPublicKey { algorithm, named_curve, key: key.to_vec() })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,18 +325,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn oid(dotted: &str) -> Vec<u8> {
-        let n: Vec<u64> = dotted.split('.').map(|p| p.parse().unwrap()).collect();
-        let mut out = vec![(n[0] * 40 + n[1]) as u8];
-        for v in &n[2..] {
-            let mut bytes = vec![(v & 0x7f) as u8];
-            let mut v = v >> 7;
-            while v > 0 {
-                bytes.insert(0, (v & 0x7f) as u8 | 0x80);
-                v >>= 7;
-            }
-            out.extend(bytes);
-        }
-        tlv_bytes(0x06, &out)
+        crate::chip::oid_der(dotted)
     }
     fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
         tlv_bytes(0x30, &parts.concat())
@@ -341,17 +376,18 @@ mod tests {
         let sod = parse_sod(&sod_with(OID_LDS_SECURITY_OBJECT, &lds())).unwrap();
         assert_eq!(sod.lds.hash_algorithm, SHA256);
         assert_eq!(sod.lds.hashes, vec![(1, vec![0x11; 32]), (13, vec![0x22; 32])]);
-        assert_eq!(sod.econtent, lds());
-        assert_eq!(sod.signature_algorithm, "1.2.840.10045.4.3.2");
-        assert_eq!(sod.content_type.as_deref(), Some(OID_LDS_SECURITY_OBJECT));
-        assert_eq!(sod.message_digest, Some(vec![0x33; 32]));
-        assert_eq!(sod.certificates.len(), 1);
-        assert_eq!(sod.signed_attributes[0], 0x31, "re-tagged as a SET OF, bytes otherwise as signed");
+        assert_eq!(sod.signed.econtent, lds());
+        assert_eq!(sod.signed.signature_algorithm.oid, "1.2.840.10045.4.3.2");
+        assert_eq!(sod.signed.content_type.as_deref(), Some(OID_LDS_SECURITY_OBJECT));
+        assert_eq!(sod.signed.message_digest, Some(vec![0x33; 32]));
+        assert_eq!(sod.signed.certificates.len(), 1);
+        assert_eq!(sod.signed.signed_attributes[0], 0x31, "re-tagged as a SET OF, bytes otherwise as signed");
         let raw = sod_with(OID_LDS_SECURITY_OBJECT, &lds());
-        let found =
-            raw.windows(sod.signed_attributes.len()).any(|w| w[0] == 0xa0 && w[1..] == sod.signed_attributes[1..]);
+        let found = raw
+            .windows(sod.signed.signed_attributes.len())
+            .any(|w| w[0] == 0xa0 && w[1..] == sod.signed.signed_attributes[1..]);
         assert!(found, "the signed attributes are the SOD's own bytes");
-        assert_eq!(sod.signature, vec![0x44; 64]);
+        assert_eq!(sod.signed.signature, vec![0x44; 64]);
         assert_eq!(oid_text(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d]).as_deref(), Some("1.2.840.113549"));
     }
 
