@@ -36,6 +36,8 @@ pub enum CardsCommand {
         #[arg(long)]
         dg13: PathBuf,
         #[arg(long)]
+        dg2: Option<PathBuf>,
+        #[arg(long)]
         dg14: Option<PathBuf>,
         #[arg(long)]
         dg15: Option<PathBuf>,
@@ -71,8 +73,8 @@ pub enum CardSimCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Issues a synthetic chip for a person of the register: sod.bin, dg1.bin, dg13.bin,
-    /// dg14.bin, dg15.bin and card.json (the body of POST /api/v1/cards/verify) in DIR.
+    /// Issues a synthetic chip for a person of the register: sod.bin, dg1.bin, dg2.bin,
+    /// dg13.bin, dg14.bin, dg15.bin and card.json (the body of POST /api/v1/cards/verify) in DIR.
     Issue {
         #[arg(long)]
         pid: String,
@@ -170,7 +172,7 @@ pub async fn trust_command(config: &Config, command: TrustCommand) -> anyhow::Re
 }
 
 pub async fn cards_command(config: &Config, command: CardsCommand) -> anyhow::Result<ExitCode> {
-    let CardsCommand::Verify { sod, dg1, dg13, dg14, dg15, csca } = command;
+    let CardsCommand::Verify { sod, dg1, dg2, dg13, dg14, dg15, csca } = command;
     let allow = config.card_policy()?;
     let store = if csca.is_empty() {
         trust::load(&civitas::open(&config.database).await?).await?
@@ -195,6 +197,9 @@ pub async fn cards_command(config: &Config, command: CardsCommand) -> anyhow::Re
     let mut dgs = BTreeMap::new();
     dgs.insert(1u8, read(&dg1)?);
     dgs.insert(13, read(&dg13)?);
+    if let Some(f) = dg2 {
+        dgs.insert(2, read(&f)?);
+    }
     if let Some(f) = dg14 {
         dgs.insert(14, read(&f)?);
     }
@@ -211,29 +216,6 @@ pub async fn cards_command(config: &Config, command: CardsCommand) -> anyhow::Re
     })
 }
 
-/// The simulator's authorities for a seed: the CSCA, its Document Signer, an expired DS, the
-/// master-list signer, and a foreign CSCA with its DS. Fixed dates keep them deterministic.
-struct Authorities {
-    csca: sim::Authority,
-    ds: sim::Authority,
-    expired_ds: sim::Authority,
-    mls: sim::Authority,
-    foreign_ds: sim::Authority,
-}
-
-fn authorities(seed: &str) -> Authorities {
-    use time::macros::datetime;
-    let from = datetime!(2020-01-01 0:00 UTC);
-    let valid = (datetime!(2020-06-01 0:00 UTC), datetime!(2045-01-01 0:00 UTC));
-    let csca = sim::csca("VN", seed, from);
-    let ds = sim::signer(&csca, seed, 1001, valid, &[]);
-    let expired_ds = sim::signer(&csca, &format!("{seed}-expired"), 1002, (from, datetime!(2020-06-01 0:00 UTC)), &[]);
-    let mls = sim::signer(&csca, &format!("{seed}-mls"), 1003, valid, &["2.23.136.1.1.3"]);
-    let foreign = sim::csca("VN", &format!("{seed}-foreign"), from);
-    let foreign_ds = sim::signer(&foreign, &format!("{seed}-foreign"), 2001, valid, &[]);
-    Authorities { csca, ds, expired_ds, mls, foreign_ds }
-}
-
 fn pem(der: &[u8]) -> String {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
@@ -247,13 +229,15 @@ fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 pub async fn card_sim(config: &Config, command: CardSimCommand) -> anyhow::Result<ExitCode> {
     match command {
-        CardSimCommand::Csca { seed, out } => write(&out, pem(&authorities(&seed).csca.cert).as_bytes())?,
+        CardSimCommand::Csca { seed, out } => {
+            write(&out, pem(&civitas_onboarding::sim::authorities(&seed).csca.cert).as_bytes())?
+        }
         CardSimCommand::MasterList { seed, out } => {
-            let a = authorities(&seed);
+            let a = civitas_onboarding::sim::authorities(&seed);
             write(&out, &sim::master_list(&[&a.csca.cert], &a.mls))?
         }
         CardSimCommand::Crl { seed, revoke_ds, out } => {
-            let a = authorities(&seed);
+            let a = civitas_onboarding::sim::authorities(&seed);
             let revoked: &[u64] = if revoke_ds { &[a.ds.serial] } else { &[] };
             write(&out, &sim::crl(&a.csca, revoked, civitas::now()))?
         }
@@ -262,7 +246,7 @@ pub async fn card_sim(config: &Config, command: CardSimCommand) -> anyhow::Resul
             let pid: civitas_core::Pid = pid.parse().map_err(|e| anyhow::anyhow!("--pid: {e}"))?;
             let register = civitas_registry::Register::new(db.clone());
             let person = register.get(&pid).await?.ok_or_else(|| anyhow::anyhow!("no person has ID number {pid}"))?;
-            let card = sim_card(&db, &person, &seed, &variant).await?;
+            let card = civitas_onboarding::sim::card_of(&db, &person, &seed, &variant, civitas::now()).await?;
             std::fs::create_dir_all(&out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
             write(&out.join("sod.bin"), &card.sod)?;
             for (n, bytes) in &card.dgs {
@@ -291,47 +275,4 @@ pub async fn card_sim(config: &Config, command: CardSimCommand) -> anyhow::Resul
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The simulated card of a person: issued on their newest card's issue date (else today),
-/// signed by the seed's DS, or the variant an attacker would bring.
-pub async fn sim_card(
-    db: &civitas_store::Db,
-    person: &civitas_registry::model::Person,
-    seed: &str,
-    variant: &str,
-) -> anyhow::Result<sim::Card> {
-    let a = authorities(seed);
-    let cards = civitas_services::cards::of_person(db, person.pid.as_str()).await?;
-    let today = (civitas::now() + time::Duration::hours(7)).date();
-    let issued = cards
-        .first()
-        .and_then(|c| c.issued_on.as_deref())
-        .and_then(|d| time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok())
-        .unwrap_or(today);
-    let expiry = person.birth_date.to_date().and_then(|b| civitas_core::card::card_expiry(b, issued));
-    let (td1, dg13) = sim::files_for(person, issued, expiry);
-    let signed_at = issued.with_hms(9, 0, 0).map(|t| t.assume_utc()).unwrap_or(civitas::now());
-    let card_seed = format!("{seed} {}", person.pid.as_str());
-    let ds = match variant {
-        "genuine" | "tampered-dg13" | "no-dg15" => &a.ds,
-        "foreign-csca" => &a.foreign_ds,
-        "expired-ds" => &a.expired_ds,
-        other => anyhow::bail!(
-            "--variant {other:?}: genuine, tampered-dg13, foreign-csca, expired-ds or no-dg15 (a clone: `answer --clone`)"
-        ),
-    };
-    let mut card = sim::card(&td1, &dg13, ds, signed_at, &card_seed);
-    match variant {
-        "tampered-dg13" => {
-            let mut changed = dg13.clone();
-            changed.items.insert(3, civitas_core::chip::Value13::Text("01/01/1970".into()));
-            card.dgs.insert(13, changed.to_der());
-        }
-        "no-dg15" => {
-            card.dgs.remove(&15);
-        }
-        _ => {}
-    }
-    Ok(card)
 }

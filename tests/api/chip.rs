@@ -234,6 +234,7 @@ fn store_of(certs: &[Vec<u8>]) -> TrustStore {
             })
             .collect(),
         crls: vec![],
+        ..TrustStore::default()
     }
 }
 
@@ -361,7 +362,7 @@ fn openssl_verifies_the_simulators_cards_and_master_lists() {
     let sod = civitas_core::chip::parse_sod(&card.sod).unwrap();
     assert_eq!(card.sod[..2], [0x77, 0x82], "a two-byte length");
     let cms = &card.sod[4..];
-    assert_eq!(sod.lds.hashes.len(), 4);
+    assert_eq!(sod.lds.hashes.len(), 5);
     o.write("csca.der", &csca.cert);
     o.run(&["x509", "-inform", "DER", "-in", &o.path("csca.der"), "-out", &o.path("csca.pem")]);
     o.write("sod.cms", cms);
@@ -412,6 +413,7 @@ pub fn files_json(card: &sim::Card) -> Value {
     json!({
         "sod": b64(&card.sod),
         "dg1": b64(&card.dgs[&1]),
+        "dg2": b64(&card.dgs[&2]),
         "dg13": b64(&card.dgs[&13]),
         "dg14": b64(&card.dgs[&14]),
         "dg15": b64(&card.dgs[&15]),
@@ -575,6 +577,8 @@ async fn card_sim_trust_and_verify_from_the_command_line() {
             d("dg13.bin"),
             "--dg14".into(),
             d("dg14.bin"),
+            "--dg2".into(),
+            d("dg2.bin"),
         ];
         if std::path::Path::new(&d("dg15.bin")).exists() {
             args.extend(["--dg15".into(), d("dg15.bin")]);
@@ -636,4 +640,57 @@ async fn card_sim_trust_and_verify_from_the_command_line() {
     let out = Command::new("python3").arg("-c").arg(PY_MRZ_CHECK).args(&files).output().expect("python3");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), "ok 8");
+}
+
+/// RSA Active Authentication (ISO/IEC 9796-2 scheme 1): OpenSSL makes the raw RSA signature
+/// (the private key applied with `pkeyutl -decrypt -pkeyopt rsa_padding_mode:none`) of the block a chip would build; our check
+/// recovers it, for SHA-1 (trailer `BC`, allowed only when configured) and SHA-256 (`34 CC`).
+#[test]
+fn rsa_active_authentication_made_by_openssl_verifies() {
+    use sha2::Digest;
+    if !openssl_present() {
+        return;
+    }
+    let o = Ossl { dir: temp_dir() };
+    let key = o.key("aa.key", "rsa:2048");
+    let spki = o.run(&["pkey", "-in", &key, "-pubout", "-outform", "DER"]);
+    let dg15 = civitas_core::chip::tlv_bytes(0x6f, &spki);
+    let challenge = [0x11u8, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88];
+    let k = 256;
+    let sign = |block: &[u8]| {
+        let input = o.write("f.bin", block);
+        o.run(&["pkeyutl", "-decrypt", "-inkey", &key, "-pkeyopt", "rsa_padding_mode:none", "-in", &input])
+    };
+    let with_sha1 = Allow { hashes: vec!["sha1".into(), "sha256".into()], ..Allow::default() };
+    // SHA-1: 6A ‖ M1 ‖ SHA-1(M1 ‖ challenge) ‖ BC.
+    let m1: Vec<u8> = (0..k - 1 - 20 - 1).map(|i| (i * 7 % 251) as u8).collect();
+    let digest = sha1::Sha1::digest([m1.as_slice(), &challenge].concat());
+    let block = [&[0x6a][..], &m1, &digest, &[0xbc]].concat();
+    let s = sign(&block);
+    assert_eq!(
+        civitas_identity::chip::aa::active_check(&dg15, None, &challenge, &s, &with_sha1).unwrap(),
+        "rsa-iso9796-2-2048-sha1"
+    );
+    let refused = civitas_identity::chip::aa::active_check(&dg15, None, &challenge, &s, &Allow::default()).unwrap_err();
+    assert_eq!(refused.code(), "algorithm_not_allowed", "SHA-1 only when the operator allows it");
+    let other = [0u8; 8];
+    assert_eq!(
+        civitas_identity::chip::aa::active_check(&dg15, None, &other, &s, &with_sha1).unwrap_err().code(),
+        "aa_invalid"
+    );
+    // SHA-256: 6A ‖ M1 ‖ SHA-256(M1 ‖ challenge) ‖ 34 CC.
+    let m1: Vec<u8> = (0..k - 1 - 32 - 2).map(|i| (i * 13 % 251) as u8).collect();
+    let digest = sha2::Sha256::digest([m1.as_slice(), &challenge].concat());
+    let block = [&[0x6a][..], &m1, &digest, &[0x34, 0xcc]].concat();
+    let s = sign(&block);
+    assert_eq!(
+        civitas_identity::chip::aa::active_check(&dg15, None, &challenge, &s, &Allow::default()).unwrap(),
+        "rsa-iso9796-2-2048-sha256"
+    );
+    let mut bent = s.clone();
+    bent[100] ^= 1;
+    assert_eq!(
+        civitas_identity::chip::aa::active_check(&dg15, None, &challenge, &bent, &Allow::default()).unwrap_err().code(),
+        "aa_invalid"
+    );
 }

@@ -14,6 +14,7 @@ mod exchange;
 mod fuzz;
 mod journeys;
 mod oidc;
+mod onboarding;
 mod one_stop;
 mod people;
 mod policy;

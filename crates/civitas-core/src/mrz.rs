@@ -120,15 +120,21 @@ fn state(what: &'static str, v: &str) -> Result<String, MrzError> {
 /// The lines of `text`: three lines (any line breaks, surrounding spaces ignored), or the 90
 /// characters of DG1 in one piece.
 fn lines(text: &str) -> Result<[String; 3], MrzError> {
-    let cleaned: Vec<String> = text.lines().map(|l| l.trim().replace(' ', "")).filter(|l| !l.is_empty()).collect();
-    let lines: Vec<String> = match cleaned.as_slice() {
-        [one] if one.chars().count() == 90 => {
-            let chars: Vec<char> = one.chars().collect();
-            chars.chunks(30).map(|c| c.iter().collect()).collect()
+    // DG1's case: 90 characters in one piece, nothing to clean.
+    let lines: Vec<String> = if text.len() == 90 && text.bytes().all(|b| b.is_ascii_graphic()) {
+        vec![text[0..30].to_owned(), text[30..60].to_owned(), text[60..90].to_owned()]
+    } else {
+        let cleaned: Vec<String> = text.lines().map(|l| l.trim().replace(' ', "")).filter(|l| !l.is_empty()).collect();
+        match cleaned.as_slice() {
+            [one] if one.chars().count() == 90 => {
+                let chars: Vec<char> = one.chars().collect();
+                chars.chunks(30).map(|c| c.iter().collect()).collect()
+            }
+            _ => cleaned,
         }
-        _ => cleaned,
     };
-    let [a, b, c]: [String; 3] = lines.clone().try_into().map_err(|_| MrzError::Lines(lines.len()))?;
+    let count = lines.len();
+    let [a, b, c]: [String; 3] = lines.try_into().map_err(|_| MrzError::Lines(count))?;
     for (i, line) in [&a, &b, &c].into_iter().enumerate() {
         let len = line.chars().count();
         if len != 30 {

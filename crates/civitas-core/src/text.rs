@@ -9,6 +9,14 @@ use unicode_normalization::char::is_combining_mark;
 
 /// NFC-normalizes and trims `s`, collapsing inner whitespace runs to one space.
 pub fn nfc(s: &str) -> String {
+    // Most text already is NFC with single spaces: checked quickly, copied once.
+    let single_spaced = !s.starts_with(' ')
+        && !s.ends_with(' ')
+        && !s.contains("  ")
+        && !s.contains(|c: char| c.is_whitespace() && c != ' ');
+    if single_spaced && unicode_normalization::is_nfc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+        return s.to_owned();
+    }
     let mut out = String::with_capacity(s.len());
     for word in s.split_whitespace() {
         if !out.is_empty() {

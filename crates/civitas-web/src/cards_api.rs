@@ -188,10 +188,10 @@ pub async fn verify_card(
     mut caller: Caller,
     body: Result<Json<civitas_identity::chip::verdict::CardFiles>, JsonRejection>,
 ) -> Result<Json<CardVerdict>, Problem> {
-    use civitas_identity::chip::{trust, verdict};
+    use civitas_identity::chip::verdict;
     let Json(files) = body.map_err(json_rejection)?;
     let (sod, dgs) = files.decode().map_err(|e| Problem::bad_request("invalid-card-files", e.to_string()))?;
-    let store = trust::load(&state.db).await?;
+    let store = state.trust.get(&state.db).await?;
     let (verdict, passed) = verdict::verdict(&sod, &dgs, &store, &state.card_policy, crate::now());
     let mut answer = CardVerdict { verdict, register_match: None, register_match_withheld: None };
     let Some(passed) = passed else { return Ok(Json(answer)) };

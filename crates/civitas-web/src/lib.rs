@@ -21,6 +21,7 @@ pub mod i18n;
 pub mod input;
 pub mod metrics;
 pub mod oidc;
+pub mod onboarding;
 pub mod one_stop;
 pub mod openapi;
 pub mod pages;
@@ -69,6 +70,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
     /// The chip cards' algorithm allow-list (configuration `card_*`).
     pub card_policy: Arc<civitas_identity::chip::Allow>,
+    /// The CSCA trust store, kept between requests (and its verified Document Signers).
+    pub trust: Arc<civitas_identity::chip::trust::Cached>,
     /// The working-day calendar (shipped holiday announcements, or the operator's file).
     pub calendar: Arc<civitas_core::workdays::WorkCalendar>,
     /// The procedure catalogue (shipped, or the operator's file).
@@ -137,6 +140,7 @@ impl AppState {
             secure_cookies,
             trusted_proxies: Arc::new(Vec::new()),
             card_policy: Arc::new(civitas_identity::chip::Allow::default()),
+            trust: Arc::new(civitas_identity::chip::trust::Cached::default()),
             disclosure_delays: Arc::new(std::sync::RwLock::new(Vec::new())),
             calendar,
         })
@@ -394,6 +398,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::routes())
         .merge(exchange::routes())
         .merge(cards_api::routes())
+        .merge(onboarding::routes())
         .merge(exchange_pages::routes())
         .merge(certificates::routes())
         .merge(service_pages::routes())

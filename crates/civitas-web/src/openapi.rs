@@ -22,6 +22,8 @@ use crate::{api, calendar, certificates, dossiers, one_stop, webhooks};
         certificates::list, certificates::pdf, certificates::correct, certificates::revoke,
         crate::exchange::verify, crate::exchange::attributes, crate::exchange::list_subscriptions, crate::exchange::subscribe,
         crate::cards_api::person_cards, crate::cards_api::change_state, crate::cards_api::report_lost, crate::cards_api::card_counters, crate::cards_api::verify_card,
+        crate::onboarding::start, crate::onboarding::status, crate::onboarding::confirm_phone, crate::onboarding::challenge,
+        crate::onboarding::submit_card, crate::onboarding::reviews_api, crate::onboarding::review_api, crate::onboarding::decide_api,
         crate::exchange::list_grants, crate::exchange::create_grant, crate::exchange::revoke_grant, crate::exchange::audit_access,
     ),
     modifiers(&BearerAuth),

@@ -169,7 +169,11 @@ pub(crate) fn page(
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'"),
+        // Images may also be inline `data:` (the remote review's selfie and chip portrait, kept
+        // out of any URL); scripts, styles and everything else stay same-origin.
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; form-action 'self'; frame-ancestors 'none'",
+        ),
     );
     if let Some((lang, state)) = lang_cookie {
         headers.append(header::SET_COOKIE, set_cookie(state, "lang", lang.code(), 31_536_000));

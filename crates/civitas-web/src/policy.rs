@@ -181,6 +181,25 @@ pub static RULES: &[Rule] = &[
     // only for a holder within the caller's units, the read logged.
     rule("POST", "/api/v1/cards/verify", Roles(REGISTER_READERS), &[], U::None, Some("card-verification"))
         .granted("verify"),
+    // ----- remote onboarding -----
+    // The phone has no account yet: a session token (X-Onboarding-Token) bound to an ID number
+    // and an SMS-verified phone; the use cases throttle per ID number, phone and address.
+    public("POST", "/api/v1/onboarding/sessions"),
+    public("GET", "/api/v1/onboarding/sessions/{id}"),
+    public("POST", "/api/v1/onboarding/sessions/{id}/phone"),
+    public("POST", "/api/v1/onboarding/sessions/{id}/challenge"),
+    public("POST", "/api/v1/onboarding/sessions/{id}/card"),
+    // Requests of the holder's commune only (outside: 404).
+    rule("GET", "/api/v1/onboarding/reviews", Roles(EID_ADMINISTRATORS), &[], U::List, Some("eid-administration")),
+    rule("GET", "/api/v1/onboarding/reviews/{id}", Roles(EID_ADMINISTRATORS), &[], U::List, Some("eid-administration")),
+    rule(
+        "POST",
+        "/api/v1/onboarding/reviews/{id}/decision",
+        Roles(EID_ADMINISTRATORS),
+        &[],
+        U::List,
+        Some("eid-administration"),
+    ),
     public("GET", "/api/v1/units/communes"),
     public("GET", "/api/v1/units/communes/suggest"),
     public("GET", "/api/v1/units/old-communes/{code}"),
@@ -373,6 +392,16 @@ pub static RULES: &[Rule] = &[
     rule("GET", "/officer/documents/{code}/{id}", OfficerPage(PROCESSING), &[], U::Dossier, Some("dossier-processing")),
     rule("GET", "/officer/counter", OfficerPage(ONESTOP), &[], U::None, Some("counter-intake")),
     rule("POST", "/officer/counter", OfficerPage(ONESTOP), &[], U::CardHolder, Some("counter-intake")),
+    rule("GET", "/officer/onboarding", OfficerPage(EID_ADMINISTRATORS), &[], U::List, Some("eid-administration")),
+    rule("GET", "/officer/onboarding/{id}", OfficerPage(EID_ADMINISTRATORS), &[], U::List, Some("eid-administration")),
+    rule(
+        "POST",
+        "/officer/onboarding/{id}/decision",
+        OfficerPage(EID_ADMINISTRATORS),
+        &[],
+        U::List,
+        Some("eid-administration"),
+    ),
 ];
 
 /// The rule of `method` on the route `path` (as registered, with `{param}` segments).

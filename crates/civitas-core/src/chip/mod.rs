@@ -166,6 +166,76 @@ pub fn dg1_der(td1: &Td1) -> Vec<u8> {
     out
 }
 
+/// The face image of DG2 (ISO/IEC 19794-5 inside the biometric template:
+/// `75 { 7F61 { 02 count, 7F60 { A1 header, 5F2E <FAC record> } } }`; the FAC record's general
+/// header (14 bytes), facial record header (20) and image information (12) precede the image).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaceImage {
+    /// `image/jpeg` or `image/jp2`.
+    pub mime: &'static str,
+    pub width: u16,
+    pub height: u16,
+    pub data: Vec<u8>,
+}
+
+const FAC_HEADER: usize = 14 + 20 + 12;
+
+/// Reads DG2's first face image.
+pub fn parse_dg2(data: &[u8]) -> Result<FaceImage, ChipError> {
+    let outer = whole(data, 0x75)?;
+    let bad = |m: &str| ChipError::Item(2, m.to_owned());
+    let group = children(outer.value, outer.vstart)?;
+    let group = group.iter().find(|t| t.tag == 0x7f61).ok_or_else(|| bad("no biometric information group"))?;
+    let templates = children(group.value, group.vstart)?;
+    let template = templates.iter().find(|t| t.tag == 0x7f60).ok_or_else(|| bad("no biometric template"))?;
+    let parts = children(template.value, template.vstart)?;
+    let record = parts.iter().find(|t| t.tag == 0x5f2e || t.tag == 0x7f2e).ok_or_else(|| bad("no biometric data"))?;
+    let r = record.value;
+    if r.len() < FAC_HEADER || &r[..4] != b"FAC\0" {
+        return Err(bad("the biometric data is not an ISO/IEC 19794-5 facial record"));
+    }
+    let info = &r[34..FAC_HEADER];
+    let mime = match info[1] {
+        0 => "image/jpeg",
+        1 => "image/jp2",
+        other => return Err(ChipError::Item(2, format!("image data type {other}"))),
+    };
+    Ok(FaceImage {
+        mime,
+        width: u16::from_be_bytes([info[2], info[3]]),
+        height: u16::from_be_bytes([info[4], info[5]]),
+        data: r[FAC_HEADER..].to_vec(),
+    })
+}
+
+/// DG2 holding one JPEG face image of `width` × `height` (the card simulator).
+pub fn dg2_der(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
+    let image_info = [[1u8, 0].as_slice(), &width.to_be_bytes(), &height.to_be_bytes(), &[1, 0, 0, 0, 0, 0]].concat();
+    let facial =
+        [((20 + image_info.len() + jpeg.len()) as u32).to_be_bytes().as_slice(), &[0u8; 16], &image_info, jpeg]
+            .concat();
+    let total = (14 + facial.len()) as u32;
+    let record = [b"FAC\0".as_slice(), b"010\0", &total.to_be_bytes(), &1u16.to_be_bytes(), &facial].concat();
+    let header =
+        tlv_bytes(0xa1, &[tlv_bytes(0x80, &[1, 1]), tlv_bytes(0x87, &[1, 1]), tlv_bytes(0x88, &[0, 8])].concat());
+    let mut data = vec![0x5f, 0x2e];
+    push_len(&mut data, record.len());
+    data.extend(record);
+    let mut template = vec![0x7f, 0x60];
+    push_len(&mut template, header.len() + data.len());
+    template.extend(header);
+    template.extend(data);
+    let count = tlv_bytes(0x02, &[1]);
+    let mut group = vec![0x7f, 0x61];
+    push_len(&mut group, count.len() + template.len());
+    group.extend(count);
+    group.extend(template);
+    let mut out = vec![0x75];
+    push_len(&mut out, group.len());
+    out.extend(group);
+    out
+}
+
 /// A DG13 value: text, or (parents, spouse) a list of texts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value13 {
@@ -457,6 +527,35 @@ mod tests {
             d.items.insert(2, Value13::Text(crate::nfc(name.trim())));
             d.items.insert(9, Value13::Text(crate::nfc(place.trim())));
             prop_assert_eq!(parse_dg13(&d.to_der()).unwrap(), d);
+        }
+    }
+}
+
+#[cfg(test)]
+mod dg2_tests {
+    use super::*;
+
+    #[test]
+    fn a_face_image_round_trips_and_defects_are_refused() {
+        let jpeg = [0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 0xff, 0xd9];
+        let dg2 = dg2_der(&jpeg, 240, 320);
+        let face = parse_dg2(&dg2).unwrap();
+        assert_eq!((face.mime, face.width, face.height, face.data.as_slice()), ("image/jpeg", 240, 320, &jpeg[..]));
+        let mut bent = dg2.clone();
+        let fac = bent.windows(4).position(|w| w == b"FAC\0").unwrap();
+        bent[fac] = b'X';
+        assert!(matches!(parse_dg2(&bent), Err(ChipError::Item(2, _))));
+        assert!(parse_dg2(&dg2[..dg2.len() - 1]).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_dg2_bytes_are_read_or_refused(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), at in 0usize..200, to in proptest::prelude::any::<u8>()) {
+            let _ = parse_dg2(&bytes);
+            let mut dg2 = dg2_der(&[0xff, 0xd8, 0xff, 0xd9], 1, 1);
+            let i = at % dg2.len();
+            dg2[i] = to;
+            let _ = parse_dg2(&dg2);
         }
     }
 }

@@ -143,14 +143,20 @@ fn sig_failure(e: SigError, invalid: PaFailure) -> PaFailure {
     }
 }
 
-/// The Document Signer: the SOD's certificate its SignerInfo names (else its first).
+/// The Document Signer: the SOD's certificate its SignerInfo names — by issuer and serial
+/// exactly; by subject key identifier, or the first certificate when none carries one (older
+/// documents). A SignerInfo naming a certificate that is not there is `ds_missing`.
 fn document_signer(sod: &Sod) -> Result<Certificate, PaFailure> {
     let certs: Vec<Certificate> = sod.signed.certificates.iter().filter_map(|c| parse_certificate(c).ok()).collect();
     let named = certs.iter().find(|c| match &sod.signed.signer {
         SignerId::IssuerSerial(issuer, serial) => &c.issuer == issuer && &c.serial == serial,
         SignerId::SubjectKeyId(id) => c.subject_key_id.as_ref() == Some(id),
     });
-    named.or(certs.first()).cloned().ok_or(PaFailure::DsMissing)
+    let fallback = match &sod.signed.signer {
+        SignerId::SubjectKeyId(_) if certs.iter().all(|c| c.subject_key_id.is_none()) => certs.first(),
+        _ => None,
+    };
+    named.or(fallback).cloned().ok_or(PaFailure::DsMissing)
 }
 
 /// Checks a chip's data in CHIP.md's order against `trust` and `allow`, at `now`.
@@ -169,7 +175,7 @@ pub fn passive_check(
     let ds = document_signer(&sod)?;
     checks.push("ds_found");
     // 5. issued by a trusted CSCA, a signer's certificate.
-    let (anchor, ds_alg) = trust.issuer_of(&ds, allow).map_err(PaFailure::DsUntrusted)?;
+    let (anchor, ds_alg) = trust.issuer_of_ds(&ds, allow).map_err(PaFailure::DsUntrusted)?;
     if ds.ca == Some(true) {
         return Err(PaFailure::DsUntrusted("a CA certificate does not sign documents".into()));
     }

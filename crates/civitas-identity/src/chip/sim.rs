@@ -1,5 +1,6 @@
 //! The card simulator (`civitas card-sim`): a test CSCA and Document Signer, synthetic chips for
-//! people of the register (DG1, DG13, DG14, DG15 with an AA key, the SOD), their answers to AA
+//! people of the register (DG1, DG2 with a drawn portrait, DG13, DG14, DG15 with an AA key, the
+//! SOD), their answers to AA
 //! challenges, and the broken variants an attacker would bring (a tampered group, a foreign
 //! CSCA, an expired DS, a clone without its AA key). Everything is ECDSA P-256 with SHA-256, built
 //! with this crate's DER writers — not with the code that verifies it, which reads the bytes
@@ -232,6 +233,9 @@ pub fn master_list(cscas: &[&[u8]], signer: &Authority) -> Vec<u8> {
     signed_data("2.23.136.1.1.2", &list, signer, None)
 }
 
+/// The portrait every simulated card carries in DG2 (a drawn face, 240 × 320 JPEG).
+pub const PORTRAIT: &[u8] = include_bytes!("../../data/sim-portrait.jpg");
+
 /// A simulated chip: its files as a reader would return them, and its AA key.
 pub struct Card {
     pub dgs: BTreeMap<u8, Vec<u8>>,
@@ -250,6 +254,7 @@ pub fn card(td1: &Td1, dg13: &Dg13, ds: &Authority, signed_at: OffsetDateTime, s
     let aa_key = key(&format!("aa {seed}"));
     let mut dgs = BTreeMap::new();
     dgs.insert(1u8, dg1_der(td1));
+    dgs.insert(2, civitas_core::chip::dg2_der(PORTRAIT, 240, 320));
     dgs.insert(13, dg13.to_der());
     dgs.insert(14, dg14());
     dgs.insert(15, tlv_bytes(0x6f, &spki(&aa_key)));

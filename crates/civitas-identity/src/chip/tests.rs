@@ -45,7 +45,7 @@ fn anchor(a: &Authority) -> Anchor {
 fn world() -> World {
     let csca = sim::csca("VN", "vn", datetime!(2020-01-01 0:00 UTC));
     let ds = sim::signer(&csca, "ds1", 7, (datetime!(2021-01-01 0:00 UTC), datetime!(2036-01-01 0:00 UTC)), &[]);
-    let store = TrustStore { anchors: vec![anchor(&csca)], crls: vec![] };
+    let store = TrustStore { anchors: vec![anchor(&csca)], ..TrustStore::default() };
     World { csca, ds, store }
 }
 
@@ -109,11 +109,11 @@ fn each_attack_is_refused_with_its_code() {
     let late = sim::card(&td1, &dg13, &old, signed_at(), "an");
     assert_eq!(check(&late, &w.store).unwrap_err().code(), "ds_expired");
     // A revoked DS: the CSCA's CRL lists it.
-    let mut revoked = TrustStore { anchors: w.store.anchors.clone(), crls: vec![] };
+    let mut revoked = TrustStore { anchors: w.store.anchors.clone(), ..TrustStore::default() };
     let crl = civitas_core::chip::parse_crl(&sim::crl(&w.csca, &[7], NOW)).unwrap();
     revoked.crls.push((fingerprint(&w.csca.cert), crl));
     assert_eq!(check(&card, &revoked).unwrap_err(), PaFailure::DsRevoked);
-    let mut current = TrustStore { anchors: w.store.anchors.clone(), crls: vec![] };
+    let mut current = TrustStore { anchors: w.store.anchors.clone(), ..TrustStore::default() };
     current
         .crls
         .push((fingerprint(&w.csca.cert), civitas_core::chip::parse_crl(&sim::crl(&w.csca, &[99], NOW)).unwrap()));
@@ -124,8 +124,8 @@ fn each_attack_is_refused_with_its_code() {
     assert_eq!(check(&withheld, &w.store).unwrap_err(), PaFailure::DgMissing(15));
     // A group the SOD does not list.
     let mut extra = sim::card(&td1, &dg13, &w.ds, signed_at(), "an");
-    extra.dgs.insert(2, vec![0x75, 0x00]);
-    assert_eq!(check(&extra, &w.store).unwrap_err(), PaFailure::DgNotInSod(2));
+    extra.dgs.insert(3, vec![0x63, 0x00]);
+    assert_eq!(check(&extra, &w.store).unwrap_err(), PaFailure::DgNotInSod(3));
     // Consistently signed but inconsistent data: DG1 and DG13 name different people.
     let mut dg13b = dg13.clone();
     dg13b.items.insert(2, Value13::Text("Trần Thị Bình".into()));

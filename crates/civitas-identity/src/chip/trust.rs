@@ -12,6 +12,8 @@ use civitas_core::chip::{
 };
 use civitas_store::unit::Write;
 use civitas_store::{Db, StoreError, dispatch};
+use std::collections::HashMap;
+
 use serde::Serialize;
 use sha2::Digest;
 
@@ -27,13 +29,24 @@ pub struct Anchor {
     pub source: String,
 }
 
-/// The anchors and CRLs in force, as loaded for one verification.
+/// The anchors and CRLs in force.
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
     pub anchors: Vec<Anchor>,
     /// (the anchor whose CRL it is, the CRL).
     pub crls: Vec<(String, Crl)>,
+    /// Document Signer certificates whose signature by an anchor was verified (the SHA-256 of
+    /// the DS → the anchor's id and the algorithm): one DS signs thousands of cards, its
+    /// certificate's signature is checked once per store. Time and revocation are checked on
+    /// every card.
+    pub verified_ds: VerifiedDs,
 }
+
+/// The DS certificates known verified: SHA-256 of the certificate → (anchor id, algorithm).
+pub type VerifiedDs = std::sync::Arc<std::sync::Mutex<HashMap<Vec<u8>, (String, String)>>>;
+
+/// The most Document Signers remembered as verified (the cache is emptied when full).
+const VERIFIED_DS_MAX: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
@@ -122,6 +135,29 @@ impl TrustStore {
             }
         }
         Err(why)
+    }
+
+    /// [`TrustStore::issuer_of`] for a Document Signer, remembered.
+    pub fn issuer_of_ds(&self, ds: &Certificate, allow: &Allow) -> Result<(&Anchor, String), String> {
+        // Keyed by the certificate and the allow-list it was verified under.
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(&ds.der);
+        hasher.update(format!("{allow:?}").as_bytes());
+        let key = hasher.finalize().to_vec();
+        let known = self.verified_ds.lock().ok().and_then(|m| m.get(&key).cloned());
+        if let Some((id, alg)) = known
+            && let Some(anchor) = self.anchors.iter().find(|a| a.id == id)
+        {
+            return Ok((anchor, alg));
+        }
+        let (anchor, alg) = self.issuer_of(ds, allow)?;
+        if let Ok(mut m) = self.verified_ds.lock() {
+            if m.len() >= VERIFIED_DS_MAX {
+                m.clear();
+            }
+            m.insert(key, (anchor.id.clone(), alg.clone()));
+        }
+        Ok((anchor, alg))
     }
 
     /// The newest CRL of an anchor.
@@ -274,6 +310,32 @@ pub async fn load(db: &Db) -> Result<TrustStore, StoreError> {
         }
     }
     Ok(store)
+}
+
+/// A trust store kept by a server between requests, reloaded when the anchors or CRLs change
+/// (any server may change them: the version is read from the database on each use).
+#[derive(Debug, Default)]
+pub struct Cached {
+    inner: tokio::sync::RwLock<Option<(String, std::sync::Arc<TrustStore>)>>,
+}
+
+impl Cached {
+    pub async fn get(&self, db: &Db) -> Result<std::sync::Arc<TrustStore>, StoreError> {
+        let version: (i64, Option<String>, i64, Option<String>) = dispatch!(db, pool => sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM trust_anchors WHERE removed_at IS NULL), \
+                    (SELECT MAX(added_at) FROM trust_anchors), \
+                    (SELECT COUNT(*) FROM trust_crls), (SELECT MAX(added_at) FROM trust_crls)")
+            .fetch_one(pool).await)?;
+        let version = format!("{version:?}");
+        if let Some((v, store)) = self.inner.read().await.as_ref()
+            && *v == version
+        {
+            return Ok(store.clone());
+        }
+        let store = std::sync::Arc::new(load(db).await?);
+        *self.inner.write().await = Some((version, store.clone()));
+        Ok(store)
+    }
 }
 
 fn ts(t: time::OffsetDateTime) -> String {

@@ -15,6 +15,8 @@ use super::{Allow, Chip, CrlStatus, PaFailure, Passed, TrustStore, passive_check
 pub struct CardFiles {
     pub sod: String,
     pub dg1: String,
+    /// The face image group (optional; remote onboarding shows it to the reviewing officer).
+    pub dg2: Option<String>,
     pub dg13: String,
     pub dg14: Option<String>,
     pub dg15: Option<String>,
@@ -48,6 +50,9 @@ impl CardFiles {
         let sod = one("sod", &self.sod)?;
         let mut dgs = BTreeMap::new();
         dgs.insert(1u8, one("dg1", &self.dg1)?);
+        if let Some(t) = &self.dg2 {
+            dgs.insert(2, one("dg2", t)?);
+        }
         dgs.insert(13, one("dg13", &self.dg13)?);
         if let Some(t) = &self.dg14 {
             dgs.insert(14, one("dg14", t)?);
