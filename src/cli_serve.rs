@@ -97,6 +97,14 @@ pub(crate) async fn serve(config: Config, listen: Option<String>, demo: bool) ->
             };
             civitas_services::demo::seed_civil(&seeding).await;
         }
+        // The card simulator's test CSCA (seed "demo") is trusted, so its cards verify and
+        // onboard; a real installation pins Vietnam's CSCA instead (`civitas trust add-csca`).
+        if civitas_identity::chip::trust::list(&db).await?.is_empty() {
+            let csca = civitas_onboarding::sim::authorities("demo").csca;
+            civitas_identity::chip::trust::add_csca(&db, &csca.cert, &config.card_policy()?, "demo", civitas::now())
+                .await
+                .map_err(|e| anyhow::anyhow!("trusting the demo CSCA: {e}"))?;
+        }
         let sample = register.sample_pid().await?.unwrap_or_default();
         let token = tokens::issue(
             &state.keys,
@@ -127,6 +135,11 @@ pub(crate) async fn serve(config: Config, listen: Option<String>, demo: bool) ->
              \x20   agency client:   demo-agency / {agency}  (client_credentials, scope registry.read)\n\
              \x20   its grants:      civitas agency grants; calls state X-Purpose: health-insurance,\n\
              \x20                    X-Acting-Official and X-Case-Id (POST {issuer}/api/v1/exchange/verify)\n\
+             \x20 Chip cards:        the card simulator's test CSCA (seed demo) is trusted:\n\
+             \x20   civitas card-sim issue --pid {sample} --out /tmp/card, then curl -H \"Authorization: Bearer $TOKEN\"\n\
+             \x20   -H 'Content-Type: application/json' -d @/tmp/card/card.json {issuer}/api/v1/cards/verify\n\
+             \x20   remote onboarding: {issuer}/api/v1/onboarding/sessions (README); reviews: {issuer}/officer/onboarding\n\
+             \x20   card desk and Project 06 counters: {issuer}/officer/cards\n\
              \x20 Messages (SMS):    {issuer}/dev/outbox\n\
              \x20 API document:      {issuer}/api/openapi.json\n\
              \x20 Sample person:     curl -H \"Authorization: Bearer $TOKEN\" {issuer}/api/v1/people/{sample}\n\n\

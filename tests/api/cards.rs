@@ -137,3 +137,50 @@ async fn cards(app: TestApp) {
     assert!(reason.as_deref().unwrap_or_default().contains(&death), "{reason:?}");
 }
 on_both_databases!(cards_live_through_their_lifecycle, cards);
+
+/// The card pages in Chromium: the counters of the officer's units, the card desk moving a card
+/// on and handing it over against the citizen's signature of receipt (a wrong name is answered on
+/// the page), the counters on the page equal to the records, and the citizen's card on
+/// `/account`. axe-core checks every page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_desk_and_the_citizens_card_in_the_browser() {
+    use crate::browser::{assert_accessible, citizen_signs_in, click_and_wait, officer_signs_in, setup, text_of};
+    use fantoccini::Locator;
+    let Some((axe, browser, app)) = setup().await else { return };
+    let c = &browser.client;
+    let at = civitas_store::timestamp(civitas::now());
+    let writes = civitas_services::cards::collected(AN, BA_DINH, "cccd-2021", None, None, "test", &at);
+    civitas_store::unit::commit(&app.db, &writes).await.unwrap().unwrap();
+    officer_signs_in(c, &app, Role::RegistryOfficer).await;
+    c.goto(&app.url("/officer/cards")).await.unwrap();
+    assert_eq!(text_of(c, "#count-collected").await, "1");
+    assert_eq!(text_of(c, "#count-returned").await, "0");
+    assert!(text_of(c, "#desk").await.contains(AN));
+    assert_accessible(c, &axe, "card desk").await;
+    // Produced, then at the commune.
+    click_and_wait(c, "#desk form[action$='/advance'] button").await;
+    assert!(c.find(Locator::Id("notice")).await.is_ok());
+    click_and_wait(c, "#desk form[action$='/advance'] button").await;
+    // Handed over: a wrong name is refused on the page, the right one signs for it.
+    c.find(Locator::Css("input[name='signature']")).await.unwrap().send_keys("Nguyễn Văn Ba").await.unwrap();
+    click_and_wait(c, "#desk form[action$='/handover'] button").await;
+    assert!(text_of(c, ".error-summary").await.contains("họ và tên"));
+    assert_accessible(c, &axe, "card desk with an error").await;
+    c.find(Locator::Css("input[name='signature']")).await.unwrap().send_keys("nguyen van an").await.unwrap();
+    click_and_wait(c, "#desk form[action$='/handover'] button").await;
+    assert!(c.find(Locator::Id("no-cards")).await.is_ok(), "{}", text_of(c, "main").await);
+    let counted = civitas_services::cards::counters(&app.db, &[BA_DINH.to_owned()]).await.unwrap();
+    assert_eq!((counted.data_collected, counted.produced, counted.returned), (1, 1, 1));
+    for (id, n) in [("#count-collected", 1), ("#count-produced", 1), ("#count-returned", 1)] {
+        assert_eq!(text_of(c, id).await, n.to_string(), "{id} on the page equals the records");
+    }
+    let card = &civitas_services::cards::of_person(&app.db, AN).await.unwrap()[0];
+    assert_eq!(card.state, "returned");
+    assert!(card.issued_on.is_some() && card.expires_on.is_some());
+    // The citizen sees it on their account page.
+    app.account(AN, 1).await;
+    citizen_signs_in(c, &app).await;
+    assert!(text_of(c, "#my-cards").await.contains("Đã trả cho công dân"));
+    assert_accessible(c, &axe, "account with a card").await;
+    let _ = browser.client.clone().close().await;
+}

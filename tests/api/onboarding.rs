@@ -327,3 +327,41 @@ async fn an_officer_reviews_a_remote_request_in_the_browser() {
     assert_eq!(app.state.identity.account(BINH).await.unwrap().unwrap().level, 2);
     let _ = browser.client.clone().close().await;
 }
+
+/// The demo's simulated phone in Chromium: a genuine card onboards An at level 1 step by step; a
+/// clone is refused at the card step; the page passes axe-core.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulated_phone_walks_through_onboarding_in_the_browser() {
+    use crate::browser::{assert_accessible, click_and_wait, fill, setup, text_of};
+    let Some((axe, browser, app)) = setup().await else { return };
+    let c = &browser.client;
+    let demo = civitas_onboarding::sim::authorities("demo");
+    trust::add_csca(&app.db, &demo.csca.cert, &Allow::default(), "test", civitas::now()).await.unwrap();
+    give_card(&app, AN, BA_DINH).await;
+    give_card(&app, BINH, BA_DINH).await;
+    c.goto(&app.url("/onboarding/demo")).await.unwrap();
+    assert_accessible(c, &axe, "onboarding demo").await;
+    let run = |pid: &'static str, phone: &'static str, variant: &'static str| async move {
+        fill(c, "pid", pid).await;
+        fill(c, "phone", phone).await;
+        fill(c, "password", PASSWORD).await;
+        c.find(fantoccini::Locator::Css(&format!("#variant option[value='{variant}']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        click_and_wait(c, "form[action='/onboarding/demo'] button").await;
+        text_of(c, "#steps").await
+    };
+    let steps = run(AN, "0912000101", "genuine").await;
+    assert!(steps.contains("active (level 1)"), "{steps}");
+    assert!(!steps.contains("bị từ chối"), "{steps}");
+    assert_accessible(c, &axe, "onboarding demo steps").await;
+    assert_eq!(app.state.identity.account(AN).await.unwrap().unwrap().level, 1);
+    let steps = run(BINH, "0912000102", "clone").await;
+    assert!(steps.contains("aa_invalid"), "{steps}");
+    click_and_wait(c, "form[action='/onboarding/demo/status'] button").await;
+    assert!(text_of(c, "#state").await.contains("phone-verified"));
+    let _ = browser.client.clone().close().await;
+}

@@ -160,11 +160,11 @@ const COLUMNS: &str = "id, token_hash, pid, phone, level, state, code_hash, code
     challenge_expires, failure, commune, csca, aa, evidence, selfie, selfie_type, portrait, portrait_type, \
     decided_by, decision_reason, decided_at, updated_at, expires_at";
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
     if !s.len().is_multiple_of(2) || s.is_empty() {
         return None;

@@ -82,3 +82,116 @@ pub fn answer(seed: &str, pid: &str, clone: bool, challenge: &[u8]) -> Vec<u8> {
     let key = if clone { sim::key(&format!("clone {seed} {pid}")) } else { sim::key(&format!("aa {seed} {pid}")) };
     sim::answer(&key, challenge)
 }
+
+/// What a run of the simulated phone gives: its steps, and the session (id, token) if one began.
+pub type PhoneOutcome = (Vec<Step>, Option<(String, String)>);
+
+/// One step the simulated phone took, and what the server answered.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Step {
+    pub what: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// What the simulated phone is asked to do.
+pub struct PhoneRun<'a> {
+    pub pid: &'a str,
+    pub phone: &'a str,
+    pub level: i64,
+    pub password: &'a str,
+    /// genuine, tampered-dg13, foreign-csca, expired-ds, no-dg15, clone or replay.
+    pub variant: &'a str,
+    pub client: &'a str,
+}
+
+/// The demo's simulated phone: the steps a phone app takes — start, read the SMS code (from the
+/// development outbox), confirm it, ask for a challenge, read the simulated chip (seed `demo`)
+/// and send its files with the chip's answer and a selfie — through the same use cases as the
+/// API. Stops at the first refusal. Returns the steps and the session (id, token) if one began.
+pub async fn run_phone(ctx: &crate::Context<'_>, run: &PhoneRun<'_>, now: time::OffsetDateTime) -> PhoneOutcome {
+    let mut steps = Vec::new();
+    let mut step = |what: &'static str, outcome: Result<String, String>| {
+        let ok = outcome.is_ok();
+        steps.push(Step { what, ok, detail: outcome.unwrap_or_else(|e| e) });
+        ok
+    };
+    let started = crate::start(ctx, run.pid, run.phone, run.level, run.client, now).await;
+    let Ok(s) = started.map_err(|e| step("start", Err(e.to_string()))) else { return (steps, None) };
+    step("start", Ok(format!("session {}", s.session)));
+    let session = Some((s.session.clone(), s.token.clone()));
+    let phone = civitas_identity::accounts::normalize_phone(run.phone).unwrap_or_default();
+    let sms =
+        civitas_store::outbox::to_person(ctx.db, &[phone.as_str()], 1).await.ok().and_then(|m| m.into_iter().next());
+    let code: String = sms.map(|m| m.body.chars().filter(char::is_ascii_digit).take(6).collect()).unwrap_or_default();
+    if !step("sms", if code.len() == 6 { Ok(format!("code {code}")) } else { Err("no SMS arrived".into()) }) {
+        return (steps, session);
+    }
+    if !step(
+        "phone",
+        crate::confirm_phone(ctx, &s.session, &s.token, &code, now)
+            .await
+            .map(|_| "confirmed".into())
+            .map_err(|e| e.to_string()),
+    ) {
+        return (steps, session);
+    }
+    let first = crate::challenge(ctx, &s.session, &s.token, now).await;
+    let Ok(first) = first.map_err(|e| step("challenge", Err(e.to_string()))) else { return (steps, session) };
+    let challenge = if run.variant == "replay" {
+        // The answer is to an earlier challenge; the server has replaced it since.
+        match crate::challenge(ctx, &s.session, &s.token, now).await {
+            Ok(_) => first.clone(),
+            Err(e) => {
+                step("challenge", Err(e.to_string()));
+                return (steps, session);
+            }
+        }
+    } else {
+        first
+    };
+    step("challenge", Ok(challenge.clone()));
+    let Some(pid) = run.pid.parse::<civitas_core::Pid>().ok() else { return (steps, session) };
+    let person = match ctx.register.get(&pid).await {
+        Ok(Some(p)) => p,
+        _ => {
+            step("chip", Err("the simulator makes cards only for people of the register".into()));
+            return (steps, session);
+        }
+    };
+    let variant = if matches!(run.variant, "clone" | "replay") { "genuine" } else { run.variant };
+    let card = match card_of(ctx.db, &person, "demo", variant, now).await {
+        Ok(c) => c,
+        Err(e) => {
+            step("chip", Err(e.to_string()));
+            return (steps, session);
+        }
+    };
+    step("chip", Ok(format!("{} data groups and the SOD read", card.dgs.len())));
+    let bytes = crate::unhex(&challenge).unwrap_or_default();
+    let answer = self::answer("demo", run.pid, run.variant == "clone", &bytes);
+    let b64 = |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b);
+    let dg = |n: u8| card.dgs.get(&n).map(|d| b64(d));
+    let submission = crate::CardSubmission {
+        sod: b64(&card.sod),
+        dg1: dg(1).unwrap_or_default(),
+        dg2: dg(2),
+        dg13: dg(13).unwrap_or_default(),
+        dg14: dg(14),
+        dg15: dg(15),
+        aa_response: Some(crate::hex(&answer)),
+        selfie: b64(sim::PORTRAIT),
+        password: Some(run.password.to_owned()),
+    };
+    let submitted = crate::submit_card(ctx, &s.session, &s.token, &submission, now).await;
+    step(
+        "card",
+        submitted
+            .map(|d| format!("{} (level {}), verified by {}, {}", d.state, d.level, d.csca, d.active_authentication))
+            .map_err(|e| match e {
+                crate::OnboardingError::Card { code, detail } => format!("{code}: {detail}"),
+                other => other.to_string(),
+            }),
+    );
+    (steps, session)
+}

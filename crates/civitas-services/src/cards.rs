@@ -293,6 +293,61 @@ pub async fn counters(db: &Db, communes: &[String]) -> Result<Counters, StoreErr
     Ok(out)
 }
 
+/// [`counters`] of each of the given communes that has any, by commune code.
+pub async fn counters_by_commune(db: &Db, communes: &[String]) -> Result<Vec<(String, Counters)>, StoreError> {
+    let mut out: std::collections::BTreeMap<String, Counters> = std::collections::BTreeMap::new();
+    for chunk in communes.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
+        let sql = format!(
+            "SELECT commune, state, COUNT(*) FROM card_events WHERE state IN ('collected', 'produced', 'returned') \
+             AND commune IN ({}) GROUP BY commune, state",
+            placeholders.join(", ")
+        );
+        let rows: Vec<(String, String, i64)> = dispatch!(db, pool => {
+            let mut q = sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql.clone()));
+            for c in chunk {
+                q = q.bind(c);
+            }
+            q.fetch_all(pool).await
+        })?;
+        for (commune, state, n) in rows {
+            let c = out.entry(commune).or_default();
+            match state.as_str() {
+                "collected" => c.data_collected += n,
+                "produced" => c.produced += n,
+                "returned" => c.returned += n,
+                _ => {}
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// The cards on their way in the given communes (data collected, produced, at the commune),
+/// the longest waiting first, at most `limit` (the counter's card desk).
+pub async fn waiting(db: &Db, communes: &[String], limit: usize) -> Result<Vec<Card>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in communes.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM cards WHERE state IN ('collected', 'produced', 'at-commune') \
+             AND commune IN ({}) ORDER BY updated_at, id LIMIT {limit}",
+            placeholders.join(", ")
+        );
+        let rows: Vec<Card> = dispatch!(db, pool => {
+            let mut q = sqlx::query_as::<_, Card>(sqlx::AssertSqlSafe(sql.clone()));
+            for c in chunk {
+                q = q.bind(c);
+            }
+            q.fetch_all(pool).await
+        })?;
+        out.extend(rows);
+    }
+    out.sort_by(|a, b| (&a.updated_at, &a.id).cmp(&(&b.updated_at, &b.id)));
+    out.truncate(limit);
+    Ok(out)
+}
+
 /// A card of the demo: its id, holder, state, issue date and expiry.
 type Seeded<'a> = (String, &'a Holder, CardState, Option<time::Date>, Option<time::Date>);
 

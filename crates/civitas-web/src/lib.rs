@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod calendar;
 pub mod cards_api;
+pub mod cards_pages;
 pub mod certificates;
 pub mod cookies;
 pub mod dossiers;
@@ -22,6 +23,7 @@ pub mod input;
 pub mod metrics;
 pub mod oidc;
 pub mod onboarding;
+pub mod onboarding_demo;
 pub mod one_stop;
 pub mod openapi;
 pub mod pages;
@@ -399,6 +401,8 @@ pub fn router(state: AppState) -> Router {
         .merge(exchange::routes())
         .merge(cards_api::routes())
         .merge(onboarding::routes())
+        .merge(onboarding_demo::routes())
+        .merge(cards_pages::routes())
         .merge(exchange_pages::routes())
         .merge(certificates::routes())
         .merge(service_pages::routes())

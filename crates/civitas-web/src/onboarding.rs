@@ -37,6 +37,11 @@ pub fn routes() -> axum::Router<AppState> {
         .into_router()
 }
 
+/// The use cases' context of this server.
+pub(crate) fn context(state: &AppState) -> Context<'_> {
+    ctx(state)
+}
+
 fn ctx(state: &AppState) -> Context<'_> {
     Context {
         db: &state.db,

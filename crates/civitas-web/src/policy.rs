@@ -348,6 +348,10 @@ pub static RULES: &[Rule] = &[
     rule("POST", "/account/lock", CitizenPage, &[], U::None, None),
     rule("POST", "/account/child", CitizenPage, &[], U::None, None),
     public("GET", "/dev/outbox"),
+    // The remote-onboarding demo (development and --demo only; 404 otherwise).
+    public("GET", "/onboarding/demo"),
+    public("POST", "/onboarding/demo"),
+    public("POST", "/onboarding/demo/status"),
     // The design system's components (development mode only; 404 otherwise).
     public("GET", "/dev/style"),
     // ----- pages: services -----
@@ -392,6 +396,9 @@ pub static RULES: &[Rule] = &[
     rule("GET", "/officer/documents/{code}/{id}", OfficerPage(PROCESSING), &[], U::Dossier, Some("dossier-processing")),
     rule("GET", "/officer/counter", OfficerPage(ONESTOP), &[], U::None, Some("counter-intake")),
     rule("POST", "/officer/counter", OfficerPage(ONESTOP), &[], U::CardHolder, Some("counter-intake")),
+    rule("GET", "/officer/cards", OfficerPage(CARD_COUNTERS), &[], U::List, Some("register-read")),
+    rule("POST", "/officer/cards/{id}/advance", OfficerPage(REG), &[], U::List, Some("register-change")),
+    rule("POST", "/officer/cards/{id}/handover", OfficerPage(REG), &[], U::List, Some("register-change")),
     rule("GET", "/officer/onboarding", OfficerPage(EID_ADMINISTRATORS), &[], U::List, Some("eid-administration")),
     rule("GET", "/officer/onboarding/{id}", OfficerPage(EID_ADMINISTRATORS), &[], U::List, Some("eid-administration")),
     rule(

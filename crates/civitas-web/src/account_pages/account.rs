@@ -55,6 +55,14 @@ pub(super) async fn account_page(
         }
     };
     let officer = matches!(state.identity.officer_role(&pid).await, Ok(Some(_)));
+    // The holder's own cards (their own data: not a third party's read).
+    let my_cards = match civitas_services::cards::of_person(&state.db, &pid).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "the account page could not list the holder's cards");
+            Vec::new()
+        }
+    };
     let agencies = crate::transparency::agency_names(&state).await;
     let (csrf, fresh) = csrf_of(&state, &headers);
     let here = session.sid();
@@ -71,6 +79,25 @@ pub(super) async fn account_page(
             (t("account.session_level"), html! { (if session.level >= 2 { t("level.2") } else { t("level.1") }) }),
         ]))
         @if officer { p { a href="/officer/search" { (t("officer.console")) } } }
+        h2 { (tr(lang, "Thẻ căn cước của tôi", "My identity card")) }
+        @if my_cards.is_empty() {
+            p id="no-card" { (tr(lang, "Cơ sở dữ liệu chưa ghi nhận thẻ nào của bạn.", "The register knows no card of yours yet.")) }
+        } @else {
+            (crate::ui::Table::simple(
+                "my-cards",
+                &[tr(lang, "Thẻ", "Card"), tr(lang, "Trạng thái", "State"), tr(lang, "Ngày cấp", "Issued"), tr(lang, "Có giá trị đến", "Valid until")],
+                my_cards.iter().map(|c| vec![
+                    html! { (if c.generation == "can-cuoc-2024" { tr(lang, "Thẻ căn cước (2024)", "Identity card (2024)") } else { tr(lang, "Căn cước công dân gắn chip (2021)", "Citizen identity card with chip (2021)") }) },
+                    html! { (crate::cards_pages::state_tag(lang, &c.state)) },
+                    html! { (c.issued_on.as_deref().map(|d| lang.day(d)).unwrap_or_else(|| "—".into())) },
+                    html! { (match (&c.expires_on, &c.issued_on) {
+                        (Some(d), _) => lang.day(d),
+                        (None, Some(_)) => tr(lang, "Không thời hạn", "No expiry").to_owned(),
+                        (None, None) => "—".to_owned(),
+                    }) },
+                ]).collect(),
+            ))
+        }
         h2 { (t("account.sessions")) }
         (crate::ui::Table::simple(
             "sessions",
