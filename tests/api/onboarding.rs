@@ -244,6 +244,33 @@ async fn onboarding(app: TestApp) {
     let s = phone.status().await;
     assert!(s.get("second_factor").is_none(), "given once: {s}");
     assert_eq!(app.state.identity.account(BINH).await.unwrap().unwrap().level, 2);
+    // The audit trail in the event log: the refusals with their codes, the verified card with
+    // its CSCA and AA result, the officer's decision, the level raised.
+    let kinds = |pid: &'static str| {
+        let db = app.db.clone();
+        async move {
+            let sql = "SELECT kind, payload FROM events WHERE subject = $1 AND kind LIKE 'eid.%' ORDER BY id";
+            civitas_store::dispatch!(&db, pool => sqlx::query_as::<_, (String, String)>(sql).bind(pid).fetch_all(pool).await)
+                .unwrap()
+        }
+    };
+    let binh = kinds(BINH).await;
+    let names: Vec<&str> = binh.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "eid.onboarding_refused",
+            "eid.onboarding_refused",
+            "eid.created",
+            "eid.onboarding_verified",
+            "eid.onboarding_decided",
+            "eid.level_raised"
+        ],
+        "{binh:?}"
+    );
+    assert!(binh[0].1.contains("aa_invalid"));
+    assert!(binh[3].1.contains("Test CSCA onboarding") && binh[3].1.contains("ecdsa-p256-sha256"), "{}", binh[3].1);
+    assert!(binh[4].1.contains("\"approved\":true"), "{}", binh[4].1);
 
     // ----- throttling and bad input -----
     let start_raw = |pid: &str, phone: &str| {

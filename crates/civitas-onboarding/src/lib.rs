@@ -24,14 +24,17 @@
 //! The face comparison is a [`FaceMatcher`]: none is built in ([`NoMatcher`] answers nothing,
 //! never "yes"); an automatic matcher's score would be shown to the officer beside the images.
 
+mod review;
 pub mod sim;
+
+pub use review::{Review, Status, decide, review, reviews, status};
 
 use base64::Engine;
 use serde::Serialize;
 
 use civitas_core::Pid;
 use civitas_identity::Identity;
-use civitas_identity::accounts::{AccountError, SecondFactor, normalize_phone};
+use civitas_identity::accounts::{AccountError, normalize_phone};
 use civitas_identity::chip::verdict::CardFiles;
 use civitas_identity::chip::{Allow, Chip, aa, passive_check, trust};
 use civitas_identity::secret::{ct_eq, digest, random_digits, random_token};
@@ -253,11 +256,41 @@ async fn load(ctx: &Context<'_>, id: &str, token: &str, now: time::OffsetDateTim
 /// Runs one update of one session row: 1 when it changed the row, 0 when its condition did not
 /// hold (a compare-and-set lost to another request or server).
 async fn execute(ctx: &Context<'_>, sql: &'static str, values: Vec<Value>) -> Result<u64, OnboardingError> {
-    let write = Write::new(sql, values).expecting(1, "the session changed meanwhile");
-    Ok(match civitas_store::unit::commit(ctx.db, std::slice::from_ref(&write)).await? {
+    execute_noting(ctx, sql, values, None).await
+}
+
+/// [`execute`] with an event of the event log in the same transaction (the audit of the card
+/// step and of the officer's decision).
+async fn execute_noting(
+    ctx: &Context<'_>,
+    sql: &'static str,
+    values: Vec<Value>,
+    event: Option<civitas_store::NewEvent>,
+) -> Result<u64, OnboardingError> {
+    let mut writes = vec![Write::new(sql, values).expecting(1, "the session changed meanwhile")];
+    if let Some(e) = &event {
+        writes.push(civitas_store::unit::event(e));
+    }
+    Ok(match civitas_store::unit::commit(ctx.db, &writes).await? {
         Ok(()) => 1,
         Err(_) => 0,
     })
+}
+
+fn event(
+    kind: &'static str,
+    row: &Row,
+    actor: &str,
+    payload: serde_json::Value,
+    now: time::OffsetDateTime,
+) -> civitas_store::NewEvent {
+    civitas_store::NewEvent {
+        kind,
+        subject: row.pid.clone(),
+        payload,
+        actor: actor.to_owned(),
+        occurred_at: civitas_store::timestamp(now),
+    }
 }
 
 fn wrong_state(row: &Row, expected: &str) -> OnboardingError {
@@ -376,11 +409,19 @@ async fn card_failed(
     detail: String,
     now: time::OffsetDateTime,
 ) -> OnboardingError {
-    let result = execute(
+    let refused = event(
+        "eid.onboarding_refused",
+        row,
+        &format!("onboarding:{}", row.id),
+        serde_json::json!({ "session": row.id, "level": row.level, "code": code }),
+        now,
+    );
+    let result = execute_noting(
         ctx,
         "UPDATE onboarding_sessions SET card_attempts = card_attempts + 1, failure = $2, \
          state = CASE WHEN card_attempts + 1 >= $3 THEN 'failed' ELSE state END, updated_at = $4 WHERE id = $1",
         vec![row.id.clone().into(), code.into(), Value::Int(Some(CARD_TRIES)), civitas_store::timestamp(now).into()],
+        Some(refused),
     )
     .await;
     tracing::info!(session = %row.id, code, "onboarding: a card was refused");
@@ -553,7 +594,14 @@ pub async fn submit_card(
     } else {
         (None, None, None, None)
     };
-    execute(
+    let verified = event(
+        "eid.onboarding_verified",
+        &row,
+        &actor,
+        serde_json::json!({ "session": id, "level": row.level, "state": state, "evidence": evidence }),
+        now,
+    );
+    execute_noting(
         ctx,
         "UPDATE onboarding_sessions SET state = $2, commune = $3, csca = $4, aa = $5, evidence = $6, selfie = $7, \
          selfie_type = $8, portrait = $9, portrait_type = $10, failure = NULL, updated_at = $11, expires_at = $12 \
@@ -572,184 +620,8 @@ pub async fn submit_card(
             at.into(),
             Value::Int(Some(expires)),
         ],
+        Some(verified),
     )
     .await?;
     Ok(Submitted { state, level: if row.level == 1 { 1 } else { 2 }, csca: csca_name, active_authentication: aa_alg })
-}
-
-/// A level-2 request waiting in a commune's queue.
-#[derive(Debug, Clone, Serialize)]
-pub struct Review {
-    pub id: String,
-    pub pid: String,
-    pub commune: Option<String>,
-    pub state: String,
-    pub csca: Option<String>,
-    pub active_authentication: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<serde_json::Value>,
-    /// `data:` URLs of the selfie and the chip's portrait (detail only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub selfie: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub portrait: Option<String>,
-    pub decided_by: Option<String>,
-    pub decision_reason: Option<String>,
-    pub decided_at: Option<String>,
-    pub updated_at: String,
-}
-
-fn review_of(row: Row, detail: bool) -> Review {
-    let data_url = |data: Option<String>, kind: Option<String>| match (data, kind) {
-        (Some(d), Some(k)) if detail => Some(format!("data:{k};base64,{d}")),
-        _ => None,
-    };
-    Review {
-        evidence: if detail { row.evidence.as_deref().and_then(|e| serde_json::from_str(e).ok()) } else { None },
-        selfie: data_url(row.selfie, row.selfie_type),
-        portrait: data_url(row.portrait, row.portrait_type),
-        id: row.id,
-        pid: row.pid,
-        commune: row.commune,
-        state: row.state,
-        csca: row.csca,
-        active_authentication: row.aa,
-        decided_by: row.decided_by,
-        decision_reason: row.decision_reason,
-        decided_at: row.decided_at,
-        updated_at: row.updated_at,
-    }
-}
-
-/// The requests waiting in the given communes, oldest first.
-pub async fn reviews(ctx: &Context<'_>, communes: &[String]) -> Result<Vec<Review>, OnboardingError> {
-    let sql = format!("SELECT {COLUMNS} FROM onboarding_sessions WHERE state = 'review' ORDER BY updated_at, id");
-    let rows: Vec<Row> = dispatch!(ctx.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await)
-        .map_err(StoreError::from)?;
-    Ok(rows
-        .into_iter()
-        .filter(|r| r.commune.as_ref().is_some_and(|c| communes.contains(c)))
-        .map(|r| review_of(r, false))
-        .collect())
-}
-
-/// One request of the given communes with its evidence and images (None: no such request in
-/// those communes).
-pub async fn review(ctx: &Context<'_>, id: &str, communes: &[String]) -> Result<Option<Review>, OnboardingError> {
-    let sql = format!("SELECT {COLUMNS} FROM onboarding_sessions WHERE id = $1 AND level = 2");
-    let row: Option<Row> =
-        dispatch!(ctx.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await)
-            .map_err(StoreError::from)?;
-    Ok(row.filter(|r| r.commune.as_ref().is_some_and(|c| communes.contains(c))).map(|r| review_of(r, true)))
-}
-
-/// An officer's decision on a waiting request of their communes: approve, or refuse with a
-/// reason. The images are deleted with it.
-pub async fn decide(
-    ctx: &Context<'_>,
-    id: &str,
-    officer: &str,
-    communes: &[String],
-    approve: bool,
-    reason: &str,
-    now: time::OffsetDateTime,
-) -> Result<Review, OnboardingError> {
-    let reason = civitas_core::text::clean_free_text(reason).unwrap_or_default();
-    if !approve && reason.is_empty() {
-        return Err(OnboardingError::Invalid("missing-reason", "give the reason for refusing".into()));
-    }
-    if reason.chars().count() > 500 {
-        return Err(OnboardingError::Invalid("invalid-reason", "the reason is longer than 500 characters".into()));
-    }
-    let Some(current) = review(ctx, id, communes).await? else { return Err(OnboardingError::NotFound) };
-    if current.state != "review" {
-        return Err(OnboardingError::WrongState(format!("the request is already {}", current.state)));
-    }
-    let at = civitas_store::timestamp(now);
-    let done = execute(
-        ctx,
-        "UPDATE onboarding_sessions SET state = $2, decided_by = $3, decision_reason = $4, decided_at = $5, \
-         selfie = NULL, portrait = NULL, updated_at = $5 WHERE id = $1 AND state = 'review'",
-        vec![
-            id.into(),
-            (if approve { "approved" } else { "refused" }).into(),
-            officer.into(),
-            Value::Text(Some(reason).filter(|r| !r.is_empty())),
-            at.into(),
-        ],
-    )
-    .await?;
-    if done == 0 {
-        return Err(OnboardingError::WrongState("the request was decided meanwhile".into()));
-    }
-    tracing::info!(session = id, officer, approve, "onboarding: a level-2 request was decided");
-    review(ctx, id, communes).await?.ok_or(OnboardingError::NotFound)
-}
-
-/// What the phone learns of its session.
-#[derive(Debug, Clone, Serialize)]
-pub struct Status {
-    pub state: String,
-    pub level: i64,
-    pub failure: Option<String>,
-    pub decision_reason: Option<String>,
-    /// An approval's second factor, given once (when collected).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub second_factor: Option<SecondFactor>,
-}
-
-/// The session's state; an approved level-2 request is raised to level 2 now and its second
-/// factor given, once.
-pub async fn status(
-    ctx: &Context<'_>,
-    id: &str,
-    token: &str,
-    now: time::OffsetDateTime,
-) -> Result<Status, OnboardingError> {
-    let row = load(ctx, id, token, now).await?;
-    let mut status = Status {
-        state: row.state.clone(),
-        level: row.level,
-        failure: row.failure.clone(),
-        decision_reason: row.decision_reason.clone(),
-        second_factor: None,
-    };
-    if row.state != "approved" {
-        return Ok(status);
-    }
-    let at = civitas_store::timestamp(now);
-    let claimed = execute(
-        ctx,
-        "UPDATE onboarding_sessions SET state = 'delivering', updated_at = $2 WHERE id = $1 AND state = 'approved'",
-        vec![id.into(), at.clone().into()],
-    )
-    .await?;
-    if claimed == 0 {
-        status.state = "delivering".into();
-        return Ok(status);
-    }
-    let officer = row.decided_by.clone().unwrap_or_default();
-    let place = format!("remote review {id}");
-    match ctx.identity.raise_to_level2(&row.pid, &officer, &place, now).await {
-        Ok(second) => {
-            execute(
-                ctx,
-                "UPDATE onboarding_sessions SET state = 'delivered', updated_at = $2 WHERE id = $1",
-                vec![id.into(), at.into()],
-            )
-            .await?;
-            status.state = "delivered".into();
-            status.second_factor = Some(second);
-            Ok(status)
-        }
-        Err(e) => {
-            execute(
-                ctx,
-                "UPDATE onboarding_sessions SET state = 'approved', updated_at = $2 WHERE id = $1",
-                vec![id.into(), at.into()],
-            )
-            .await?;
-            Err(e.into())
-        }
-    }
 }

@@ -165,6 +165,9 @@ fn iso9796_2(key: &rsa::PublicKey, challenge: &[u8], response: &[u8]) -> Result<
         }
         _ => return Err(AaFailure::Invalid),
     };
+    if f.len() < 1 + trailer + hash.output_len() {
+        return Err(AaFailure::Invalid);
+    }
     let body = &f[1..f.len() - trailer];
     let Some(m1_len) = body.len().checked_sub(hash.output_len()) else { return Err(AaFailure::Invalid) };
     let (m1, digest) = body.split_at(m1_len);

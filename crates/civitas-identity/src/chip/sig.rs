@@ -291,6 +291,9 @@ pub fn rsa_key(der: &[u8]) -> Result<(rsa::PublicKey, usize), SigError> {
     let parts = der_children(seq).filter(|_| tag == 0x30).ok_or_else(|| bad("not an RSAPublicKey"))?;
     let [(0x02, n), (0x02, e)] = parts.as_slice() else { return Err(bad("an RSAPublicKey is (n, e)")) };
     let n = &n[n.iter().position(|b| *b != 0).unwrap_or(n.len())..];
+    if n.is_empty() {
+        return Err(bad("the modulus is zero"));
+    }
     let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
     let precision = (n.len() * 8) as u32;
     let n = rsa::BoxedUint::from_be_slice(n, precision).map_err(|_| bad("the modulus"))?;
