@@ -9,6 +9,7 @@ pub mod date;
 pub mod dossier;
 pub mod lunar;
 pub mod mrz;
+pub mod period;
 pub mod person;
 pub mod pid;
 pub mod text;
@@ -16,6 +17,7 @@ pub mod units;
 pub mod workdays;
 
 pub use date::{PartialDate, PartialDateError};
+pub use period::{Period, PeriodError};
 pub use person::{Ethnicity, LifeStatus, MaritalStatus, Relation, Sex};
 pub use pid::{Pid, PidError};
 pub use text::{fold, nfc, tokens};
