@@ -14,6 +14,7 @@ mod exchange;
 mod fuzz;
 mod journeys;
 mod oidc;
+mod oidc_accounts;
 mod onboarding;
 mod one_stop;
 mod people;
