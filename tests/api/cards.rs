@@ -176,6 +176,24 @@ async fn the_card_desk_and_the_citizens_card_in_the_browser() {
     }
     let card = &civitas_services::cards::of_person(&app.db, AN).await.unwrap()[0];
     assert_eq!(card.state, "returned");
+    // Bad input posted by hand from the page: a step the desk does not make (422), an unknown
+    // card (404), no CSRF token (403); nothing changes.
+    let post = |path: String, to: &'static str, with_csrf: bool| async move {
+        let script = format!(
+            "const done = arguments[arguments.length - 1];
+             const csrf = {};
+             fetch('{path}', {{method: 'POST', body: new URLSearchParams({{csrf, to, signature: 'x'}})}})
+               .then(r => done(r.status));",
+            if with_csrf { "document.querySelector('input[name=csrf]').value" } else { "''" },
+        )
+        .replace("to, signature", &format!("to: '{to}', signature"));
+        c.execute_async(&script, vec![]).await.unwrap()
+    };
+    c.goto(&app.url("/officer/cards")).await.unwrap();
+    assert_eq!(post(format!("/officer/cards/{}/advance", card.id), "returned", true).await, serde_json::json!(422));
+    assert_eq!(post("/officer/cards/C-nope/advance".into(), "produced", true).await, serde_json::json!(404));
+    assert_eq!(post(format!("/officer/cards/{}/advance", card.id), "produced", false).await, serde_json::json!(403));
+    assert_eq!(civitas_services::cards::of_person(&app.db, AN).await.unwrap()[0].state, "returned");
     assert!(card.issued_on.is_some() && card.expires_on.is_some());
     // The citizen sees it on their account page.
     app.account(AN, 1).await;

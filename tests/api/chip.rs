@@ -596,6 +596,16 @@ async fn card_sim_trust_and_verify_from_the_command_line() {
     // A master list cannot bootstrap trust: its signer chains to nothing trusted yet.
     ok(civitas(&["card-sim", "master-list", "--out", &p("ml.der")]));
     fails(civitas(&["trust", "import-masterlist", &p("ml.der"), "--database", db]), "master-list-refused");
+    // Bad files are refused with their code; nothing is trusted.
+    std::fs::write(p("junk.pem"), "not a certificate\n").unwrap();
+    fails(civitas(&["trust", "add-csca", &p("junk.pem"), "--database", db]), "malformed");
+    fails(
+        civitas(&["trust", "add-csca", &format!("{}/dg1.bin", p(&format!("genuine-{AN}"))), "--database", db]),
+        "malformed",
+    );
+    fails(civitas(&["trust", "import-crl", &p("junk.pem"), "--database", db]), "");
+    assert!(civitas(&["trust", "add-csca", &p("missing.pem"), "--database", db]).status.code() != Some(0));
+    assert!(!ok(civitas(&["trust", "list", "--database", db])).contains("CSCA"), "nothing trusted yet");
     ok(civitas(&["trust", "add-csca", &p("csca.pem"), "--database", db]));
     assert!(ok(civitas(&["trust", "list", "--database", db])).contains("Test CSCA demo"));
     assert!(ok(civitas(&["trust", "import-masterlist", &p("ml.der"), "--database", db])).contains("already trusted"));

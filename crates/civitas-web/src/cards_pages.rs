@@ -185,10 +185,29 @@ pub struct AdvanceForm {
     signature: Option<String>,
 }
 
-/// The card, if it is in the caller's communes.
-async fn card_of_caller(state: &AppState, caller: &Caller, id: &str) -> Result<Option<cards::Card>, Response> {
+/// A form posted on a card: the CSRF token checked, the card found in the caller's communes
+/// (else a 403 or a 404 page).
+async fn posted_card(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    caller: &Caller,
+    id: &str,
+    csrf: Option<&str>,
+) -> Result<cards::Card, Response> {
+    if !csrf_ok(state, headers, csrf.unwrap_or_default()) {
+        return Err((StatusCode::FORBIDDEN, lang.t("csrf")).into_response());
+    }
     match cards::get(&state.db, id).await {
-        Ok(c) => Ok(c.filter(|c| caller.covers(&c.commune))),
+        Ok(Some(c)) if caller.covers(&c.commune) => Ok(c),
+        Ok(_) => Err(crate::pages::message_page(
+            state,
+            headers,
+            lang,
+            StatusCode::NOT_FOUND,
+            "not-found",
+            lang.t("not_found"),
+        )),
         Err(e) => Err(internal(&e)),
     }
 }
@@ -211,21 +230,8 @@ async fn advance(
     Form(form): Form<AdvanceForm>,
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    if !csrf_ok(&state, &headers, form.csrf.as_deref().unwrap_or_default()) {
-        return (StatusCode::FORBIDDEN, lang.t("csrf")).into_response();
-    }
-    let card = match card_of_caller(&state, &caller, &id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return crate::pages::message_page(
-                &state,
-                &headers,
-                lang,
-                StatusCode::NOT_FOUND,
-                "not-found",
-                lang.t("not_found"),
-            );
-        }
+    let card = match posted_card(&state, &headers, lang, &caller, &id, form.csrf.as_deref()).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
     let to = match form.to.as_deref().and_then(CardState::parse) {
@@ -252,21 +258,8 @@ async fn handover(
     Form(form): Form<AdvanceForm>,
 ) -> Response {
     let lang = crate::pages::lang(&headers, None);
-    if !csrf_ok(&state, &headers, form.csrf.as_deref().unwrap_or_default()) {
-        return (StatusCode::FORBIDDEN, lang.t("csrf")).into_response();
-    }
-    let card = match card_of_caller(&state, &caller, &id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return crate::pages::message_page(
-                &state,
-                &headers,
-                lang,
-                StatusCode::NOT_FOUND,
-                "not-found",
-                lang.t("not_found"),
-            );
-        }
+    let card = match posted_card(&state, &headers, lang, &caller, &id, form.csrf.as_deref()).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
     let field = format!("signature-{}", card.id);
