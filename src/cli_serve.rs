@@ -65,6 +65,12 @@ pub(crate) async fn serve(config: Config, listen: Option<String>, demo: bool) ->
             .map_err(|e| anyhow::anyhow!("procedures_file {path}: {e}"))?;
         state.catalogue = std::sync::Arc::new(catalogue);
     }
+    if let Some(path) = &config.indicators_file {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("indicators_file {path}: {e}"))?;
+        let catalogue =
+            civitas_reports::Catalogue::parse(&text).map_err(|e| anyhow::anyhow!("indicators_file {path}: {e}"))?;
+        state.indicators = std::sync::Arc::new(catalogue);
+    }
     if !civitas_core::dossier::valid_body(&config.body_code) {
         anyhow::bail!(
             "body_code {:?} is not a receiving body code (QCVN 102: e.g. H01.1 or H15.50.05.13)",

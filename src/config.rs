@@ -36,6 +36,9 @@ pub struct Config {
     /// A procedure catalogue (TOML, the layout of the shipped `procedures.toml`) used instead
     /// of the shipped one.
     pub procedures_file: Option<String>,
+    /// An indicator catalogue (TOML, the layout of the shipped `indicators.toml`) used instead
+    /// of the shipped one.
+    pub indicators_file: Option<String>,
     /// Identity code of the receiving body (QCVN 102:2016), the first part of dossier codes.
     pub body_code: String,
     /// A file holding the key-encryption key (32 bytes, base64; `civitas keys generate-kek`):
@@ -83,6 +86,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             holidays_file: None,
             procedures_file: None,
+            indicators_file: None,
             body_code: "H01.1".into(),
             key_encryption_key_file: None,
             database_max_connections: 16,
@@ -161,6 +165,7 @@ impl Config {
                 "DEV_OUTBOX" => config.dev_outbox = value.parse().map_err(|_| bad("true or false"))?,
                 "HOLIDAYS_FILE" => config.holidays_file = Some(value),
                 "PROCEDURES_FILE" => config.procedures_file = Some(value),
+                "INDICATORS_FILE" => config.indicators_file = Some(value),
                 "BODY_CODE" => config.body_code = value,
                 "KEY_ENCRYPTION_KEY_FILE" => config.key_encryption_key_file = Some(value),
                 "DATABASE_MAX_CONNECTIONS" => {

@@ -11,6 +11,7 @@ mod cli_audit;
 mod cli_cards;
 mod cli_ops;
 mod cli_people;
+mod cli_reports;
 mod cli_serve;
 
 use civitas::config::Config;
@@ -171,6 +172,11 @@ enum Command {
     Trust {
         #[command(subcommand)]
         command: cli_cards::TrustCommand,
+    },
+    /// Project 06 steering: rebuild the facts from the event log, print form 06a or an indicator.
+    Reports {
+        #[command(subcommand)]
+        command: cli_reports::ReportsCommand,
     },
     /// Chip cards: a card's files checked offline.
     Cards {
@@ -564,6 +570,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Agency { command } => cli_agency::agency(&config, command).await,
         Command::Trust { command } => cli_cards::trust_command(&config, command).await,
         Command::Cards { command } => cli_cards::cards_command(&config, command).await,
+        Command::Reports { command } => cli_reports::reports(&config, command).await,
         Command::CardSim { command } => cli_cards::card_sim(&config, command).await,
         Command::Webhooks { command } => {
             let db = civitas::open(&config.database).await?;

@@ -21,6 +21,7 @@ mod people;
 mod policy;
 mod register_changes;
 mod reliability;
+mod reports;
 mod security;
 mod service;
 mod transparency;

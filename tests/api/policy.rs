@@ -26,12 +26,17 @@ fn concrete(rule: &Rule, f: &Fixture) -> String {
     let slip = if rule.path.starts_with("/officer/dossiers/{code}/{slip}") { "receipt.pdf" } else { "x" };
     let code = if rule.path.contains("procedures") || rule.path.starts_with("/services") {
         "DVC-05"
+    } else if rule.path.contains("indicators") {
+        "dossiers.received"
     } else if rule.path.contains("old-communes") {
         "00001"
     } else {
         &f.dossier
     };
-    rule.path.replace("{pid}", AN).replace("{code}", code).replace("{slip}", slip).replace("{id}", id)
+    let path = rule.path.replace("{pid}", AN).replace("{code}", code).replace("{slip}", slip).replace("{id}", id);
+    let path = path.replace("{unit}", "01");
+    // The unit asked for is the one the covering token names.
+    if rule.unit == UnitRule::Requested { format!("{path}?unit=01") } else { path }
 }
 
 /// A body that passes validation, where the unit rule is checked on the body's content.
@@ -101,7 +106,7 @@ fn refused_page(status: u16, location: &Option<String>) -> bool {
 }
 
 fn unit_for(rule: &Rule) -> &'static str {
-    if rule.unit == UnitRule::List { "01" } else { BA_DINH }
+    if matches!(rule.unit, UnitRule::List | UnitRule::Requested) { "01" } else { BA_DINH }
 }
 
 async fn matrix(app: TestApp) {
@@ -171,7 +176,9 @@ async fn matrix(app: TestApp) {
                         let other = app.token(role, &[OTHER_PROVINCE]);
                         let (status, _, body) = call(&app, rule, &path, Credential::Bearer(&other)).await;
                         let expected: &[u16] = match rule.unit {
-                            UnitRule::Person | UnitRule::Household | UnitRule::Destination => &[403],
+                            UnitRule::Person | UnitRule::Household | UnitRule::Destination | UnitRule::Requested => {
+                                &[403]
+                            }
                             UnitRule::Dossier | UnitRule::Certificate => &[404],
                             // The made-up card differs from the register: refused outside.
                             UnitRule::CardHolder => &[422],

@@ -86,8 +86,13 @@ impl Settled {
 
     /// The highest id after `cursor` below which no event can still appear.
     pub async fn upto(&self, db: &crate::Db, cursor: i64) -> Result<i64, crate::StoreError> {
-        let sql = "SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT 10000";
-        let ids: Vec<i64> = crate::dispatch!(db, pool => sqlx::query_scalar(sql).bind(cursor).fetch_all(pool).await)?;
+        self.upto_in(db, "events", cursor).await
+    }
+
+    /// The same for another append-only log with an `id` drawn at insert (`card_events`).
+    pub async fn upto_in(&self, db: &crate::Db, table: &'static str, cursor: i64) -> Result<i64, crate::StoreError> {
+        let sql = format!("SELECT id FROM {table} WHERE id > $1 ORDER BY id LIMIT 10000");
+        let ids: Vec<i64> = crate::dispatch!(db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(cursor).fetch_all(pool).await)?;
         let mut upto = cursor;
         for id in ids {
             if id == upto + 1 {

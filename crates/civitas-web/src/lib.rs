@@ -29,6 +29,7 @@ pub mod openapi;
 pub mod pages;
 pub mod policy;
 pub mod problem;
+pub mod reports_api;
 pub mod service_pages;
 pub mod style_page;
 pub mod transparency;
@@ -86,6 +87,8 @@ pub struct AppState {
     pub committer: civitas_store::unit::GroupCommitter,
     /// The background jobs of this process (stopped by `serve` on shutdown).
     pub jobs: civitas_store::jobs::JobRuntime,
+    /// The indicator catalogue (shipped, or the operator's `indicators_file`).
+    pub indicators: Arc<civitas_reports::Catalogue>,
     /// The calendar the dossier sweep uses (replaced by [`AppState::set_calendar`]).
     sweep_calendar: Arc<std::sync::RwLock<Arc<civitas_core::workdays::WorkCalendar>>>,
 }
@@ -124,6 +127,7 @@ impl AppState {
         jobs.start(&alive_db.clone(), move || !alive_db.is_closed());
         Ok(AppState {
             jobs,
+            indicators: Arc::new(civitas_reports::Catalogue::shipped()),
             sweep_calendar,
             intake: civitas_services::dossiers::Intake::start(db.clone(), calendar.clone()),
             catalogue,
@@ -336,6 +340,12 @@ fn register_jobs(
         }
     });
     let i = identity.clone();
+    let d = db.clone();
+    let reports = Arc::new(civitas_reports::consumer::Consumer::default());
+    jobs.register("reports.consume", Schedule::Drain(Duration::from_millis(500)), Claim::Lease, move || {
+        let (db, reports) = (d.clone(), reports.clone());
+        async move { reports.run(&db, 20).await.map(|p| p.events).map_err(|e| text(&e)) }
+    });
     jobs.register("identity.follow_register", Schedule::Every(Duration::from_millis(500)), Claim::Lease, move || {
         let i = i.clone();
         async move { i.follow_register(now()).await.map_err(|e| text(&e)) }
@@ -400,6 +410,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::routes())
         .merge(exchange::routes())
         .merge(cards_api::routes())
+        .merge(reports_api::routes())
         .merge(onboarding::routes())
         .merge(onboarding_demo::routes())
         .merge(cards_pages::routes())

@@ -22,6 +22,7 @@ use crate::{api, calendar, certificates, dossiers, one_stop, webhooks};
         certificates::list, certificates::pdf, certificates::correct, certificates::revoke,
         crate::exchange::verify, crate::exchange::attributes, crate::exchange::list_subscriptions, crate::exchange::subscribe,
         crate::cards_api::person_cards, crate::cards_api::change_state, crate::cards_api::report_lost, crate::cards_api::card_counters, crate::cards_api::verify_card,
+        crate::reports_api::list, crate::reports_api::indicator, crate::reports_api::form_06a, crate::reports_api::public_index, crate::reports_api::unit_index,
         crate::onboarding::start, crate::onboarding::status, crate::onboarding::confirm_phone, crate::onboarding::challenge,
         crate::onboarding::submit_card, crate::onboarding::reviews_api, crate::onboarding::review_api, crate::onboarding::decide_api,
         crate::exchange::list_grants, crate::exchange::create_grant, crate::exchange::revoke_grant, crate::exchange::audit_access,
@@ -36,7 +37,8 @@ use crate::{api, calendar, certificates, dossiers, one_stop, webhooks};
         (name = "civil-status", description = "Birth, marriage and death certificates"),
         (name = "exchange", description = "Agency systems under grants: verify, attributes, life-event subscriptions; the grants"),
         (name = "audit", description = "The auditor's search of the access log"),
-        (name = "cards", description = "Chip ID cards in the register: records, lifecycle, Project 06 counters"))
+        (name = "cards", description = "Chip ID cards in the register: records, lifecycle, Project 06 counters"),
+        (name = "reports", description = "Project 06 steering: indicators, form 06a, the Decision 766 index"))
 )]
 pub struct ApiDoc;
 

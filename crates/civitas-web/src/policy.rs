@@ -65,6 +65,9 @@ pub enum UnitRule {
     CardHolder,
     /// A list: only items within the caller's units (a province lists its communes' items).
     List,
+    /// The unit named in the request (`?unit=`; default: the caller's first unit): one of the
+    /// caller's units or a commune within them. Outside: 403.
+    Requested,
 }
 
 /// One route's access rule.
@@ -143,6 +146,8 @@ const OPERATOR_OR_AUDITOR: &[Role] = &[Operator, Auditor];
 const AGENCY: &[Role] = &[Role::AgencySystem];
 /// Who sees Project 06's card counters of their units.
 const CARD_COUNTERS: &[Role] = &[RegistryOfficer, Leader, Auditor];
+/// Roles that read the steering figures of their units (every officer; not agency systems).
+pub const REPORT_READERS: &[Role] = &[Leader, Auditor, RegistryOfficer, OnestopOfficer, Specialist];
 /// The exchange service of the register API's reads by agency systems.
 const REGISTER: &str = "register";
 
@@ -177,6 +182,12 @@ pub static RULES: &[Rule] = &[
     rule("POST", "/api/v1/people/{pid}/cards/lost", Roles(REG), &[], U::Person, Some("register-change")),
     rule("POST", "/api/v1/people/{pid}/cards/{id}/state", Roles(REG), &[], U::Person, Some("register-change")),
     rule("GET", "/api/v1/cards/counters", Roles(CARD_COUNTERS), &[], U::List, None),
+    // ----- Project 06 steering -----
+    public("GET", "/api/v1/indicators"),
+    rule("GET", "/api/v1/indicators/{code}", Roles(REPORT_READERS), &[], U::Requested, None),
+    rule("GET", "/api/v1/reports/06a", Roles(REPORT_READERS), &[], U::Requested, None),
+    public("GET", "/api/v1/index"),
+    public("GET", "/api/v1/index/{unit}"),
     // The card's cryptography for any caller of these roles; the register match (booleans)
     // only for a holder within the caller's units, the read logged.
     rule("POST", "/api/v1/cards/verify", Roles(REGISTER_READERS), &[], U::None, Some("card-verification"))
@@ -476,6 +487,7 @@ fn unit_text(unit: UnitRule) -> &'static str {
         UnitRule::Destination => "destination",
         UnitRule::CardHolder => "card holder",
         UnitRule::List => "list",
+        UnitRule::Requested => "requested unit",
     }
 }
 

@@ -132,12 +132,18 @@ pub async fn plan_act(
     let event = NewEvent {
         kind: "dossier.step",
         subject: code.to_owned(),
-        payload: serde_json::json!({ "action": action_text, "from": name_of(current.state), "to": name_of(to), "step": step_key, "appointment": day(appointment), "note": note }),
+        payload: serde_json::json!({
+            "action": action_text, "from": name_of(current.state), "to": name_of(to), "step": step_key,
+            "appointment": day(appointment), "note": note, "timeliness": timeliness.map(name_of),
+            "result": input.result.is_some(),
+        }),
         actor: actor.id(),
         occurred_at: at.clone(),
     };
     let notice = notice_of(action, code, note.as_deref(), supplement_due.as_deref());
-    let update = "UPDATE dossiers SET state = $1, pauses = $2, appointment_on = $3, finished_on = $4, timeliness = $5, \
+    // A returned dossier keeps the day it was finished and its timeliness.
+    let update = "UPDATE dossiers SET state = $1, pauses = $2, appointment_on = $3, finished_on = COALESCE($4, finished_on), \
+                  timeliness = COALESCE($5, timeliness), \
                   step_index = $6, supplement_due_on = $7, data = $8, result_document = COALESCE($9, result_document), version = version + 1 \
                   WHERE code = $10 AND version = $11";
     let pauses_json = serde_json::to_string(&pauses).unwrap_or_else(|_| "[]".into());

@@ -149,7 +149,12 @@ pub(crate) async fn insert_batch(
             events.push(NewEvent {
                 kind: "dossier.received",
                 subject: code.clone(),
-                payload: serde_json::json!({ "procedure": new.procedure_code, "applicant": new.applicant_pid, "channel": new.channel, "unit": new.unit_code, "appointment": day(appointment) }),
+                payload: serde_json::json!({
+                    "procedure": new.procedure_code, "applicant": new.applicant_pid, "channel": new.channel,
+                    "unit": new.unit_code, "appointment": day(appointment),
+                    "reused": new.data.get("replaced").and_then(|r| r.as_object()).is_some_and(|r| !r.is_empty()),
+                    "digitised": new.data.get("components").and_then(|r| r.as_object()).is_some_and(|r| !r.is_empty()),
+                }),
                 actor: actor.clone(),
                 occurred_at: at,
             });

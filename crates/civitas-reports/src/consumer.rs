@@ -1,0 +1,341 @@
+//! The reports consumer: reads the event log (and the card register's log) after its durable
+//! cursor, folds a batch into fact deltas, and writes them with the dossiers it touched and the
+//! new cursor in one transaction. The cursor moves by compare-and-swap as the transaction's
+//! first write, so when two servers fold the same batch only one commits; the other's
+//! transaction changes nothing (exactly once, restarts included: an uncommitted batch is read
+//! again). [`rebuild`] recomputes everything from the logs and swaps it in.
+
+use std::collections::HashMap;
+
+use civitas_store::events::{Settled, StoredEvent};
+use civitas_store::{Db, dispatch};
+
+use crate::ReportError;
+use crate::fold::{CardEvent, DossierMemo, FactKey, Fold};
+use crate::parse_day;
+
+pub const CONSUMER: &str = "reports";
+pub const CARDS_CONSUMER: &str = "reports.cards";
+
+/// Events folded per transaction.
+pub const BATCH: i64 = 5_000;
+
+/// One consumer per process (it remembers the gaps it waits at).
+pub struct Consumer {
+    events: Settled,
+    cards: Settled,
+    batch: i64,
+}
+
+impl Default for Consumer {
+    fn default() -> Self {
+        Consumer::with_batch(BATCH)
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub events: usize,
+    /// Whether another server moved the cursor first (this run's batch was dropped).
+    pub lost_race: bool,
+}
+
+impl Consumer {
+    /// A consumer folding at most `batch` events per transaction.
+    pub fn with_batch(batch: i64) -> Consumer {
+        Consumer {
+            events: Settled::new(civitas_store::events::GAP_GRACE),
+            cards: Settled::new(civitas_store::events::GAP_GRACE),
+            batch: batch.max(1),
+        }
+    }
+
+    /// Folds what is there (up to `max_batches` batches of each log). Returns how many events
+    /// were folded.
+    pub async fn run(&self, db: &Db, max_batches: usize) -> Result<Progress, ReportError> {
+        let mut total = Progress::default();
+        for _ in 0..max_batches {
+            let p = self.events_batch(db).await?;
+            total.events += p.events;
+            total.lost_race |= p.lost_race;
+            if p.events == 0 || p.lost_race {
+                break;
+            }
+        }
+        for _ in 0..max_batches {
+            let p = self.cards_batch(db).await?;
+            total.events += p.events;
+            total.lost_race |= p.lost_race;
+            if p.events == 0 || p.lost_race {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    async fn events_batch(&self, db: &Db) -> Result<Progress, ReportError> {
+        let cursor = cursor(db, CONSUMER).await?;
+        let upto = self.events.upto(db, cursor).await?.min(cursor + self.batch);
+        if upto <= cursor {
+            return Ok(Progress::default());
+        }
+        let sql =
+            "SELECT id, kind, subject, payload, actor, occurred_at FROM events WHERE id > $1 AND id <= $2 ORDER BY id";
+        let events: Vec<StoredEvent> =
+            dispatch!(db, pool => sqlx::query_as(sql).bind(cursor).bind(upto).fetch_all(pool).await)?;
+        let mut fold = Fold::default();
+        prepare(db, &mut fold, &events).await?;
+        for e in &events {
+            fold.apply(e);
+        }
+        let moved = commit(db, &fold, Move::Cas { consumer: CONSUMER, from: cursor, to: upto }).await?;
+        Ok(Progress { events: if moved { events.len() } else { 0 }, lost_race: !moved })
+    }
+
+    async fn cards_batch(&self, db: &Db) -> Result<Progress, ReportError> {
+        let cursor = cursor(db, CARDS_CONSUMER).await?;
+        let upto = self.cards.upto_in(db, "card_events", cursor).await?.min(cursor + self.batch);
+        if upto <= cursor {
+            return Ok(Progress::default());
+        }
+        let events = card_events(db, cursor, upto).await?;
+        let mut fold = Fold::default();
+        for e in &events {
+            fold.apply_card(e);
+        }
+        let moved = commit(db, &fold, Move::Cas { consumer: CARDS_CONSUMER, from: cursor, to: upto }).await?;
+        Ok(Progress { events: if moved { events.len() } else { 0 }, lost_race: !moved })
+    }
+}
+
+async fn card_events(db: &Db, after: i64, upto: i64) -> Result<Vec<CardEvent>, ReportError> {
+    let sql = "SELECT id, commune, state, at FROM card_events WHERE id > $1 AND id <= $2 ORDER BY id";
+    Ok(dispatch!(db, pool => sqlx::query_as(sql).bind(after).bind(upto).fetch_all(pool).await)?)
+}
+
+/// Where a consumer is (0 before its first run).
+pub async fn cursor(db: &Db, consumer: &str) -> Result<i64, ReportError> {
+    let sql = "SELECT position FROM event_cursors WHERE consumer = $1";
+    let pos: Option<i64> = dispatch!(db, pool => sqlx::query_scalar(sql).bind(consumer).fetch_optional(pool).await)?;
+    Ok(pos.unwrap_or(0))
+}
+
+type MemoRow = (String, String, String, String, String, String, Option<String>, String, i64);
+
+/// Loads the dossiers and holders' communes a batch needs.
+async fn prepare(db: &Db, fold: &mut Fold, events: &[StoredEvent]) -> Result<(), ReportError> {
+    let (codes, pids) = Fold::needs(events);
+    load_dossiers(db, fold, codes).await?;
+    load_communes(db, fold, pids).await
+}
+
+async fn load_dossiers(db: &Db, fold: &mut Fold, codes: Vec<String>) -> Result<(), ReportError> {
+    let codes: Vec<String> = codes.into_iter().filter(|c| !fold.dossiers.contains_key(c)).collect();
+    for chunk in codes.chunks(500) {
+        let sql = format!(
+            "SELECT code, unit, procedure, channel, received_on, appointment_on, overdue_on, state, supplements \
+             FROM report_dossiers WHERE code IN ({})",
+            crate::placeholders(1, chunk.len())
+        );
+        let rows: Vec<MemoRow> = dispatch!(db, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for c in chunk {
+                q = q.bind(c.as_str());
+            }
+            q.fetch_all(pool).await
+        })?;
+        for c in chunk {
+            fold.dossiers.insert(c.clone(), None);
+        }
+        for (code, unit, procedure, channel, received, appointment, overdue, state, supplements) in rows {
+            let (Some(received_on), Some(appointment_on)) = (parse_day(&received), parse_day(&appointment)) else {
+                continue;
+            };
+            let memo = DossierMemo {
+                unit,
+                procedure,
+                channel,
+                received_on,
+                appointment_on,
+                overdue_on: overdue.as_deref().and_then(parse_day),
+                state,
+                supplements,
+            };
+            fold.dossiers.insert(code, Some(memo));
+        }
+    }
+    Ok(())
+}
+
+async fn load_communes(db: &Db, fold: &mut Fold, pids: Vec<String>) -> Result<(), ReportError> {
+    let pids: Vec<String> = pids.into_iter().filter(|p| !fold.communes.contains_key(p)).collect();
+    for chunk in pids.chunks(500) {
+        let sql = format!(
+            "SELECT pid, COALESCE(current_commune, permanent_commune, temporary_commune, '') FROM people WHERE pid IN ({})",
+            crate::placeholders(1, chunk.len())
+        );
+        let rows: Vec<(String, String)> = dispatch!(db, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for p in chunk {
+                q = q.bind(p.as_str());
+            }
+            q.fetch_all(pool).await
+        })?;
+        fold.communes.extend(rows);
+    }
+    Ok(())
+}
+
+/// How a fold's writes move the cursors.
+enum Move<'a> {
+    /// Compare-and-swap one consumer's cursor from one position to another.
+    Cas { consumer: &'a str, from: i64, to: i64 },
+    /// A rebuild: empty the facts and dossiers and set both cursors.
+    Replace { events: i64, cards: i64 },
+}
+
+/// Writes a fold's facts and touched dossiers and moves the cursor from `from` to `to` — or
+/// nothing, if the cursor is no longer at `from` (returns false). `replace` (a rebuild) first
+/// empties the facts and dossiers and sets every cursor unconditionally.
+async fn commit(db: &Db, fold: &Fold, how: Move<'_>) -> Result<bool, ReportError> {
+    let facts: Vec<(&FactKey, &i64)> = fold.facts.iter().filter(|(_, v)| **v != 0).collect();
+    let memos: Vec<(&String, &DossierMemo)> =
+        fold.dirty.iter().filter_map(|c| fold.dossiers.get(c).and_then(|d| d.as_ref()).map(|d| (c, d))).collect();
+    let _writer = db.write_lock().await;
+    let moved = dispatch!(db, pool => {
+        let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
+        let moved = match how {
+            Move::Replace { events, cards } => {
+                // The cursors first: a consumer's compare-and-swap waits for this transaction
+                // and then finds its position gone.
+                let set = "INSERT INTO event_cursors (consumer, position) VALUES ($1, $2) \
+                           ON CONFLICT (consumer) DO UPDATE SET position = excluded.position";
+                for (consumer, pos) in [(CONSUMER, events), (CARDS_CONSUMER, cards)] {
+                    sqlx::query(set).bind(consumer).bind(pos).execute(&mut *tx).await?;
+                }
+                sqlx::query("DELETE FROM report_facts").execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM report_dossiers").execute(&mut *tx).await?;
+                true
+            }
+            Move::Cas { consumer, from, to } => {
+                sqlx::query("INSERT INTO event_cursors (consumer, position) VALUES ($1, 0) ON CONFLICT (consumer) DO NOTHING")
+                    .bind(consumer).execute(&mut *tx).await?;
+                sqlx::query("UPDATE event_cursors SET position = $1 WHERE consumer = $2 AND position = $3")
+                    .bind(to).bind(consumer).bind(from).execute(&mut *tx).await?.rows_affected() == 1
+            }
+        };
+        if moved {
+            for chunk in facts.chunks(2000) {
+                let mut qb = sqlx::QueryBuilder::new("INSERT INTO report_facts (measure, unit, dim, day, value) ");
+                qb.push_values(chunk, |mut b, ((measure, unit, dim, day), v)| {
+                    b.push_bind(*measure).push_bind(unit.as_str()).push_bind(dim.as_str()).push_bind(day.to_string()).push_bind(**v);
+                });
+                qb.push(" ON CONFLICT (measure, unit, dim, day) DO UPDATE SET value = report_facts.value + excluded.value");
+                qb.build().execute(&mut *tx).await?;
+            }
+            for chunk in memos.chunks(1000) {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "INSERT INTO report_dossiers (code, unit, procedure, channel, received_on, appointment_on, overdue_on, state, supplements) ");
+                qb.push_values(chunk, |mut b, (code, d)| {
+                    b.push_bind(code.as_str()).push_bind(d.unit.as_str()).push_bind(d.procedure.as_str()).push_bind(d.channel.as_str())
+                        .push_bind(d.received_on.to_string()).push_bind(d.appointment_on.to_string())
+                        .push_bind(d.overdue_on.map(|o| o.to_string())).push_bind(d.state.as_str()).push_bind(d.supplements);
+                });
+                qb.push(" ON CONFLICT (code) DO UPDATE SET appointment_on = excluded.appointment_on, overdue_on = excluded.overdue_on, \
+                          state = excluded.state, supplements = excluded.supplements");
+                qb.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok::<_, sqlx::Error>(moved)
+    })?;
+    Ok(moved)
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Copy)]
+pub struct Rebuilt {
+    pub events: u64,
+    pub card_events: u64,
+    pub facts: usize,
+    pub dossiers: usize,
+    pub skipped: u64,
+}
+
+/// Recomputes every fact and dossier memo from the logs (up to the last settled event), then
+/// replaces the stored ones and both cursors in one transaction. Consumers running meanwhile
+/// lose their compare-and-swap and continue after the rebuild's cursor.
+pub async fn rebuild(db: &Db) -> Result<Rebuilt, ReportError> {
+    let upto = settled_end(db, "events").await?;
+    let cards_upto = settled_end(db, "card_events").await?;
+    let mut fold = Fold::default();
+    let mut after = 0;
+    let mut events_read = 0u64;
+    const CHUNK: i64 = 50_000;
+    while after < upto {
+        let hi = (after + CHUNK).min(upto);
+        let sql =
+            "SELECT id, kind, subject, payload, actor, occurred_at FROM events WHERE id > $1 AND id <= $2 ORDER BY id";
+        let events: Vec<StoredEvent> =
+            dispatch!(db, pool => sqlx::query_as(sql).bind(after).bind(hi).fetch_all(pool).await)?;
+        // Dossiers come from the fold itself (their receipts are folded first), never from the
+        // stored memos being replaced.
+        load_communes(db, &mut fold, Fold::needs(&events).1).await?;
+        for e in &events {
+            fold.apply(e);
+        }
+        events_read += events.len() as u64;
+        after = hi;
+    }
+    let mut cards_read = 0u64;
+    let mut after = 0;
+    while after < cards_upto {
+        let hi = (after + CHUNK).min(cards_upto);
+        let events = card_events(db, after, hi).await?;
+        for e in &events {
+            fold.apply_card(e);
+        }
+        cards_read += events.len() as u64;
+        after = hi;
+    }
+    commit(db, &fold, Move::Replace { events: upto, cards: cards_upto }).await?;
+    Ok(Rebuilt {
+        events: events_read,
+        card_events: cards_read,
+        facts: fold.facts.values().filter(|v| **v != 0).count(),
+        dossiers: fold.dossiers.values().filter(|d| d.is_some()).count(),
+        skipped: fold.skipped,
+    })
+}
+
+/// The last id of a log below which nothing can still commit (the settled reader looks
+/// 10,000 ids ahead at a time).
+async fn settled_end(db: &Db, table: &'static str) -> Result<i64, ReportError> {
+    let settled = Settled::new(civitas_store::events::GAP_GRACE);
+    // Only the newest ids can still be in flight; far older gaps are rolled-back ids.
+    let sql = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
+    let last: i64 = dispatch!(db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(pool).await)?;
+    let mut at = (last - 100_000).max(0);
+    loop {
+        let next = settled.upto_in(db, table, at).await?;
+        if next == at {
+            return Ok(at);
+        }
+        at = next;
+    }
+}
+
+/// How many facts and dossiers are stored (for the CLI's report).
+pub async fn counts(db: &Db) -> Result<HashMap<&'static str, i64>, ReportError> {
+    let mut out = HashMap::new();
+    for (name, sql) in
+        [("facts", "SELECT COUNT(*) FROM report_facts"), ("dossiers", "SELECT COUNT(*) FROM report_dossiers")]
+    {
+        let n: i64 = dispatch!(db, pool => sqlx::query_scalar(sql).fetch_one(pool).await)?;
+        out.insert(name, n);
+    }
+    Ok(out)
+}

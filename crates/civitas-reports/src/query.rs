@@ -1,0 +1,460 @@
+//! Reading the facts: sums of measures over a period for one unit (flows over the period's
+//! days, stocks over every day before its end), indicator values, form 06a, the Decision 766
+//! index, monthly trends and per-procedure / per-official tables. Each figure is a range scan
+//! of `report_facts` by its key; nothing here reads dossiers or people.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use time::Date;
+
+use civitas_core::period::Period;
+use civitas_store::{Db, dispatch};
+
+use crate::ReportError;
+use crate::catalogue::{Catalogue, Expr, Indicator, Kind};
+use crate::fold::m;
+
+/// Whose figures: a unit (`VN`, a province or a commune code) and a dimension ('' the total,
+/// `p:<procedure>`, `o:<official>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub unit: String,
+    pub dim: String,
+}
+
+impl Scope {
+    pub fn unit(unit: &str) -> Scope {
+        Scope { unit: unit.to_owned(), dim: String::new() }
+    }
+}
+
+fn is_stock(measure: &str) -> bool {
+    m::STOCKS.contains(&measure)
+}
+
+/// The sums of `measures` for `scope` over `period` (stocks at its end).
+pub async fn sums(
+    db: &Db,
+    scope: &Scope,
+    measures: &[&str],
+    period: &Period,
+) -> Result<HashMap<String, i64>, ReportError> {
+    let units = [scope.unit.clone()];
+    let mut all = sums_of_units(db, &units, &scope.dim, measures, period).await?;
+    Ok(all.remove(&scope.unit).unwrap_or_default())
+}
+
+/// [`sums`] for several units at once (a drill-down table): one query for the flows, one for
+/// the stocks. Every unit and measure is present (0 without facts).
+pub async fn sums_of_units(
+    db: &Db,
+    units: &[String],
+    dim: &str,
+    measures: &[&str],
+    period: &Period,
+) -> Result<HashMap<String, HashMap<String, i64>>, ReportError> {
+    let (start, end) = (period.start().to_string(), period.end().to_string());
+    let zero: HashMap<String, i64> = measures.iter().map(|m| ((*m).to_owned(), 0)).collect();
+    let mut out: HashMap<String, HashMap<String, i64>> = units.iter().map(|u| (u.clone(), zero.clone())).collect();
+    let flows: Vec<&str> = measures.iter().copied().filter(|m| !is_stock(m)).collect();
+    let stocks: Vec<&str> = measures.iter().copied().filter(|m| is_stock(m)).collect();
+    for (list, from) in [(flows, Some(start)), (stocks, None)] {
+        if list.is_empty() || units.is_empty() {
+            continue;
+        }
+        let (n, k) = (list.len(), units.len());
+        let sql = format!(
+            "SELECT unit, measure, CAST(SUM(value) AS BIGINT) FROM report_facts WHERE measure IN ({}) AND unit IN ({}) \
+             AND dim = ${} AND day < ${}{} GROUP BY unit, measure",
+            crate::placeholders(1, n),
+            crate::placeholders(n + 1, k),
+            n + k + 1,
+            n + k + 2,
+            if from.is_some() { format!(" AND day >= ${}", n + k + 3) } else { String::new() }
+        );
+        let rows: Vec<(String, String, i64)> = dispatch!(db, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for m in &list {
+                q = q.bind(*m);
+            }
+            for u in units {
+                q = q.bind(u.as_str());
+            }
+            q = q.bind(dim).bind(end.as_str());
+            if let Some(from) = &from {
+                q = q.bind(from.as_str());
+            }
+            q.fetch_all(pool).await
+        })?;
+        for (unit, measure, v) in rows {
+            out.entry(unit).or_default().insert(measure, v);
+        }
+    }
+    Ok(out)
+}
+
+fn eval(expr: &Expr, sums: &HashMap<String, i64>) -> i64 {
+    expr.0.iter().map(|(sign, m)| sign * sums.get(m).copied().unwrap_or(0)).sum()
+}
+
+/// An indicator's figure for one scope and period.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndicatorValue {
+    pub code: String,
+    pub unit: String,
+    pub period: String,
+    /// False: the indicator is not measured yet (`not_measured` says why); no figures.
+    pub measured: bool,
+    pub numerator: Option<i64>,
+    pub denominator: Option<i64>,
+    /// The count, the percentage (2 decimals) or the average; None for a zero denominator.
+    pub value: Option<f64>,
+    pub target: Option<f64>,
+    /// Whether the target is reached (None without a target or a value).
+    pub met: Option<bool>,
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+impl IndicatorValue {
+    fn of(i: &Indicator, scope: &Scope, period: &Period, sums: &HashMap<String, i64>) -> IndicatorValue {
+        let num = i.numerator.as_ref().map(|e| eval(e, sums));
+        let den = i.denominator.as_ref().map(|e| eval(e, sums));
+        let value = match (i.kind, num, den) {
+            (Kind::Count, Some(n), _) => Some(n as f64),
+            (Kind::Ratio, Some(n), Some(d)) if d != 0 => Some(round2(n as f64 * 100.0 / d as f64)),
+            (Kind::Average, Some(n), Some(d)) if d != 0 => Some(round2(n as f64 / d as f64)),
+            _ => None,
+        };
+        IndicatorValue {
+            code: i.code.clone(),
+            unit: scope.unit.clone(),
+            period: period.to_string(),
+            measured: i.numerator.is_some(),
+            numerator: num,
+            denominator: den,
+            value,
+            target: i.target,
+            met: match (i.target, value) {
+                (Some(t), Some(v)) => Some(v >= t),
+                _ => None,
+            },
+        }
+    }
+}
+
+fn measures_of<'a>(indicators: impl Iterator<Item = &'a Indicator>) -> Vec<&'a str> {
+    let mut all: Vec<&str> =
+        indicators.flat_map(|i| i.numerator.iter().chain(i.denominator.iter())).flat_map(|e| e.measures()).collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// The values of `indicators` for one scope and period (one query per kind of measure).
+pub async fn values(
+    db: &Db,
+    indicators: &[&Indicator],
+    scope: &Scope,
+    period: &Period,
+) -> Result<Vec<IndicatorValue>, ReportError> {
+    let measures = measures_of(indicators.iter().copied());
+    let sums = sums(db, scope, &measures, period).await?;
+    Ok(indicators.iter().map(|i| IndicatorValue::of(i, scope, period, &sums)).collect())
+}
+
+pub async fn value(
+    db: &Db,
+    catalogue: &Catalogue,
+    code: &str,
+    scope: &Scope,
+    period: &Period,
+) -> Result<IndicatorValue, ReportError> {
+    let i = catalogue.get(code).ok_or_else(|| ReportError::UnknownIndicator(code.to_owned()))?;
+    Ok(values(db, &[i], scope, period).await?.remove(0))
+}
+
+/// Statutory summary form 06a for one unit and period. `received_total` = `carried_over` +
+/// `new_online` + `new_direct`; it equals `processed_total` + `in_progress_total` +
+/// `closed_otherwise` (withdrawn, lapsed, rejected at receipt: civitas's balance column).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Form06a {
+    pub unit: String,
+    pub period: String,
+    pub received_total: i64,
+    pub carried_over: i64,
+    pub new_online: i64,
+    /// At the counter or by post.
+    pub new_direct: i64,
+    pub processed_total: i64,
+    pub processed_early: i64,
+    pub processed_on_time: i64,
+    pub processed_late: i64,
+    pub in_progress_total: i64,
+    pub in_progress_within_time: i64,
+    pub in_progress_late: i64,
+    pub closed_otherwise: i64,
+}
+
+impl Form06a {
+    /// The form's rows as (key, Vietnamese label, English label, value), in its order.
+    pub fn rows(&self) -> Vec<(&'static str, &'static str, &'static str, i64)> {
+        vec![
+            ("received_total", "Tổng số hồ sơ tiếp nhận", "Received: total", self.received_total),
+            ("carried_over", "Số kỳ trước chuyển qua", "Carried over", self.carried_over),
+            ("new_online", "Mới tiếp nhận trực tuyến", "New, online", self.new_online),
+            ("new_direct", "Mới tiếp nhận trực tiếp, bưu chính", "New, at the counter or by post", self.new_direct),
+            ("processed_total", "Đã giải quyết: tổng số", "Processed: total", self.processed_total),
+            ("processed_early", "Trước hạn", "Early", self.processed_early),
+            ("processed_on_time", "Đúng hạn", "On time", self.processed_on_time),
+            ("processed_late", "Quá hạn", "Late", self.processed_late),
+            ("in_progress_total", "Đang giải quyết: tổng số", "In progress: total", self.in_progress_total),
+            ("in_progress_within_time", "Trong hạn", "Within time", self.in_progress_within_time),
+            ("in_progress_late", "Quá hạn", "Late", self.in_progress_late),
+            (
+                "closed_otherwise",
+                "Rút, dừng, từ chối tiếp nhận",
+                "Withdrawn, lapsed, rejected at receipt",
+                self.closed_otherwise,
+            ),
+        ]
+    }
+}
+
+pub async fn form_06a(db: &Db, scope: &Scope, period: &Period) -> Result<Form06a, ReportError> {
+    let units = [scope.unit.clone()];
+    Ok(forms_06a(db, &units, &scope.dim, period).await?.remove(0))
+}
+
+/// Form 06a for several units (in their order): three queries whatever their number.
+pub async fn forms_06a(db: &Db, units: &[String], dim: &str, period: &Period) -> Result<Vec<Form06a>, ReportError> {
+    let measures = [
+        m::RECEIVED_ONLINE,
+        m::RECEIVED_COUNTER,
+        m::RECEIVED_POSTAL,
+        m::EARLY,
+        m::ON_TIME,
+        m::LATE,
+        m::WITHDRAWN,
+        m::LAPSED,
+        m::REJECTED,
+        m::OPEN,
+        m::OVERDUE,
+    ];
+    let now = sums_of_units(db, units, dim, &measures, period).await?;
+    // Carried over: open at the end of the day before the period.
+    let before = Period::Day(period.start().previous_day().unwrap_or(period.start()));
+    let carried = sums_of_units(db, units, dim, &[m::OPEN], &before).await?;
+    let mut out = Vec::with_capacity(units.len());
+    for unit in units {
+        let g = |k: &str| now.get(unit).and_then(|s| s.get(k)).copied().unwrap_or(0);
+        let mut f = Form06a {
+            unit: unit.clone(),
+            period: period.to_string(),
+            carried_over: carried.get(unit).and_then(|s| s.get(m::OPEN)).copied().unwrap_or(0),
+            new_online: g(m::RECEIVED_ONLINE),
+            new_direct: g(m::RECEIVED_COUNTER) + g(m::RECEIVED_POSTAL),
+            processed_early: g(m::EARLY),
+            processed_on_time: g(m::ON_TIME),
+            processed_late: g(m::LATE),
+            in_progress_total: g(m::OPEN),
+            in_progress_late: g(m::OVERDUE),
+            closed_otherwise: g(m::WITHDRAWN) + g(m::LAPSED) + g(m::REJECTED),
+            ..Form06a::default()
+        };
+        f.received_total = f.carried_over + f.new_online + f.new_direct;
+        f.processed_total = f.processed_early + f.processed_on_time + f.processed_late;
+        f.in_progress_within_time = f.in_progress_total - f.in_progress_late;
+        out.push(f);
+    }
+    Ok(out)
+}
+
+/// The values of `indicator` for several units (a drill-down table).
+pub async fn values_of_units(
+    db: &Db,
+    indicator: &Indicator,
+    units: &[String],
+    period: &Period,
+) -> Result<Vec<IndicatorValue>, ReportError> {
+    let measures = measures_of(std::iter::once(indicator));
+    let sums = sums_of_units(db, units, "", &measures, period).await?;
+    let empty = HashMap::new();
+    Ok(units
+        .iter()
+        .map(|u| IndicatorValue::of(indicator, &Scope::unit(u), period, sums.get(u).unwrap_or(&empty)))
+        .collect())
+}
+
+/// The units one level below `unit`: the provinces of the nation, the communes of a province.
+pub fn children(unit: &str) -> Vec<String> {
+    let all = civitas_core::units::AdminUnits::get();
+    if unit == crate::NATION {
+        all.provinces().iter().map(|p| p.code.clone()).collect()
+    } else if unit.len() == 2 {
+        all.communes_of(unit).map(|c| c.code.clone()).collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// The name of a unit (`VN`: Việt Nam).
+pub fn unit_name(unit: &str) -> String {
+    let all = civitas_core::units::AdminUnits::get();
+    if unit == crate::NATION {
+        return "Việt Nam".into();
+    }
+    all.province(unit)
+        .map(|p| p.name.clone())
+        .or_else(|| all.commune(unit).map(|c| c.name.clone()))
+        .unwrap_or_else(|| unit.to_owned())
+}
+
+/// One sub-indicator's score.
+#[derive(Debug, Clone, Serialize)]
+pub struct Score {
+    pub number: String,
+    pub code: String,
+    pub group: u8,
+    pub max_points: f64,
+    pub threshold: Option<f64>,
+    pub value: IndicatorValue,
+    /// Points earned (0 when not measured or without data).
+    pub points: f64,
+}
+
+/// The Decision 766 index of one unit over a period: each sub-indicator's rate and points
+/// (full at or above its threshold, linear below; without a threshold, points × rate / 100),
+/// the five groups and the total out of 100.
+#[derive(Debug, Clone, Serialize)]
+pub struct Index {
+    pub unit: String,
+    pub period: String,
+    pub scores: Vec<Score>,
+    /// (group, points earned, points possible).
+    pub groups: Vec<(u8, f64, f64)>,
+    pub total: f64,
+}
+
+pub fn points(rate: f64, max_points: f64, threshold: Option<f64>) -> f64 {
+    let p = match threshold {
+        Some(t) if rate >= t => max_points,
+        Some(t) => rate * max_points / t,
+        None => rate * max_points / 100.0,
+    };
+    round2(p.clamp(0.0, max_points))
+}
+
+pub async fn index(db: &Db, catalogue: &Catalogue, unit: &str, period: &Period) -> Result<Index, ReportError> {
+    Ok(indexes(db, catalogue, &[unit.to_owned()], period).await?.remove(0))
+}
+
+/// The index of several units (in their order), from one pair of queries.
+pub async fn indexes(
+    db: &Db,
+    catalogue: &Catalogue,
+    units: &[String],
+    period: &Period,
+) -> Result<Vec<Index>, ReportError> {
+    let subs = catalogue.index();
+    let measures = measures_of(subs.iter().copied());
+    let sums = sums_of_units(db, units, "", &measures, period).await?;
+    let empty = HashMap::new();
+    let mut out = Vec::with_capacity(units.len());
+    for unit in units {
+        let scope = Scope::unit(unit);
+        let mut scores = Vec::new();
+        let mut groups: BTreeMap<u8, (f64, f64)> = BTreeMap::new();
+        for i in &subs {
+            let Some(x) = &i.index else { continue };
+            let v = IndicatorValue::of(i, &scope, period, sums.get(unit).unwrap_or(&empty));
+            let earned = if i.kind == Kind::Average {
+                0.0
+            } else {
+                v.value.map(|r| points(r, x.points, x.threshold)).unwrap_or(0.0)
+            };
+            let g = groups.entry(x.group).or_default();
+            g.0 += earned;
+            g.1 += x.points;
+            scores.push(Score {
+                number: x.number.clone(),
+                code: i.code.clone(),
+                group: x.group,
+                max_points: x.points,
+                threshold: x.threshold,
+                value: v,
+                points: earned,
+            });
+        }
+        let groups: Vec<(u8, f64, f64)> = groups.into_iter().map(|(g, (e, p))| (g, round2(e), p)).collect();
+        let total = round2(groups.iter().map(|g| g.1).sum());
+        out.push(Index { unit: unit.clone(), period: period.to_string(), scores, groups, total });
+    }
+    Ok(out)
+}
+
+/// Monthly sums of `measures` for `scope` in the 12 months ending with `last` (stocks at each
+/// month's end): `(month id, sums)` oldest first.
+pub async fn monthly(
+    db: &Db,
+    scope: &Scope,
+    measures: &[&str],
+    last: Period,
+) -> Result<Vec<(Period, HashMap<String, i64>)>, ReportError> {
+    let mut months = vec![last];
+    for _ in 0..11 {
+        let prev = months.last().map(|p| p.previous()).unwrap_or(last);
+        months.push(prev);
+    }
+    months.reverse();
+    let mut out = Vec::with_capacity(12);
+    for p in months {
+        out.push((p, sums(db, scope, measures, &p).await?));
+    }
+    Ok(out)
+}
+
+/// Per dimension (`p:` procedures or `o:` officials) sums of `measures` for a unit and period.
+pub async fn by_dim(
+    db: &Db,
+    unit: &str,
+    prefix: &str,
+    measures: &[&str],
+    period: &Period,
+) -> Result<BTreeMap<String, HashMap<String, i64>>, ReportError> {
+    let n = measures.len();
+    let sql = format!(
+        "SELECT dim, measure, CAST(SUM(value) AS BIGINT) FROM report_facts WHERE measure IN ({}) AND unit = ${} \
+         AND dim >= ${} AND dim < ${} AND day >= ${} AND day < ${} GROUP BY dim, measure",
+        crate::placeholders(1, n),
+        n + 1,
+        n + 2,
+        n + 3,
+        n + 4,
+        n + 5
+    );
+    let (lo, hi) = (format!("{prefix}:"), format!("{prefix};"));
+    let (start, end) = (period.start().to_string(), period.end().to_string());
+    let rows: Vec<(String, String, i64)> = dispatch!(db, pool => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        for m in measures {
+            q = q.bind(*m);
+        }
+        q.bind(unit).bind(lo.as_str()).bind(hi.as_str()).bind(start.as_str()).bind(end.as_str()).fetch_all(pool).await
+    })?;
+    let mut out: BTreeMap<String, HashMap<String, i64>> = BTreeMap::new();
+    for (dim, measure, v) in rows {
+        let key = dim.split_once(':').map(|(_, k)| k.to_owned()).unwrap_or(dim);
+        out.entry(key).or_default().insert(measure, v);
+    }
+    Ok(out)
+}
+
+/// The day facts start (the first day any fact is kept), for pages that offer periods.
+pub async fn first_day(db: &Db) -> Result<Option<Date>, ReportError> {
+    let d: Option<String> = dispatch!(db, pool => sqlx::query_scalar("SELECT MIN(day) FROM report_facts WHERE unit = 'VN'").fetch_one(pool).await)?;
+    Ok(d.as_deref().and_then(crate::parse_day))
+}

@@ -1,0 +1,112 @@
+//! `civitas reports`: recompute the steering facts from the event log, catch up the consumer,
+//! and print form 06a or an indicator for a unit and period.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use civitas::config::Config;
+use civitas_core::period::Period;
+use civitas_reports::query::{self, Scope};
+
+#[derive(Subcommand)]
+pub enum ReportsCommand {
+    /// Recomputes every fact from the event log and the card register's log and replaces the
+    /// stored ones (in one transaction); prints what it read and the rate.
+    Rebuild,
+    /// Folds the events not yet read (what the servers' `reports.consume` job does).
+    Consume,
+    /// Prints form 06a of a unit (VN, a province or a commune) for a period.
+    Form06a {
+        #[arg(long, default_value = "VN")]
+        unit: String,
+        #[arg(long)]
+        period: String,
+        /// csv or json (default).
+        #[arg(long, default_value = "json")]
+        format: String,
+    },
+    /// Prints an indicator's value for a unit and period as JSON.
+    Indicator {
+        code: String,
+        #[arg(long, default_value = "VN")]
+        unit: String,
+        #[arg(long)]
+        period: String,
+    },
+}
+
+fn catalogue(config: &Config) -> anyhow::Result<civitas_reports::Catalogue> {
+    match &config.indicators_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("indicators_file {path}: {e}"))?;
+            civitas_reports::Catalogue::parse(&text).map_err(|e| anyhow::anyhow!("indicators_file {path}: {e}"))
+        }
+        None => Ok(civitas_reports::Catalogue::shipped()),
+    }
+}
+
+pub async fn reports(config: &Config, command: ReportsCommand) -> anyhow::Result<ExitCode> {
+    let db = civitas::open(&config.database).await?;
+    match command {
+        ReportsCommand::Rebuild => {
+            let started = std::time::Instant::now();
+            let r = civitas_reports::consumer::rebuild(&db).await?;
+            let secs = started.elapsed().as_secs_f64();
+            let read = r.events + r.card_events;
+            println!(
+                "rebuilt from {} events and {} card events in {secs:.2} s ({:.0} events/s): {} facts, {} dossiers{}",
+                r.events,
+                r.card_events,
+                read as f64 / secs.max(1e-9),
+                r.facts,
+                r.dossiers,
+                if r.skipped > 0 {
+                    format!(", {} events skipped (their dossier's receipt is not in the log)", r.skipped)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        ReportsCommand::Consume => {
+            let consumer = civitas_reports::consumer::Consumer::default();
+            let mut total = 0;
+            loop {
+                let p = consumer.run(&db, 100).await?;
+                total += p.events;
+                if p.events == 0 {
+                    break;
+                }
+            }
+            println!("folded {total} events");
+        }
+        ReportsCommand::Form06a { unit, period, format } => {
+            let period = Period::parse(&period).map_err(|e| anyhow::anyhow!("--period: {e}"))?;
+            let f = query::form_06a(&db, &Scope::unit(&unit), &period).await?;
+            if format == "csv" {
+                print!(
+                    "{}",
+                    civitas_reports::export::Table {
+                        title: "06a".into(),
+                        headers: vec!["key".into(), "chỉ tiêu".into(), "indicator".into(), "value".into()],
+                        rows: f
+                            .rows()
+                            .into_iter()
+                            .map(|(k, vi, en, v)| vec![k.into(), vi.into(), en.into(), v.into()])
+                            .collect(),
+                    }
+                    .csv()
+                );
+            } else {
+                println!("{}", serde_json::to_string_pretty(&f)?);
+            }
+        }
+        ReportsCommand::Indicator { code, unit, period } => {
+            let period = Period::parse(&period).map_err(|e| anyhow::anyhow!("--period: {e}"))?;
+            let cat = catalogue(config)?;
+            let v = query::value(&db, &cat, &code, &Scope::unit(&unit), &period).await?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
