@@ -102,6 +102,37 @@ pub(crate) async fn serve(config: Config, listen: Option<String>, demo: bool) ->
                 now: civitas::now,
             };
             civitas_services::demo::seed_civil(&seeding).await;
+            // A year of one-stop history and the steering committees, for the dashboard.
+            let started = std::time::Instant::now();
+            let mut people = Vec::new();
+            for pid in register.living_adults(1950, 2006, 400).await? {
+                if let Ok(p) = pid.parse::<civitas_core::Pid>()
+                    && let Some(person) = register.get(&p).await?
+                    && person.permanent_residence.is_some()
+                {
+                    people.push(person);
+                }
+            }
+            let received = civitas_services::demo_history::seed_history(&seeding, &people, 365, 4, 6).await;
+            let mut communes: Vec<String> = vec![demo_ids.commune.clone()];
+            for p in &people {
+                if let Some(r) = &p.permanent_residence
+                    && !communes.contains(&r.commune.as_str().to_owned())
+                    && communes.len() < 4
+                {
+                    communes.push(r.commune.as_str().to_owned());
+                }
+            }
+            let set_up =
+                civitas_reports::committees::seed_demo(&db, &state.indicators, "01", &communes, civitas::now()).await?;
+            if received + set_up > 0 {
+                tracing::info!(
+                    dossiers = received,
+                    committees = set_up,
+                    seconds = started.elapsed().as_secs_f32(),
+                    "seeded the steering demo"
+                );
+            }
         }
         // The card simulator's test CSCA (seed "demo") is trusted, so its cards verify and
         // onboard; a real installation pins Vietnam's CSCA instead (`civitas trust add-csca`).

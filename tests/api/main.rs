@@ -24,4 +24,5 @@ mod reliability;
 mod reports;
 mod security;
 mod service;
+mod steering_pages;
 mod transparency;

@@ -33,7 +33,13 @@ fn concrete(rule: &Rule, f: &Fixture) -> String {
     } else {
         &f.dossier
     };
-    let path = rule.path.replace("{pid}", AN).replace("{code}", code).replace("{slip}", slip).replace("{id}", id);
+    let path = rule
+        .path
+        .replace("{pid}", AN)
+        .replace("{code}", code)
+        .replace("{slip}", slip)
+        .replace("{id}", id)
+        .replace("{report}", "1");
     let path = path.replace("{unit}", "01");
     // The unit asked for is the one the covering token names.
     if rule.unit == UnitRule::Requested { format!("{path}?unit=01") } else { path }
@@ -179,7 +185,7 @@ async fn matrix(app: TestApp) {
                             UnitRule::Person | UnitRule::Household | UnitRule::Destination | UnitRule::Requested => {
                                 &[403]
                             }
-                            UnitRule::Dossier | UnitRule::Certificate => &[404],
+                            UnitRule::Dossier | UnitRule::Certificate | UnitRule::Committee => &[404],
                             // The made-up card differs from the register: refused outside.
                             UnitRule::CardHolder => &[422],
                             UnitRule::List | UnitRule::None => &[],

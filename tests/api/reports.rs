@@ -26,7 +26,7 @@ enum End {
 
 /// A dossier's life as the model sees it.
 #[derive(Debug, Clone)]
-struct Life {
+pub(crate) struct Life {
     unit: &'static str,
     online: bool,
     received: Date,
@@ -83,7 +83,7 @@ fn model(lives: &[Life], unit: &str, start: Date, end: Date) -> [i64; 12] {
     f
 }
 
-fn form_values(form: &Value) -> [i64; 12] {
+pub(crate) fn form_values(form: &Value) -> [i64; 12] {
     let keys = [
         "received_total",
         "carried_over",
@@ -105,18 +105,18 @@ fn day_id(d: Date) -> String {
     format!("{:04}{:02}{:02}", d.year(), d.month() as u8, d.day())
 }
 
-fn month_id(d: Date) -> String {
+pub(crate) fn month_id(d: Date) -> String {
     format!("{:04}{:02}", d.year(), d.month() as u8)
 }
 
-struct Scenario {
-    lives: Vec<Life>,
-    first: Date,
-    last: Date,
+pub(crate) struct Scenario {
+    pub lives: Vec<Life>,
+    pub first: Date,
+    pub last: Date,
 }
 
 /// Waits until the consumer has folded every event (the servers' `reports.consume` job).
-async fn caught_up(app: &TestApp) {
+pub(crate) async fn caught_up(app: &TestApp) {
     let last = civitas_store::events::last_id(&app.db).await.unwrap();
     for _ in 0..200 {
         let at = civitas_reports::consumer::cursor(&app.db, civitas_reports::consumer::CONSUMER).await.unwrap();
@@ -171,7 +171,7 @@ fn date(v: &Value) -> Date {
     Date::parse(v.as_str().unwrap(), time::macros::format_description!("[year]-[month]-[day]")).unwrap()
 }
 
-async fn drive(app: &TestApp) -> Scenario {
+pub(crate) async fn drive(app: &TestApp) -> Scenario {
     app.clients().await;
     app.account(AN, 1).await;
     let citizen = citizen_token(app, AN).await;

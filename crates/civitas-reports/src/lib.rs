@@ -11,6 +11,7 @@
 //! - [`export`]: tables as CSV and XLSX.
 
 pub mod catalogue;
+pub mod committees;
 pub mod consumer;
 pub mod export;
 pub mod fold;

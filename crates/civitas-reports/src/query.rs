@@ -337,6 +337,8 @@ pub struct Index {
     /// (group, points earned, points possible).
     pub groups: Vec<(u8, f64, f64)>,
     pub total: f64,
+    /// Whether any sub-indicator has a value (a unit without dossiers in the period has none).
+    pub data: bool,
 }
 
 pub fn points(rate: f64, max_points: f64, threshold: Option<f64>) -> f64 {
@@ -391,7 +393,8 @@ pub async fn indexes(
         }
         let groups: Vec<(u8, f64, f64)> = groups.into_iter().map(|(g, (e, p))| (g, round2(e), p)).collect();
         let total = round2(groups.iter().map(|g| g.1).sum());
-        out.push(Index { unit: unit.clone(), period: period.to_string(), scores, groups, total });
+        let data = scores.iter().any(|s| s.value.value.is_some());
+        out.push(Index { unit: unit.clone(), period: period.to_string(), scores, groups, total, data });
     }
     Ok(out)
 }

@@ -407,22 +407,29 @@ pub async fn seed_plausible(db: &Db, holders: &[Holder], today: time::Date, at: 
                     .push_bind(at);
             });
             qb.build().execute(&mut *tx).await?;
-            let events: Vec<(&str, &Holder, CardState)> = chunk
+            // Each stage on its day (so the steering trend shows when cards were made): data
+            // collected a week before the card was produced (its issue date), at the commune
+            // five days after, handed over three days later; never after today.
+            let events: Vec<(&str, &Holder, CardState, String)> = chunk
                 .iter()
-                .flat_map(|(id, h, state, _, _)| {
+                .flat_map(|(id, h, state, issued, _)| {
                     let reached = stages.iter().position(|s| s == state).unwrap_or(0);
-                    stages[..=reached].iter().map(move |s| (id.as_str(), *h, *s))
+                    let base = issued.unwrap_or(today - time::Duration::days(3));
+                    stages[..=reached].iter().enumerate().map(move |(k, s)| {
+                        let day = (base + time::Duration::days([-7, 0, 5, 8][k])).min(today);
+                        (id.as_str(), *h, *s, stage_time(day, at))
+                    })
                 })
                 .collect();
             for events in events.chunks(1000) {
                 let mut qb = sqlx::QueryBuilder::new("INSERT INTO card_events (card_id, pid, commune, state, actor, at) ");
-                qb.push_values(events, |mut b, (id, h, s)| {
+                qb.push_values(events, |mut b, (id, h, s, when)| {
                     b.push_bind(*id)
                         .push_bind(h.pid.as_str())
                         .push_bind(h.commune.as_str())
                         .push_bind(s.as_str())
                         .push_bind("civitas-demo")
-                        .push_bind(at);
+                        .push_bind(when.as_str());
                 });
                 qb.build().execute(&mut *tx).await?;
             }
@@ -430,6 +437,12 @@ pub async fn seed_plausible(db: &Db, holders: &[Holder], today: time::Date, at: 
         })?;
     }
     Ok(cards.len())
+}
+
+/// 09:00 in Vietnam on `day`, as stored; `at` itself when the day is today or later.
+fn stage_time(day: time::Date, at: &str) -> String {
+    let stamp = civitas_store::timestamp(day.with_time(time::macros::time!(02:00)).assume_utc());
+    if stamp.as_str() > at { at.to_owned() } else { stamp }
 }
 
 /// How a chip's data agrees with the register (remote onboarding's match, and

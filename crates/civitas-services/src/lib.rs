@@ -8,6 +8,7 @@ pub mod certificates;
 pub mod civil;
 pub mod corrections;
 pub mod demo;
+pub mod demo_history;
 pub mod documents;
 pub mod dossiers;
 pub mod drafts;

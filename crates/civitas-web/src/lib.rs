@@ -11,6 +11,8 @@ pub mod calendar;
 pub mod cards_api;
 pub mod cards_pages;
 pub mod certificates;
+pub mod charts;
+pub mod committees_pages;
 pub mod cookies;
 pub mod dossiers;
 pub mod edge;
@@ -30,6 +32,7 @@ pub mod pages;
 pub mod policy;
 pub mod problem;
 pub mod reports_api;
+pub mod reports_pages;
 pub mod service_pages;
 pub mod style_page;
 pub mod transparency;
@@ -411,6 +414,8 @@ pub fn router(state: AppState) -> Router {
         .merge(exchange::routes())
         .merge(cards_api::routes())
         .merge(reports_api::routes())
+        .merge(reports_pages::routes())
+        .merge(committees_pages::routes())
         .merge(onboarding::routes())
         .merge(onboarding_demo::routes())
         .merge(cards_pages::routes())

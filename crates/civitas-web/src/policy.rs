@@ -68,6 +68,9 @@ pub enum UnitRule {
     /// The unit named in the request (`?unit=`; default: the caller's first unit): one of the
     /// caller's units or a commune within them. Outside: 403.
     Requested,
+    /// The steering committee's unit (a task's committee); a province covers its communes'
+    /// committees. Outside: 404.
+    Committee,
 }
 
 /// One route's access rule.
@@ -408,6 +411,17 @@ pub static RULES: &[Rule] = &[
     rule("GET", "/officer/counter", OfficerPage(ONESTOP), &[], U::None, Some("counter-intake")),
     rule("POST", "/officer/counter", OfficerPage(ONESTOP), &[], U::CardHolder, Some("counter-intake")),
     rule("GET", "/officer/cards", OfficerPage(CARD_COUNTERS), &[], U::List, Some("register-read")),
+    rule("GET", "/officer/reports", OfficerPage(REPORT_READERS), &[], U::Requested, None),
+    rule("GET", "/officer/reports/export", OfficerPage(REPORT_READERS), &[], U::Requested, None),
+    public("GET", "/index766"),
+    rule("GET", "/officer/committees", OfficerPage(REPORT_READERS), &[], U::Requested, None),
+    rule("POST", "/officer/committees", OfficerPage(LEADER), &[], U::Requested, None),
+    rule("GET", "/officer/committees/{id}", OfficerPage(REPORT_READERS), &[], U::Committee, None),
+    rule("POST", "/officer/committees/{id}/members", OfficerPage(REPORT_READERS), &[], U::Committee, None),
+    rule("POST", "/officer/committees/{id}/tasks", OfficerPage(REPORT_READERS), &[], U::Committee, None),
+    rule("GET", "/officer/tasks/{id}", OfficerPage(REPORT_READERS), &[], U::Committee, None),
+    rule("POST", "/officer/tasks/{id}", OfficerPage(REPORT_READERS), &[], U::Committee, None),
+    rule("GET", "/officer/tasks/{id}/reports/{report}", OfficerPage(REPORT_READERS), &[], U::Committee, None),
     rule("POST", "/officer/cards/{id}/advance", OfficerPage(REG), &[], U::List, Some("register-change")),
     rule("POST", "/officer/cards/{id}/handover", OfficerPage(REG), &[], U::List, Some("register-change")),
     rule("GET", "/officer/onboarding", OfficerPage(EID_ADMINISTRATORS), &[], U::List, Some("eid-administration")),
@@ -488,6 +502,7 @@ fn unit_text(unit: UnitRule) -> &'static str {
         UnitRule::CardHolder => "card holder",
         UnitRule::List => "list",
         UnitRule::Requested => "requested unit",
+        UnitRule::Committee => "committee",
     }
 }
 
