@@ -125,10 +125,13 @@ async fn main() {
     let r = civitas_reports::consumer::rebuild(&db).await.expect("rebuild");
     let s = t.elapsed().as_secs_f64();
     println!(
-        "{{\"label\":\"rebuild\",\"events\":{},\"facts\":{},\"s\":{s:.1},\"events_per_s\":{:.0}}}",
+        "{{\"label\":\"rebuild\",\"events\":{},\"facts\":{},\"s\":{s:.1},\"events_per_s\":{:.0},\"read_s\":{:.1},\"fold_s\":{:.1},\"write_s\":{:.1}}}",
         r.events,
         r.facts,
-        r.events as f64 / s
+        r.events as f64 / s,
+        r.read_s,
+        r.fold_s,
+        r.write_s
     );
 
     let cat = civitas_reports::Catalogue::shipped();

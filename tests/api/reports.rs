@@ -414,6 +414,7 @@ async fn steering(app: TestApp) {
     let reset = "UPDATE event_cursors SET position = 0 WHERE consumer = 'reports'";
     civitas_store::dispatch!(&peer.db, pool => {
         sqlx::query("DELETE FROM report_facts").execute(pool).await.unwrap();
+        sqlx::query("DELETE FROM report_facts_monthly").execute(pool).await.unwrap();
         sqlx::query("DELETE FROM report_dossiers").execute(pool).await.unwrap();
         sqlx::query(reset).execute(pool).await.unwrap();
     });

@@ -1,6 +1,7 @@
 //! How events become facts. A fact is a signed count on one day; every change is written for the
 //! unit and its higher levels ([`crate::levels`]), for the total (`dim` '') and, for dossier
-//! measures, per procedure (`p:<code>`); the processing outcome also per official (`o:<id>`).
+//! measures, per procedure (`p:<code>`); the processing outcome also per official (`o:<id>`)
+//! — the breakdowns in the monthly rollup only.
 //! Stocks are kept as flows: "open" is +1 on the day a dossier is received and -1 on the day its
 //! processing ends; "overdue" is +1 on the day after its promised
 //! date — booked ahead, and retracted when the dossier ends or its clock stops first. A stock at
@@ -94,8 +95,60 @@ pub mod m {
     pub const STOCKS: &[&str] = &[OPEN, OVERDUE];
 }
 
-/// (measure, unit, dim, day).
-pub type FactKey = (&'static str, String, String, Date);
+/// (measure, unit, dim, day), the unit and dimension as ids of [`Names`].
+pub type FactKey = (&'static str, u32, u32, Date);
+
+/// Interned unit and dimension names (a fold adds a fact for three units and two or three
+/// dimensions per change: no string is built per fact), with each unit's levels cached.
+#[derive(Debug, Default)]
+pub struct Names {
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+    /// Dimension id of a procedure (`p:`) or official (`o:`), by the raw code.
+    procedures: HashMap<String, u32>,
+    officials: HashMap<String, u32>,
+    levels: HashMap<u32, Vec<u32>>,
+}
+
+impl Names {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(i) = self.ids.get(name) {
+            return *i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.to_owned());
+        self.ids.insert(name.to_owned(), i);
+        i
+    }
+
+    fn dim(&mut self, official: bool, code: &str) -> u32 {
+        let found = if official { self.officials.get(code) } else { self.procedures.get(code) };
+        if let Some(i) = found {
+            return *i;
+        }
+        let i = self.id(&format!("{}:{code}", if official { "o" } else { "p" }));
+        if official {
+            self.officials.insert(code.to_owned(), i)
+        } else {
+            self.procedures.insert(code.to_owned(), i)
+        };
+        i
+    }
+
+    fn levels(&mut self, unit: &str) -> Vec<u32> {
+        let u = self.id(unit);
+        if let Some(l) = self.levels.get(&u) {
+            return l.clone();
+        }
+        let l: Vec<u32> = levels(unit).iter().map(|x| self.id(x)).collect();
+        self.levels.insert(u, l.clone());
+        l
+    }
+
+    pub fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map(String::as_str).unwrap_or_default()
+    }
+}
 
 /// What the consumer remembers of a dossier.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +177,7 @@ pub struct CardEvent {
 #[derive(Debug, Default)]
 pub struct Fold {
     pub facts: HashMap<FactKey, i64>,
+    pub names: Names,
     /// Dossiers known to the fold (loaded or created); `None`: looked up and unknown.
     pub dossiers: HashMap<String, Option<DossierMemo>>,
     pub dirty: HashSet<String>,
@@ -137,18 +191,46 @@ const ENDING: &[&str] = &["result_issued", "refused", "withdrawn", "lapsed", "re
 
 impl Fold {
     fn add(&mut self, measure: &'static str, unit: &str, procedure: Option<&str>, day: Date, v: i64) {
-        for level in levels(unit) {
-            *self.facts.entry((measure, level.clone(), String::new(), day)).or_default() += v;
-            if let Some(p) = procedure {
-                *self.facts.entry((measure, level, format!("p:{p}"), day)).or_default() += v;
+        let total = self.names.id("");
+        let dim = procedure.map(|p| self.names.dim(false, p));
+        for level in self.names.levels(unit) {
+            *self.facts.entry((measure, level, total, day)).or_default() += v;
+            if let Some(d) = dim {
+                *self.facts.entry((measure, level, d, day)).or_default() += v;
             }
         }
     }
 
     fn add_official(&mut self, measure: &'static str, unit: &str, official: &str, day: Date) {
-        for level in levels(unit) {
-            *self.facts.entry((measure, level, format!("o:{official}"), day)).or_default() += 1;
+        let dim = self.names.dim(true, official);
+        for level in self.names.levels(unit) {
+            *self.facts.entry((measure, level, dim, day)).or_default() += 1;
         }
+    }
+
+    /// The daily facts to write: (measure, unit, dim, day, change), zero changes left out. Only
+    /// the totals are kept per day; the per-procedure and per-official breakdowns are kept per
+    /// month ([`Fold::month_rows`]), which halves the rows written.
+    pub fn fact_rows(&self) -> Vec<(&'static str, &str, &str, Date, i64)> {
+        let total = self.names.ids.get("").copied();
+        self.facts
+            .iter()
+            .filter(|((_, _, d, _), v)| **v != 0 && Some(*d) == total)
+            .map(|((m, u, d, day), v)| (*m, self.names.name(*u), self.names.name(*d), *day, *v))
+            .collect()
+    }
+
+    /// The same summed per calendar month (`YYYY-MM`), for the monthly rollup.
+    pub fn month_rows(&self) -> Vec<(&'static str, &str, &str, String, i64)> {
+        let mut months: HashMap<(&'static str, u32, u32, i32, u8), i64> = HashMap::new();
+        for ((m, u, d, day), v) in &self.facts {
+            *months.entry((m, *u, *d, day.year(), day.month() as u8)).or_default() += v;
+        }
+        months
+            .into_iter()
+            .filter(|(_, v)| *v != 0)
+            .map(|((m, u, d, y, mo), v)| (m, self.names.name(u), self.names.name(d), format!("{y:04}-{mo:02}"), v))
+            .collect()
     }
 
     /// The dossier codes and ID numbers this batch needs from storage before it is folded.

@@ -1,5 +1,6 @@
 //! Reading the facts: sums of measures over a period for one unit (flows over the period's
-//! days, stocks over every day before its end), indicator values, form 06a, the Decision 766
+//! whole months from the monthly rollup and its edge days from the daily facts, stocks over
+//! everything before its end), indicator values, form 06a, the Decision 766
 //! index, monthly trends and per-procedure / per-official tables. Each figure is a range scan
 //! of `report_facts` by its key; nothing here reads dossiers or people.
 
@@ -45,8 +46,70 @@ pub async fn sums(
     Ok(all.remove(&scope.unit).unwrap_or_default())
 }
 
-/// [`sums`] for several units at once (a drill-down table): one query for the flows, one for
-/// the stocks. Every unit and measure is present (0 without facts).
+/// Where a piece of a period is summed: the monthly rollup (`report_facts_monthly`, months as
+/// `YYYY-MM`) or the daily facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    pub monthly: bool,
+    pub from: String,
+    pub to: String,
+}
+
+fn month_of(d: Date) -> String {
+    format!("{:04}-{:02}", d.year(), d.month() as u8)
+}
+
+fn next_month(d: Date) -> Date {
+    let (y, m) = if d.month() == time::Month::December { (d.year() + 1, 1) } else { (d.year(), d.month() as u8 + 1) };
+    Date::from_calendar_date(y, time::Month::try_from(m).unwrap_or(time::Month::January), 1).unwrap_or(d)
+}
+
+fn month_start(d: Date) -> Date {
+    d.replace_day(1).unwrap_or(d)
+}
+
+/// [start, end) as whole months from the rollup and the days at either edge.
+pub(crate) fn pieces(start: Date, end: Date) -> Vec<Piece> {
+    let first = if start.day() == 1 { start } else { next_month(start) };
+    let last = month_start(end);
+    if first >= last {
+        return vec![Piece { monthly: false, from: start.to_string(), to: end.to_string() }];
+    }
+    let mut out = vec![Piece { monthly: true, from: month_of(first), to: month_of(last) }];
+    if start < first {
+        out.push(Piece { monthly: false, from: start.to_string(), to: first.to_string() });
+    }
+    if last < end {
+        out.push(Piece { monthly: false, from: last.to_string(), to: end.to_string() });
+    }
+    out
+}
+
+/// How a period is read: whole months from the rollup, edge days from the daily facts.
+pub fn pieces_of(period: &Period) -> Vec<Piece> {
+    pieces(period.start(), period.end())
+}
+
+/// The months a period touches (per-procedure and per-official breakdowns are kept per month):
+/// the period itself when it is whole months.
+pub fn breakdown_months(period: &Period) -> Piece {
+    let last = period.end().previous_day().unwrap_or(period.end());
+    Piece { monthly: true, from: month_of(period.start()), to: month_of(next_month(last)) }
+}
+
+/// Everything before `end` (a stock): every month before `end`'s, and its days before `end`.
+pub(crate) fn pieces_before(end: Date) -> Vec<Piece> {
+    let last = month_start(end);
+    let mut out = vec![Piece { monthly: true, from: "0000-00".into(), to: month_of(last) }];
+    if last < end {
+        out.push(Piece { monthly: false, from: last.to_string(), to: end.to_string() });
+    }
+    out
+}
+
+/// [`sums`] for several units at once (a drill-down table): whole months read from the monthly
+/// rollup, edge days from the daily facts, stocks from every month before the period's end.
+/// Every unit and measure is present (0 without facts).
 pub async fn sums_of_units(
     db: &Db,
     units: &[String],
@@ -54,41 +117,40 @@ pub async fn sums_of_units(
     measures: &[&str],
     period: &Period,
 ) -> Result<HashMap<String, HashMap<String, i64>>, ReportError> {
-    let (start, end) = (period.start().to_string(), period.end().to_string());
     let zero: HashMap<String, i64> = measures.iter().map(|m| ((*m).to_owned(), 0)).collect();
     let mut out: HashMap<String, HashMap<String, i64>> = units.iter().map(|u| (u.clone(), zero.clone())).collect();
     let flows: Vec<&str> = measures.iter().copied().filter(|m| !is_stock(m)).collect();
     let stocks: Vec<&str> = measures.iter().copied().filter(|m| is_stock(m)).collect();
-    for (list, from) in [(flows, Some(start)), (stocks, None)] {
+    for (list, parts) in [(flows, pieces(period.start(), period.end())), (stocks, pieces_before(period.end()))] {
         if list.is_empty() || units.is_empty() {
             continue;
         }
-        let (n, k) = (list.len(), units.len());
-        let sql = format!(
-            "SELECT unit, measure, CAST(SUM(value) AS BIGINT) FROM report_facts WHERE measure IN ({}) AND unit IN ({}) \
-             AND dim = ${} AND day < ${}{} GROUP BY unit, measure",
-            crate::placeholders(1, n),
-            crate::placeholders(n + 1, k),
-            n + k + 1,
-            n + k + 2,
-            if from.is_some() { format!(" AND day >= ${}", n + k + 3) } else { String::new() }
-        );
-        let rows: Vec<(String, String, i64)> = dispatch!(db, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-            for m in &list {
-                q = q.bind(*m);
+        for piece in parts {
+            let (table, column) =
+                if piece.monthly { ("report_facts_monthly", "month") } else { ("report_facts", "day") };
+            let (n, k) = (list.len(), units.len());
+            let sql = format!(
+                "SELECT unit, measure, CAST(SUM(value) AS BIGINT) FROM {table} WHERE measure IN ({}) AND unit IN ({}) \
+                 AND dim = ${} AND {column} >= ${} AND {column} < ${} GROUP BY unit, measure",
+                crate::placeholders(1, n),
+                crate::placeholders(n + 1, k),
+                n + k + 1,
+                n + k + 2,
+                n + k + 3,
+            );
+            let rows: Vec<(String, String, i64)> = dispatch!(db, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for m in &list {
+                    q = q.bind(*m);
+                }
+                for u in units {
+                    q = q.bind(u.as_str());
+                }
+                q.bind(dim).bind(piece.from.as_str()).bind(piece.to.as_str()).fetch_all(pool).await
+            })?;
+            for (unit, measure, v) in rows {
+                *out.entry(unit).or_default().entry(measure).or_default() += v;
             }
-            for u in units {
-                q = q.bind(u.as_str());
-            }
-            q = q.bind(dim).bind(end.as_str());
-            if let Some(from) = &from {
-                q = q.bind(from.as_str());
-            }
-            q.fetch_all(pool).await
-        })?;
-        for (unit, measure, v) in rows {
-            out.entry(unit).or_default().insert(measure, v);
         }
     }
     Ok(out)
@@ -428,30 +490,35 @@ pub async fn by_dim(
     measures: &[&str],
     period: &Period,
 ) -> Result<BTreeMap<String, HashMap<String, i64>>, ReportError> {
-    let n = measures.len();
-    let sql = format!(
-        "SELECT dim, measure, CAST(SUM(value) AS BIGINT) FROM report_facts WHERE measure IN ({}) AND unit = ${} \
-         AND dim >= ${} AND dim < ${} AND day >= ${} AND day < ${} GROUP BY dim, measure",
-        crate::placeholders(1, n),
-        n + 1,
-        n + 2,
-        n + 3,
-        n + 4,
-        n + 5
-    );
     let (lo, hi) = (format!("{prefix}:"), format!("{prefix};"));
-    let (start, end) = (period.start().to_string(), period.end().to_string());
-    let rows: Vec<(String, String, i64)> = dispatch!(db, pool => {
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-        for m in measures {
-            q = q.bind(*m);
-        }
-        q.bind(unit).bind(lo.as_str()).bind(hi.as_str()).bind(start.as_str()).bind(end.as_str()).fetch_all(pool).await
-    })?;
+    let mut rows: Vec<(String, String, i64)> = Vec::new();
+    // Breakdowns are kept per month: the months the period touches.
+    for piece in [breakdown_months(period)] {
+        let (table, column) = ("report_facts_monthly", "month");
+        let n = measures.len();
+        let sql = format!(
+            "SELECT dim, measure, CAST(SUM(value) AS BIGINT) FROM {table} WHERE measure IN ({}) AND unit = ${} \
+             AND dim >= ${} AND dim < ${} AND {column} >= ${} AND {column} < ${} GROUP BY dim, measure",
+            crate::placeholders(1, n),
+            n + 1,
+            n + 2,
+            n + 3,
+            n + 4,
+            n + 5
+        );
+        let part: Vec<(String, String, i64)> = dispatch!(db, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for m in measures {
+                q = q.bind(*m);
+            }
+            q.bind(unit).bind(lo.as_str()).bind(hi.as_str()).bind(piece.from.as_str()).bind(piece.to.as_str()).fetch_all(pool).await
+        })?;
+        rows.extend(part);
+    }
     let mut out: BTreeMap<String, HashMap<String, i64>> = BTreeMap::new();
     for (dim, measure, v) in rows {
         let key = dim.split_once(':').map(|(_, k)| k.to_owned()).unwrap_or(dim);
-        out.entry(key).or_default().insert(measure, v);
+        *out.entry(key).or_default().entry(measure).or_default() += v;
     }
     Ok(out)
 }
@@ -460,4 +527,31 @@ pub async fn by_dim(
 pub async fn first_day(db: &Db) -> Result<Option<Date>, ReportError> {
     let d: Option<String> = dispatch!(db, pool => sqlx::query_scalar("SELECT MIN(day) FROM report_facts WHERE unit = 'VN'").fetch_one(pool).await)?;
     Ok(d.as_deref().and_then(crate::parse_day))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn a_period_is_whole_months_and_edge_days() {
+        let p = |from: &str, to: &str, monthly| Piece { monthly, from: from.into(), to: to.into() };
+        assert_eq!(pieces(date!(2026 - 01 - 01), date!(2027 - 01 - 01)), vec![p("2026-01", "2027-01", true)]);
+        assert_eq!(pieces(date!(2026 - 11 - 30), date!(2026 - 12 - 01)), vec![p("2026-11-30", "2026-12-01", false)]);
+        assert_eq!(
+            pieces(date!(2026 - 01 - 26), date!(2026 - 03 - 02)),
+            vec![
+                p("2026-02", "2026-03", true),
+                p("2026-01-26", "2026-02-01", false),
+                p("2026-03-01", "2026-03-02", false)
+            ]
+        );
+        assert_eq!(pieces(date!(2026 - 12 - 28), date!(2027 - 01 - 04)), vec![p("2026-12-28", "2027-01-04", false)]);
+        assert_eq!(pieces_before(date!(2026 - 07 - 01)), vec![p("0000-00", "2026-07", true)]);
+        assert_eq!(
+            pieces_before(date!(2026 - 07 - 15)),
+            vec![p("0000-00", "2026-07", true), p("2026-07-01", "2026-07-15", false)]
+        );
+    }
 }

@@ -245,6 +245,11 @@ async fn render(
         }
         (form_table(lang, &forms))
         h2 { (tr(lang, "Theo thủ tục", "Per procedure")) }
+        @let months = query::breakdown_months(period);
+        @if !query::pieces_of(period).iter().all(|p| p.monthly) {
+            p class="hint" { (tr(lang, "Số liệu theo thủ tục và theo cán bộ được lưu theo tháng: các tháng ", "Per-procedure and per-official figures are kept per month: the months "))
+                (months.from) " – " (months.to) (tr(lang, " (không kể tháng cuối)", " (the last excluded)")) }
+        }
         (crate::ui::Table::simple("per-procedure",
             &[tr(lang, "Thủ tục", "Procedure"), tr(lang, "Tiếp nhận", "Received"), tr(lang, "Đã giải quyết", "Processed"), tr(lang, "Đúng hạn", "On time")],
             procedures.iter().map(|(code, g)| {
