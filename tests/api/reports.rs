@@ -442,3 +442,48 @@ async fn steering(app: TestApp) {
     check_all(&peer, &s, "three racing consumers").await;
 }
 on_both_databases!(steering_figures, steering);
+
+/// `civitas reports` from the command line: form 06a equal to the API's, a rebuild that says
+/// what it read and leaves the figures as they were, bad input named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_from_the_command_line() {
+    let Some(app) = spawn_app(Backend::Sqlite).await else { return };
+    let s = drive(&app).await;
+    caught_up(&app).await;
+    let leader = app.token(Role::Leader, &["01"]);
+    let period = month_id(s.first);
+    let api: Value =
+        app.get(&format!("/api/v1/reports/06a?unit=01&period={period}"), &leader).await.json().await.unwrap();
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
+            .args(args)
+            .args(["--database", &app.db_url])
+            .env("CIVITAS_LOG", "warn")
+            .output()
+            .expect("civitas runs")
+    };
+    let form = |out: std::process::Output| -> Value {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(form(cli(&["reports", "form06a", "--unit", "01", "--period", &period])), api["form"]);
+    let rebuilt = cli(&["reports", "rebuild"]);
+    let said = String::from_utf8_lossy(&rebuilt.stdout).into_owned();
+    assert!(rebuilt.status.success() && said.starts_with("rebuilt from ") && said.contains("events/s"), "{said}");
+    assert_eq!(form(cli(&["reports", "form06a", "--unit", "01", "--period", &period])), api["form"]);
+    let csv = cli(&["reports", "form06a", "--unit", "01", "--period", &period, "--format", "csv"]);
+    let csv = String::from_utf8_lossy(&csv.stdout).into_owned();
+    assert!(
+        csv.contains(&format!(
+            "received_total,Tổng số hồ sơ tiếp nhận,Received: total,{}",
+            api["form"]["received_total"]
+        )),
+        "{csv}"
+    );
+    let v = form(cli(&["reports", "indicator", "d766.2.1", "--unit", "01", "--period", &period]));
+    assert_eq!(v["code"], "d766.2.1");
+    let bad = cli(&["reports", "form06a", "--period", "2026Q9"]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("--period"), "{bad:?}");
+    let unknown = cli(&["reports", "indicator", "no.such", "--period", &period]);
+    assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("no.such"), "{unknown:?}");
+}
