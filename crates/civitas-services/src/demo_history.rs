@@ -30,13 +30,13 @@ fn fields_of(code: &str, person: &Person, day: time::Date) -> Option<Vec<(&'stat
         "DVC-14" => vec![("organisation", "Công ty TNHH Sông Hồng".into())],
         "DVC-21" => vec![("school", "Trường THPT Chu Văn An".into())],
         "DVC-22" => vec![("purpose", "Xin việc".into())],
-        "DVC-24" => vec![("address", "Số 8 phố Huế".into())],
-        "DVC-25" => vec![("contract_number", "HĐ-2026-118".into())],
         _ => return None,
     })
 }
 
-const PROCEDURES: &[&str] = &["DVC-05", "DVC-06", "DVC-14", "DVC-21", "DVC-22", "DVC-24", "DVC-25"];
+/// (The power company's DVC-24 and DVC-25 need proof of the address that only an earlier DVC-03
+/// result replaces: the demo's applicants have none.)
+const PROCEDURES: &[&str] = &["DVC-05", "DVC-06", "DVC-14", "DVC-21", "DVC-22"];
 
 /// Seeds `per_day` dossiers on each working day of the `days` before `today`, unless the
 /// history exists (dossiers older than a week). Returns how many were received.
