@@ -76,6 +76,9 @@ async fn the_steering_dashboard_and_committees_in_the_browser() {
     assert_eq!(got[0], 200);
     let csv = got[1].as_str().unwrap();
     assert!(csv.starts_with('\u{feff}') && csv.contains(&format!("\r\n{BA_DINH},Phường Ba Đình,")), "{got}");
+    // A bad export format or period is answered with a page, not a file.
+    c.goto(&app.url("/officer/reports/export?table=06a&unit=01&format=pdf")).await.unwrap();
+    assert!(text_of(c, "main").await.contains("pdf"));
     // A bad period is answered on the page.
     c.goto(&app.url("/officer/reports?unit=01&period=2026Q7")).await.unwrap();
     assert!(text_of(c, ".error-summary").await.contains("2026Q7"), "{}", text_of(c, ".error-summary").await);
@@ -106,6 +109,22 @@ async fn the_steering_dashboard_and_committees_in_the_browser() {
     fill(c, "position", "Phó Chủ tịch UBND").await;
     click_and_wait(c, "form[action$='/members'] button").await;
     assert!(text_of(c, "#members").await.contains("Nguyễn Văn Hùng"));
+    // Bad input is named on the page and nothing is assigned.
+    fill(c, "title", "Đạt 80 % hồ sơ trực tuyến").await;
+    fill(c, "deadline", "30/06/2099").await;
+    click_and_wait(c, "form[action$='/tasks'] button").await;
+    assert!(text_of(c, ".error-summary").await.contains("YYYY-MM-DD"), "{}", text_of(c, ".error-summary").await);
+    fill(c, "title", "Đạt 80 % hồ sơ trực tuyến").await;
+    fill(c, "deadline", "2099-06-30").await;
+    c.find(Locator::Css("#indicator option[value='dossiers.online_share']")).await.unwrap().click().await.unwrap();
+    fill(c, "target", "tám mươi").await;
+    click_and_wait(c, "form[action$='/tasks'] button").await;
+    assert!(text_of(c, ".error-summary").await.contains("a number"), "{}", text_of(c, ".error-summary").await);
+    assert_accessible(c, &axe, "committee with an error").await;
+    assert!(
+        text_of(c, "#tasks").await.is_empty() || !text_of(c, "#tasks").await.contains("Đạt 80"),
+        "nothing assigned"
+    );
     fill(c, "title", "Đạt 80 % hồ sơ trực tuyến").await;
     fill(c, "deadline", "2099-06-30").await;
     c.find(Locator::Css("#indicator option[value='dossiers.online_share']")).await.unwrap().click().await.unwrap();
@@ -120,6 +139,13 @@ async fn the_steering_dashboard_and_committees_in_the_browser() {
     let dir = temp_dir();
     let file = dir.0.join("bien-ban.pdf");
     std::fs::write(&file, b"%PDF-1.4\n% hop giao ban\n%%EOF\n").unwrap();
+    for (bad, says) in [("bốn mươi", "0"), ("150", "0 to 100")] {
+        fill(c, "progress", bad).await;
+        fill(c, "note", "x").await;
+        click_and_wait(c, "form[enctype='multipart/form-data'] button").await;
+        assert!(text_of(c, ".error-summary").await.contains(says), "{bad}: {}", text_of(c, ".error-summary").await);
+    }
+    assert_eq!(text_of(c, "#task-progress").await, "0 %", "nothing recorded");
     fill(c, "progress", "40").await;
     fill(c, "note", "Đã tuyên truyền tại 3 tổ dân phố").await;
     c.find(Locator::Id("attachment")).await.unwrap().send_keys(file.to_str().unwrap()).await.unwrap();

@@ -153,14 +153,24 @@ pub struct IndicatorFigures {
     units: Vec<IndicatorValue>,
 }
 
-fn value_cells(v: &IndicatorValue) -> Vec<Cell> {
-    vec![
-        v.unit.clone().into(),
-        query::unit_name(&v.unit).into(),
-        v.numerator.map(|n| n as f64).into(),
-        v.denominator.map(|n| n as f64).into(),
-        v.value.into(),
-    ]
+/// An indicator's figures for a unit and the units below it, as a table (API and page exports).
+pub(crate) fn indicator_table(i: &civitas_reports::Indicator, values: &[IndicatorValue]) -> Table {
+    let row = |v: &IndicatorValue| -> Vec<Cell> {
+        vec![
+            v.unit.clone().into(),
+            query::unit_name(&v.unit).into(),
+            v.numerator.map(|n| n as f64).into(),
+            v.denominator.map(|n| n as f64).into(),
+            v.value.into(),
+        ]
+    };
+    Table {
+        title: i.code.clone(),
+        headers: ["Mã đơn vị / Unit", "Đơn vị / Name", "Tử số / Numerator", "Mẫu số / Denominator", i.name("vi")]
+            .map(str::to_owned)
+            .to_vec(),
+        rows: values.iter().map(row).collect(),
+    }
 }
 
 /// One indicator for a unit and period, with the units below it (drill-down).
@@ -187,13 +197,8 @@ pub async fn indicator(
     if format == Format::Json {
         return Ok(Json(IndicatorFigures { value, units: values }).into_response());
     }
-    let table = Table {
-        title: i.code.clone(),
-        headers: ["Mã đơn vị / Unit", "Đơn vị / Name", "Tử số / Numerator", "Mẫu số / Denominator", i.name("vi")]
-            .map(str::to_owned)
-            .to_vec(),
-        rows: std::iter::once(&value).chain(values.iter()).map(value_cells).collect(),
-    };
+    values.insert(0, value);
+    let table = indicator_table(i, &values);
     Ok(download(&table, &format!("{}-{unit}-{period}", i.code), format))
 }
 

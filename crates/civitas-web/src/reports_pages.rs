@@ -340,30 +340,7 @@ async fn export(
             };
             match query::values_of_units(&state.db, i, &units, &period).await {
                 Ok(values) => {
-                    let table = civitas_reports::export::Table {
-                        title: i.code.clone(),
-                        headers: [
-                            "Mã đơn vị / Unit",
-                            "Đơn vị / Name",
-                            "Tử số / Numerator",
-                            "Mẫu số / Denominator",
-                            i.name("vi"),
-                        ]
-                        .map(str::to_owned)
-                        .to_vec(),
-                        rows: values
-                            .iter()
-                            .map(|v| {
-                                vec![
-                                    v.unit.clone().into(),
-                                    query::unit_name(&v.unit).into(),
-                                    v.numerator.map(|n| n as f64).into(),
-                                    v.denominator.map(|n| n as f64).into(),
-                                    v.value.into(),
-                                ]
-                            })
-                            .collect(),
-                    };
+                    let table = crate::reports_api::indicator_table(i, &values);
                     download(&table, &format!("{}-{unit}-{period}", i.code), format)
                 }
                 Err(e) => internal(&e),
