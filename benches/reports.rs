@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use civitas_core::period::Period;
-use civitas_reports::query::{self, Scope};
+use civitas_reports::query::{self, Scope, Window};
 use civitas_store::{Db, NewEvent, dispatch, insert_events};
 
 fn percentile(samples: &mut [f64], p: f64) -> f64 {
@@ -65,7 +65,8 @@ async fn seed(db: &Db, dossiers: u64) -> u64 {
                 kind: "dossier.step",
                 subject: code.clone(),
                 payload: serde_json::json!({ "action": action, "from": from, "to": to, "appointment": appointment, "result": true }),
-                actor: format!("officer-{}", rng.below(500)),
+                // An official works in one commune (three per commune here).
+                actor: format!("officer-{unit}-{}", rng.below(3)),
                 occurred_at: at(t),
             });
         }
@@ -135,9 +136,9 @@ async fn main() {
     );
 
     let cat = civitas_reports::Catalogue::shipped();
-    let periods: Vec<Period> = ["2025", "2026", "2025Q3", "2026S1", "2025N9", "202511", "202603", "2026W10"]
+    let periods: Vec<Window> = ["2025", "2026", "2025Q3", "2026S1", "2025N9", "202511", "202603", "2026W10"]
         .iter()
-        .map(|p| Period::parse(p).expect("period"))
+        .map(|p| Window::whole(Period::parse(p).expect("period")))
         .collect();
     let mut nation = vec![civitas_reports::NATION.to_owned()];
     nation.extend(query::children(civitas_reports::NATION));
@@ -161,10 +162,8 @@ async fn main() {
     })
     .await;
     latency("12-month trend of the index (dashboard)", 50, async |i| {
-        let mut p = Period::parse("202612").expect("period");
-        for _ in 0..12 {
+        for p in query::last_12_months(time::macros::date!(2026 - 12 - 31)) {
             query::index(&db, &cat, if i % 2 == 0 { "VN" } else { "01" }, &p).await.expect("index");
-            p = p.previous();
         }
     })
     .await;

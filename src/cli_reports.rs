@@ -7,7 +7,7 @@ use clap::Subcommand;
 
 use civitas::config::Config;
 use civitas_core::period::Period;
-use civitas_reports::query::{self, Scope};
+use civitas_reports::query::{self, Scope, Window};
 
 #[derive(Subcommand)]
 pub enum ReportsCommand {
@@ -16,12 +16,26 @@ pub enum ReportsCommand {
     Rebuild,
     /// Folds the events not yet read (what the servers' `reports.consume` job does).
     Consume,
+    /// Counts the register's living people per unit for a day (what the servers'
+    /// `reports.population` job does once a day); a day counted already is left as it is.
+    Population {
+        /// The day the count is recorded for (YYYY-MM-DD; default today).
+        #[arg(long)]
+        day: Option<String>,
+        /// Count again and replace a day counted already.
+        #[arg(long)]
+        recount: bool,
+    },
     /// Prints form 06a of a unit (VN, a province or a commune) for a period.
     Form06a {
         #[arg(long, default_value = "VN")]
         unit: String,
         #[arg(long)]
         period: String,
+        /// The day the figures are as of (YYYY-MM-DD; default today): a running period is
+        /// counted to that day.
+        #[arg(long)]
+        as_of: Option<String>,
         /// csv or json (default).
         #[arg(long, default_value = "json")]
         format: String,
@@ -33,7 +47,21 @@ pub enum ReportsCommand {
         unit: String,
         #[arg(long)]
         period: String,
+        /// The day the figures are as of (YYYY-MM-DD; default today).
+        #[arg(long)]
+        as_of: Option<String>,
     },
+}
+
+/// `--period` as of `--as-of` (default today, local time).
+fn window(period: &str, as_of: Option<&str>) -> anyhow::Result<Window> {
+    let period = Period::parse(period).map_err(|e| anyhow::anyhow!("--period: {e}"))?;
+    let as_of = match as_of {
+        Some(d) => time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
+            .map_err(|_| anyhow::anyhow!("--as-of: a day as YYYY-MM-DD, not {d:?}"))?,
+        None => civitas_services::dossiers::local_today(civitas::now()),
+    };
+    Window::new(period, as_of).map_err(|e| anyhow::anyhow!("--period: {e}"))
 }
 
 fn catalogue(config: &Config) -> anyhow::Result<civitas_reports::Catalogue> {
@@ -83,9 +111,20 @@ pub async fn reports(config: &Config, command: ReportsCommand) -> anyhow::Result
             }
             println!("folded {total} events");
         }
-        ReportsCommand::Form06a { unit, period, format } => {
-            let period = Period::parse(&period).map_err(|e| anyhow::anyhow!("--period: {e}"))?;
-            let f = query::form_06a(&db, &Scope::unit(&unit), &period).await?;
+        ReportsCommand::Population { day, recount } => {
+            let day = match day {
+                Some(d) => time::Date::parse(&d, time::macros::format_description!("[year]-[month]-[day]"))
+                    .map_err(|_| anyhow::anyhow!("--day: a day as YYYY-MM-DD, not {d:?}"))?,
+                None => civitas_services::dossiers::local_today(civitas::now()),
+            };
+            match civitas_reports::population::count(&db, day, recount).await? {
+                Some(c) => println!("counted {} living people in {} units for {day}", c.people, c.units),
+                None => println!("{day} was counted already"),
+            }
+        }
+        ReportsCommand::Form06a { unit, period, as_of, format } => {
+            let window = window(&period, as_of.as_deref())?;
+            let f = query::form_06a(&db, &Scope::unit(&unit), &window).await?;
             if format == "csv" {
                 print!(
                     "{}",
@@ -104,10 +143,10 @@ pub async fn reports(config: &Config, command: ReportsCommand) -> anyhow::Result
                 println!("{}", serde_json::to_string_pretty(&f)?);
             }
         }
-        ReportsCommand::Indicator { code, unit, period } => {
-            let period = Period::parse(&period).map_err(|e| anyhow::anyhow!("--period: {e}"))?;
+        ReportsCommand::Indicator { code, unit, period, as_of } => {
+            let window = window(&period, as_of.as_deref())?;
             let cat = catalogue(config)?;
-            let v = query::value(&db, &cat, &code, &Scope::unit(&unit), &period).await?;
+            let v = query::value(&db, &cat, &code, &Scope::unit(&unit), &window).await?;
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
     }

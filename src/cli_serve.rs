@@ -114,6 +114,7 @@ pub(crate) async fn serve(config: Config, listen: Option<String>, demo: bool) ->
                 }
             }
             let received = civitas_services::demo_history::seed_history(&seeding, &people, 365, 4, 6).await;
+            let accounts = seed_eid_history(&state.identity, &register).await?;
             let mut communes: Vec<String> = vec![demo_ids.commune.clone()];
             for p in &people {
                 if let Some(r) = &p.permanent_residence
@@ -128,6 +129,7 @@ pub(crate) async fn serve(config: Config, listen: Option<String>, demo: bool) ->
             if received + set_up > 0 {
                 tracing::info!(
                     dossiers = received,
+                    accounts,
                     committees = set_up,
                     seconds = started.elapsed().as_secs_f32(),
                     "seeded the steering demo"
@@ -222,4 +224,23 @@ pub(crate) async fn shutdown_signal() {
     let terminate = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
     tracing::info!("shutting down");
+}
+
+/// A year of e-ID accounts for the steering dashboard: 800 adults of the demo register, their
+/// accounts created over the past 365 days more and more often (adoption growing), two in
+/// five registered online at level 1, the rest enrolled at level 2 at a counter.
+async fn seed_eid_history(identity: &civitas_identity::Identity, register: &Register) -> anyhow::Result<usize> {
+    let pids = register.living_adults(1950, 2008, 800).await?;
+    let n = pids.len().max(1) as f64;
+    let now = civitas::now();
+    let holders: Vec<(String, i64, time::OffsetDateTime)> = pids
+        .into_iter()
+        .enumerate()
+        .map(|(i, pid)| {
+            let days_ago = (365.0 * (1.0 - ((i as f64 + 1.0) / n).sqrt())).round() as i64 + 1;
+            let at = now - time::Duration::days(days_ago) - time::Duration::minutes((i % 480) as i64);
+            (pid, if i % 5 < 2 { 1 } else { 2 }, at)
+        })
+        .collect();
+    Ok(identity.seed_demo_history(&holders, "civitas-demo").await?)
 }

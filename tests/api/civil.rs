@@ -174,6 +174,18 @@ async fn birth(app: TestApp) {
     // The certificate: issued as the result, in the mother's store, signed, verifiable offline.
     let issued = act(&app, &desk.clerk, &code, json!({ "action": "issue_result" })).await;
     assert_eq!(issued.status(), 200);
+    // The steering figures count it as an interconnected dossier processed today.
+    crate::reports::caught_up(&app).await;
+    let today = civitas_services::dossiers::local_today(civitas::now());
+    let day = format!("{:04}{:02}{:02}", today.year(), today.month() as u8, today.day());
+    let leader = app.token(Role::Leader, &["01"]);
+    let figure: Value = app
+        .get(&format!("/api/v1/indicators/dossiers.interconnected.processed?unit={BA_DINH}&period={day}"), &leader)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(figure["value"]["value"].as_f64(), Some(1.0), "{figure}");
     let certs: Value = app.get("/api/v1/certificates", &mother).await.json().await.unwrap();
     let cert = certs["items"]
         .as_array()

@@ -10,6 +10,7 @@ mod chip;
 mod civil;
 mod cli;
 mod cluster;
+mod completeness;
 mod exchange;
 mod fuzz;
 mod journeys;

@@ -128,32 +128,48 @@ pub(crate) async fn caught_up(app: &TestApp) {
     panic!("the reports consumer did not catch up with event {last}");
 }
 
+/// The day the scenario's figures are read as of: two days after its last step (its steps are
+/// acted on future days; a later `as_of` reads what was booked ahead).
+fn as_of(s: &Scenario) -> Date {
+    s.last + Duration::days(2)
+}
+
 /// Every day of the scenario and its months, for the commune, the other commune and the
-/// province: the server's form 06a equals the model's.
+/// province: the server's form 06a equals the model's — as of the scenario's end, and as of
+/// today (the default) for today and the running month, whose dossiers still in progress are
+/// counted as they are today, not as they will be at the month's end.
 async fn check_all(app: &TestApp, s: &Scenario, what: &str) {
     caught_up(app).await;
     let leader = app.token(Role::Leader, &["01"]);
-    let mut periods: Vec<(String, Date, Date)> = Vec::new();
+    let upto = as_of(s);
+    let mut periods: Vec<(String, Date, Date, Option<Date>)> = Vec::new();
     let mut d = s.first - Duration::days(1);
-    while d <= s.last + Duration::days(2) {
-        periods.push((day_id(d), d, d + Duration::days(1)));
+    while d <= upto {
+        periods.push((day_id(d), d, d + Duration::days(1), Some(upto)));
         d += Duration::days(1);
     }
     for m in [s.first, s.last] {
         let p = civitas_core::period::Period::parse(&month_id(m)).unwrap();
-        periods.push((month_id(m), p.start(), p.end()));
+        periods.push((month_id(m), p.start(), p.end(), Some(upto)));
     }
+    let today = local_today(civitas::now());
+    let month = civitas_core::period::Period::parse(&month_id(today)).unwrap();
+    periods.push((day_id(today), today, today + Duration::days(1), None));
+    periods.push((month_id(today), month.start(), month.end(), None));
     for unit in ["01", BA_DINH, NGOC_HA] {
-        for (id, start, end) in &periods {
-            let r = app.get(&format!("/api/v1/reports/06a?unit={unit}&period={id}"), &leader).await;
+        for (id, start, end, as_of) in &periods {
+            let query = as_of.map(|d| format!("&as_of={d}")).unwrap_or_default();
+            let r = app.get(&format!("/api/v1/reports/06a?unit={unit}&period={id}{query}"), &leader).await;
             assert_eq!(r.status(), 200, "{what}: 06a {unit} {id}");
             let body: Value = r.json().await.unwrap();
+            let counted_to = (*end).min(as_of.unwrap_or(today) + Duration::days(1));
             assert_eq!(
                 form_values(&body["form"]),
-                model(&s.lives, unit, *start, *end),
-                "{what}: form 06a of {unit} for {id}: {}",
+                model(&s.lives, unit, *start, counted_to),
+                "{what}: form 06a of {unit} for {id}{query}: {}",
                 body["form"]
             );
+            assert_eq!(body["form"]["as_of"], (counted_to - Duration::days(1)).to_string(), "{what}: {id}{query}");
         }
     }
 }
@@ -302,10 +318,15 @@ pub(crate) async fn drive(app: &TestApp) -> Scenario {
 async fn check_766(app: &TestApp, s: &Scenario) {
     let leader = app.token(Role::Leader, &["01"]);
     let p = civitas_core::period::Period::parse(&month_id(s.first)).unwrap();
-    let f = model(&s.lives, "01", p.start(), p.end());
+    let upto = as_of(s);
+    let f = model(&s.lives, "01", p.start(), p.end().min(upto + Duration::days(1)));
     let (num, den) = (f[5] + f[6] + f[9], f[4] + f[8]);
-    let r: Value =
-        app.get(&format!("/api/v1/indicators/d766.2.1?unit=01&period={}", p), &leader).await.json().await.unwrap();
+    let r: Value = app
+        .get(&format!("/api/v1/indicators/d766.2.1?unit=01&period={p}&as_of={upto}"), &leader)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!((r["value"]["numerator"].as_i64(), r["value"]["denominator"].as_i64()), (Some(num), Some(den)), "{r}");
     let rate = ((num as f64 * 100.0 / den as f64) * 100.0).round() / 100.0;
     assert_eq!(r["value"]["value"].as_f64(), Some(rate));
@@ -315,8 +336,15 @@ async fn check_766(app: &TestApp, s: &Scenario) {
         "the province's communes below it: {communes:?}"
     );
     // The public index: the same rate scores 20 × rate / 100 points of group 2.
-    let index: Value =
-        app.client.get(app.url(&format!("/api/v1/index/01?period={p}"))).send().await.unwrap().json().await.unwrap();
+    let index: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/index/01?period={p}&as_of={upto}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let score = index["scores"].as_array().unwrap().iter().find(|s| s["number"] == "2.1").unwrap().clone();
     assert_eq!(score["points"].as_f64(), Some(((rate * 20.0 / 100.0) * 100.0).round() / 100.0), "{score}");
 }
@@ -350,6 +378,12 @@ async fn exports(app: &TestApp, s: &Scenario) {
     }
     // Bad input is named; a unit outside the caller's is refused.
     expect_problem(app.get("/api/v1/reports/06a?unit=01&period=2026Q5", &leader).await, 400).await;
+    let bad_day = expect_problem(app.get("/api/v1/reports/06a?unit=01&as_of=2026-02-30", &leader).await, 400).await;
+    assert_eq!(bad_day["type"], "urn:civitas:problem:invalid-as-of", "{bad_day}");
+    let next_year = local_today(civitas::now()).year() + 1;
+    let early = app.get(&format!("/api/v1/reports/06a?unit=01&period={next_year}"), &leader).await;
+    let early = expect_problem(early, 400).await;
+    assert_eq!(early["type"], "urn:civitas:problem:period-not-begun", "{early}");
     expect_problem(app.get("/api/v1/reports/06a?unit=01&format=pdf", &leader).await, 400).await;
     expect_problem(app.get("/api/v1/reports/06a?unit=99", &leader).await, 400).await;
     expect_problem(app.get("/api/v1/reports/06a?unit=79", &leader).await, 403).await;
@@ -443,6 +477,16 @@ async fn steering(app: TestApp) {
 }
 on_both_databases!(steering_figures, steering);
 
+/// `civitas ARGS --database` of the app's database.
+pub(crate) fn civitas_on(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .args(args)
+        .args(["--database", &app.db_url])
+        .env("CIVITAS_LOG", "warn")
+        .output()
+        .expect("civitas runs")
+}
+
 /// `civitas reports` from the command line: form 06a equal to the API's, a rebuild that says
 /// what it read and leaves the figures as they were, bad input named.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -454,19 +498,23 @@ async fn reports_from_the_command_line() {
     let period = month_id(s.first);
     let api: Value =
         app.get(&format!("/api/v1/reports/06a?unit=01&period={period}"), &leader).await.json().await.unwrap();
-    let cli = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
-            .args(args)
-            .args(["--database", &app.db_url])
-            .env("CIVITAS_LOG", "warn")
-            .output()
-            .expect("civitas runs")
-    };
+    let cli = |args: &[&str]| civitas_on(&app, args);
     let form = |out: std::process::Output| -> Value {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
     };
     assert_eq!(form(cli(&["reports", "form06a", "--unit", "01", "--period", &period])), api["form"]);
+    let upto = as_of(&s).to_string();
+    let later: Value = app
+        .get(&format!("/api/v1/reports/06a?unit=01&period={period}&as_of={upto}"), &leader)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        form(cli(&["reports", "form06a", "--unit", "01", "--period", &period, "--as-of", &upto])),
+        later["form"]
+    );
     let rebuilt = cli(&["reports", "rebuild"]);
     let said = String::from_utf8_lossy(&rebuilt.stdout).into_owned();
     assert!(rebuilt.status.success() && said.starts_with("rebuilt from ") && said.contains("events/s"), "{said}");

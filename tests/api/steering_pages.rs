@@ -13,6 +13,7 @@ use civitas_identity::Role;
 use crate::browser::{assert_accessible, click_and_wait, fill, setup, text_of};
 use crate::helpers::*;
 use crate::reports::{caught_up, drive, form_values, month_id};
+use civitas_services::dossiers::local_today;
 
 async fn sign_in(c: &Client, app: &TestApp, token: &str) {
     c.delete_all_cookies().await.unwrap();
@@ -132,9 +133,19 @@ async fn the_steering_dashboard_and_committees_in_the_browser() {
     click_and_wait(c, "form[action$='/tasks'] button").await;
     let task = c.current_url().await.unwrap().path().to_owned();
     assert!(task.starts_with("/officer/tasks/NV-"), "{task}");
-    let online: Value =
-        app.get("/api/v1/indicators/dossiers.online_share?unit=01&period=2099", &leader).await.json().await.unwrap();
-    assert_eq!(text_of(c, "#indicator-value").await, "–", "nothing in 2099 yet: {online}");
+    // 2099 has not begun: the page shows this year's figure so far, as the API gives it.
+    let not_begun = app.get("/api/v1/indicators/dossiers.online_share?unit=01&period=2099", &leader).await;
+    assert_eq!(expect_problem(not_begun, 400).await["type"], "urn:civitas:problem:period-not-begun");
+    let year = local_today(civitas::now()).year();
+    let online: Value = app
+        .get(&format!("/api/v1/indicators/dossiers.online_share?unit=01&period={year}"), &leader)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let shown = online["value"]["value"].as_f64().map(|x| format!("{x:.2}")).unwrap_or_else(|| "–".into());
+    assert_eq!(text_of(c, "#indicator-value").await, shown, "{online}");
+    assert!(text_of(c, "#indicator-period").await.contains(&year.to_string()));
     assert_accessible(c, &axe, "task").await;
     let dir = temp_dir();
     let file = dir.0.join("bien-ban.pdf");

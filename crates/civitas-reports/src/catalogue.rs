@@ -36,7 +36,7 @@ impl Expr {
                 "+" => sign = 1,
                 "-" => sign = -1,
                 measure => {
-                    if !m::ALL.contains(&measure) {
+                    if !m::ALL.contains(&measure) && !m::ESTIMATED.contains(&measure) {
                         return Err(format!("{measure:?} is not a measure the reports keep"));
                     }
                     terms.push((sign, measure.to_owned()));
@@ -78,6 +78,31 @@ pub struct Index766 {
     pub weight_source: String,
 }
 
+/// How an indicator's estimated events are computed (OpenCRVS's completeness method): crude
+/// rate per 1,000 people a year × the register's population (latest count at or before the
+/// last day counted) / 1,000 × days / 365, rounded; a commune takes its province's rate, the
+/// nation sums its provinces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Estimate {
+    /// The measure it defines: `estimated.births` or `estimated.deaths`.
+    pub measure: String,
+    /// The national crude rate per 1,000 people a year.
+    pub per_1000: f64,
+    /// Province codes (2 digits) with a rate of their own.
+    #[serde(default)]
+    pub provinces: std::collections::BTreeMap<String, f64>,
+    /// Where the rates come from.
+    pub source: String,
+}
+
+impl Estimate {
+    /// The rate of a province (its own, or the national one).
+    pub fn rate(&self, province: &str) -> f64 {
+        self.provinces.get(province).copied().unwrap_or(self.per_1000)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Indicator {
@@ -106,6 +131,9 @@ pub struct Indicator {
     pub not_measured: Option<String>,
     #[serde(default)]
     pub index: Option<Index766>,
+    /// The rate behind an `estimated.*` measure its formula uses.
+    #[serde(default)]
+    pub estimate: Option<Estimate>,
 }
 
 impl Indicator {
@@ -163,6 +191,33 @@ impl Catalogue {
                 && crate::parse_day(d).is_none()
             {
                 return bad("the deadline is a date YYYY-MM-DD");
+            }
+            let estimated: Vec<&str> = i
+                .numerator
+                .iter()
+                .chain(i.denominator.iter())
+                .flat_map(|e| e.measures())
+                .filter(|m| m::ESTIMATED.contains(m))
+                .collect();
+            match &i.estimate {
+                Some(e) if !m::ESTIMATED.contains(&e.measure.as_str()) => {
+                    return bad(&format!("an estimate defines one of {}", m::ESTIMATED.join(", ")));
+                }
+                Some(e) if estimated.iter().any(|m| *m != e.measure) => {
+                    return bad("its formula uses an estimated measure its estimate does not define");
+                }
+                Some(e)
+                    if !(e.per_1000 > 0.0 && e.per_1000 < 1000.0)
+                        || e.provinces.iter().any(|(p, r)| {
+                            civitas_core::units::AdminUnits::get().province(p).is_none() || !(*r > 0.0 && *r < 1000.0)
+                        }) =>
+                {
+                    return bad(
+                        "an estimate's rates are per 1,000 (above 0, below 1,000), for provinces of the catalogue",
+                    );
+                }
+                None if !estimated.is_empty() => return bad("an estimated measure needs an [indicator.estimate]"),
+                _ => {}
             }
             if let Some(x) = &i.index
                 && (!(1..=5).contains(&x.group) || x.points < 0.0 || x.threshold.is_some_and(|t| t <= 0.0 || t > 100.0))

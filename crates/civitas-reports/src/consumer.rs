@@ -199,12 +199,17 @@ enum Move<'a> {
 /// nothing, if the cursor is no longer at `from` (returns false). `replace` (a rebuild) first
 /// empties the facts and dossiers and sets every cursor unconditionally.
 async fn commit(db: &Db, fold: &Fold, how: Move<'_>) -> Result<bool, ReportError> {
-    let facts = fold.fact_rows();
-    let months = fold.month_rows();
+    // In key order: the inserts then walk each table's primary-key B-tree from left to right
+    // instead of jumping around it (a rebuild writes into empty tables: appends).
+    let mut facts = fold.fact_rows();
+    facts.sort_unstable();
+    let mut months = fold.month_rows();
+    months.sort_unstable();
     // A rebuild writes into emptied tables: plain inserts.
     let replacing = matches!(how, Move::Replace { .. });
-    let memos: Vec<(&String, &DossierMemo)> =
+    let mut memos: Vec<(&String, &DossierMemo)> =
         fold.dirty.iter().filter_map(|c| fold.dossiers.get(c).and_then(|d| d.as_ref()).map(|d| (c, d))).collect();
+    memos.sort_unstable_by_key(|(c, _)| *c);
     let _writer = db.write_lock().await;
     let moved = dispatch!(db, pool => {
         let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;

@@ -35,6 +35,8 @@ pub mod m {
     pub const LATE: &str = "dossiers.processed.late";
     pub const PROCESSING_DAYS: &str = "dossiers.processing_days";
     pub const RESULT_ELECTRONIC: &str = "dossiers.result.electronic";
+    /// Dossiers of the interconnected procedures ([`super::INTERCONNECTED`]) processed.
+    pub const INTERCONNECTED_PROCESSED: &str = "dossiers.interconnected.processed";
     pub const WITHDRAWN: &str = "dossiers.closed.withdrawn";
     pub const LAPSED: &str = "dossiers.closed.lapsed";
     pub const REJECTED: &str = "dossiers.closed.rejected";
@@ -46,6 +48,7 @@ pub mod m {
     pub const BIRTHS: &str = "civil.births";
     pub const BIRTHS_LATE: &str = "civil.births.late";
     pub const DEATHS: &str = "civil.deaths";
+    pub const DEATHS_LATE: &str = "civil.deaths.late";
     pub const MARRIAGES: &str = "civil.marriages";
     pub const EID_L1: &str = "eid.created.level1";
     pub const EID_L2: &str = "eid.created.level2";
@@ -54,6 +57,12 @@ pub mod m {
     pub const CARDS_COLLECTED: &str = "cards.collected";
     pub const CARDS_PRODUCED: &str = "cards.produced";
     pub const CARDS_RETURNED: &str = "cards.returned";
+
+    /// Estimated events (not folded: computed from the register's population and a crude rate,
+    /// see [`crate::population`]); an indicator using one defines its rate.
+    pub const ESTIMATED_BIRTHS: &str = "estimated.births";
+    pub const ESTIMATED_DEATHS: &str = "estimated.deaths";
+    pub const ESTIMATED: &[&str] = &[ESTIMATED_BIRTHS, ESTIMATED_DEATHS];
 
     /// Every measure, for the catalogue's check.
     pub const ALL: &[&str] = &[
@@ -70,6 +79,7 @@ pub mod m {
         LATE,
         PROCESSING_DAYS,
         RESULT_ELECTRONIC,
+        INTERCONNECTED_PROCESSED,
         WITHDRAWN,
         LAPSED,
         REJECTED,
@@ -81,6 +91,7 @@ pub mod m {
         BIRTHS,
         BIRTHS_LATE,
         DEATHS,
+        DEATHS_LATE,
         MARRIAGES,
         EID_L1,
         EID_L2,
@@ -295,6 +306,9 @@ impl Fold {
                     if late && measure == m::BIRTHS {
                         f.add(m::BIRTHS_LATE, &d.unit, None, day, 1);
                     }
+                    if late && measure == m::DEATHS {
+                        f.add(m::DEATHS_LATE, &d.unit, None, day, 1);
+                    }
                 });
             }
             kind if Self::needs_communes(kind) => {
@@ -414,6 +428,9 @@ impl Fold {
                     };
                     self.add(measure, &unit, procedure, day, 1);
                     self.add_official(measure, &unit, &e.actor, day);
+                    if INTERCONNECTED.contains(&proc_.as_str()) {
+                        self.add(m::INTERCONNECTED_PROCESSED, &unit, procedure, day, 1);
+                    }
                     let days = (day - d.received_on).whole_days();
                     self.add(m::PROCESSING_DAYS, &unit, procedure, day, days);
                     if to == "result_issued" && p.get("result").and_then(|v| v.as_bool()).unwrap_or(false) {
@@ -443,6 +460,11 @@ impl Fold {
         self.dirty.insert(e.subject.clone());
     }
 }
+
+/// The interconnected procedures of the 25 essential services (DOMAIN.md): birth registration
+/// with permanent residence and the child's health-insurance card, and death registration with
+/// residence deregistration and the funeral allowance.
+pub const INTERCONNECTED: &[&str] = &["DVC-15", "DVC-16"];
 
 fn payload(e: &StoredEvent) -> serde_json::Value {
     serde_json::from_str(&e.payload).unwrap_or(serde_json::Value::Null)

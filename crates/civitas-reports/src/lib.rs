@@ -9,16 +9,19 @@
 //! - [`query`]: sums over periods and units, stocks at a period's end, form 06a, indicator
 //!   values and the Decision 766 index.
 //! - [`export`]: tables as CSV and XLSX.
+//! - [`population`]: the register's population counted per unit once a day, and the estimated
+//!   births and deaths the completeness indicators divide by.
 
 pub mod catalogue;
 pub mod committees;
 pub mod consumer;
 pub mod export;
 pub mod fold;
+pub mod population;
 pub mod query;
 
 pub use catalogue::{Catalogue, CatalogueError, Indicator};
-pub use query::{Form06a, IndicatorValue, Scope};
+pub use query::{Form06a, IndicatorValue, Scope, Window};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {

@@ -1,6 +1,6 @@
-//! Reading the facts: sums of measures over a period for one unit (flows over the period's
-//! whole months from the monthly rollup and its edge days from the daily facts, stocks over
-//! everything before its end), indicator values, form 06a, the Decision 766
+//! Reading the facts: sums of measures over a [`Window`] — a period up to the day the figures
+//! are as of — for one unit (flows over its whole months from the monthly rollup and its edge
+//! days from the daily facts, stocks over everything before its end), indicator values, form 06a, the Decision 766
 //! index, monthly trends and per-procedure / per-official tables. Each figure is a range scan
 //! of `report_facts` by its key; nothing here reads dossiers or people.
 
@@ -34,15 +34,78 @@ fn is_stock(measure: &str) -> bool {
     m::STOCKS.contains(&measure)
 }
 
-/// The sums of `measures` for `scope` over `period` (stocks at its end).
+/// The days a figure covers: a period's days up to and including `as_of`, the day the figures
+/// are as of (a running period is counted to date and its stocks are taken on `as_of`, not at
+/// the period's end; a day after today is a projection: what the facts booked ahead — dossiers
+/// turning overdue — will make of the stocks if nothing else happens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub period: Period,
+    as_of: Date,
+}
+
+impl Window {
+    /// `period` as of `as_of`; a period that begins after `as_of` has no figures yet.
+    pub fn new(period: Period, as_of: Date) -> Result<Window, ReportError> {
+        if period.start() > as_of {
+            return Err(ReportError::Invalid(format!(
+                "the period {period} begins on {}, after {as_of}, the day the figures are as of",
+                period.start()
+            )));
+        }
+        Ok(Window { period, as_of: as_of.min(Self::last_of(&period)) })
+    }
+
+    /// The whole period (stocks at its end).
+    pub fn whole(period: Period) -> Window {
+        Window { period, as_of: Self::last_of(&period) }
+    }
+
+    fn last_of(period: &Period) -> Date {
+        period.end().previous_day().unwrap_or(period.start())
+    }
+
+    pub fn start(&self) -> Date {
+        self.period.start()
+    }
+
+    /// The day after the last day counted.
+    pub fn end(&self) -> Date {
+        self.as_of.next_day().unwrap_or(self.as_of)
+    }
+
+    /// The last day counted: the period's last day, or `as_of` within a running period.
+    pub fn as_of(&self) -> Date {
+        self.as_of
+    }
+
+    /// Whether the window stops before the period's end (a running period).
+    pub fn is_cut(&self) -> bool {
+        self.as_of < Self::last_of(&self.period)
+    }
+
+    /// The previous period over as many of its days as this window has (the same point of the
+    /// previous period, for trends: January–May against January–May).
+    pub fn previous(&self) -> Window {
+        let previous = self.period.previous();
+        if !self.is_cut() {
+            return Window::whole(previous);
+        }
+        let days = (self.as_of - self.start()).whole_days();
+        let as_of = previous.start() + time::Duration::days(days);
+        Window { period: previous, as_of: as_of.min(Self::last_of(&previous)) }
+    }
+}
+
+/// The sums of `measures` for `scope` over `window` (stocks on its last day).
 pub async fn sums(
     db: &Db,
     scope: &Scope,
     measures: &[&str],
-    period: &Period,
+    window: &Window,
 ) -> Result<HashMap<String, i64>, ReportError> {
     let units = [scope.unit.clone()];
-    let mut all = sums_of_units(db, &units, &scope.dim, measures, period).await?;
+    let mut all = sums_of_units(db, &units, &scope.dim, measures, window).await?;
     Ok(all.remove(&scope.unit).unwrap_or_default())
 }
 
@@ -85,16 +148,15 @@ pub(crate) fn pieces(start: Date, end: Date) -> Vec<Piece> {
     out
 }
 
-/// How a period is read: whole months from the rollup, edge days from the daily facts.
-pub fn pieces_of(period: &Period) -> Vec<Piece> {
-    pieces(period.start(), period.end())
+/// How a window is read: whole months from the rollup, edge days from the daily facts.
+pub fn pieces_of(window: &Window) -> Vec<Piece> {
+    pieces(window.start(), window.end())
 }
 
-/// The months a period touches (per-procedure and per-official breakdowns are kept per month):
-/// the period itself when it is whole months.
-pub fn breakdown_months(period: &Period) -> Piece {
-    let last = period.end().previous_day().unwrap_or(period.end());
-    Piece { monthly: true, from: month_of(period.start()), to: month_of(next_month(last)) }
+/// The months a window touches (per-procedure and per-official breakdowns are kept per month):
+/// the window itself when it is whole months.
+pub fn breakdown_months(window: &Window) -> Piece {
+    Piece { monthly: true, from: month_of(window.start()), to: month_of(next_month(window.as_of())) }
 }
 
 /// Everything before `end` (a stock): every month before `end`'s, and its days before `end`.
@@ -108,20 +170,20 @@ pub(crate) fn pieces_before(end: Date) -> Vec<Piece> {
 }
 
 /// [`sums`] for several units at once (a drill-down table): whole months read from the monthly
-/// rollup, edge days from the daily facts, stocks from every month before the period's end.
+/// rollup, edge days from the daily facts, stocks from every month before the window's end.
 /// Every unit and measure is present (0 without facts).
 pub async fn sums_of_units(
     db: &Db,
     units: &[String],
     dim: &str,
     measures: &[&str],
-    period: &Period,
+    window: &Window,
 ) -> Result<HashMap<String, HashMap<String, i64>>, ReportError> {
     let zero: HashMap<String, i64> = measures.iter().map(|m| ((*m).to_owned(), 0)).collect();
     let mut out: HashMap<String, HashMap<String, i64>> = units.iter().map(|u| (u.clone(), zero.clone())).collect();
     let flows: Vec<&str> = measures.iter().copied().filter(|m| !is_stock(m)).collect();
     let stocks: Vec<&str> = measures.iter().copied().filter(|m| is_stock(m)).collect();
-    for (list, parts) in [(flows, pieces(period.start(), period.end())), (stocks, pieces_before(period.end()))] {
+    for (list, parts) in [(flows, pieces_of(window)), (stocks, pieces_before(window.end()))] {
         if list.is_empty() || units.is_empty() {
             continue;
         }
@@ -166,6 +228,9 @@ pub struct IndicatorValue {
     pub code: String,
     pub unit: String,
     pub period: String,
+    /// The last day counted (`YYYY-MM-DD`): the period's last day, or the day the figures are
+    /// as of within a running period.
+    pub as_of: String,
     /// False: the indicator is not measured yet (`not_measured` says why); no figures.
     pub measured: bool,
     pub numerator: Option<i64>,
@@ -182,7 +247,7 @@ fn round2(x: f64) -> f64 {
 }
 
 impl IndicatorValue {
-    fn of(i: &Indicator, scope: &Scope, period: &Period, sums: &HashMap<String, i64>) -> IndicatorValue {
+    fn of(i: &Indicator, scope: &Scope, window: &Window, sums: &HashMap<String, i64>) -> IndicatorValue {
         let num = i.numerator.as_ref().map(|e| eval(e, sums));
         let den = i.denominator.as_ref().map(|e| eval(e, sums));
         let value = match (i.kind, num, den) {
@@ -194,7 +259,8 @@ impl IndicatorValue {
         IndicatorValue {
             code: i.code.clone(),
             unit: scope.unit.clone(),
-            period: period.to_string(),
+            period: window.period.to_string(),
+            as_of: window.as_of().to_string(),
             measured: i.numerator.is_some(),
             numerator: num,
             denominator: den,
@@ -208,12 +274,32 @@ impl IndicatorValue {
     }
 }
 
+/// The folded measures the indicators need (estimated ones are computed, see [`add_estimates`]).
 fn measures_of<'a>(indicators: impl Iterator<Item = &'a Indicator>) -> Vec<&'a str> {
-    let mut all: Vec<&str> =
-        indicators.flat_map(|i| i.numerator.iter().chain(i.denominator.iter())).flat_map(|e| e.measures()).collect();
+    let mut all: Vec<&str> = indicators
+        .flat_map(|i| i.numerator.iter().chain(i.denominator.iter()))
+        .flat_map(|e| e.measures())
+        .filter(|m| !m::ESTIMATED.contains(m))
+        .collect();
     all.sort_unstable();
     all.dedup();
     all
+}
+
+/// Adds each indicator's estimated events (its `estimate`) to the units' sums.
+async fn add_estimates(
+    db: &Db,
+    indicators: &[&Indicator],
+    units: &[String],
+    window: &Window,
+    sums: &mut HashMap<String, HashMap<String, i64>>,
+) -> Result<(), ReportError> {
+    for e in indicators.iter().filter_map(|i| i.estimate.as_ref()) {
+        for (unit, n) in crate::population::estimate(db, e, units, window).await? {
+            sums.entry(unit).or_default().insert(e.measure.clone(), n);
+        }
+    }
+    Ok(())
 }
 
 /// The values of `indicators` for one scope and period (one query per kind of measure).
@@ -221,11 +307,14 @@ pub async fn values(
     db: &Db,
     indicators: &[&Indicator],
     scope: &Scope,
-    period: &Period,
+    window: &Window,
 ) -> Result<Vec<IndicatorValue>, ReportError> {
     let measures = measures_of(indicators.iter().copied());
-    let sums = sums(db, scope, &measures, period).await?;
-    Ok(indicators.iter().map(|i| IndicatorValue::of(i, scope, period, &sums)).collect())
+    let units = [scope.unit.clone()];
+    let mut all = sums_of_units(db, &units, &scope.dim, &measures, window).await?;
+    add_estimates(db, indicators, &units, window, &mut all).await?;
+    let sums = all.remove(&scope.unit).unwrap_or_default();
+    Ok(indicators.iter().map(|i| IndicatorValue::of(i, scope, window, &sums)).collect())
 }
 
 pub async fn value(
@@ -233,10 +322,10 @@ pub async fn value(
     catalogue: &Catalogue,
     code: &str,
     scope: &Scope,
-    period: &Period,
+    window: &Window,
 ) -> Result<IndicatorValue, ReportError> {
     let i = catalogue.get(code).ok_or_else(|| ReportError::UnknownIndicator(code.to_owned()))?;
-    Ok(values(db, &[i], scope, period).await?.remove(0))
+    Ok(values(db, &[i], scope, window).await?.remove(0))
 }
 
 /// Statutory summary form 06a for one unit and period. `received_total` = `carried_over` +
@@ -246,6 +335,8 @@ pub async fn value(
 pub struct Form06a {
     pub unit: String,
     pub period: String,
+    /// The last day counted: in progress is taken on that day (see [`IndicatorValue::as_of`]).
+    pub as_of: String,
     pub received_total: i64,
     pub carried_over: i64,
     pub new_online: i64,
@@ -286,13 +377,13 @@ impl Form06a {
     }
 }
 
-pub async fn form_06a(db: &Db, scope: &Scope, period: &Period) -> Result<Form06a, ReportError> {
+pub async fn form_06a(db: &Db, scope: &Scope, window: &Window) -> Result<Form06a, ReportError> {
     let units = [scope.unit.clone()];
-    Ok(forms_06a(db, &units, &scope.dim, period).await?.remove(0))
+    Ok(forms_06a(db, &units, &scope.dim, window).await?.remove(0))
 }
 
 /// Form 06a for several units (in their order): three queries whatever their number.
-pub async fn forms_06a(db: &Db, units: &[String], dim: &str, period: &Period) -> Result<Vec<Form06a>, ReportError> {
+pub async fn forms_06a(db: &Db, units: &[String], dim: &str, window: &Window) -> Result<Vec<Form06a>, ReportError> {
     let measures = [
         m::RECEIVED_ONLINE,
         m::RECEIVED_COUNTER,
@@ -306,16 +397,17 @@ pub async fn forms_06a(db: &Db, units: &[String], dim: &str, period: &Period) ->
         m::OPEN,
         m::OVERDUE,
     ];
-    let now = sums_of_units(db, units, dim, &measures, period).await?;
+    let now = sums_of_units(db, units, dim, &measures, window).await?;
     // Carried over: open at the end of the day before the period.
-    let before = Period::Day(period.start().previous_day().unwrap_or(period.start()));
+    let before = Window::whole(Period::Day(window.start().previous_day().unwrap_or(window.start())));
     let carried = sums_of_units(db, units, dim, &[m::OPEN], &before).await?;
     let mut out = Vec::with_capacity(units.len());
     for unit in units {
         let g = |k: &str| now.get(unit).and_then(|s| s.get(k)).copied().unwrap_or(0);
         let mut f = Form06a {
             unit: unit.clone(),
-            period: period.to_string(),
+            period: window.period.to_string(),
+            as_of: window.as_of().to_string(),
             carried_over: carried.get(unit).and_then(|s| s.get(m::OPEN)).copied().unwrap_or(0),
             new_online: g(m::RECEIVED_ONLINE),
             new_direct: g(m::RECEIVED_COUNTER) + g(m::RECEIVED_POSTAL),
@@ -340,14 +432,15 @@ pub async fn values_of_units(
     db: &Db,
     indicator: &Indicator,
     units: &[String],
-    period: &Period,
+    window: &Window,
 ) -> Result<Vec<IndicatorValue>, ReportError> {
     let measures = measures_of(std::iter::once(indicator));
-    let sums = sums_of_units(db, units, "", &measures, period).await?;
+    let mut sums = sums_of_units(db, units, "", &measures, window).await?;
+    add_estimates(db, &[indicator], units, window, &mut sums).await?;
     let empty = HashMap::new();
     Ok(units
         .iter()
-        .map(|u| IndicatorValue::of(indicator, &Scope::unit(u), period, sums.get(u).unwrap_or(&empty)))
+        .map(|u| IndicatorValue::of(indicator, &Scope::unit(u), window, sums.get(u).unwrap_or(&empty)))
         .collect())
 }
 
@@ -395,6 +488,7 @@ pub struct Score {
 pub struct Index {
     pub unit: String,
     pub period: String,
+    pub as_of: String,
     pub scores: Vec<Score>,
     /// (group, points earned, points possible).
     pub groups: Vec<(u8, f64, f64)>,
@@ -412,8 +506,8 @@ pub fn points(rate: f64, max_points: f64, threshold: Option<f64>) -> f64 {
     round2(p.clamp(0.0, max_points))
 }
 
-pub async fn index(db: &Db, catalogue: &Catalogue, unit: &str, period: &Period) -> Result<Index, ReportError> {
-    Ok(indexes(db, catalogue, &[unit.to_owned()], period).await?.remove(0))
+pub async fn index(db: &Db, catalogue: &Catalogue, unit: &str, window: &Window) -> Result<Index, ReportError> {
+    Ok(indexes(db, catalogue, &[unit.to_owned()], window).await?.remove(0))
 }
 
 /// The index of several units (in their order), from one pair of queries.
@@ -421,11 +515,12 @@ pub async fn indexes(
     db: &Db,
     catalogue: &Catalogue,
     units: &[String],
-    period: &Period,
+    window: &Window,
 ) -> Result<Vec<Index>, ReportError> {
     let subs = catalogue.index();
     let measures = measures_of(subs.iter().copied());
-    let sums = sums_of_units(db, units, "", &measures, period).await?;
+    let mut sums = sums_of_units(db, units, "", &measures, window).await?;
+    add_estimates(db, &subs, units, window, &mut sums).await?;
     let empty = HashMap::new();
     let mut out = Vec::with_capacity(units.len());
     for unit in units {
@@ -434,7 +529,7 @@ pub async fn indexes(
         let mut groups: BTreeMap<u8, (f64, f64)> = BTreeMap::new();
         for i in &subs {
             let Some(x) = &i.index else { continue };
-            let v = IndicatorValue::of(i, &scope, period, sums.get(unit).unwrap_or(&empty));
+            let v = IndicatorValue::of(i, &scope, window, sums.get(unit).unwrap_or(&empty));
             let earned = if i.kind == Kind::Average {
                 0.0
             } else {
@@ -456,28 +551,42 @@ pub async fn indexes(
         let groups: Vec<(u8, f64, f64)> = groups.into_iter().map(|(g, (e, p))| (g, round2(e), p)).collect();
         let total = round2(groups.iter().map(|g| g.1).sum());
         let data = scores.iter().any(|s| s.value.value.is_some());
-        out.push(Index { unit: unit.clone(), period: period.to_string(), scores, groups, total, data });
+        out.push(Index {
+            unit: unit.clone(),
+            period: window.period.to_string(),
+            as_of: window.as_of().to_string(),
+            scores,
+            groups,
+            total,
+            data,
+        });
     }
     Ok(out)
 }
 
-/// Monthly sums of `measures` for `scope` in the 12 months ending with `last` (stocks at each
-/// month's end): `(month id, sums)` oldest first.
-pub async fn monthly(
-    db: &Db,
-    scope: &Scope,
-    measures: &[&str],
-    last: Period,
-) -> Result<Vec<(Period, HashMap<String, i64>)>, ReportError> {
+/// The 12 months ending with the month of `as_of`, oldest first, the last one as of `as_of`.
+pub fn last_12_months(as_of: Date) -> Vec<Window> {
+    let last = Period::Month { year: as_of.year(), month: as_of.month() as u8 };
     let mut months = vec![last];
     for _ in 0..11 {
         let prev = months.last().map(|p| p.previous()).unwrap_or(last);
         months.push(prev);
     }
     months.reverse();
+    months.into_iter().map(|p| Window::new(p, as_of).unwrap_or(Window::whole(p))).collect()
+}
+
+/// Monthly sums of `measures` for `scope` in the 12 months ending with the month of `as_of`
+/// (stocks at each month's end, the running month's on `as_of`), oldest first.
+pub async fn monthly(
+    db: &Db,
+    scope: &Scope,
+    measures: &[&str],
+    as_of: Date,
+) -> Result<Vec<(Window, HashMap<String, i64>)>, ReportError> {
     let mut out = Vec::with_capacity(12);
-    for p in months {
-        out.push((p, sums(db, scope, measures, &p).await?));
+    for w in last_12_months(as_of) {
+        out.push((w, sums(db, scope, measures, &w).await?));
     }
     Ok(out)
 }
@@ -488,12 +597,12 @@ pub async fn by_dim(
     unit: &str,
     prefix: &str,
     measures: &[&str],
-    period: &Period,
+    window: &Window,
 ) -> Result<BTreeMap<String, HashMap<String, i64>>, ReportError> {
     let (lo, hi) = (format!("{prefix}:"), format!("{prefix};"));
     let mut rows: Vec<(String, String, i64)> = Vec::new();
     // Breakdowns are kept per month: the months the period touches.
-    for piece in [breakdown_months(period)] {
+    for piece in [breakdown_months(window)] {
         let (table, column) = ("report_facts_monthly", "month");
         let n = measures.len();
         let sql = format!(
@@ -553,5 +662,31 @@ mod tests {
             pieces_before(date!(2026 - 07 - 15)),
             vec![p("0000-00", "2026-07", true), p("2026-07-01", "2026-07-15", false)]
         );
+    }
+
+    #[test]
+    fn a_running_period_is_counted_to_date() {
+        let year = Period::Year(2026);
+        let w = Window::new(year, date!(2026 - 05 - 31)).unwrap();
+        assert!(w.is_cut());
+        assert_eq!(
+            (w.start(), w.end(), w.as_of()),
+            (date!(2026 - 01 - 01), date!(2026 - 06 - 01), date!(2026 - 05 - 31))
+        );
+        // The same point of the previous year: January to May.
+        let p = w.previous();
+        assert_eq!((p.period, p.end()), (Period::Year(2025), date!(2025 - 06 - 01)));
+        // A finished period is whole; one that has not begun has no figures.
+        let whole = Window::new(year, date!(2027 - 03 - 01)).unwrap();
+        assert_eq!((whole, whole.is_cut(), whole.end()), (Window::whole(year), false, date!(2027 - 01 - 01)));
+        assert_eq!(whole.previous(), Window::whole(Period::Year(2025)));
+        assert!(Window::new(Period::Year(2027), date!(2026 - 12 - 31)).is_err());
+        // A month longer than the previous one: the previous window stops at its end.
+        let march = Window::new(Period::Month { year: 2026, month: 3 }, date!(2026 - 03 - 31)).unwrap();
+        assert_eq!(march.previous(), Window::whole(Period::Month { year: 2026, month: 2 }));
+        let twelve = last_12_months(date!(2026 - 12 - 01));
+        assert_eq!(twelve.len(), 12);
+        assert_eq!(twelve[0], Window::whole(Period::Month { year: 2026, month: 1 }));
+        assert_eq!(twelve[11].end(), date!(2026 - 12 - 02));
     }
 }

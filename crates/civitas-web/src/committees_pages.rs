@@ -429,23 +429,27 @@ async fn render_task(
         Ok((c, _, _)) => c,
         Err(_) => return refused(state, headers, lang, CommitteeError::NotFound(id.to_owned())),
     };
-    // The indicator it moves, over the year of its deadline, for the committee's unit.
+    // The indicator it moves, over the year of its deadline so far (this year's while that one
+    // has not begun), for the committee's unit.
+    let today = civitas_services::dossiers::local_today(crate::now());
     let current = match (&t.indicator, t.due()) {
         (Some(code), Some(due)) => {
-            let period = civitas_core::period::Period::Year(due.year());
-            civitas_reports::query::value(
-                &state.db,
-                &state.indicators,
-                code,
-                &civitas_reports::Scope::unit(&c.unit),
-                &period,
-            )
-            .await
-            .ok()
+            let year = |y| civitas_reports::Window::new(civitas_core::period::Period::Year(y), today);
+            match year(due.year()).or_else(|_| year(today.year())) {
+                Ok(window) => civitas_reports::query::value(
+                    &state.db,
+                    &state.indicators,
+                    code,
+                    &civitas_reports::Scope::unit(&c.unit),
+                    &window,
+                )
+                .await
+                .ok(),
+                Err(_) => None,
+            }
         }
         _ => None,
     };
-    let today = civitas_services::dossiers::local_today(crate::now());
     let may_report = caller.claims.sub == t.owner || caller.claims.sub == c.secretary;
     let (csrf, fresh) = csrf_of(state, headers);
     let error_of = |f: &str| errors.iter().find(|(k, _)| k == f).map(|(_, m)| m.as_str());
@@ -463,6 +467,7 @@ async fn render_task(
                     (state.indicators.get(code).map(|i| i.name(lang.code())).unwrap_or(code)) ": "
                     span id="indicator-value" { (v.value.map(|x| format!("{x:.2}")).unwrap_or_else(|| "–".into())) }
                     " / " (t.target.map(|x| format!("{x}")).unwrap_or_default())
+                    " " small id="indicator-period" { "(" (v.period) ", " (tr(lang, "đến ngày", "as of")) " " (v.as_of) ")" }
                     @if let (Some(x), Some(target)) = (v.value, t.target) {
                         " " (if x >= target { tag(Tone::Success, tr(lang, "đạt", "met")) } else { tag(Tone::Warning, tr(lang, "chưa đạt", "not met")) })
                     }

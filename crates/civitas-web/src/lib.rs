@@ -349,6 +349,19 @@ fn register_jobs(
         let (db, reports) = (d.clone(), reports.clone());
         async move { reports.run(&db, 20).await.map(|p| p.events).map_err(|e| text(&e)) }
     });
+    // The register's population per unit, counted once a day (the completeness indicators'
+    // denominators); a count already taken that day (by any server) is left as it is.
+    let d = db.clone();
+    jobs.register("reports.population", Schedule::Every(Duration::from_secs(600)), Claim::Lease, move || {
+        let d = d.clone();
+        async move {
+            let today = civitas_services::dossiers::local_today(now());
+            civitas_reports::population::count(&d, today, false)
+                .await
+                .map(|c| c.map_or(0, |c| c.units))
+                .map_err(|e| text(&e))
+        }
+    });
     jobs.register("identity.follow_register", Schedule::Every(Duration::from_millis(500)), Claim::Lease, move || {
         let i = i.clone();
         async move { i.follow_register(now()).await.map_err(|e| text(&e)) }

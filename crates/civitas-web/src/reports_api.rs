@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use civitas_core::period::Period;
 use civitas_reports::export::{Cell, Table};
 use civitas_reports::query;
-use civitas_reports::{Form06a, IndicatorValue, ReportError};
+use civitas_reports::{Form06a, IndicatorValue, ReportError, Window};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -49,6 +49,10 @@ pub struct ReportQuery {
     period: Option<String>,
     /// `json` (default), `csv` or `xlsx`.
     format: Option<String>,
+    /// The day the figures are as of (`YYYY-MM-DD`, default today): a running period is
+    /// counted up to that day and "in progress" is taken on it. A later day is a projection (the
+    /// dossiers that will be overdue by then if nothing else happens).
+    as_of: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -67,19 +71,28 @@ pub(crate) fn format_of(text: Option<&str>) -> Result<Format, Problem> {
     }
 }
 
-/// The period asked for, or the current month (local time).
-pub(crate) fn period_of(text: Option<&str>, default_year: bool) -> Result<Period, Problem> {
-    match text.filter(|t| !t.is_empty()) {
-        Some(t) => Period::parse(t).map_err(|e| Problem::bad_request("invalid-period", e.to_string())),
-        None => {
-            let today = civitas_services::dossiers::local_today(crate::now());
-            Ok(if default_year {
-                Period::Year(today.year())
-            } else {
-                Period::Month { year: today.year(), month: today.month() as u8 }
-            })
-        }
-    }
+/// The period asked for (default: the current month, or year), as of the day asked for
+/// (default: today, local time).
+pub(crate) fn window_of(text: Option<&str>, as_of: Option<&str>, default_year: bool) -> Result<Window, Problem> {
+    let today = civitas_services::dossiers::local_today(crate::now());
+    let as_of = match as_of.filter(|t| !t.is_empty()) {
+        Some(t) => time::Date::parse(t, time::macros::format_description!("[year]-[month]-[day]"))
+            .map_err(|_| Problem::bad_request("invalid-as-of", format!("as_of is a day as YYYY-MM-DD, not {t:?}")))?,
+        None => today,
+    };
+    let period = match text.filter(|t| !t.is_empty()) {
+        Some(t) => Period::parse(t).map_err(|e| Problem::bad_request("invalid-period", e.to_string()))?,
+        None if default_year => Period::Year(as_of.year()),
+        None => Period::Month { year: as_of.year(), month: as_of.month() as u8 },
+    };
+    Window::new(period, as_of).map_err(|e| Problem::bad_request("period-not-begun", e.to_string()))
+}
+
+/// This year so far (the fallback of pages given a period they cannot show).
+pub(crate) fn this_year() -> Window {
+    let today = civitas_services::dossiers::local_today(crate::now());
+    let year = Period::Year(today.year());
+    Window::new(year, today).unwrap_or(Window::whole(year))
 }
 
 /// A unit code as the facts know it: `VN`, a province or a commune of the 2025 catalogue.
@@ -185,14 +198,15 @@ pub async fn indicator(
 ) -> Result<Response, Problem> {
     let format = format_of(q.format.as_deref())?;
     let unit = requested_unit(&caller, q.unit.as_deref())?;
-    let period = period_of(q.period.as_deref(), false)?;
+    let window = window_of(q.period.as_deref(), q.as_of.as_deref(), false)?;
+    let period = window.period;
     let i = state
         .indicators
         .get(&code)
         .ok_or_else(|| Problem::not_found(format!("no indicator {code:?} in the catalogue")))?;
     let mut units = vec![unit.clone()];
     units.extend(query::children(&unit));
-    let mut values = query::values_of_units(&state.db, i, &units, &period).await.map_err(report_problem)?;
+    let mut values = query::values_of_units(&state.db, i, &units, &window).await.map_err(report_problem)?;
     let value = values.remove(0);
     if format == Format::Json {
         return Ok(Json(IndicatorFigures { value, units: values }).into_response());
@@ -240,10 +254,11 @@ pub async fn form_06a(
 ) -> Result<Response, Problem> {
     let format = format_of(q.format.as_deref())?;
     let unit = requested_unit(&caller, q.unit.as_deref())?;
-    let period = period_of(q.period.as_deref(), false)?;
+    let window = window_of(q.period.as_deref(), q.as_of.as_deref(), false)?;
+    let period = window.period;
     let mut units = vec![unit.clone()];
     units.extend(query::children(&unit));
-    let mut forms = query::forms_06a(&state.db, &units, "", &period).await.map_err(report_problem)?;
+    let mut forms = query::forms_06a(&state.db, &units, "", &window).await.map_err(report_problem)?;
     if format == Format::Json {
         let form = forms.remove(0);
         return Ok(Json(Form06aReport { form, units: forms }).into_response());
@@ -258,6 +273,8 @@ pub struct IndexQuery {
     period: Option<String>,
     /// `json` (default), `csv` or `xlsx`.
     format: Option<String>,
+    /// The day the figures are as of (`YYYY-MM-DD`, default today).
+    as_of: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -272,6 +289,8 @@ pub struct ProvinceScore {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IndexList {
     period: String,
+    /// The last day counted.
+    as_of: String,
     nation: ProvinceScore,
     provinces: Vec<ProvinceScore>,
 }
@@ -282,17 +301,19 @@ pub struct IndexList {
     responses((status = 200, body = IndexList), (status = 400, body = Problem)))]
 pub async fn public_index(State(state): State<AppState>, Query(q): Query<IndexQuery>) -> Result<Response, Problem> {
     let format = format_of(q.format.as_deref())?;
-    let period = period_of(q.period.as_deref(), true)?;
+    let window = window_of(q.period.as_deref(), q.as_of.as_deref(), true)?;
+    let period = window.period;
     let mut units = vec![civitas_reports::NATION.to_owned()];
     units.extend(query::children(civitas_reports::NATION));
-    let all = query::indexes(&state.db, &state.indicators, &units, &period).await.map_err(report_problem)?;
+    let all = query::indexes(&state.db, &state.indicators, &units, &window).await.map_err(report_problem)?;
     let mut scores: Vec<ProvinceScore> = all
         .into_iter()
         .map(|i| ProvinceScore { name: query::unit_name(&i.unit), unit: i.unit, total: i.total, groups: i.groups })
         .collect();
     let nation = scores.remove(0);
     if format == Format::Json {
-        return Ok(Json(IndexList { period: period.to_string(), nation, provinces: scores }).into_response());
+        let as_of = window.as_of().to_string();
+        return Ok(Json(IndexList { period: period.to_string(), as_of, nation, provinces: scores }).into_response());
     }
     let mut headers =
         vec!["Mã / Code".to_owned(), "Tỉnh, thành phố / Province".to_owned(), "Tổng điểm / Total".to_owned()];
@@ -318,8 +339,9 @@ pub async fn unit_index(
 ) -> Result<Response, Problem> {
     let format = format_of(q.format.as_deref())?;
     let unit = known_unit(&unit)?;
-    let period = period_of(q.period.as_deref(), true)?;
-    let index = query::index(&state.db, &state.indicators, &unit, &period).await.map_err(report_problem)?;
+    let window = window_of(q.period.as_deref(), q.as_of.as_deref(), true)?;
+    let period = window.period;
+    let index = query::index(&state.db, &state.indicators, &unit, &window).await.map_err(report_problem)?;
     if format == Format::Json {
         return Ok(Json(index).into_response());
     }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use civitas_core::period::Period;
 use civitas_reports::fold::m;
-use civitas_reports::query::{self, Scope};
+use civitas_reports::query::{self, Scope, Window};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -115,14 +115,11 @@ async fn dashboard(
         Err(p) => return problem_page(&state, &headers, lang, &p),
     };
     // The year so far unless a period is asked for.
-    let (period, errors) = match crate::reports_api::period_of(q.period.as_deref(), true) {
-        Ok(p) => (p, Vec::new()),
-        Err(p) => {
-            let fallback = crate::reports_api::period_of(None, true).unwrap_or(Period::Year(2026));
-            (fallback, vec![("period".to_owned(), p.detail)])
-        }
+    let (window, errors) = match crate::reports_api::window_of(q.period.as_deref(), None, true) {
+        Ok(w) => (w, Vec::new()),
+        Err(p) => (crate::reports_api::this_year(), vec![("period".to_owned(), p.detail)]),
     };
-    match render(&state, &headers, lang, &caller, &unit, &period, &errors).await {
+    match render(&state, &headers, lang, &caller, &unit, &window, &errors).await {
         Ok(r) => r,
         Err(e) => internal(&e),
     }
@@ -134,36 +131,27 @@ async fn render(
     lang: Lang,
     caller: &Caller,
     unit: &str,
-    period: &Period,
+    window: &Window,
     errors: &[(String, String)],
 ) -> Result<Response, civitas_reports::ReportError> {
     let db = &state.db;
     let cat = &state.indicators;
+    let period = &window.period;
     let heads: Vec<&civitas_reports::Indicator> = HEADLINES.iter().filter_map(|c| cat.get(c)).collect();
     let scope = Scope::unit(unit);
-    let now = query::values(db, &heads, &scope, period).await?;
-    let before = query::values(db, &heads, &scope, &period.previous()).await?;
-    let index = query::index(db, cat, unit, period).await?;
+    let now = query::values(db, &heads, &scope, window).await?;
+    let before = query::values(db, &heads, &scope, &window.previous()).await?;
+    let index = query::index(db, cat, unit, window).await?;
     let mut units = vec![unit.to_owned()];
     units.extend(query::children(unit));
-    let forms = query::forms_06a(db, &units, "", period).await?;
-    let last_month = {
-        let end = period.end().previous_day().unwrap_or(period.end());
-        Period::Month { year: end.year(), month: end.month() as u8 }
-    };
-    let mut months = vec![last_month];
-    for _ in 0..11 {
-        let prev = months.last().map(Period::previous).unwrap_or(last_month);
-        months.push(prev);
-    }
-    months.reverse();
+    let forms = query::forms_06a(db, &units, "", window).await?;
     let mut trend = Vec::new();
-    for mo in &months {
-        trend.push((mo.to_string(), query::index(db, cat, unit, mo).await?.total));
+    for mo in query::last_12_months(window.as_of()) {
+        trend.push((mo.period.to_string(), query::index(db, cat, unit, &mo).await?.total));
     }
     let outcome = [m::EARLY, m::ON_TIME, m::LATE];
-    let procedures = query::by_dim(db, unit, "p", &[&[m::RECEIVED][..], &outcome[..]].concat(), period).await?;
-    let officials = query::by_dim(db, unit, "o", &outcome, period).await?;
+    let procedures = query::by_dim(db, unit, "p", &[&[m::RECEIVED][..], &outcome[..]].concat(), window).await?;
+    let officials = query::by_dim(db, unit, "o", &outcome, window).await?;
     let tasks =
         civitas_reports::committees::task_counts(db, unit, civitas_services::dossiers::local_today(crate::now()))
             .await?;
@@ -188,7 +176,7 @@ async fn render(
     let group_label = |g: u8| group_names.get(usize::from(g).saturating_sub(1)).copied().unwrap_or("?");
     let (csrf, fresh) = csrf_of(state, headers);
     let body = html! {
-        h1 { (tr(lang, "Điều hành Đề án 06", "Project 06 steering")) " " small { (name) " · " (period.label(lang.code())) } }
+        h1 { (tr(lang, "Điều hành Đề án 06", "Project 06 steering")) " " small { (name) " · " (period.label(lang.code())) (as_of_label(lang, window)) } }
         (error_summary(lang, errors))
         (period_links(lang, unit, period))
         form method="get" action="/officer/reports" class="inline-form" {
@@ -245,8 +233,8 @@ async fn render(
         }
         (form_table(lang, &forms))
         h2 { (tr(lang, "Theo thủ tục", "Per procedure")) }
-        @let months = query::breakdown_months(period);
-        @if !query::pieces_of(period).iter().all(|p| p.monthly) {
+        @let months = query::breakdown_months(window);
+        @if !query::pieces_of(window).iter().all(|p| p.monthly) {
             p class="hint" { (tr(lang, "Số liệu theo thủ tục và theo cán bộ được lưu theo tháng: các tháng ", "Per-procedure and per-official figures are kept per month: the months "))
                 (months.from) " – " (months.to) (tr(lang, " (không kể tháng cuối)", " (the last excluded)")) }
         }
@@ -280,6 +268,15 @@ async fn render(
     let ctx = PageContext { lang, title: &title, caller: Some(caller), csrf: Some(&csrf), path: &path };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     Ok(page(status, layout(&ctx, body), None, fresh.then_some((csrf.as_str(), state))))
+}
+
+/// ", đến ngày 01/12/2026" when a running period is counted to date.
+fn as_of_label(lang: Lang, window: &Window) -> String {
+    if !window.is_cut() {
+        return String::new();
+    }
+    let d = window.as_of();
+    format!(" ({} {:02}/{:02}/{})", tr(lang, "đến ngày", "to"), d.day(), d.month() as u8, d.year())
 }
 
 /// Form 06a of a unit and the units below it, each below-unit linking to its own dashboard.
@@ -318,18 +315,19 @@ async fn export(
     let checked = (|| {
         let format = format_of(q.format.as_deref().or(Some("csv")))?;
         let unit = crate::reports_api::requested_unit(&caller, q.unit.as_deref())?;
-        let period = crate::reports_api::period_of(q.period.as_deref(), true)?;
-        Ok::<_, crate::problem::Problem>((format, unit, period))
+        let window = crate::reports_api::window_of(q.period.as_deref(), None, true)?;
+        Ok::<_, crate::problem::Problem>((format, unit, window))
     })();
-    let (format, unit, period) = match checked {
+    let (format, unit, window) = match checked {
         Ok(c) => c,
         Err(p) => return problem_page(&state, &headers, lang, &p),
     };
     let format = if format == Format::Json { Format::Csv } else { format };
+    let period = window.period;
     let mut units = vec![unit.clone()];
     units.extend(query::children(&unit));
     match q.table.as_deref().unwrap_or("06a") {
-        "06a" => match query::forms_06a(&state.db, &units, "", &period).await {
+        "06a" => match query::forms_06a(&state.db, &units, "", &window).await {
             Ok(forms) => download(&table_06a(&forms), &format!("06a-{unit}-{period}"), format),
             Err(e) => internal(&e),
         },
@@ -338,7 +336,7 @@ async fn export(
                 let text = format!("{} {code}", tr(lang, "Không có chỉ tiêu", "No indicator"));
                 return crate::pages::message_page(&state, &headers, lang, StatusCode::NOT_FOUND, "not_found", &text);
             };
-            match query::values_of_units(&state.db, i, &units, &period).await {
+            match query::values_of_units(&state.db, i, &units, &window).await {
                 Ok(values) => {
                     let table = crate::reports_api::indicator_table(i, &values);
                     download(&table, &format!("{}-{unit}-{period}", i.code), format)
@@ -358,16 +356,14 @@ pub struct IndexQuery {
 /// The public index per province, as the national portal publishes it.
 async fn public_index(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<IndexQuery>) -> Response {
     let lang = crate::pages::lang(&headers, q.lang.as_deref());
-    let (period, errors) = match crate::reports_api::period_of(q.period.as_deref(), true) {
-        Ok(p) => (p, Vec::new()),
-        Err(p) => (
-            crate::reports_api::period_of(None, true).unwrap_or(Period::Year(2026)),
-            vec![("period".to_owned(), p.detail)],
-        ),
+    let (window, errors) = match crate::reports_api::window_of(q.period.as_deref(), None, true) {
+        Ok(w) => (w, Vec::new()),
+        Err(p) => (crate::reports_api::this_year(), vec![("period".to_owned(), p.detail)]),
     };
+    let period = window.period;
     let mut units = vec![civitas_reports::NATION.to_owned()];
     units.extend(query::children(civitas_reports::NATION));
-    let all = match query::indexes(&state.db, &state.indicators, &units, &period).await {
+    let all = match query::indexes(&state.db, &state.indicators, &units, &window).await {
         Ok(a) => a,
         Err(e) => return internal(&e),
     };
@@ -376,7 +372,7 @@ async fn public_index(State(state): State<AppState>, headers: HeaderMap, Query(q
     let mut ranked: Vec<&civitas_reports::query::Index> = all.iter().skip(1).filter(|i| i.data).collect();
     ranked.sort_by(|a, b| b.total.total_cmp(&a.total).then(a.unit.cmp(&b.unit)));
     let body = html! {
-        h1 { (title) " " small { (period.label(lang.code())) } }
+        h1 { (title) " " small { (period.label(lang.code())) (as_of_label(lang, &window)) } }
         (error_summary(lang, &errors))
         (banner(Tone::Info, None, None, html! { p { (tr(lang,
             "Theo Quyết định 766/QĐ-TTg: 5 nhóm chỉ số, tối đa 100 điểm, tính từ dữ liệu thời gian thực. Các chỉ số chưa đo được tính 0 điểm.",

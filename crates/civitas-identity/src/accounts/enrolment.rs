@@ -221,3 +221,51 @@ impl Identity {
         Ok(())
     }
 }
+
+impl Identity {
+    /// The demo's e-ID history (the steering dashboard's accounts over past months): accounts of
+    /// `holders` (ID number, level, when) created back-dated — a level-1 account registered
+    /// online and activated an hour later, a level-2 account enrolled at a counter — each with
+    /// its events. Their password is a random secret hashed once and never shown, so nobody
+    /// signs in with them. Holders with an account already are left out. Returns how many were
+    /// created.
+    pub async fn seed_demo_history(
+        &self,
+        holders: &[(String, i64, time::OffsetDateTime)],
+        actor: &str,
+    ) -> Result<usize, AccountError> {
+        let hash = self.hasher.hash(&random_token(32)).await?;
+        let sql = "INSERT INTO accounts (pid, level, state, password_hash, level2_by, level2_at, registered_by, created_at, updated_at) \
+                   VALUES ($1, $2, 'active', $3, $4, $5, $6, $7, $7) ON CONFLICT (pid) DO NOTHING";
+        let mut created = 0;
+        for chunk in holders.chunks(500) {
+            let done = dispatch!(&self.db, pool => {
+                let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
+                let mut events = Vec::new();
+                for (pid, level, when) in chunk {
+                    let at = civitas_store::timestamp(*when);
+                    let level2 = (*level == 2).then_some(at.as_str());
+                    let by = if *level == 2 { actor } else { pid.as_str() };
+                    let inserted = sqlx::query(sql).bind(pid).bind(level).bind(&hash).bind(level2.map(|_| actor)).bind(level2)
+                        .bind(by).bind(&at).execute(&mut *tx).await?.rows_affected() == 1;
+                    if !inserted {
+                        continue;
+                    }
+                    if *level == 2 {
+                        events.push(self.event("eid.created", pid, serde_json::json!({ "level": 2, "channel": "counter" }), actor, &at));
+                    } else {
+                        let activated = civitas_store::timestamp(*when + time::Duration::hours(1));
+                        events.push(self.event("eid.registered", pid, serde_json::json!({ "level": 1, "channel": "online" }), pid, &at));
+                        events.push(self.event("eid.activated", pid, serde_json::json!({ "level": 1 }), pid, &activated));
+                    }
+                }
+                let n = events.iter().filter(|e| e.kind != "eid.activated").count();
+                insert_events!(tx, &events)?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(n)
+            })?;
+            created += done;
+        }
+        Ok(created)
+    }
+}

@@ -61,7 +61,7 @@ pub(super) async fn plan_death(a: &Approval<'_>) -> Result<Planned, DossierError
     writes.push(civitas_store::unit::event(&NewEvent {
             kind: "civil.death_registered",
             subject: deceased.pid.as_str().to_owned(),
-            payload: serde_json::json!({ "dossier": d.code, "registration_number": number, "funeral_allowance": procedure.code == "DVC-16" }),
+            payload: serde_json::json!({ "dossier": d.code, "registration_number": number, "funeral_allowance": procedure.code == "DVC-16", "late": flags.iter().any(|f| f.starts_with("late")) }),
             actor: a.actor_id.to_owned(),
             occurred_at: a.at.to_owned(),
         }));
