@@ -366,6 +366,33 @@ async fn checkpoint_passively(pool: SqlitePool) {
     }
 }
 
+/// Appends one field and its tab in PostgreSQL's `COPY ... FROM STDIN` text format: `\N` for
+/// NULL, backslash, tab, newline and carriage return escaped.
+pub fn copy_field(out: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        None => out.extend_from_slice(b"\\N"),
+        Some(s) => {
+            for b in s.bytes() {
+                match b {
+                    b'\\' => out.extend_from_slice(b"\\\\"),
+                    b'\t' => out.extend_from_slice(b"\\t"),
+                    b'\n' => out.extend_from_slice(b"\\n"),
+                    b'\r' => out.extend_from_slice(b"\\r"),
+                    _ => out.push(b),
+                }
+            }
+        }
+    }
+    out.push(b'\t');
+}
+
+/// Turns the last field's tab into the end of the row (after [`copy_field`]s).
+pub fn end_copy_row(out: &mut [u8]) {
+    if let Some(last) = out.last_mut() {
+        *last = b'\n';
+    }
+}
+
 /// Formats an instant the way every table stores it: RFC 3339, UTC, microseconds, so that text
 /// order is time order on both backends.
 pub fn timestamp(at: time::OffsetDateTime) -> String {

@@ -100,9 +100,9 @@ impl InsertPeople for sqlx::PgConnection {
             let commune = r.map(|r| r.commune.as_str()).unwrap_or_default();
             let address = r.map(|r| r.address.as_str()).unwrap_or_default();
             for value in [id, Some(p.pid.as_str()), Some(commune), Some(address), Some("1"), Some(at)] {
-                copy_field(&mut data, value);
+                civitas_store::copy_field(&mut data, value);
             }
-            end_copy_row(&mut data);
+            civitas_store::end_copy_row(&mut data);
         }
         let mut copy = self
             .copy_in_raw("COPY households (id, head_pid, commune, address, version, updated_at) FROM STDIN")
@@ -451,33 +451,7 @@ pub(crate) fn copy_row(out: &mut Vec<u8>, v: &RowValues<'_>) {
         Some(v.attribution.at),
     ];
     for value in values {
-        copy_field(out, value);
+        civitas_store::copy_field(out, value);
     }
-    end_copy_row(out);
-}
-
-/// Appends one field and its tab in `COPY` text format.
-pub(crate) fn copy_field(out: &mut Vec<u8>, value: Option<&str>) {
-    match value {
-        None => out.extend_from_slice(b"\\N"),
-        Some(s) => {
-            for b in s.bytes() {
-                match b {
-                    b'\\' => out.extend_from_slice(b"\\\\"),
-                    b'\t' => out.extend_from_slice(b"\\t"),
-                    b'\n' => out.extend_from_slice(b"\\n"),
-                    b'\r' => out.extend_from_slice(b"\\r"),
-                    _ => out.push(b),
-                }
-            }
-        }
-    }
-    out.push(b'\t');
-}
-
-/// Turns the last field's tab into the end of the row.
-pub(crate) fn end_copy_row(out: &mut [u8]) {
-    if let Some(last) = out.last_mut() {
-        *last = b'\n';
-    }
+    civitas_store::end_copy_row(out);
 }
