@@ -71,6 +71,18 @@ pub(crate) async fn serve(config: Config, listen: Option<String>, demo: bool) ->
             civitas_reports::Catalogue::parse(&text).map_err(|e| anyhow::anyhow!("indicators_file {path}: {e}"))?;
         state.indicators = std::sync::Arc::new(catalogue);
     }
+    let portal = civitas::portal_link(
+        config.portal_url.as_deref(),
+        &config.portal_client_id,
+        config.portal_client_secret_file.as_deref(),
+        &config.portal_status,
+        &state.catalogue,
+        demo,
+    )?;
+    if let Some(link) = &portal {
+        tracing::info!(url = %link.url, "dossiers are synchronised to the national portal");
+    }
+    state.set_portal(portal);
     if !civitas_core::dossier::valid_body(&config.body_code) {
         anyhow::bail!(
             "body_code {:?} is not a receiving body code (QCVN 102: e.g. H01.1 or H15.50.05.13)",
@@ -169,6 +181,8 @@ pub(crate) async fn serve(config: Config, listen: Option<String>, demo: bool) ->
              \x20   leader {os2} TOTP key {os2_key}\n\
              \x20 Civil status:      births, a marriage and a death were registered; certificates: {issuer}/verify\n\
              \x20   follow-ups wait for the social insurance agency: run `civitas agency-sim` (port 8090)\n\
+             \x20 National portal:   dossiers wait to be synchronised: run `civitas portal-sim` (port 8091);\n\
+             \x20   operators see the backlog and dead letters at {issuer}/officer/portal\n\
              \x20 OpenID discovery:  {issuer}/.well-known/openid-configuration\n\
              \x20   web client:      demo-portal / {portal}  (redirect http://127.0.0.1:<any port>/callback)\n\
              \x20   agency client:   demo-agency / {agency}  (client_credentials, scope registry.read)\n\

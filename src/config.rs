@@ -69,6 +69,17 @@ pub struct Config {
     pub card_curves: Vec<String>,
     /// The smallest RSA key accepted on a chip card, in bits.
     pub card_min_rsa_bits: usize,
+    /// The National Public Service Portal's base URL (`{url}/token`, `{url}/api`); dossiers are
+    /// synchronised to it. None: the messages wait in the outbox (`serve --demo`: the local
+    /// `civitas portal-sim`).
+    pub portal_url: Option<String>,
+    /// The client id civitas authenticates with at the portal.
+    pub portal_client_id: String,
+    /// A file holding the client secret for the portal.
+    pub portal_client_secret_file: Option<String>,
+    /// Changes to the mapping of dossier states to the portal's status codes, e.g.
+    /// `portal_status = { refused = 8 }` (only decided dossiers may be 9 or 10).
+    pub portal_status: std::collections::BTreeMap<String, u8>,
 }
 
 impl Default for Config {
@@ -98,11 +109,18 @@ impl Default for Config {
             card_hashes: civitas_identity::chip::Allow::default().hashes,
             card_curves: civitas_identity::chip::Allow::default().curves,
             card_min_rsa_bits: civitas_identity::chip::Allow::default().min_rsa_bits,
+            portal_url: None,
+            portal_client_id: "civitas".into(),
+            portal_client_secret_file: None,
+            portal_status: std::collections::BTreeMap::new(),
         }
     }
 }
 
-const ENV_KEYS: [&str; 23] = [
+const ENV_KEYS: [&str; 26] = [
+    "PORTAL_URL",
+    "PORTAL_CLIENT_ID",
+    "PORTAL_CLIENT_SECRET_FILE",
     "CARD_HASHES",
     "CARD_CURVES",
     "CARD_MIN_RSA_BITS",
@@ -167,6 +185,9 @@ impl Config {
                 "PROCEDURES_FILE" => config.procedures_file = Some(value),
                 "INDICATORS_FILE" => config.indicators_file = Some(value),
                 "BODY_CODE" => config.body_code = value,
+                "PORTAL_URL" => config.portal_url = Some(value).filter(|v| !v.is_empty()),
+                "PORTAL_CLIENT_ID" => config.portal_client_id = value,
+                "PORTAL_CLIENT_SECRET_FILE" => config.portal_client_secret_file = Some(value).filter(|v| !v.is_empty()),
                 "KEY_ENCRYPTION_KEY_FILE" => config.key_encryption_key_file = Some(value),
                 "DATABASE_MAX_CONNECTIONS" => {
                     config.database_max_connections = value.parse().map_err(|_| bad("a number"))?

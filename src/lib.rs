@@ -141,9 +141,58 @@ pub async fn identity(
 
 /// Demo credentials: fixed, printed by `serve --demo`, for trying things out only.
 pub const DEMO_PASSWORD: &str = "hoa-sen-vang-2026";
-pub const DEMO_PORTAL_SECRET: &str = "demo-portal-secret-0123456789abcdef";
 /// The purpose the demo agency's grants are for (what it states in `X-Purpose`).
 pub const DEMO_AGENCY_PURPOSE: &str = "health-insurance";
+/// The client secret of the demo's portal link (`serve --demo` with `civitas portal-sim`).
+pub const DEMO_PORTAL_SECRET: &str = "demo-portal-secret-0123456789abcdef";
+
+/// The portal link of the configuration (`portal_*`), or with `--demo` and none configured the
+/// local `civitas portal-sim`, whose procedures without a national code get a placeholder
+/// (`DEMO.NN`: the shipped catalogue leaves the codes to the province).
+pub fn portal_link(
+    url: Option<&str>,
+    client_id: &str,
+    secret_file: Option<&str>,
+    status: &std::collections::BTreeMap<String, u8>,
+    catalogue: &std::sync::Arc<civitas_services::catalogue::Catalogue>,
+    demo: bool,
+) -> anyhow::Result<Option<civitas_exchange::portal::Link>> {
+    let (url, secret, catalogue) = match (url, demo) {
+        (Some(url), _) => {
+            let Some(file) = secret_file else {
+                anyhow::bail!("portal_url needs portal_client_secret_file (a file holding the client secret)");
+            };
+            let secret =
+                std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("portal_client_secret_file {file}: {e}"))?;
+            (url.to_owned(), secret.trim().to_owned(), catalogue.clone())
+        }
+        (None, true) => {
+            let mut demo_catalogue = (**catalogue).clone();
+            for p in &mut demo_catalogue.procedures {
+                if p.national_code.trim().is_empty() {
+                    p.national_code = format!("DEMO.{:02}", p.number);
+                }
+            }
+            ("http://127.0.0.1:8091/".to_owned(), DEMO_PORTAL_SECRET.to_owned(), std::sync::Arc::new(demo_catalogue))
+        }
+        (None, false) => return Ok(None),
+    };
+    // A base URL ends with a slash, so that `token` and `api` are joined below it.
+    let with_slash = if url.ends_with('/') { url.clone() } else { format!("{url}/") };
+    let parsed = reqwest::Url::parse(&with_slash).map_err(|e| anyhow::anyhow!("portal_url {url:?}: {e}"))?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        anyhow::bail!("portal_url {url:?} is not an http(s) URL");
+    }
+    let status = civitas_exchange::portal::StatusMap::with_overrides(status).map_err(|e| anyhow::anyhow!(e))?;
+    Ok(Some(civitas_exchange::portal::Link {
+        url: parsed,
+        client_id: client_id.to_owned(),
+        client_secret: secret,
+        status,
+        catalogue,
+    }))
+}
+
 pub const DEMO_AGENCY_SECRET: &str = "demo-agency-secret-0123456789abcdef";
 
 /// What `serve --demo` set up for people to sign in with.

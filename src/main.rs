@@ -223,6 +223,19 @@ enum Command {
         #[arg(long)]
         refuse: Vec<String>,
     },
+    /// Run a stand-in National Public Service Portal that issues tokens and receives and
+    /// validates dossier synchronisation (demos, tests).
+    PortalSim {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:8091")]
+        listen: String,
+        /// The client id it accepts.
+        #[arg(long, default_value = "civitas")]
+        client_id: String,
+        /// A file holding the client secret it accepts (default: the demo's secret).
+        #[arg(long)]
+        client_secret_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -609,6 +622,27 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Verify { file, payload, keys, jwks } => verify_command(file, payload, keys, jwks).await,
+        Command::PortalSim { listen, client_id, client_secret_file } => {
+            let secret = match client_secret_file {
+                Some(path) => std::fs::read_to_string(&path)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                    .trim()
+                    .to_owned(),
+                None => civitas::DEMO_PORTAL_SECRET.to_owned(),
+            };
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+            let addr = listener.local_addr()?;
+            println!(
+                "portal simulator on http://{addr}/ (token: /token, calls: /api); received: http://{addr}/dossiers"
+            );
+            let sim = civitas_exchange::portal_sim::PortalSim::new(&client_id, &secret);
+            axum::serve(listener, civitas_exchange::portal_sim::router(sim))
+                .with_graceful_shutdown(cli_serve::shutdown_signal())
+                .await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::AgencySim { listen, jwks, refuse } => {
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await

@@ -20,6 +20,7 @@ mod onboarding;
 mod one_stop;
 mod people;
 mod policy;
+mod portal;
 mod register_changes;
 mod reliability;
 mod reports;

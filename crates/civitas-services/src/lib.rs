@@ -14,6 +14,7 @@ pub mod dossiers;
 pub mod drafts;
 pub mod followups;
 pub mod papers;
+pub mod portal;
 pub mod processing;
 pub mod qr_image;
 pub mod submission;

@@ -30,6 +30,7 @@ pub mod one_stop;
 pub mod openapi;
 pub mod pages;
 pub mod policy;
+pub mod portal_api;
 pub mod problem;
 pub mod reports_api;
 pub mod reports_pages;
@@ -94,6 +95,9 @@ pub struct AppState {
     pub indicators: Arc<civitas_reports::Catalogue>,
     /// The calendar the dossier sweep uses (replaced by [`AppState::set_calendar`]).
     sweep_calendar: Arc<std::sync::RwLock<Arc<civitas_core::workdays::WorkCalendar>>>,
+    /// Where dossiers are synchronised to (the National Public Service Portal; none: the
+    /// messages wait in the outbox).
+    portal: civitas_exchange::portal::SharedLink,
 }
 
 impl AppState {
@@ -126,12 +130,15 @@ impl AppState {
         let witnesses = Arc::new(std::sync::RwLock::new(Vec::new()));
         register_log_jobs(&jobs, &db, &log, witnesses.clone());
         register_exchange_jobs(&jobs, &db, &register);
+        let portal: civitas_exchange::portal::SharedLink = Arc::new(std::sync::RwLock::new(None));
+        civitas_exchange::portal::register_worker(&jobs, db.clone(), portal.clone(), now);
         let alive_db = db.clone();
         jobs.start(&alive_db.clone(), move || !alive_db.is_closed());
         Ok(AppState {
             jobs,
             indicators: Arc::new(civitas_reports::Catalogue::shipped()),
             sweep_calendar,
+            portal,
             intake: civitas_services::dossiers::Intake::start(db.clone(), calendar.clone()),
             catalogue,
             body_code: "H01.1".into(),
@@ -166,6 +173,19 @@ impl AppState {
     pub fn disclosure_delay_days(&self, actor: &str, purpose: &str) -> Option<i64> {
         let delays = self.disclosure_delays.read().ok()?;
         delays.iter().find(|d| d.actor == actor && d.purpose == purpose).map(|d| d.days)
+    }
+
+    /// Synchronises dossiers with the national portal at `link` (configuration `portal_*`),
+    /// or stops sending (`None`: the messages wait).
+    pub fn set_portal(&self, link: Option<civitas_exchange::portal::Link>) {
+        if let Ok(mut l) = self.portal.write() {
+            *l = link.map(Arc::new);
+        }
+    }
+
+    /// The portal link in use, if any.
+    pub fn portal(&self) -> Option<Arc<civitas_exchange::portal::Link>> {
+        self.portal.read().ok().and_then(|l| l.clone())
     }
 
     /// Has the log's new checkpoints cosigned by these witnesses (and served with their
@@ -424,6 +444,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dossiers::routes())
         .merge(one_stop::routes())
         .merge(webhooks::routes())
+        .merge(portal_api::routes())
         .merge(exchange::routes())
         .merge(cards_api::routes())
         .merge(reports_api::routes())

@@ -291,6 +291,12 @@ pub static RULES: &[Rule] = &[
     rule("GET", "/api/v1/webhooks/dead", Roles(OPERATOR), &[], U::None, None),
     rule("POST", "/api/v1/webhooks/{id}/replay", Roles(OPERATOR), &[], U::None, None),
     rule("GET", "/api/v1/agencies", Roles(OPERATOR), &[], U::None, None),
+    // The national portal's synchronisation: backlog, dead letters, replay.
+    rule("GET", "/api/v1/portal/status", Roles(OPERATOR), &[], U::None, None),
+    rule("GET", "/api/v1/portal/dead", Roles(OPERATOR), &[], U::None, None),
+    rule("POST", "/api/v1/portal/dead/{id}/replay", Roles(OPERATOR), &[], U::None, None),
+    rule("GET", "/officer/portal", OfficerPage(OPERATOR), &[], U::None, None),
+    rule("POST", "/officer/portal/dead/{id}/replay", OfficerPage(OPERATOR), &[], U::None, None),
     // ----- the governed exchange: agency systems under grants; operators manage the grants -----
     rule("POST", "/api/v1/exchange/verify", Roles(AGENCY), &[], U::Person, Some("exchange")).granted("verify"),
     rule("POST", "/api/v1/exchange/attributes", Roles(AGENCY), &[], U::Person, Some("exchange")).granted("attributes"),

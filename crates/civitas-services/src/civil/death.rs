@@ -117,14 +117,34 @@ async fn close_open_dossiers(
         dispatch!(db, pool => sqlx::query_as(open).bind(deceased.pid.as_str()).bind(&d.code).fetch_all(pool).await)
             .map_err(civitas_store::StoreError::from)?;
     for (c,) in &codes {
+        let note = format!("Người nộp đã chết / the applicant died ({})", d.code);
         writes.push(Write::new(
             "UPDATE dossiers SET state = 'withdrawn', finished_on = $1, version = version + 1 WHERE code = $2",
             vec![today.to_string().into(), c.clone().into()],
         ));
         writes.push(Write::new(
             "INSERT INTO dossier_steps (code, at, actor, action, from_state, to_state, note) VALUES ($1, $2, $3, 'withdraw', NULL, 'withdrawn', $4)",
-            vec![c.clone().into(), a.at.to_owned().into(), a.actor_id.to_owned().into(), format!("Người nộp đã chết / the applicant died ({})", d.code).into()],
+            vec![c.clone().into(), a.at.to_owned().into(), a.actor_id.to_owned().into(), note.clone().into()],
         ));
+        // The national portal learns that the dossier ended.
+        if let Some(open) = crate::dossiers::get(db, c).await? {
+            let mut steps = crate::portal::steps_of(db, c).await?;
+            steps.push(crate::portal::StepFact {
+                at: a.at.to_owned(),
+                actor: a.actor_id.to_owned(),
+                action: "withdraw".into(),
+                from: Some(crate::dossiers::name_of(open.state)),
+                to: "withdrawn".into(),
+                note: Some(note),
+            });
+            let closed = Dossier {
+                state: crate::workflow::State::Withdrawn,
+                finished_on: Some(today.to_string()),
+                version: open.version + 1,
+                ..open
+            };
+            writes.extend(crate::portal::writes(&closed, &steps, false, a.at));
+        }
     }
     Ok((codes, writes))
 }

@@ -159,21 +159,45 @@ pub async fn plan_act(
                 Value::Text(finished.map(day)),
                 Value::Text(timeliness_text),
                 step_index.into(),
-                Value::Text(supplement_due),
+                Value::Text(supplement_due.clone()),
                 data.to_string().into(),
-                Value::Text(result_id),
+                Value::Text(result_id.clone()),
                 code.into(),
                 current.version.into(),
             ],
         )
         .expecting(1, "the dossier changed meanwhile"),
-        step_write(code, &at, &actor.id(), &action_text, &name_of(current.state), &name_of(to), note),
+        step_write(code, &at, &actor.id(), &action_text, &name_of(current.state), &name_of(to), note.clone()),
     ];
     writes.extend(result_write);
     if let Some((subject, body)) = notice {
         writes.push(notify_write(subject, &body, &at, &current.applicant_pid));
     }
     writes.push(civitas_store::unit::event(&event));
+    // What the national portal must learn: the dossier as it will be, and this step.
+    let after = Dossier {
+        state: to,
+        pauses,
+        appointment_on: day(appointment),
+        finished_on: finished.map(day).or_else(|| current.finished_on.clone()),
+        timeliness: timeliness.or(current.timeliness),
+        step_index,
+        supplement_due_on: supplement_due,
+        data,
+        result_document: result_id.or_else(|| current.result_document.clone()),
+        version: current.version + 1,
+        ..current.clone()
+    };
+    let mut steps = crate::portal::steps_of(db, code).await?;
+    steps.push(crate::portal::StepFact {
+        at: at.clone(),
+        actor: actor.id(),
+        action: action_text.clone(),
+        from: Some(name_of(current.state)),
+        to: name_of(to),
+        note,
+    });
+    writes.extend(crate::portal::writes(&after, &steps, false, &at));
     Ok((current, writes))
 }
 

@@ -140,6 +140,15 @@ pub(crate) async fn insert_batch(
                 continue;
             }
             sqlx::query(step).bind(&code).bind(&at).bind(actor).execute(&mut *tx).await?;
+            // The national portal learns of the dossier (its first message) and its receipt.
+            let received = received_dossier(new, &code, &at, received_on, appointment);
+            let receipt = crate::portal::StepFact {
+                at: at.clone(), actor: actor.clone(), action: "receive".into(), from: None, to: "received".into(), note: None,
+            };
+            let portal = crate::portal::writes(&received, &[receipt], true, &at);
+            if let Some(what) = civitas_store::run_writes!(tx, portal)? {
+                return Err(DossierError::Invalid(what.into()));
+            }
             let body = format!(
                 "Hồ sơ {code} đã được tiếp nhận. Ngày hẹn trả kết quả: {}. / Dossier {code} received; results due {}.",
                 vn_day(appointment), appointment
@@ -165,4 +174,34 @@ pub(crate) async fn insert_batch(
         Ok::<_, sqlx::Error>(codes)
     })?;
     Ok(codes)
+}
+
+/// A dossier as it is when received (what the portal's first message describes).
+fn received_dossier(new: &NewDossier, code: &str, at: &str, received_on: Date, appointment: Date) -> Dossier {
+    Dossier {
+        code: code.to_owned(),
+        procedure_code: new.procedure_code.clone(),
+        body_code: new.body_code.clone(),
+        unit_code: new.unit_code.clone(),
+        applicant_pid: new.applicant_pid.clone(),
+        applicant_name: new.applicant_name.clone(),
+        channel: new.channel.clone(),
+        state: State::Received,
+        step_index: 0,
+        data: new.data.clone(),
+        received_at: at.to_owned(),
+        received_on: day(received_on),
+        statutory_days: i64::from(new.statutory_days),
+        appointment_on: day(appointment),
+        pauses: Vec::new(),
+        supplement_due_on: None,
+        apology_on: None,
+        apology_reason: None,
+        finished_on: None,
+        timeliness: None,
+        rating: None,
+        result_document: None,
+        catalogue_version: new.catalogue_version.clone(),
+        version: 1,
+    }
 }

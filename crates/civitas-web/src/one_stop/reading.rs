@@ -22,12 +22,20 @@ pub struct DossierView {
     /// The civil-status record the approval registered (births, marriages, deaths).
     #[schema(value_type = Option<Object>)]
     civil_record: Option<civitas_services::civil::Record>,
+    /// Where the dossier stands with the National Public Service Portal (officers only).
+    #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    portal_sync: Option<civitas_services::portal::SyncState>,
 }
 
 pub(crate) async fn view(state: &AppState, d: Dossier) -> Result<DossierView, Problem> {
     let steps = dossiers::steps(&state.db, &d.code).await?;
     let sub_dossiers = civitas_services::followups::sub_dossiers_of(&state.db, &d.code).await?;
     let civil_record = civitas_services::civil::record_of(&state.db, &d.code).await?;
+    let mut portal_sync = civitas_services::portal::sync_state(&state.db, &d.code).await?;
+    for m in &mut portal_sync.messages {
+        m.facts = String::new();
+    }
     let procedure = state.catalogue.get(&d.procedure_code);
     let step = procedure.and_then(|p| usize::try_from(d.step_index).ok().and_then(|i| p.step(i)));
     let processing = matches!(d.state, State::InProcessing);
@@ -38,6 +46,7 @@ pub(crate) async fn view(state: &AppState, d: Dossier) -> Result<DossierView, Pr
         steps,
         sub_dossiers,
         civil_record,
+        portal_sync: Some(portal_sync),
         dossier: d,
     })
 }
@@ -46,6 +55,7 @@ pub(crate) async fn view(state: &AppState, d: Dossier) -> Result<DossierView, Pr
 /// by their function, never by their personal ID numbers; without the `pid` scope the
 /// applicant's own ID number is left out too.
 pub(crate) fn citizen_view(mut view: DossierView, citizen: &Citizen) -> DossierView {
+    view.portal_sync = None;
     let applicant = view.dossier.applicant_pid.clone();
     for step in &mut view.steps {
         step.actor = public_actor(&step.actor, &applicant);

@@ -231,6 +231,7 @@ pub(super) async fn render_officer_dossier(
             }
         }
         (follow_ups(lang, &civitas_services::followups::sub_dossiers_of(&state.db, &d.code).await.unwrap_or_default()))
+        (portal_sync(lang, civitas_services::portal::sync_state(&state.db, &d.code).await.ok()))
         (timeline(lang, &steps, true))
     };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
@@ -462,5 +463,25 @@ pub(super) async fn counter(
     match state.intake.submit(prepared.new, None, &caller.claims.sub, crate::now()).await {
         Ok(d) => Redirect::to(&format!("/officer/dossiers/{}", d.code)).into_response(),
         Err(e) => problem_page(&state, &headers, lang, e.into()),
+    }
+}
+
+/// Where the dossier stands with the National Public Service Portal.
+fn portal_sync(lang: Lang, sync: Option<civitas_services::portal::SyncState>) -> Markup {
+    use crate::ui::{Tone, tag};
+    let Some(s) = sync else { return html! {} };
+    html! {
+        h2 { (tr(lang, "Đồng bộ Cổng Dịch vụ công quốc gia", "National Public Service Portal")) }
+        p id="portal-sync" data-state=(s.state) {
+            (match s.state {
+                "synced" => tag(Tone::Success, tr(lang, "Đã đồng bộ", "Synchronised")),
+                "pending" => tag(Tone::Info, tr(lang, "Đang chờ gửi", "Waiting to be sent")),
+                "dead" => tag(Tone::Danger, tr(lang, "Cổng từ chối: cần cán bộ vận hành xử lý", "Refused by the portal: an operator must look")),
+                _ => tag(Tone::Neutral, tr(lang, "Không có thông điệp", "Nothing to send")),
+            })
+            " " (s.accepted) " / " (s.accepted + s.pending + s.dead) " " (tr(lang, "thông điệp đã được Cổng tiếp nhận", "messages accepted by the portal"))
+            @if let Some(at) = &s.last_accepted_at { " · " (tr(lang, "lần cuối", "last")) " " (lang.time(at)) }
+            @if let Some(e) = &s.last_error { br; small { (tr(lang, "Lỗi gần nhất: ", "Last error: ")) (e) } }
+        }
     }
 }
