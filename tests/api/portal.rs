@@ -292,3 +292,63 @@ async fn wait_until_dead(app: &TestApp) {
 }
 
 on_both_databases!(portal_synchronisation, sync_scenario);
+
+/// Three servers on one database synchronise together: each dossier reaches the portal with
+/// its exact status history, nothing twice (a dossier's messages are claimed one at a time, in
+/// order, whichever server claims them).
+async fn three_servers(app: TestApp) {
+    let peers = [spawn_peer(&app).await, spawn_peer(&app).await];
+    let sim = PortalSim::new("civitas", "s3cret-portal");
+    let (port, _stop) = portal_sim(sim.clone(), 0).await;
+    for server in [&app, &peers[0], &peers[1]] {
+        link_to(server, port);
+    }
+    app.clients().await;
+    app.account(AN, 1).await;
+    let citizen = crate::one_stop::citizen_token(&app, AN).await;
+    let online = json!({ "procedure": "DVC-05", "fields": { "destination": "Huế", "from": "2027-01-05", "until": "2027-01-10" } });
+    let procedure = app.state.catalogue.get("DVC-05").unwrap();
+    let onestop = civitas_services::dossiers::Actor::Onestop("mc-1".into());
+    let clerk =
+        civitas_services::dossiers::Actor::Officer("cv-1".into(), civitas_services::catalogue::StepRole::Specialist);
+    use civitas_services::workflow::Action;
+    let mut codes = Vec::new();
+    for _ in 0..40 {
+        // Submitted at the first server (the citizen's token names it as issuer); the three
+        // servers' sync jobs share the sending.
+        let r = app.send_json(Method::POST, "/api/v1/dossiers", &citizen, online.clone()).await;
+        assert_eq!(r.status(), 201);
+        let code = r.json::<Value>().await.unwrap()["code"].as_str().unwrap().to_owned();
+        for (action, actor) in [
+            (Action::StartProcessing, &onestop),
+            (Action::Approve, &clerk),
+            (Action::IssueResult, &clerk),
+            (Action::Return, &onestop),
+        ] {
+            let input = civitas_services::dossiers::ActInput::default();
+            civitas_services::dossiers::act(
+                &app.db,
+                &app.state.calendar,
+                procedure,
+                &code,
+                action,
+                actor,
+                input,
+                civitas::now(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{action:?} on {code}: {e}"));
+        }
+        codes.push(code);
+    }
+    synchronised(&app).await;
+    let held = sim.dossiers();
+    for code in &codes {
+        let h = &held[code];
+        assert_eq!(h.statuses, vec![2, 4, 4, 9, 10], "{code}");
+        assert_eq!(statuses(h), vec![2, 4, 4, 9, 10], "{code}: steps");
+        assert_eq!(h.duplicates, 0, "{code}: nothing arrived twice");
+    }
+}
+
+on_both_databases!(portal_three_servers, three_servers);
