@@ -63,7 +63,7 @@ pub(crate) async fn serve(config: Config, listen: Option<String>, demo: bool) ->
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("procedures_file {path}: {e}"))?;
         let catalogue = civitas_services::catalogue::Catalogue::parse(&text)
             .map_err(|e| anyhow::anyhow!("procedures_file {path}: {e}"))?;
-        state.catalogue = std::sync::Arc::new(catalogue);
+        state.set_catalogue(catalogue);
     }
     if let Some(path) = &config.indicators_file {
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("indicators_file {path}: {e}"))?;

@@ -95,6 +95,8 @@ pub struct AppState {
     pub indicators: Arc<civitas_reports::Catalogue>,
     /// The calendar the dossier sweep uses (replaced by [`AppState::set_calendar`]).
     sweep_calendar: Arc<std::sync::RwLock<Arc<civitas_core::workdays::WorkCalendar>>>,
+    /// The catalogue the dossier sweep uses (replaced by [`AppState::set_catalogue`]).
+    sweep_catalogue: Arc<std::sync::RwLock<Arc<civitas_services::catalogue::Catalogue>>>,
     /// Where dossiers are synchronised to (the National Public Service Portal; none: the
     /// messages wait in the outbox).
     portal: civitas_exchange::portal::SharedLink,
@@ -126,7 +128,8 @@ impl AppState {
         let catalogue = Arc::new(civitas_services::catalogue::Catalogue::shipped());
         let sweep_calendar = Arc::new(std::sync::RwLock::new(calendar.clone()));
         let jobs = civitas_store::jobs::JobRuntime::new();
-        register_jobs(&jobs, &db, &identity, &keys, issuer, sweep_calendar.clone(), catalogue.clone());
+        let sweep_catalogue = Arc::new(std::sync::RwLock::new(catalogue.clone()));
+        register_jobs(&jobs, &db, &identity, &keys, issuer, sweep_calendar.clone(), sweep_catalogue.clone());
         let witnesses = Arc::new(std::sync::RwLock::new(Vec::new()));
         register_log_jobs(&jobs, &db, &log, witnesses.clone());
         register_exchange_jobs(&jobs, &db, &register);
@@ -138,6 +141,7 @@ impl AppState {
             jobs,
             indicators: Arc::new(civitas_reports::Catalogue::shipped()),
             sweep_calendar,
+            sweep_catalogue,
             portal,
             intake: civitas_services::dossiers::Intake::start(db.clone(), calendar.clone()),
             catalogue,
@@ -238,6 +242,15 @@ impl AppState {
     }
 
     /// Uses another working-day calendar (an operator's holiday file) from now on.
+    /// Uses an operator's procedure catalogue (configuration `procedures_file`) everywhere,
+    /// the dossier sweep included.
+    pub fn set_catalogue(&mut self, catalogue: civitas_services::catalogue::Catalogue) {
+        self.catalogue = Arc::new(catalogue);
+        if let Ok(mut c) = self.sweep_catalogue.write() {
+            *c = self.catalogue.clone();
+        }
+    }
+
     pub fn set_calendar(&mut self, calendar: civitas_core::workdays::WorkCalendar) {
         self.calendar = Arc::new(calendar);
         self.intake = civitas_services::dossiers::Intake::start(self.db.clone(), self.calendar.clone());
@@ -348,7 +361,7 @@ fn register_jobs(
     keys: &Arc<KeyRing>,
     issuer: &str,
     calendar: Arc<std::sync::RwLock<Arc<civitas_core::workdays::WorkCalendar>>>,
-    catalogue: Arc<civitas_services::catalogue::Catalogue>,
+    catalogue: Arc<std::sync::RwLock<Arc<civitas_services::catalogue::Catalogue>>>,
 ) {
     use civitas_store::jobs::{Claim, Schedule};
     use std::time::Duration;
@@ -414,10 +427,12 @@ fn register_jobs(
     });
     let d = db.clone();
     jobs.register("dossiers.sweep", Schedule::Every(Duration::from_secs(60)), Claim::Lease, move || {
-        let (d, catalogue) = (d.clone(), catalogue.clone());
+        let d = d.clone();
         let calendar = calendar.read().map(|c| c.clone()).map_err(|_| ());
+        let catalogue = catalogue.read().map(|c| c.clone()).map_err(|_| ());
         async move {
             let calendar = calendar.map_err(|_| "the calendar lock is poisoned".to_owned())?;
+            let catalogue = catalogue.map_err(|_| "the catalogue lock is poisoned".to_owned())?;
             let swept =
                 civitas_services::dossiers::sweep(&d, &calendar, &catalogue, now()).await.map_err(|e| text(&e))?;
             Ok(swept.lapsed + swept.apologised)
