@@ -352,3 +352,127 @@ async fn three_servers(app: TestApp) {
 }
 
 on_both_databases!(portal_three_servers, three_servers);
+
+/// Three `civitas serve` processes on one PostgreSQL synchronise a queue of 2,000 dossiers; one
+/// is killed with SIGKILL mid-way and the portal restarts meanwhile: every dossier still
+/// reaches the portal with its exact status history and steps, in order, once in effect (a
+/// repeat only of what the dead server had claimed, answered as a duplicate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_sync_survives_kill_9_and_a_portal_restart() {
+    let Some(app) = spawn_app(Backend::Postgres).await else { return };
+    app.state.jobs.stop();
+    let dir = temp_dir();
+    let secret = dir.0.join("portal-secret");
+    std::fs::write(&secret, "s3cret-portal\n").unwrap();
+    // The operator's catalogue: the shipped one with national procedure codes.
+    let shipped = include_str!("../../crates/civitas-services/data/procedures.toml");
+    let mut procedures = String::new();
+    for (n, part) in shipped.split("national_code = \"\"").enumerate() {
+        if n > 0 {
+            procedures.push_str(&format!("national_code = \"1.{n:06}\""));
+        }
+        procedures.push_str(part);
+    }
+    let procedures_file = dir.0.join("procedures.toml");
+    std::fs::write(&procedures_file, procedures).unwrap();
+    const N: u64 = 2000;
+    let mut writes = Vec::new();
+    for i in 0..N {
+        writes.extend(queued(i));
+    }
+    civitas_store::unit::commit(&app.db, &writes).await.unwrap().unwrap();
+
+    let sim = PortalSim::new("civitas", "s3cret-portal");
+    let (port, stop_sim) = portal_sim(sim.clone(), 0).await;
+    let url = format!("http://127.0.0.1:{port}/");
+    let env = [
+        ("CIVITAS_JOB_CLAIM_LEASE_SECS", "20"),
+        ("CIVITAS_PORTAL_URL", url.as_str()),
+        ("CIVITAS_PORTAL_CLIENT_SECRET_FILE", secret.to_str().unwrap()),
+        ("CIVITAS_PROCEDURES_FILE", procedures_file.to_str().unwrap()),
+    ];
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        servers.push(crate::cluster::Server::start(&app.db_url, &app.base, &env).await);
+    }
+    wait_for("the portal receiving", || sim.dossiers().len() >= 30).await;
+    servers[1].kill();
+    let at_kill = backlog(&app).await.0;
+    assert!(at_kill > 0, "messages were pending when the server died");
+    // The portal goes away and comes back on the same address, with what it held.
+    drop(stop_sim);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let while_down = backlog(&app).await.0;
+    assert!(while_down > 0, "messages were waiting while the portal was down");
+    eprintln!("portal: {at_kill} messages pending at the kill, {while_down} while the portal was down");
+    let (_, _stop) = portal_sim(sim.clone(), port).await;
+    for _ in 0..1800 {
+        if backlog(&app).await == (0, 0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(backlog(&app).await, (0, 0), "the outbox drained");
+    let held = sim.dossiers();
+    assert_eq!(held.len(), N as usize);
+    let mut repeated = 0;
+    for (code, h) in &held {
+        assert_eq!(h.statuses, vec![2, 4], "{code}");
+        assert_eq!(statuses(h), vec![2, 4], "{code}: steps");
+        repeated += h.duplicates;
+    }
+    eprintln!("portal: {repeated} messages arrived twice (the dead server's claims), none stored twice");
+    assert!(repeated <= 512, "at most one round of the dead server repeated: {repeated}");
+}
+
+/// The messages of dossier `i`, queued as the workflow queues them: received, then taken into
+/// processing.
+fn queued(i: u64) -> Vec<civitas_store::unit::Write> {
+    use civitas_services::portal::StepFact;
+    use civitas_services::workflow::State;
+    let dossier = |state: State| civitas_services::dossiers::Dossier {
+        code: format!("H01.1-261201-{i:06}"),
+        procedure_code: "DVC-05".into(),
+        body_code: "H01.1".into(),
+        unit_code: BA_DINH.into(),
+        applicant_pid: AN.into(),
+        applicant_name: "Nguyễn Văn An".into(),
+        channel: "online".into(),
+        state,
+        step_index: 0,
+        data: json!({}),
+        received_at: "2026-12-01T02:00:00.000000Z".into(),
+        received_on: "2026-12-01".into(),
+        statutory_days: 1,
+        appointment_on: "2026-12-02".into(),
+        pauses: Vec::new(),
+        supplement_due_on: None,
+        apology_on: None,
+        apology_reason: None,
+        finished_on: None,
+        timeliness: None,
+        rating: None,
+        result_document: None,
+        catalogue_version: "test".into(),
+        version: 1,
+    };
+    let step = |action: &str, from: Option<&str>, to: &str, minute: u32| StepFact {
+        at: format!("2026-12-01T02:{minute:02}:00.000000Z"),
+        actor: "mc-1".into(),
+        action: action.into(),
+        from: from.map(str::to_owned),
+        to: to.into(),
+        note: None,
+    };
+    let received = [step("receive", None, "received", 0)];
+    let mut writes =
+        civitas_services::portal::writes(&dossier(State::Received), &received, true, "2026-12-01T02:00:00Z");
+    let moved = [received[0].clone(), step("start_processing", Some("received"), "in_processing", 1)];
+    writes.extend(civitas_services::portal::writes(
+        &dossier(State::InProcessing),
+        &moved,
+        false,
+        "2026-12-01T02:01:00Z",
+    ));
+    writes
+}
