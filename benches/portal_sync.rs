@@ -14,32 +14,27 @@ use civitas_services::workflow::State;
 use civitas_store::Db;
 
 fn dossier(i: u64, state: State) -> Dossier {
-    Dossier {
-        code: format!("H01.1-261201-{i:06}"),
+    let new = civitas_services::dossiers::NewDossier {
         procedure_code: "DVC-05".into(),
         body_code: "H01.1".into(),
         unit_code: "00004".into(),
         applicant_pid: format!("001090{i:06}"),
         applicant_name: "Nguyễn Văn An".into(),
         channel: if i.is_multiple_of(2) { "online" } else { "counter" }.into(),
-        state,
-        step_index: 0,
         data: serde_json::json!({ "fields": { "destination": "Huế" } }),
-        received_at: "2026-12-01T02:00:00.000000Z".into(),
-        received_on: "2026-12-01".into(),
         statutory_days: 1,
-        appointment_on: "2026-12-02".into(),
-        pauses: Vec::new(),
-        supplement_due_on: None,
-        apology_on: None,
-        apology_reason: None,
-        finished_on: None,
-        timeliness: None,
-        rating: None,
-        result_document: None,
         catalogue_version: "bench".into(),
-        version: 1,
-    }
+    };
+    let day = time::macros::date!(2026 - 12 - 01);
+    let code = format!("H01.1-261201-{i:06}");
+    let received = civitas_services::dossiers::received_dossier(
+        &new,
+        &code,
+        "2026-12-01T02:00:00.000000Z",
+        day,
+        day.next_day().unwrap_or(day),
+    );
+    Dossier { state, ..received }
 }
 
 fn step(action: &str, from: Option<&str>, to: &str, minute: u64) -> StepFact {

@@ -323,3 +323,36 @@ pub async fn seed_demo_identity(
         commune,
     })
 }
+
+#[cfg(test)]
+mod portal_link_tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    fn link(url: Option<&str>, secret: Option<&str>, status: &[(&str, u8)], demo: bool) -> anyhow::Result<bool> {
+        let catalogue = Arc::new(civitas_services::catalogue::Catalogue::shipped());
+        let status: BTreeMap<String, u8> = status.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+        super::portal_link(url, "civitas", secret, &status, &catalogue, demo).map(|l| l.is_some())
+    }
+
+    #[test]
+    fn bad_portal_configuration_is_named() {
+        assert!(!link(None, None, &[], false).unwrap(), "no portal: nothing sent");
+        assert!(link(None, None, &[], true).unwrap(), "the demo's portal-sim");
+        let err = link(Some("http://portal.example/"), None, &[], false).unwrap_err().to_string();
+        assert!(err.contains("portal_client_secret_file"), "{err}");
+        let secret = std::env::temp_dir().join(format!("civitas-portal-secret-{}", std::process::id()));
+        std::fs::write(&secret, "s\n").unwrap();
+        let secret = secret.to_str().unwrap();
+        let err = link(Some("ftp://portal.example"), Some(secret), &[], false).unwrap_err().to_string();
+        assert!(err.contains("not an http(s) URL"), "{err}");
+        let err = link(Some("not a url"), Some(secret), &[], false).unwrap_err().to_string();
+        assert!(err.contains("portal_url"), "{err}");
+        let err = link(Some("https://portal.example"), Some(secret), &[("lapsed", 9)], false).unwrap_err().to_string();
+        assert!(err.contains("processed that is not"), "{err}");
+        let err =
+            link(Some("https://portal.example"), Some("/nonexistent/secret"), &[], false).unwrap_err().to_string();
+        assert!(err.contains("portal_client_secret_file"), "{err}");
+        assert!(link(Some("https://portal.example/dvc"), Some(secret), &[("refused", 8)], false).unwrap());
+    }
+}

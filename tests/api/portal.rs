@@ -211,6 +211,18 @@ async fn sync_scenario(app: TestApp) {
     assert!(page.body.contains(refused.as_str()) && page.body.contains("refused by the simulator"), "{}", page.body);
     sim.refuse_dossier(&refused, false);
     let id = mine[0]["id"].as_i64().unwrap();
+    // Without the session's CSRF token, or with an id that is no number, nothing is replayed.
+    let r = app
+        .client
+        .post(app.url(&format!("/officer/portal/dead/{id}/replay")))
+        .header("cookie", format!("civitas_session={operator}"))
+        .form(&[("csrf", "forged.value")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(ops.post(&app.url("/officer/portal/dead/x1/replay"), &[]).await.status, 404);
+    assert_eq!(backlog(&app).await.1, 1, "still dead");
     let r = ops.post(&app.url(&format!("/officer/portal/dead/{id}/replay")), &[]).await;
     assert_eq!(r.status, 303, "{}", r.body);
     let r = app.send_json(Method::POST, &format!("/api/v1/portal/dead/{id}/replay"), &operator, json!({})).await;
@@ -430,32 +442,27 @@ async fn portal_sync_survives_kill_9_and_a_portal_restart() {
 fn queued(i: u64) -> Vec<civitas_store::unit::Write> {
     use civitas_services::portal::StepFact;
     use civitas_services::workflow::State;
-    let dossier = |state: State| civitas_services::dossiers::Dossier {
-        code: format!("H01.1-261201-{i:06}"),
+    let new = civitas_services::dossiers::NewDossier {
         procedure_code: "DVC-05".into(),
         body_code: "H01.1".into(),
         unit_code: BA_DINH.into(),
         applicant_pid: AN.into(),
         applicant_name: "Nguyễn Văn An".into(),
         channel: "online".into(),
-        state,
-        step_index: 0,
         data: json!({}),
-        received_at: "2026-12-01T02:00:00.000000Z".into(),
-        received_on: "2026-12-01".into(),
         statutory_days: 1,
-        appointment_on: "2026-12-02".into(),
-        pauses: Vec::new(),
-        supplement_due_on: None,
-        apology_on: None,
-        apology_reason: None,
-        finished_on: None,
-        timeliness: None,
-        rating: None,
-        result_document: None,
         catalogue_version: "test".into(),
-        version: 1,
     };
+    let day = time::macros::date!(2026 - 12 - 01);
+    let code = format!("H01.1-261201-{i:06}");
+    let received = civitas_services::dossiers::received_dossier(
+        &new,
+        &code,
+        "2026-12-01T02:00:00.000000Z",
+        day,
+        day.next_day().unwrap(),
+    );
+    let dossier = |state: State| civitas_services::dossiers::Dossier { state, ..received.clone() };
     let step = |action: &str, from: Option<&str>, to: &str, minute: u32| StepFact {
         at: format!("2026-12-01T02:{minute:02}:00.000000Z"),
         actor: "mc-1".into(),

@@ -543,3 +543,36 @@ pub fn register_worker(
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, u8)]) -> Result<StatusMap, String> {
+        StatusMap::with_overrides(&pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect())
+    }
+
+    #[test]
+    fn the_mapping_refuses_flattering_and_unknown_states() {
+        assert_eq!(StatusMap::default().code("received"), Some(2));
+        assert_eq!(map(&[("refused", 8)]).unwrap().code("refused"), Some(8));
+        for (state, code, says) in [
+            ("lapsed", 9, "processed that is not"),
+            ("supplement_requested", 10, "processed that is not"),
+            ("in_processing", 9, "processed that is not"),
+            ("received", 11, "1–10"),
+            ("received", 0, "1–10"),
+            ("paused", 4, "is not a dossier state"),
+        ] {
+            let e = map(&[(state, code)]).unwrap_err();
+            assert!(e.contains(says), "{state} = {code}: {e}");
+        }
+    }
+
+    #[test]
+    fn portal_times_are_vietnam_local() {
+        assert_eq!(portal_time("2026-12-01T17:30:05.123456Z").unwrap(), "20261202003005");
+        assert!(portal_time("yesterday").is_err());
+        assert_eq!(portal_day_end("2026-12-02"), "20261202170000");
+    }
+}

@@ -145,11 +145,6 @@ pub async fn claim_due(db: &Db, now_unix: i64, limit: i64) -> Result<(String, Ve
     Ok((token, batch))
 }
 
-/// Renews a round's claim: the ids (as text) it still holds.
-pub async fn renew_claim(db: &Db, claim: &str, now_unix: i64) -> Result<std::collections::HashSet<String>, StoreError> {
-    civitas_store::claims::renew_rows(db, "portal_outbox", OPEN, claim, now_unix).await
-}
-
 /// What happened to one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

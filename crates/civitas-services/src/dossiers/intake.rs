@@ -177,7 +177,7 @@ pub(crate) async fn insert_batch(
 }
 
 /// A dossier as it is when received (what the portal's first message describes).
-fn received_dossier(new: &NewDossier, code: &str, at: &str, received_on: Date, appointment: Date) -> Dossier {
+pub fn received_dossier(new: &NewDossier, code: &str, at: &str, received_on: Date, appointment: Date) -> Dossier {
     Dossier {
         code: code.to_owned(),
         procedure_code: new.procedure_code.clone(),
