@@ -24,6 +24,7 @@ fn dossier(i: u64, state: State) -> Dossier {
         data: serde_json::json!({ "fields": { "destination": "Huế" } }),
         statutory_days: 1,
         catalogue_version: "bench".into(),
+        national_code: String::new(),
     };
     let day = time::macros::date!(2026 - 12 - 01);
     let code = format!("H01.1-261201-{i:06}");
@@ -92,6 +93,7 @@ async fn main() {
         client_secret: "bench-secret".into(),
         status: civitas_exchange::portal::StatusMap::default(),
         catalogue: Arc::new(catalogue),
+        public_url: "http://127.0.0.1".into(),
     };
     let sender = civitas_exchange::portal::Sender::new().expect("client");
     let t = Instant::now();

@@ -28,6 +28,7 @@ pub(crate) async fn serve(config: Config, listen: Option<String>, demo: bool) ->
         .collect::<anyhow::Result<Vec<_>>>()?;
     state.trusted_proxies = std::sync::Arc::new(proxies);
     state.card_policy = std::sync::Arc::new(config.card_policy()?);
+    civitas_services::codes::set_format(config.code_format()?);
     civitas_store::claims::set_item_lease_secs(i64::try_from(config.job_claim_lease_secs).unwrap_or(i64::MAX));
     if let Some(replica) = &config.database_replica {
         if db.backend() != civitas_store::Backend::Postgres {
@@ -78,6 +79,7 @@ pub(crate) async fn serve(config: Config, listen: Option<String>, demo: bool) ->
         &config.portal_status,
         &state.catalogue,
         demo,
+        &issuer,
     )?;
     if let Some(link) = &portal {
         tracing::info!(url = %link.url, "dossiers are synchronised to the national portal");

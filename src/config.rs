@@ -80,6 +80,11 @@ pub struct Config {
     /// Changes to the mapping of dossier states to the portal's status codes, e.g.
     /// `portal_status = { refused = 8 }` (only decided dossiers may be 9 or 10).
     pub portal_status: std::collections::BTreeMap<String, u8>,
+    /// How a digitised component's code is printed: `{owner}`, `{procedure}`, `{type}` and
+    /// `{seq}` (or `{seq:0N}`, zero-padded to N digits), each exactly once.
+    pub document_code_format: String,
+    /// How a result's code is printed: `{owner}`, `{result}`, `{number}` and `{seq}`.
+    pub result_code_format: String,
 }
 
 impl Default for Config {
@@ -113,11 +118,16 @@ impl Default for Config {
             portal_client_id: "civitas".into(),
             portal_client_secret_file: None,
             portal_status: std::collections::BTreeMap::new(),
+            document_code_format: civitas_services::codes::DEFAULT_COMPONENT_FORMAT.into(),
+            result_code_format: civitas_services::codes::DEFAULT_RESULT_FORMAT.into(),
         }
     }
 }
 
-const ENV_KEYS: [&str; 26] = [
+const ENV_KEYS: [&str; 29] = [
+    "INDICATORS_FILE",
+    "DOCUMENT_CODE_FORMAT",
+    "RESULT_CODE_FORMAT",
     "PORTAL_URL",
     "PORTAL_CLIENT_ID",
     "PORTAL_CLIENT_SECRET_FILE",
@@ -185,6 +195,8 @@ impl Config {
                 "PROCEDURES_FILE" => config.procedures_file = Some(value),
                 "INDICATORS_FILE" => config.indicators_file = Some(value),
                 "BODY_CODE" => config.body_code = value,
+                "DOCUMENT_CODE_FORMAT" => config.document_code_format = value,
+                "RESULT_CODE_FORMAT" => config.result_code_format = value,
                 "PORTAL_URL" => config.portal_url = Some(value).filter(|v| !v.is_empty()),
                 "PORTAL_CLIENT_ID" => config.portal_client_id = value,
                 "PORTAL_CLIENT_SECRET_FILE" => config.portal_client_secret_file = Some(value).filter(|v| !v.is_empty()),
@@ -217,6 +229,13 @@ impl Config {
             }
         }
         Ok(config)
+    }
+
+    /// The printed forms of document codes (`document_code_format`, `result_code_format`),
+    /// checked: every part printed once.
+    pub fn code_format(&self) -> anyhow::Result<civitas_services::codes::CodeFormat> {
+        civitas_services::codes::CodeFormat::new(&self.document_code_format, &self.result_code_format)
+            .map_err(|e| anyhow::anyhow!(e))
     }
 
     /// The chip cards' algorithm allow-list; unknown names are refused (a typo never widens it).
@@ -300,5 +319,22 @@ mod tests {
         assert!(err.contains("CIVITAS_JOB_CLAIM_LEASE_SECS") && err.contains("a number"), "{err}");
         let c = Config::load(None, env(&[("CIVITAS_DATABASE_REPLICA", "")])).unwrap();
         assert_eq!(c.database_replica, None, "an empty replica URL means none");
+        // Every key the loader reads can be set from the environment.
+        let c = Config::load(None, env(&[("CIVITAS_INDICATORS_FILE", "i.toml")])).unwrap();
+        assert_eq!(c.indicators_file.as_deref(), Some("i.toml"));
+    }
+
+    #[test]
+    fn code_formats_are_checked_when_loaded() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert!(c.code_format().is_ok(), "the defaults");
+        let c = Config::load(None, env(&[("CIVITAS_DOCUMENT_CODE_FORMAT", "{owner}-{type}-{seq:03}")])).unwrap();
+        let err = c.code_format().unwrap_err().to_string();
+        assert!(err.contains("document_code_format") && err.contains("{procedure} is missing"), "{err}");
+        let c =
+            Config::load(None, env(&[("CIVITAS_RESULT_CODE_FORMAT", "{result}/{number}/{owner}/{seq:04}")])).unwrap();
+        let f = c.code_format().unwrap();
+        let parts = civitas_services::codes::CodeParts::result("001090123456", "KQ-1", "5/2026");
+        assert_eq!(f.render(&parts, 3), "KQ-1/5/2026/001090123456/0003");
     }
 }

@@ -156,6 +156,7 @@ pub fn portal_link(
     status: &std::collections::BTreeMap<String, u8>,
     catalogue: &std::sync::Arc<civitas_services::catalogue::Catalogue>,
     demo: bool,
+    public_url: &str,
 ) -> anyhow::Result<Option<civitas_exchange::portal::Link>> {
     let (url, secret, catalogue) = match (url, demo) {
         (Some(url), _) => {
@@ -190,6 +191,7 @@ pub fn portal_link(
         client_secret: secret,
         status,
         catalogue,
+        public_url: public_url.to_owned(),
     }))
 }
 
@@ -332,7 +334,7 @@ mod portal_link_tests {
     fn link(url: Option<&str>, secret: Option<&str>, status: &[(&str, u8)], demo: bool) -> anyhow::Result<bool> {
         let catalogue = Arc::new(civitas_services::catalogue::Catalogue::shipped());
         let status: BTreeMap<String, u8> = status.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
-        super::portal_link(url, "civitas", secret, &status, &catalogue, demo).map(|l| l.is_some())
+        super::portal_link(url, "civitas", secret, &status, &catalogue, demo, "http://127.0.0.1").map(|l| l.is_some())
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cli_agency;
+mod cli_archive;
 mod cli_audit;
 mod cli_cards;
 mod cli_ops;
@@ -147,16 +148,20 @@ enum Command {
         #[arg(long)]
         to: String,
     },
-    /// Move rows dated before a month (events, access log, sent messages, delivered webhooks)
+    /// The electronic archive (`export`, `verify`, `fixity`, `disposal`); or, with `--before`,
+    /// move rows dated before a month (events, access log, sent messages, delivered webhooks)
     /// into JSON-lines files with a SHA-256 manifest, then remove them from the database
     /// (PostgreSQL: whole month partitions are dropped).
+    #[command(args_conflicts_with_subcommands = true)]
     Archive {
+        #[command(subcommand)]
+        command: Option<cli_archive::ArchiveCommand>,
         /// The first month kept, YYYY-MM: everything before it is archived.
         #[arg(long)]
-        before: String,
+        before: Option<String>,
         /// A directory for the files (created; files already there are never overwritten).
         #[arg(long)]
-        out: PathBuf,
+        out: Option<PathBuf>,
     },
     /// Pause, resume or show outbound delivery (webhooks, SMS, e-mail).
     Outbound {
@@ -578,7 +583,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Backup { out } => cli_ops::backup(&config, &out).await,
         Command::Restore { from, force } => cli_ops::restore(&config, &from, force).await,
         Command::Outbound { command } => cli_ops::outbound(&config, command).await,
-        Command::Archive { before, out } => cli_ops::archive(&config, &before, &out).await,
+        Command::Archive { command: Some(command), .. } => cli_archive::run(&config, command).await,
+        Command::Archive { command: None, before: Some(before), out: Some(out) } => {
+            cli_ops::archive(&config, &before, &out).await
+        }
+        Command::Archive { .. } => {
+            anyhow::bail!(
+                "civitas archive: give a subcommand (export, verify, fixity, disposal) or --before YYYY-MM --out DIR"
+            )
+        }
         Command::MigrateData { from, to } => cli_ops::migrate_data(&from, &to).await,
         Command::Agency { command } => cli_agency::agency(&config, command).await,
         Command::Trust { command } => cli_cards::trust_command(&config, command).await,

@@ -44,6 +44,15 @@ impl Drop for TempDir {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// Runs the `civitas` binary with `args` (logging warnings only).
+pub fn civitas_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .args(args)
+        .env("CIVITAS_LOG", "warn")
+        .output()
+        .expect("run civitas")
+}
+
 pub fn temp_dir() -> TempDir {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let dir = std::env::temp_dir().join(format!("civitas-test-{}-{n}-{}", std::process::id(), rand_suffix()));

@@ -4,12 +4,14 @@
 mod helpers;
 
 mod accounts;
+mod archive;
 mod browser;
 mod cards;
 mod chip;
 mod civil;
 mod cli;
 mod cluster;
+mod codes;
 mod completeness;
 mod exchange;
 mod fuzz;

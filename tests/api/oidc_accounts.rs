@@ -275,6 +275,7 @@ async fn citizen_api(app: TestApp) {
         data: serde_json::json!({}),
         statutory_days: 7,
         catalogue_version: "test".into(),
+        national_code: String::new(),
     };
     let d = app.state.intake.submit(new, None, AN, civitas::now()).await.unwrap();
     let verifier = "d".repeat(60);

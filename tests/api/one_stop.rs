@@ -18,7 +18,7 @@ use crate::on_both_databases;
 const PHONE: &str = "0912345678";
 
 /// A PDF small enough for tests, accepted by content.
-fn pdf(text: &str) -> Vec<u8> {
+pub(crate) fn pdf(text: &str) -> Vec<u8> {
     format!("%PDF-1.4\n% {text}\n%%EOF\n").into_bytes()
 }
 
@@ -42,12 +42,12 @@ pub async fn citizen_token_with(app: &TestApp, pid: &str, scope: &str) -> String
     v["access_token"].as_str().expect("access token").to_owned()
 }
 
-fn officer(app: &TestApp, sub: &str, role: Role, unit: &str) -> String {
+pub(crate) fn officer(app: &TestApp, sub: &str, role: Role, unit: &str) -> String {
     let units = [civitas_core::UnitCode::parse(unit).unwrap()];
     tokens::issue(&app.state.keys, sub, role, &units, civitas::now().unix_timestamp(), 3600)
 }
 
-async fn upload(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
+pub(crate) async fn upload(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
     app.client
         .post(app.url(&format!("/api/v1/me/documents?name={name}")))
         .bearer_auth(token)
@@ -57,7 +57,7 @@ async fn upload(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> reqwe
         .unwrap()
 }
 
-async fn act(app: &TestApp, token: &str, code: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn act(app: &TestApp, token: &str, code: &str, body: Value) -> reqwest::Response {
     app.send_json(Method::POST, &format!("/api/v1/dossiers/{code}/actions"), token, body).await
 }
 

@@ -68,6 +68,9 @@ fn body_for(rule: &Rule) -> Value {
             json!({ "card_qr": format!("{AN}||Tran Van Made Up|01011980|Nam|somewhere|01012020") })
         }
         ("POST", "/api/v1/dossiers/{code}/actions") => json!({ "action": "start_processing", "version": 999_999 }),
+        ("POST", "/api/v1/archive/packages/{code}/disposal") => {
+            json!({ "decision": "dispose", "note": "policy test" })
+        }
         ("POST", "/api/v1/dossiers/{code}/apology") => json!({ "new_date": "2027-02-01", "reason": "policy test" }),
         _ => json!({}),
     }

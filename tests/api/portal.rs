@@ -17,7 +17,7 @@ use crate::helpers::*;
 use crate::on_both_databases;
 
 /// Runs the portal simulator on `port` (0: any) until the returned sender is dropped.
-async fn portal_sim(sim: Arc<PortalSim>, port: u16) -> (u16, tokio::sync::oneshot::Sender<()>) {
+pub(crate) async fn portal_sim(sim: Arc<PortalSim>, port: u16) -> (u16, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("sim port");
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -34,7 +34,7 @@ async fn portal_sim(sim: Arc<PortalSim>, port: u16) -> (u16, tokio::sync::onesho
 
 /// Points the server at the portal on `port`, with national codes `1.0000NN` for every
 /// procedure (the shipped catalogue leaves them to the province).
-fn link_to(app: &TestApp, port: u16) {
+pub(crate) fn link_to(app: &TestApp, port: u16) {
     let mut catalogue = (*app.state.catalogue).clone();
     for p in &mut catalogue.procedures {
         p.national_code = format!("1.{:06}", p.number);
@@ -45,6 +45,7 @@ fn link_to(app: &TestApp, port: u16) {
         client_secret: "s3cret-portal".into(),
         status: civitas_exchange::portal::StatusMap::default(),
         catalogue: Arc::new(catalogue),
+        public_url: app.url("/"),
     }));
 }
 
@@ -62,7 +63,7 @@ async fn wait_for<F: Fn() -> bool>(what: &str, check: F) {
     panic!("timed out waiting until {what}");
 }
 
-async fn synchronised(app: &TestApp) {
+pub(crate) async fn synchronised(app: &TestApp) {
     for _ in 0..600 {
         if backlog(app).await == (0, 0) {
             return;
@@ -452,6 +453,7 @@ fn queued(i: u64) -> Vec<civitas_store::unit::Write> {
         data: json!({}),
         statutory_days: 1,
         catalogue_version: "test".into(),
+        national_code: String::new(),
     };
     let day = time::macros::date!(2026 - 12 - 01);
     let code = format!("H01.1-261201-{i:06}");

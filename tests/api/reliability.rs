@@ -283,14 +283,6 @@ async fn an_unreachable_database_is_a_503_and_recovery_is_automatic() {
     assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), 200);
 }
 
-fn civitas_cli(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
-        .args(args)
-        .env("CIVITAS_LOG", "warn")
-        .output()
-        .expect("run civitas")
-}
-
 /// Backup while the server runs → restore into another database → a server on the copy
 /// accepts the old tokens, and sends nothing (webhooks, SMS) until an operator resumes
 /// outbound delivery.

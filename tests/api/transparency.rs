@@ -265,10 +265,6 @@ async fn log_of_reads(app: TestApp) {
 }
 on_both_databases!(reads_are_entries_of_a_verifiable_log, log_of_reads);
 
-fn civitas_cli(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_civitas")).args(args).env("CIVITAS_LOG", "warn").output().expect("run civitas")
-}
-
 async fn sqlx_count(app: &TestApp, sql: &'static str) -> i64 {
     civitas_store::dispatch!(&app.db, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await).unwrap()
 }

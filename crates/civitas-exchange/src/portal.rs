@@ -103,6 +103,8 @@ pub struct Link {
     pub status: StatusMap,
     /// The procedure catalogue (national procedure codes, names, fees).
     pub catalogue: Arc<Catalogue>,
+    /// This server's public base URL: a result's link is its `/verify` page.
+    pub public_url: String,
 }
 
 /// The dossier facts the adapter reads (a subset of `civitas_services::dossiers::Dossier`).
@@ -232,27 +234,52 @@ fn render_dossier(link: &Link, facts: &str) -> Result<(bool, Value), String> {
     let empty = serde_json::Map::new();
     let components = d.data.get("components").and_then(Value::as_object).unwrap_or(&empty);
     let replaced = d.data.get("replaced").and_then(Value::as_object).unwrap_or(&empty);
+    // How each component came (`codes`, written at intake and with a supplement): digitised
+    // now, or reused (a document or result that already had a code).
+    let codes = d.data.get("codes").and_then(Value::as_object).unwrap_or(&empty);
+    let coded = |component: &str| -> (String, String) {
+        let c = codes.get(component);
+        let text = |k: &str| c.and_then(|c| c.get(k)).and_then(Value::as_str).unwrap_or_default().to_owned();
+        (text("code"), text("how"))
+    };
     let mut documents: Vec<Value> = components
         .iter()
         .map(|(component, document)| {
-            json!({ "TepDinhKemId": document.as_str().unwrap_or_default(), "TenTepDinhKem": component,
-                "MaThanhPhanHoSo": component, "DuongDanTaiTepTin": "", "DuocSoHoa": 1, "DuocTaiSuDung": 0,
-                "DuocLayTuKhoDMQG": 0, "MaKetQuaThayThe": "" })
+            let (code, how) = coded(component);
+            let reused = how == "reused";
+            let id = if code.is_empty() { document.as_str().unwrap_or_default().to_owned() } else { code.clone() };
+            json!({ "TepDinhKemId": id, "TenTepDinhKem": component,
+                "MaThanhPhanHoSo": component, "DuongDanTaiTepTin": "", "DuocSoHoa": i32::from(!reused),
+                "DuocTaiSuDung": i32::from(reused), "DuocLayTuKhoDMQG": 0,
+                "MaKetQuaThayThe": if reused { code } else { String::new() } })
         })
         .collect();
     for (component, source) in replaced {
         let source = source.as_str().unwrap_or_default();
         let result = source.strip_prefix("result:").unwrap_or_default();
+        let (code, _) = coded(component);
+        let replacing = if code.is_empty() { result.to_owned() } else { code };
         documents.push(json!({ "TepDinhKemId": "", "TenTepDinhKem": component, "MaThanhPhanHoSo": component,
             "DuongDanTaiTepTin": "", "DuocSoHoa": 0, "DuocTaiSuDung": i32::from(!result.is_empty()),
-            "DuocLayTuKhoDMQG": i32::from(source == "register"), "MaKetQuaThayThe": result }));
+            "DuocLayTuKhoDMQG": i32::from(source == "register"), "MaKetQuaThayThe": replacing }));
     }
+    let result_code = d.data.get("result_code").and_then(Value::as_str).unwrap_or_default();
     let results: Vec<Value> = d
         .result_document
         .iter()
         .map(|id| {
+            let link = if result_code.is_empty() {
+                String::new()
+            } else {
+                let mut url = reqwest::Url::parse(&link.public_url).ok();
+                if let Some(u) = url.as_mut() {
+                    u.set_path("/verify");
+                    u.query_pairs_mut().append_pair("payload", result_code);
+                }
+                url.map(String::from).unwrap_or_default()
+            };
             json!({ "TenGiayTo": format!("Kết quả: {}", procedure.name_vi), "MaThanhPhanHoSo": "KQ", "GiayToId": id,
-                "DuongDanTepTinKetQua": "", "MaGiayToKetQua": "" })
+                "DuongDanTepTinKetQua": link, "MaGiayToKetQua": result_code })
         })
         .collect();
     let fees: Vec<Value> = (procedure.fee > 0)
@@ -293,7 +320,9 @@ fn render_dossier(link: &Link, facts: &str) -> Result<(bool, Value), String> {
         "HinhThuc": i32::from(d.data.get("delivery").and_then(Value::as_str) == Some("post")),
         "DonViXuLy": d.unit_code,
         "GhiChu": f.steps.last().and_then(|s| s.note.clone()).unwrap_or_default(),
-        "HoSoCoThanhPhanSoHoa": i32::from(!components.is_empty()),
+        "HoSoCoThanhPhanSoHoa": i32::from(
+            components.keys().any(|c| coded(c).1 != "reused")
+        ),
         "TaiKhoanDuocXacThucVoiVNeID": i32::from(online),
         "DuocThanhToanTrucTuyen": 0,
         "DSKetNoiCSDL": if replaced.values().any(|v| v == "register") { json!([{ "MaCSDL": "CSDLQGVDC" }]) } else { json!([]) },

@@ -28,6 +28,8 @@ pub mod m {
     pub const RECEIVED_POSTAL: &str = "dossiers.received.postal";
     pub const RECEIVED_REUSED: &str = "dossiers.received.reused";
     pub const RECEIVED_DIGITISED: &str = "dossiers.received.digitised";
+    /// Dossiers with a component taken from the applicant's store (a coded document or result).
+    pub const RECEIVED_STORE: &str = "dossiers.received.store";
     pub const OPEN: &str = "dossiers.open";
     pub const OVERDUE: &str = "dossiers.overdue";
     pub const EARLY: &str = "dossiers.processed.early";
@@ -72,6 +74,7 @@ pub mod m {
         RECEIVED_POSTAL,
         RECEIVED_REUSED,
         RECEIVED_DIGITISED,
+        RECEIVED_STORE,
         OPEN,
         OVERDUE,
         EARLY,
@@ -370,7 +373,9 @@ impl Fold {
             _ => m::RECEIVED_COUNTER,
         };
         self.add(channel, &unit, procedure, day, 1);
-        for (flag, measure) in [("reused", m::RECEIVED_REUSED), ("digitised", m::RECEIVED_DIGITISED)] {
+        for (flag, measure) in
+            [("reused", m::RECEIVED_REUSED), ("digitised", m::RECEIVED_DIGITISED), ("from_store", m::RECEIVED_STORE)]
+        {
             if p.get(flag).and_then(|v| v.as_bool()).unwrap_or(false) {
                 self.add(measure, &unit, procedure, day, 1);
             }

@@ -100,6 +100,14 @@ pub struct Procedure {
     pub number: u32,
     #[serde(default)]
     pub national_code: String,
+    /// The code of the procedure's result document (the `{result}` part of result codes);
+    /// empty: `KQ-` and the procedure's code.
+    #[serde(default)]
+    pub result_code: String,
+    /// How long its closed dossiers are kept in the archive: `permanent` or `<N>y`; empty:
+    /// permanent for civil status, else 10 years (`archive::Retention::of`).
+    #[serde(default)]
+    pub retention: String,
     pub name_vi: String,
     pub name_en: String,
     pub agency: String,
@@ -196,6 +204,12 @@ impl Catalogue {
             }
             if p.steps.is_empty() {
                 return Err(bad("needs at least one processing step".into()));
+            }
+            if !p.retention.trim().is_empty() {
+                let r = crate::archive::Retention::parse(&p.retention).map_err(bad)?;
+                if crate::civil::kind_of(&p.code).is_some() && r != crate::archive::Retention::Permanent {
+                    return Err(bad("civil-status records are kept permanently (Law on Civil Status, Art. 58)".into()));
+                }
             }
             let mut names = HashSet::new();
             for f in &p.fields {

@@ -72,6 +72,12 @@ pub fn field_label(key: &str) -> &'static str {
         "md" => "Ngày đăng ký kết hôn",
         "dd" => "Ngày chết",
         "dp" => "Nơi đăng ký khai tử",
+        // A result's signed claims (`codes::Coded::claims`).
+        "sha256" => "Mã băm SHA-256 của văn bản",
+        "dossier" => "Mã hồ sơ",
+        "owner" => "Số định danh của chủ giấy tờ",
+        "result" => "Mã kết quả",
+        "number" => "Số, ký hiệu",
         _ => "Thông tin",
     }
 }
@@ -82,6 +88,7 @@ pub fn title(kind: &str) -> &'static str {
         "birth" => "GIẤY KHAI SINH",
         "marriage" => "GIẤY CHỨNG NHẬN KẾT HÔN",
         "death" => "TRÍCH LỤC KHAI TỬ",
+        "result" => "KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH",
         _ => "GIẤY CHỨNG NHẬN HỘ TỊCH",
     }
 }

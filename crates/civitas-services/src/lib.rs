@@ -1,11 +1,13 @@
 //! Services context: the one-stop procedure system — the catalogue of procedures, dossiers and
 //! their workflow and clock, and the documents citizens hand in and the results they receive.
 
+pub mod archive;
 pub mod cards;
 pub mod catalogue;
 pub mod certificate_issue;
 pub mod certificates;
 pub mod civil;
+pub mod codes;
 pub mod corrections;
 pub mod demo;
 pub mod demo_history;

@@ -71,9 +71,23 @@ pub async fn perform(
         && let Some(record) = crate::civil::record_of(p.db, &d.code).await.map_err(DossierError::from)?
     {
         let issued = certificate_issue::issue(p.register, p.issuer, p.signer, p.certificates, &record, now).await?;
+        let code = crate::codes::signed_result(
+            p.db,
+            p.signer,
+            p.issuer,
+            procedure,
+            d,
+            &record.registration_number,
+            &issued.pdf,
+            &actor.id(),
+            now,
+        )
+        .await
+        .map_err(DossierError::from)?;
         input.result = Some(ResultFile {
             name: format!("{} {}.pdf", procedure.name_vi, record.registration_number.replace('/', "-")),
             bytes: issued.pdf,
+            code: Some(code),
         });
         let (current, mut writes) =
             dossiers::plan_act(p.db, p.calendar, procedure, &d.code, action, actor, input, now).await?;
@@ -82,7 +96,14 @@ pub async fn perform(
     }
     if action == Action::IssueResult && input.result.is_none() {
         let bytes = p.results.result(d, procedure, &actor.id(), now).map_err(ProcessingError::Render)?;
-        input.result = Some(ResultFile { name: format!("Kết quả {} {}.pdf", procedure.code, d.code), bytes });
+        let code =
+            crate::codes::signed_result(p.db, p.signer, p.issuer, procedure, d, &d.code, &bytes, &actor.id(), now)
+                .await
+                .map_err(DossierError::from)?;
+        input.result =
+            Some(ResultFile {
+                name: format!("Kết quả {} {}.pdf", procedure.code, d.code), bytes, code: Some(code)
+            });
     }
     if action == Action::Approve && civil {
         return Ok(crate::civil::approve(

@@ -101,6 +101,7 @@ pub async fn prepare(
         data,
         statutory_days: procedure.days,
         catalogue_version: receiving.catalogue_version.to_owned(),
+        national_code: procedure.national_code.trim().to_owned(),
     })
 }
 

@@ -31,6 +31,10 @@ where
         |reason: &str| Verdict { status: "invalid".into(), reason: reason.into(), claims: None, superseded_by: None };
     let (claims, stored) = if input.matches('.').count() == 2 {
         match verify(input.to_owned()).await {
+            Some(c) if c.typ == "result" => {
+                let stored = crate::codes::get(db, &c.no).await.ok().flatten();
+                return result_verdict(c, stored, Some(input));
+            }
             Some(c) => {
                 let stored = certificates::get(db, &c.id).await.ok().flatten();
                 if stored.as_ref().is_some_and(|s| s.payload != input) {
@@ -42,6 +46,15 @@ where
                 return bad("the signature does not verify with this system's keys (altered, or not issued here)");
             }
         }
+    } else if let Some(coded) = crate::codes::get(db, input).await.ok().flatten().filter(|c| c.kind == "result") {
+        // A result's document code: its stored signature must still verify.
+        let Some(signature) = coded.signature.clone() else {
+            return bad("this document code has no signature of the issuing agency");
+        };
+        return match verify(signature.clone()).await {
+            Some(c) => result_verdict(c, Some(coded), Some(&signature)),
+            None => bad("the stored signature of this result no longer verifies"),
+        };
     } else {
         match certificates::get(db, input).await.ok().flatten() {
             Some(s) => match verify(s.payload.clone()).await {
@@ -70,6 +83,40 @@ where
             superseded_by: s.superseded_by,
             claims: Some(claims),
         },
+    }
+}
+
+/// The verdict on a result's signed claims against the code stored for it: the signature,
+/// the code, the document and its SHA-256 must all agree.
+fn result_verdict(claims: CertClaims, stored: Option<crate::codes::Coded>, payload: Option<&str>) -> Verdict {
+    let Some(stored) = stored else {
+        return Verdict {
+            status: "unknown".into(),
+            reason: "signed by this system, but no result has this code".into(),
+            claims: Some(claims),
+            superseded_by: None,
+        };
+    };
+    let agrees = stored.signature.as_deref() == payload
+        && claims.no == stored.code
+        && claims.id == stored.document_id
+        && claims.f.get("sha256") == Some(&stored.sha256);
+    if !agrees {
+        return Verdict {
+            status: "invalid".into(),
+            reason: "the signed result does not match the result issued under this code".into(),
+            claims: None,
+            superseded_by: None,
+        };
+    }
+    Verdict {
+        status: "valid".into(),
+        reason: format!(
+            "a result issued by this system (dossier {}): the signature verifies and its document's SHA-256 is {}",
+            stored.dossier_code, stored.sha256
+        ),
+        claims: Some(claims),
+        superseded_by: None,
     }
 }
 

@@ -379,7 +379,8 @@ fn audit_nav(lang: Lang) -> maud::Markup {
     )
 }
 
-fn urlencode(v: &str) -> String {
+/// `v` percent-encoded for a URL's query or path.
+pub(crate) fn urlencode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

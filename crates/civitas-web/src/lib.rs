@@ -6,12 +6,14 @@
 
 pub mod account_pages;
 pub mod api;
+pub mod archive_pages;
 pub mod auth;
 pub mod calendar;
 pub mod cards_api;
 pub mod cards_pages;
 pub mod certificates;
 pub mod charts;
+pub mod codes_pages;
 pub mod committees_pages;
 pub mod cookies;
 pub mod dossiers;
@@ -426,6 +428,7 @@ fn register_jobs(
         async move { k.reload(now()).await.map(|()| 0).map_err(|e| text(&e)) }
     });
     let d = db.clone();
+    let cat = catalogue.clone();
     jobs.register("dossiers.sweep", Schedule::Every(Duration::from_secs(60)), Claim::Lease, move || {
         let d = d.clone();
         let calendar = calendar.read().map(|c| c.clone()).map_err(|_| ());
@@ -437,6 +440,27 @@ fn register_jobs(
                 civitas_services::dossiers::sweep(&d, &calendar, &catalogue, now()).await.map_err(|e| text(&e))?;
             Ok(swept.lapsed + swept.apologised)
         }
+    });
+    // The electronic archive: packages of closed dossiers and civil-status records (one server
+    // at a time; a package is stored once anyway), and a fixity check of the oldest-checked.
+    let (d, k, iss) = (db.clone(), keys.clone(), issuer.to_owned());
+    jobs.register("archive.prepare", Schedule::Drain(Duration::from_secs(30)), Claim::Lease, move || {
+        let (d, k, iss) = (d.clone(), k.clone(), iss.clone());
+        let catalogue = cat.read().map(|c| c.clone()).map_err(|_| ());
+        async move {
+            let catalogue = catalogue.map_err(|_| "the catalogue lock is poisoned".to_owned())?;
+            let signer = |typ: &str, c: &civitas_services::certificate_issue::CertClaims| {
+                civitas_identity::tokens::sign_jws(&k, typ, c)
+            };
+            let a =
+                civitas_services::archive::Archivist { db: &d, catalogue: &catalogue, signer: &signer, issuer: &iss };
+            civitas_services::archive::prepare_pending(&a, 200, now()).await.map_err(|e| text(&e))
+        }
+    });
+    let d = db.clone();
+    jobs.register("archive.fixity", Schedule::Every(Duration::from_secs(3600)), Claim::Lease, move || {
+        let d = d.clone();
+        async move { civitas_services::archive::fixity(&d, 2000, now()).await.map(|(n, _)| n).map_err(|e| text(&e)) }
     });
     // The month partitions of events and the access log (PostgreSQL), made ahead of time.
     let d = db.clone();
@@ -460,6 +484,8 @@ pub fn router(state: AppState) -> Router {
         .merge(one_stop::routes())
         .merge(webhooks::routes())
         .merge(portal_api::routes())
+        .merge(codes_pages::routes())
+        .merge(archive_pages::routes())
         .merge(exchange::routes())
         .merge(cards_api::routes())
         .merge(reports_api::routes())

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{api, calendar, certificates, dossiers, one_stop, portal_api, webhooks};
+use crate::{api, archive_pages, calendar, certificates, codes_pages, dossiers, one_stop, portal_api, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,7 +19,7 @@ use crate::{api, calendar, certificates, dossiers, one_stop, portal_api, webhook
         one_stop::get_dossier, one_stop::dossier_document, one_stop::work_queue, one_stop::official_ratings,
         one_stop::officer_action, one_stop::supplement, one_stop::withdraw, one_stop::apology, one_stop::rate,
         one_stop::receipt_pdf, one_stop::apology_pdf, webhooks::dead, webhooks::replay, webhooks::list_agencies,
-        portal_api::status, portal_api::dead, portal_api::replay,
+        portal_api::status, portal_api::dead, portal_api::replay, codes_pages::by_code, archive_pages::packages, archive_pages::disposal,
         certificates::list, certificates::pdf, certificates::correct, certificates::revoke,
         crate::exchange::verify, crate::exchange::attributes, crate::exchange::list_subscriptions, crate::exchange::subscribe,
         crate::cards_api::person_cards, crate::cards_api::change_state, crate::cards_api::report_lost, crate::cards_api::card_counters, crate::cards_api::verify_card,

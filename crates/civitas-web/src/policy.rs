@@ -145,6 +145,8 @@ const REG: &[Role] = &[RegistryOfficer];
 const ONESTOP: &[Role] = &[OnestopOfficer];
 const LEADER: &[Role] = &[Leader];
 const OPERATOR: &[Role] = &[Operator];
+/// Who sees the archive's packages (titles name applicants; no payload is served).
+const ARCHIVE_READERS: &[Role] = &[Leader, Auditor];
 const OPERATOR_OR_AUDITOR: &[Role] = &[Operator, Auditor];
 const AGENCY: &[Role] = &[Role::AgencySystem];
 /// Who sees Project 06's card counters of their units.
@@ -296,6 +298,14 @@ pub static RULES: &[Rule] = &[
     rule("GET", "/api/v1/portal/dead", Roles(OPERATOR), &[], U::None, None),
     rule("POST", "/api/v1/portal/dead/{id}/replay", Roles(OPERATOR), &[], U::None, None),
     rule("GET", "/officer/portal", OfficerPage(OPERATOR), &[], U::None, None),
+    // The electronic archive: hand-over list, drift, disposal (decided by a leader of the unit).
+    rule("GET", "/api/v1/archive/packages", Roles(ARCHIVE_READERS), &[], U::List, None),
+    rule("POST", "/api/v1/archive/packages/{code}/disposal", Roles(LEADER), &[], U::Dossier, None),
+    rule("GET", "/officer/archive", OfficerPage(ARCHIVE_READERS), &[], U::List, None),
+    rule("POST", "/officer/archive/{code}/disposal", OfficerPage(LEADER), &[], U::Dossier, None),
+    // Document codes: given in a dossier of the caller's units (outside: 404).
+    rule("GET", "/api/v1/document-codes/{code}", Roles(PROCESSING), &[], U::Dossier, Some("dossier-processing")),
+    rule("GET", "/officer/document-codes", OfficerPage(PROCESSING), &[], U::Dossier, Some("dossier-processing")),
     rule("POST", "/officer/portal/dead/{id}/replay", OfficerPage(OPERATOR), &[], U::None, None),
     // ----- the governed exchange: agency systems under grants; operators manage the grants -----
     rule("POST", "/api/v1/exchange/verify", Roles(AGENCY), &[], U::Person, Some("exchange")).granted("verify"),

@@ -177,7 +177,7 @@ fn render(
             p id="camera-status" role="status" aria-live="polite" {}
         }
         form method="get" action="/verify" {
-            (crate::ui::field("payload", "payload", html! { (tr("Nội dung mã QR hoặc mã chứng nhận", "The QR text or the certificate code")) }, None, None, html! {
+            (crate::ui::field("payload", "payload", html! { (tr("Nội dung mã QR, mã chứng nhận hoặc mã kết quả giải quyết", "The QR text, the certificate code or a result's document code")) }, None, None, html! {
                 textarea id="payload" name="payload" rows="4" { (input) }
             }))
             (crate::ui::button(crate::ui::ButtonKind::Primary, tr("Kiểm tra", "Verify"), None))

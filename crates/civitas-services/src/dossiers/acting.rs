@@ -74,6 +74,8 @@ pub fn permitted(procedure: &Procedure, dossier: &Dossier, action: Action, actor
 pub struct ResultFile {
     pub name: String,
     pub bytes: Vec<u8>,
+    /// Its code, signed by the agency (`codes::signed_result`); stored with the document.
+    pub code: Option<crate::codes::Coded>,
 }
 
 /// The details of one action.
@@ -125,8 +127,28 @@ pub async fn plan_act(
         Action::Forward => current.step_index + 1,
         _ => current.step_index,
     };
-    let data = with_components(&current.data, &input.components);
+    let mut data = with_components(&current.data, &input.components);
+    if let Some(coded) = input.result.as_ref().and_then(|r| r.code.as_ref())
+        && let Some(obj) = data.as_object_mut()
+    {
+        obj.insert("result_code".into(), coded.code.clone().into());
+    }
     let at = civitas_store::timestamp(now);
+    let (supplied, code_writes) = crate::codes::code_supplied(
+        db,
+        &current,
+        &crate::codes::procedure_code(procedure),
+        &input.components,
+        &actor.id(),
+        &at,
+    )
+    .await?;
+    if !supplied.is_empty()
+        && let Some(obj) = data.as_object_mut()
+        && let Some(codes) = obj.entry("codes").or_insert_with(|| serde_json::json!({})).as_object_mut()
+    {
+        codes.extend(supplied);
+    }
     let action_text = name_of(action);
     let step_key = usize::try_from(current.step_index).ok().and_then(|i| procedure.step(i)).map(|s| s.key.clone());
     let event = NewEvent {
@@ -170,6 +192,7 @@ pub async fn plan_act(
         step_write(code, &at, &actor.id(), &action_text, &name_of(current.state), &name_of(to), note.clone()),
     ];
     writes.extend(result_write);
+    writes.extend(code_writes);
     if let Some((subject, body)) = notice {
         writes.push(notify_write(subject, &body, &at, &current.applicant_pid));
     }
@@ -239,10 +262,10 @@ fn result_document(
     result: Option<&ResultFile>,
     current: &Dossier,
     at: &str,
-) -> Result<(Option<String>, Option<Write>), DossierError> {
-    let Some(file) = result else { return Ok((None, None)) };
+) -> Result<(Option<String>, Vec<Write>), DossierError> {
+    let Some(file) = result else { return Ok((None, Vec::new())) };
     let (media, sha) = crate::documents::prepare(&file.bytes).map_err(|e| DossierError::Invalid(e.to_string()))?;
-    let id = crate::documents::new_id();
+    let id = file.code.as_ref().map_or_else(crate::documents::new_id, |c| c.document_id.clone());
     let write = Write::new(
         crate::documents::INSERT_RESULT,
         vec![
@@ -258,7 +281,9 @@ fn result_document(
             current.procedure_code.clone().into(),
         ],
     );
-    Ok((Some(id), Some(write)))
+    let mut writes = vec![write];
+    writes.extend(file.code.as_ref().map(crate::codes::Coded::write));
+    Ok((Some(id), writes))
 }
 
 /// The checks of an action's input: the note where one is required, its length, the documents

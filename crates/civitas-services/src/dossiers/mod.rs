@@ -143,6 +143,9 @@ pub struct NewDossier {
     pub data: serde_json::Value,
     pub statutory_days: u32,
     pub catalogue_version: String,
+    /// The procedure's national code (`MaTTHC`), printed in its components' codes (empty: the
+    /// local procedure code).
+    pub national_code: String,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,558 @@
+//! The electronic archive (issue #18, part 3): when a dossier closes (returned, refused,
+//! rejected at receipt, withdrawn, lapsed) and for every civil-status record whose dossier
+//! closed, civitas prepares an archive package — the signed PDFs and other documents, a JSON
+//! record of the dossier and its control sheet, the file-level metadata of Circular 05/2025 and
+//! a `bag-info.txt`, fixed by SHA-512 digests and signed by the server's key — and keeps it in
+//! the database (`archive_packages`, `archive_contents`; the documents themselves stay in the
+//! document store and are referenced). Packages are exported as BagIt bags
+//! ([`bag`]), checked for fixity on a schedule, and listed for a disposal decision once past
+//! their retention (recorded, never carried out silently).
+
+pub mod bag;
+mod records;
+
+pub use records::{
+    Disposal, DisposalError, Listing, decide_disposal, due_for_disposal, fixity, get, list, packages_since,
+};
+
+use civitas_store::unit::{Value, Write};
+use civitas_store::{Db, StoreError, dispatch};
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use crate::catalogue::{Catalogue, Procedure};
+use crate::certificate_issue::{CertClaims, Signer};
+use crate::dossiers::{self, Dossier};
+
+/// How long a package is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    Permanent,
+    Years(u16),
+}
+
+impl Retention {
+    /// `permanent`, or a number of years: `10y` (1–100).
+    pub fn parse(s: &str) -> Result<Retention, String> {
+        let s = s.trim();
+        if s == "permanent" {
+            return Ok(Retention::Permanent);
+        }
+        match s.strip_suffix('y').map(str::parse::<u16>) {
+            Some(Ok(n)) if (1..=100).contains(&n) => Ok(Retention::Years(n)),
+            _ => Err(format!("retention {s:?} is not \"permanent\" or a number of years such as \"10y\" (1–100)")),
+        }
+    }
+
+    /// The procedure's retention: its catalogue value; without one, permanent for civil status
+    /// (Law on Civil Status, Art. 58), else 10 years.
+    pub fn of(procedure: &Procedure) -> Retention {
+        match Retention::parse(&procedure.retention) {
+            Ok(r) => r,
+            Err(_) if crate::civil::kind_of(&procedure.code).is_some() => Retention::Permanent,
+            Err(_) => Retention::Years(10),
+        }
+    }
+
+    pub fn code(self) -> String {
+        match self {
+            Retention::Permanent => "permanent".into(),
+            Retention::Years(n) => format!("{n}y"),
+        }
+    }
+
+    /// As Circular 05/2025's metadata writes it.
+    pub fn vi(self) -> String {
+        match self {
+            Retention::Permanent => "Vĩnh viễn".into(),
+            Retention::Years(n) => format!("{n} năm"),
+        }
+    }
+
+    /// The first day a package closed on `closed` may be proposed for disposal.
+    pub fn dispose_after(self, closed: Date) -> Option<Date> {
+        match self {
+            Retention::Permanent => None,
+            Retention::Years(n) => {
+                let year = closed.year() + i32::from(n);
+                Date::from_calendar_date(year, closed.month(), closed.day())
+                    .or_else(|_| Date::from_calendar_date(year, closed.month(), 28))
+                    .ok()
+            }
+        }
+    }
+}
+
+/// One payload file of a package.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PackageFile {
+    /// Under `data/`.
+    pub path: String,
+    pub size: i64,
+    pub sha512: String,
+    /// The document in the store (PDFs, scans); `None`: the file is in `archive_contents`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
+}
+
+/// A prepared archive package, as stored.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Package {
+    /// The dossier code, or `HT-` and the civil-status record's id.
+    pub subject: String,
+    /// dossier or civil_record
+    pub kind: String,
+    pub dossier_code: String,
+    pub unit_code: String,
+    pub procedure_code: String,
+    pub title: String,
+    pub closed_on: String,
+    pub prepared_at: String,
+    /// permanent or `Ny`.
+    pub retention: String,
+    pub dispose_after: Option<String>,
+    /// The payload files (JSON list of [`PackageFile`]).
+    #[serde(skip)]
+    pub files: String,
+    #[serde(skip)]
+    pub bag_info: String,
+    #[serde(skip)]
+    pub signature: String,
+    pub fixity_checked_at: Option<String>,
+    /// unchecked, ok or drift.
+    pub fixity: String,
+    pub fixity_detail: Option<String>,
+    /// keep or dispose, once decided.
+    pub disposal: Option<String>,
+    pub disposal_by: Option<String>,
+    pub disposal_at: Option<String>,
+    pub disposal_note: Option<String>,
+}
+
+impl Package {
+    pub fn payload(&self) -> Vec<PackageFile> {
+        serde_json::from_str(&self.files).unwrap_or_default()
+    }
+}
+
+const COLUMNS: &str = "subject, kind, dossier_code, unit_code, procedure_code, title, closed_on, prepared_at, retention, \
+     dispose_after, files, bag_info, signature, fixity_checked_at, fixity, fixity_detail, disposal, disposal_by, \
+     disposal_at, disposal_note";
+
+/// The states in which a dossier is closed and archived.
+pub const CLOSED: &[&str] = &["returned", "refused", "rejected_at_receipt", "withdrawn", "lapsed"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+/// What preparing needs: the database, the procedure catalogue (titles, retention), the
+/// server's signer and its public URL.
+pub struct Archivist<'a> {
+    pub db: &'a Db,
+    pub catalogue: &'a Catalogue,
+    pub signer: &'a dyn Signer,
+    pub issuer: &'a str,
+}
+
+/// A package being prepared: its row and its payload (bytes of every file).
+struct Draft {
+    subject: String,
+    kind: &'static str,
+    dossier: Dossier,
+    procedure_code: String,
+    title: String,
+    closed_on: Date,
+    retention: Retention,
+    files: Vec<(PackageFile, Vec<u8>)>,
+}
+
+/// Prepares the packages of up to `limit` closed dossiers and civil-status records that have
+/// none yet; returns how many were stored. Several servers may run it at once: a package is
+/// stored once (the others' attempts are dropped).
+pub async fn prepare_pending(a: &Archivist<'_>, limit: i64, now: time::OffsetDateTime) -> Result<usize, ArchiveError> {
+    let states = CLOSED.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ");
+    let dossiers_sql = format!(
+        "SELECT d.code FROM dossiers d WHERE d.state IN ({states}) \
+         AND NOT EXISTS (SELECT 1 FROM archive_packages p WHERE p.subject = d.code) ORDER BY d.code LIMIT $1"
+    );
+    let records_sql = format!(
+        "SELECT r.dossier_code FROM civil_records r JOIN dossiers d ON d.code = r.dossier_code WHERE d.state IN ({states}) \
+         AND NOT EXISTS (SELECT 1 FROM archive_packages p WHERE p.subject = 'HT-' || r.id) ORDER BY r.id LIMIT $1"
+    );
+    let codes: Vec<String> = dispatch!(a.db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(dossiers_sql)).bind(limit).fetch_all(pool).await).map_err(StoreError::from)?;
+    let mut stored = 0;
+    for code in &codes {
+        if let Some(draft) = dossier_draft(a, code).await? {
+            stored += usize::from(store(a, draft, now).await?);
+        }
+    }
+    let records: Vec<String> =
+        dispatch!(a.db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(records_sql)).bind(limit).fetch_all(pool).await)
+            .map_err(StoreError::from)?;
+    for code in &records {
+        if let Some(draft) = record_draft(a, code).await? {
+            stored += usize::from(store(a, draft, now).await?);
+        }
+    }
+    Ok(stored)
+}
+
+fn parse_day(s: &str) -> Option<Date> {
+    Date::parse(s.get(..10)?, time::macros::format_description!("[year]-[month]-[day]")).ok()
+}
+
+fn day(d: Date) -> String {
+    d.to_string()
+}
+
+/// The extension of a stored document's file.
+fn extension(media_type: &str) -> &'static str {
+    match media_type {
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        _ => "pdf",
+    }
+}
+
+fn json_file(path: &str, value: &impl Serialize) -> (PackageFile, Vec<u8>) {
+    let bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    (
+        PackageFile { path: path.into(), size: bytes.len() as i64, sha512: bag::sha512_hex(&bytes), document: None },
+        bytes,
+    )
+}
+
+/// A stored document as a payload file at `path` (its extension added), if it is the owner's.
+async fn document_file(
+    db: &Db,
+    id: &str,
+    owner: &str,
+    path: &str,
+) -> Result<Option<(PackageFile, Vec<u8>)>, StoreError> {
+    Ok(match crate::documents::by_id(db, id).await? {
+        Some((doc, bytes)) if doc.owner_pid == owner => {
+            let path = format!("{path}.{}", extension(&doc.media_type));
+            let file = PackageFile {
+                path,
+                size: bytes.len() as i64,
+                sha512: bag::sha512_hex(&bytes),
+                document: Some(id.into()),
+            };
+            Some((file, bytes))
+        }
+        _ => None,
+    })
+}
+
+/// The pages of a PDF (its `/Type /Page` objects); an image is one page.
+fn pages(bytes: &[u8]) -> usize {
+    if !bytes.starts_with(b"%PDF") {
+        return 1;
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let n = text
+        .match_indices("/Type")
+        .filter(|(i, _)| {
+            let rest = text[i + 5..].trim_start();
+            rest.starts_with("/Page") && !rest.starts_with("/Pages")
+        })
+        .count();
+    n.max(1)
+}
+
+/// The day a dossier closed: the day it was finished, else the day of its last step.
+async fn closed_on(db: &Db, d: &Dossier) -> Result<Date, ArchiveError> {
+    if let Some(day) = d.finished_on.as_deref().and_then(parse_day) {
+        return Ok(day);
+    }
+    let steps = dossiers::steps(db, &d.code).await?;
+    steps
+        .last()
+        .and_then(|s| time::OffsetDateTime::parse(&s.at, &time::format_description::well_known::Rfc3339).ok())
+        .map(dossiers::local_today)
+        .or_else(|| parse_day(&d.received_on))
+        .ok_or_else(|| ArchiveError::Corrupt(format!("dossier {}: no day it closed", d.code)))
+}
+
+async fn dossier_draft(a: &Archivist<'_>, code: &str) -> Result<Option<Draft>, ArchiveError> {
+    let Some(d) = dossiers::get(a.db, code).await? else { return Ok(None) };
+    let procedure = a.catalogue.get(&d.procedure_code);
+    let retention = procedure.map_or(Retention::Years(10), Retention::of);
+    let name = procedure.map_or(d.procedure_code.clone(), |p| p.name_vi.clone());
+    let steps = dossiers::steps(a.db, code).await?;
+    let mut files = vec![json_file("data/dossier.json", &d), json_file("data/control-sheet.json", &steps)];
+    let empty = serde_json::Map::new();
+    let components = d.data.get("components").and_then(|c| c.as_object()).unwrap_or(&empty);
+    for (component, id) in components {
+        let Some(id) = id.as_str() else { continue };
+        let safe: String = component.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect();
+        if let Some(f) = document_file(a.db, id, &d.applicant_pid, &format!("data/components/{safe}-{id}")).await? {
+            files.push(f);
+        }
+    }
+    if let Some(id) = &d.result_document
+        && let Some(f) = document_file(a.db, id, &d.applicant_pid, &format!("data/result/{id}")).await?
+    {
+        files.push(f);
+    }
+    let closed = closed_on(a.db, &d).await?;
+    let title = bag::info_value(&format!("{name} — {}", d.applicant_name));
+    Ok(Some(Draft {
+        subject: d.code.clone(),
+        kind: "dossier",
+        procedure_code: d.procedure_code.clone(),
+        title,
+        closed_on: closed,
+        retention,
+        files,
+        dossier: d,
+    }))
+}
+
+async fn record_draft(a: &Archivist<'_>, dossier_code: &str) -> Result<Option<Draft>, ArchiveError> {
+    let Some(record) = crate::civil::record_of(a.db, dossier_code).await? else { return Ok(None) };
+    let Some(d) = dossiers::get(a.db, dossier_code).await? else { return Ok(None) };
+    let mut files = vec![json_file("data/record.json", &record)];
+    if let Some(id) = &d.result_document
+        && let Some(f) = document_file(a.db, id, &d.applicant_pid, "data/certificate").await?
+    {
+        files.push(f);
+    }
+    let closed = match parse_day(&record.registered_on) {
+        Some(day) => day,
+        None => closed_on(a.db, &d).await?,
+    };
+    let kind = match record.kind.as_str() {
+        "birth" => "Đăng ký khai sinh",
+        "marriage" => "Đăng ký kết hôn",
+        "death" => "Đăng ký khai tử",
+        _ => "Đăng ký hộ tịch",
+    };
+    Ok(Some(Draft {
+        subject: format!("HT-{}", record.id),
+        kind: "civil_record",
+        procedure_code: d.procedure_code.clone(),
+        title: bag::info_value(&format!("{kind} số {} — {}", record.registration_number, d.applicant_name)),
+        closed_on: closed,
+        // Civil-status books are kept permanently (Law on Civil Status, Art. 58).
+        retention: Retention::Permanent,
+        files,
+        dossier: d,
+    }))
+}
+
+/// The file-level metadata of Circular 05/2025/TT-BNV for a draft.
+fn metadata(a: &Archivist<'_>, draft: &Draft) -> serde_json::Value {
+    let d = &draft.dossier;
+    let procedure = a.catalogue.get(&draft.procedure_code);
+    let codes = d.data.get("codes").and_then(|c| c.as_object());
+    let documents: Vec<serde_json::Value> = draft
+        .files
+        .iter()
+        .filter(|(f, _)| f.document.is_some())
+        .map(|(f, bytes)| {
+            let component = f.path.strip_prefix("data/components/").and_then(|p| p.split('-').next());
+            let code = match component {
+                Some(c) => codes.and_then(|m| m.get(c)).and_then(|v| v.get("code")).cloned(),
+                None => d.data.get("result_code").cloned(),
+            };
+            serde_json::json!({
+                "path": f.path, "document_code": code, "pages": pages(bytes), "bytes": f.size,
+                "reliability": if component.is_some() { "digitised or submitted copy" } else { "original electronic document" },
+            })
+        })
+        .collect();
+    let pages_total: usize = draft.files.iter().filter(|(f, _)| f.document.is_some()).map(|(_, b)| pages(b)).sum();
+    serde_json::json!({
+        "standard": "Circular 05/2025/TT-BNV, file-level data",
+        "file_code": draft.subject,
+        "title": draft.title,
+        "retention": draft.retention.vi(),
+        "retention_code": draft.retention.code(),
+        "access_level": "Hạn chế (dữ liệu cá nhân)",
+        "language": "vi",
+        "start_date": d.received_on,
+        "end_date": day(draft.closed_on),
+        "keywords": [
+            procedure.map(|p| p.name_vi.clone()).unwrap_or_default(),
+            procedure.map(|p| p.agency.clone()).unwrap_or_default(),
+            draft.procedure_code,
+            procedure.map(|p| p.national_code.clone()).unwrap_or_default(),
+        ],
+        "documents": documents.len(),
+        "sheets": serde_json::Value::Null,
+        "pages": pages_total,
+        "physical_condition": "born digital or digitised; no paper original held here",
+        "information_mark": "",
+        "reliability": "electronic originals signed by the issuing agency; submitted copies with their SHA-256",
+        "original_file_code": d.code,
+        "backup": "database backups of the archive store; exported bags",
+        "creator": { "body": d.body_code, "unit": d.unit_code, "system": a.issuer },
+        "documents_list": documents,
+    })
+}
+
+/// Signs and stores a draft (its package row and its JSON files) in one transaction; false
+/// when another server stored it first.
+async fn store(a: &Archivist<'_>, mut draft: Draft, now: time::OffsetDateTime) -> Result<bool, ArchiveError> {
+    let meta = metadata(a, &draft);
+    draft.files.push(json_file("data/metadata.json", &meta));
+    let octets: i64 = draft.files.iter().map(|(f, _)| f.size).sum();
+    let today = dossiers::local_today(now);
+    let bag_info = [
+        ("Source-Organization", format!("Bộ phận tiếp nhận {} (civitas)", draft.dossier.body_code)),
+        ("External-Identifier", draft.subject.clone()),
+        ("External-Description", draft.title.clone()),
+        ("Bagging-Date", day(today)),
+        ("Payload-Oxum", format!("{octets}.{}", draft.files.len())),
+        ("Bag-Size", format!("{:.1} KB", octets as f64 / 1024.0)),
+        ("Bag-Group-Identifier", draft.dossier.unit_code.clone()),
+        ("Internal-Sender-Identifier", draft.dossier.code.clone()),
+        ("Internal-Sender-Description", format!("civitas archive package; retention {}", draft.retention.code())),
+    ]
+    .iter()
+    .map(|(k, v)| format!("{k}: {v}\n"))
+    .collect::<String>();
+    let hashes: Vec<(String, String)> = draft.files.iter().map(|(f, _)| (f.path.clone(), f.sha512.clone())).collect();
+    let tagmanifest = bag::tagmanifest(&bag_info, &bag::manifest(&hashes));
+    let mut f = std::collections::BTreeMap::new();
+    f.insert("external".into(), draft.subject.clone());
+    f.insert("oxum".into(), format!("{octets}.{}", draft.files.len()));
+    let claims = CertClaims {
+        iss: a.issuer.into(),
+        id: draft.subject.clone(),
+        typ: "archive".into(),
+        no: bag::sha512_hex(tagmanifest.as_bytes()),
+        reg: draft.dossier.unit_code.clone(),
+        iat: now.unix_timestamp(),
+        f,
+    };
+    let signature = a.signer.sign("civitas-archive+jwt", &claims);
+    let files: Vec<&PackageFile> = draft.files.iter().map(|(f, _)| f).collect();
+    let insert = format!(
+        "INSERT INTO archive_packages ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, 'unchecked', NULL, NULL, NULL, NULL, NULL) \
+         ON CONFLICT (subject) DO NOTHING"
+    );
+    let mut writes = vec![
+        Write::new(
+            insert,
+            vec![
+                draft.subject.clone().into(),
+                draft.kind.into(),
+                draft.dossier.code.clone().into(),
+                draft.dossier.unit_code.clone().into(),
+                draft.procedure_code.clone().into(),
+                draft.title.clone().into(),
+                day(draft.closed_on).into(),
+                civitas_store::timestamp(now).into(),
+                draft.retention.code().into(),
+                Value::Text(draft.retention.dispose_after(draft.closed_on).map(day)),
+                serde_json::to_string(&files).unwrap_or_default().into(),
+                bag_info.into(),
+                signature.into(),
+            ],
+        )
+        .expecting(1, "the package was prepared meanwhile"),
+    ];
+    for (file, bytes) in draft.files.iter().filter(|(f, _)| f.document.is_none()) {
+        writes.push(Write::new(
+            "INSERT INTO archive_contents (subject, path, content) VALUES ($1, $2, $3)",
+            vec![draft.subject.clone().into(), file.path.clone().into(), Value::Bytes(Some(bytes.clone()))],
+        ));
+    }
+    Ok(civitas_store::unit::commit(a.db, &writes).await?.is_ok())
+}
+
+/// The payload of a package: every file with its bytes (JSON files from the archive store,
+/// documents from the document store), or the first file whose bytes no longer match.
+pub async fn payload(db: &Db, p: &Package) -> Result<Result<Vec<(String, Vec<u8>)>, String>, StoreError> {
+    let sql = "SELECT path, content FROM archive_contents WHERE subject = $1";
+    let stored: Vec<(String, Vec<u8>)> =
+        dispatch!(db, pool => sqlx::query_as(sql).bind(&p.subject).fetch_all(pool).await)?;
+    let mut stored: std::collections::BTreeMap<String, Vec<u8>> = stored.into_iter().collect();
+    let mut out = Vec::new();
+    for f in p.payload() {
+        let bytes = match &f.document {
+            Some(id) => {
+                let sql = "SELECT content FROM documents WHERE id = $1";
+                let row: Option<(Vec<u8>,)> =
+                    dispatch!(db, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
+                row.map(|(b,)| b)
+            }
+            None => stored.remove(&f.path),
+        };
+        let Some(bytes) = bytes else { return Ok(Err(format!("{}: missing from the store", f.path))) };
+        if bag::sha512_hex(&bytes) != f.sha512 {
+            return Ok(Err(format!("{}: its SHA-512 changed since the package was prepared", f.path)));
+        }
+        out.push((f.path, bytes));
+    }
+    Ok(Ok(out))
+}
+
+/// A safe directory name for a package's bag.
+pub fn bag_name(subject: &str) -> String {
+    subject.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' }).collect()
+}
+
+/// What an export did.
+#[derive(Debug, Default)]
+pub struct Exported {
+    pub written: Vec<String>,
+    /// Bags already in the directory (never overwritten).
+    pub existing: Vec<String>,
+    /// Packages not written because their stored files drifted: (subject, the file and why).
+    pub drifted: Vec<(String, String)>,
+}
+
+/// Writes the bags of the packages closed on or after `since` into `out`.
+pub async fn export(db: &Db, since: Date, out: &std::path::Path) -> Result<Exported, ArchiveError> {
+    let mut report = Exported::default();
+    std::fs::create_dir_all(out).map_err(|e| ArchiveError::Corrupt(format!("{}: {e}", out.display())))?;
+    for p in packages_since(db, since).await? {
+        let dir = out.join(bag_name(&p.subject));
+        if dir.exists() {
+            report.existing.push(p.subject.clone());
+            continue;
+        }
+        match payload(db, &p).await? {
+            Ok(files) => {
+                bag::write(&dir, &files, &p.bag_info, &p.signature)
+                    .map_err(|e| ArchiveError::Corrupt(format!("{}: {e}", dir.display())))?;
+                report.written.push(p.subject.clone());
+            }
+            Err(why) => report.drifted.push((p.subject.clone(), why)),
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_is_permanent_or_years() {
+        assert_eq!(Retention::parse("permanent"), Ok(Retention::Permanent));
+        assert_eq!(Retention::parse("10y"), Ok(Retention::Years(10)));
+        for bad in ["", "0y", "101y", "ten years", "10"] {
+            assert!(Retention::parse(bad).is_err(), "{bad}");
+        }
+        let d = time::macros::date!(2024 - 02 - 29);
+        assert_eq!(Retention::Years(5).dispose_after(d), Some(time::macros::date!(2029 - 02 - 28)));
+        assert_eq!(Retention::Permanent.dispose_after(d), None);
+        assert_eq!(Retention::Years(20).vi(), "20 năm");
+    }
+
+    #[test]
+    fn pages_are_counted_without_the_page_tree() {
+        assert_eq!(pages(b"%PDF-1.4 << /Type /Pages /Count 2 >> << /Type /Page >> << /Type/Page >>"), 2);
+        assert_eq!(pages(b"\x89PNG..."), 1);
+        assert_eq!(bag_name("HT-a/b c"), "HT-a_b_c");
+    }
+}
