@@ -101,9 +101,26 @@ async fn main() {
     let s = t.elapsed().as_secs_f64();
     println!("{{\"label\":\"prepare\",\"packages\":{prepared},\"s\":{s:.2},\"per_s\":{:.0}}}", prepared as f64 / s);
 
-    let out = dir.join("bags");
+    // The reads alone (what export and fixity read from the database).
     let t = Instant::now();
     let since = civitas_services::dossiers::local_today(now) - time::Duration::days(1);
+    let packages = civitas_services::archive::packages_since(&db, since).await.expect("packages");
+    let mut read_bytes = 0;
+    for chunk in packages.chunks(100) {
+        for files in civitas_services::archive::payloads(&db, chunk).await.expect("payloads") {
+            read_bytes += files.expect("intact").iter().map(|(_, b)| b.len()).sum::<usize>();
+        }
+    }
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "{{\"label\":\"read\",\"packages\":{},\"mb\":{:.0},\"s\":{s:.2},\"per_s\":{:.0}}}",
+        packages.len(),
+        read_bytes as f64 / 1e6,
+        packages.len() as f64 / s
+    );
+
+    let out = dir.join("bags");
+    let t = Instant::now();
     let report = civitas_services::archive::export(&db, since, &out).await.expect("export");
     let s = t.elapsed().as_secs_f64();
     let written = report.written.len();

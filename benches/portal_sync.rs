@@ -46,6 +46,7 @@ fn step(action: &str, from: Option<&str>, to: &str, minute: u64) -> StepFact {
         from: from.map(str::to_owned),
         to: to.into(),
         note: None,
+        appointment: None,
     }
 }
 

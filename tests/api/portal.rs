@@ -153,6 +153,13 @@ async fn sync_scenario(app: TestApp) {
     assert_eq!(supplements.len(), 1, "{supplements:?}");
     assert_eq!(supplements[0]["NoiDungBoSung"], "Giấy mời công tác");
     assert_eq!(supplements[0]["NgayTiepNhanBoSung"].as_str().unwrap().len(), 14);
+    // The appointment before the request and after the supplement (17:00 of the day).
+    let portal_day = |d: time::Date| format!("{}170000", d.to_string().replace('-', ""));
+    let (_, _, after) = s.lives[3].pause.expect("dossier 3 was supplemented");
+    assert_eq!(supplements[0]["NgayHenTraTruoc"], portal_day(s.lives[3].appointment).as_str());
+    assert_eq!(supplements[0]["NgayHenTraMoi"], portal_day(after).as_str());
+    assert_eq!(supplements[0]["HoSoBoSungId"], format!("{}-BS1", codes[3]).as_str());
+    assert!(supplements[0]["NguoiYeuCauBoSung"].as_str().is_some_and(|a| !a.is_empty()));
     let view: Value = app.get(&format!("/api/v1/dossiers/{}", codes[0]), &officer).await.json().await.unwrap();
     assert_eq!(view["portal_sync"]["state"], "synced", "{}", view["portal_sync"]);
     assert_eq!(view["portal_sync"]["accepted"], 10);
@@ -472,6 +479,7 @@ fn queued(i: u64) -> Vec<civitas_store::unit::Write> {
         from: from.map(str::to_owned),
         to: to.into(),
         note: None,
+        appointment: None,
     };
     let received = [step("receive", None, "received", 0)];
     let mut writes =

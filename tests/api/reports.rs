@@ -30,9 +30,9 @@ pub(crate) struct Life {
     unit: &'static str,
     online: bool,
     received: Date,
-    appointment: Date,
+    pub(crate) appointment: Date,
     /// (from, until, appointment after): the clock stopped for a supplement.
-    pause: Option<(Date, Date, Date)>,
+    pub(crate) pause: Option<(Date, Date, Date)>,
     end: Option<(Date, End)>,
 }
 

@@ -286,13 +286,24 @@ fn render_dossier(link: &Link, facts: &str) -> Result<(bool, Value), String> {
         .then(|| json!({ "TenPhiLePhi": "Lệ phí", "MaPhiLePhi": "LP", "HinhThucThu": 1, "Gia": procedure.fee, "LoaiPhiLePhi": 1 }))
         .into_iter()
         .collect();
+    // Each supplement request, with who asked, what, when, how it was answered, and the
+    // appointment before the request and after the supplement (field names as the open
+    // provincial systems send them).
     let mut supplements = Vec::new();
     for (i, s) in f.steps.iter().enumerate().filter(|(_, s)| s.action == "request_supplement") {
         let answered = f.steps[i + 1..].iter().find(|a| matches!(a.action.as_str(), "supplement" | "lapse_supplement"));
+        let before = f.steps[..i].iter().rev().find_map(|p| p.appointment.clone());
+        let supplied = answered.filter(|a| a.action == "supplement");
         supplements.push(json!({
-            "NgayYeuCauBoSung": portal_time(&s.at)?,
+            "HoSoBoSungId": format!("{}-BS{}", d.code, supplements.len() + 1),
+            "NguoiYeuCauBoSung": s.actor,
             "NoiDungBoSung": s.note.clone().unwrap_or_default(),
-            "NgayTiepNhanBoSung": match answered { Some(a) if a.action == "supplement" => portal_time(&a.at)?, _ => String::new() },
+            "NgayBoSung": portal_time(&s.at)?,
+            "NguoiTiepNhanBoSung": supplied.map(|a| a.actor.clone()).unwrap_or_default(),
+            "ThongTinTiepNhan": answered.and_then(|a| a.note.clone()).unwrap_or_default(),
+            "NgayTiepNhanBoSung": match supplied { Some(a) => portal_time(&a.at)?, None => String::new() },
+            "NgayHenTraTruoc": before.as_deref().map(portal_day_end).unwrap_or_default(),
+            "NgayHenTraMoi": supplied.and_then(|a| a.appointment.as_deref()).map(portal_day_end).unwrap_or_default(),
         }));
     }
     let online = d.channel == "online";

@@ -19,7 +19,7 @@ pub const DOSSIER: &str = "DongBoHoSoMC";
 pub const PROGRESS: &str = "CapNhatTienDoHoSoMC";
 
 /// One line of a dossier's control sheet, as the portal learns it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StepFact {
     pub at: String,
     pub actor: String,
@@ -27,6 +27,9 @@ pub struct StepFact {
     pub from: Option<String>,
     pub to: String,
     pub note: Option<String>,
+    /// The appointment day after the step (YYYY-MM-DD), where recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment: Option<String>,
 }
 
 /// The facts of a dossier message: the dossier after the change and its whole control sheet
@@ -96,8 +99,9 @@ pub async fn steps_of(db: &Db, code: &str) -> Result<Vec<StepFact>, StoreError> 
         from_state: Option<String>,
         to_state: String,
         note: Option<String>,
+        appointment_on: Option<String>,
     }
-    let sql = "SELECT at, actor, action, from_state, to_state, note FROM dossier_steps WHERE code = $1 ORDER BY id";
+    let sql = "SELECT at, actor, action, from_state, to_state, note, appointment_on FROM dossier_steps WHERE code = $1 ORDER BY id";
     let rows: Vec<Row> = dispatch!(db, pool => sqlx::query_as(sql).bind(code).fetch_all(pool).await)?;
     Ok(rows
         .into_iter()
@@ -108,6 +112,7 @@ pub async fn steps_of(db: &Db, code: &str) -> Result<Vec<StepFact>, StoreError> 
             from: r.from_state,
             to: r.to_state,
             note: r.note,
+            appointment: r.appointment_on,
         })
         .collect())
 }

@@ -471,28 +471,76 @@ async fn store(a: &Archivist<'_>, mut draft: Draft, now: time::OffsetDateTime) -
 /// The payload of a package: every file with its bytes (JSON files from the archive store,
 /// documents from the document store), or the first file whose bytes no longer match.
 pub async fn payload(db: &Db, p: &Package) -> Result<Result<Vec<(String, Vec<u8>)>, String>, StoreError> {
-    let sql = "SELECT path, content FROM archive_contents WHERE subject = $1";
-    let stored: Vec<(String, Vec<u8>)> =
-        dispatch!(db, pool => sqlx::query_as(sql).bind(&p.subject).fetch_all(pool).await)?;
-    let mut stored: std::collections::BTreeMap<String, Vec<u8>> = stored.into_iter().collect();
-    let mut out = Vec::new();
-    for f in p.payload() {
-        let bytes = match &f.document {
-            Some(id) => {
-                let sql = "SELECT content FROM documents WHERE id = $1";
-                let row: Option<(Vec<u8>,)> =
-                    dispatch!(db, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
-                row.map(|(b,)| b)
-            }
-            None => stored.remove(&f.path),
-        };
-        let Some(bytes) = bytes else { return Ok(Err(format!("{}: missing from the store", f.path))) };
-        if bag::sha512_hex(&bytes) != f.sha512 {
-            return Ok(Err(format!("{}: its SHA-512 changed since the package was prepared", f.path)));
-        }
-        out.push((f.path, bytes));
+    Ok(payloads(db, std::slice::from_ref(p)).await?.pop().unwrap_or_else(|| Err("no payload".into())))
+}
+
+/// `$1, $2, ...` for `n` values.
+fn placeholders(n: usize) -> String {
+    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The payloads of `packages` (see [`payload`]), read with one query for their rendered files
+/// and one for their documents.
+pub async fn payloads(
+    db: &Db,
+    packages: &[Package],
+) -> Result<Vec<Result<Vec<(String, Vec<u8>)>, String>>, StoreError> {
+    use std::collections::HashMap;
+    if packages.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(Ok(out))
+    let subjects: Vec<&str> = packages.iter().map(|p| p.subject.as_str()).collect();
+    let sql = format!(
+        "SELECT subject, path, content FROM archive_contents WHERE subject IN ({})",
+        placeholders(subjects.len())
+    );
+    let rows: Vec<(String, String, Vec<u8>)> = dispatch!(db, pool => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        for s in &subjects {
+            q = q.bind(*s);
+        }
+        q.fetch_all(pool).await
+    })?;
+    let mut stored: HashMap<(String, String), Vec<u8>> = rows.into_iter().map(|(s, p, c)| ((s, p), c)).collect();
+    let files: Vec<Vec<PackageFile>> = packages.iter().map(Package::payload).collect();
+    let ids: Vec<String> = files.iter().flatten().filter_map(|f| f.document.clone()).collect();
+    let mut documents: HashMap<String, Vec<u8>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let sql = format!("SELECT id, content FROM documents WHERE id IN ({})", placeholders(chunk.len()));
+        let rows: Vec<(String, Vec<u8>)> = dispatch!(db, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.fetch_all(pool).await
+        })?;
+        documents.extend(rows);
+    }
+    let mut out = Vec::with_capacity(packages.len());
+    for (p, files) in packages.iter().zip(files) {
+        let mut payload = Vec::with_capacity(files.len());
+        let mut problem = None;
+        for f in files {
+            let bytes = match &f.document {
+                Some(id) => documents.get(id).cloned(),
+                None => stored.remove(&(p.subject.clone(), f.path.clone())),
+            };
+            let Some(bytes) = bytes else {
+                problem = Some(format!("{}: missing from the store", f.path));
+                break;
+            };
+            if bag::sha512_hex(&bytes) != f.sha512 {
+                problem = Some(format!("{}: its SHA-512 changed since the package was prepared", f.path));
+                break;
+            }
+            payload.push((f.path, bytes));
+        }
+        out.push(match problem {
+            Some(why) => Err(why),
+            None => Ok(payload),
+        });
+    }
+    Ok(out)
 }
 
 /// A safe directory name for a package's bag.
@@ -510,24 +558,57 @@ pub struct Exported {
     pub drifted: Vec<(String, String)>,
 }
 
-/// Writes the bags of the packages closed on or after `since` into `out`.
+/// A bag ready to be written: its directory, payload, `bag-info.txt` and signature.
+type Ready = (std::path::PathBuf, Vec<(String, Vec<u8>)>, String, String);
+
+/// Writes `bags` on two threads.
+fn write_bags(bags: Vec<Ready>) -> std::io::Result<()> {
+    let half = bags.len().div_ceil(2);
+    let (first, second) = bags.split_at(half);
+    std::thread::scope(|s| {
+        let other = s.spawn(|| first.iter().try_for_each(|(dir, files, info, sig)| bag::write(dir, files, info, sig)));
+        let mine = second.iter().try_for_each(|(dir, files, info, sig)| bag::write(dir, files, info, sig));
+        other.join().unwrap_or_else(|_| Err(std::io::Error::other("a writer thread failed"))).and(mine)
+    })
+}
+
+/// Writes the bags of the packages closed on or after `since` into `out`: read in chunks, each
+/// chunk written (on two threads) while the next is read.
 pub async fn export(db: &Db, since: Date, out: &std::path::Path) -> Result<Exported, ArchiveError> {
     let mut report = Exported::default();
-    std::fs::create_dir_all(out).map_err(|e| ArchiveError::Corrupt(format!("{}: {e}", out.display())))?;
-    for p in packages_since(db, since).await? {
-        let dir = out.join(bag_name(&p.subject));
-        if dir.exists() {
-            report.existing.push(p.subject.clone());
-            continue;
-        }
-        match payload(db, &p).await? {
-            Ok(files) => {
-                bag::write(&dir, &files, &p.bag_info, &p.signature)
-                    .map_err(|e| ArchiveError::Corrupt(format!("{}: {e}", dir.display())))?;
-                report.written.push(p.subject.clone());
+    let io = |e: std::io::Error| ArchiveError::Corrupt(format!("{}: {e}", out.display()));
+    std::fs::create_dir_all(out).map_err(io)?;
+    let packages = packages_since(db, since).await?;
+    let mut writing: Option<tokio::task::JoinHandle<std::io::Result<()>>> = None;
+    for chunk in packages.chunks(100) {
+        let fresh: Vec<Package> = chunk
+            .iter()
+            .filter(|p| {
+                let there = out.join(bag_name(&p.subject)).exists();
+                if there {
+                    report.existing.push(p.subject.clone());
+                }
+                !there
+            })
+            .cloned()
+            .collect();
+        let mut ready = Vec::with_capacity(fresh.len());
+        for (p, payload) in fresh.iter().zip(payloads(db, &fresh).await?) {
+            match payload {
+                Ok(files) => {
+                    ready.push((out.join(bag_name(&p.subject)), files, p.bag_info.clone(), p.signature.clone()));
+                    report.written.push(p.subject.clone());
+                }
+                Err(why) => report.drifted.push((p.subject.clone(), why)),
             }
-            Err(why) => report.drifted.push((p.subject.clone(), why)),
         }
+        if let Some(h) = writing.take() {
+            h.await.map_err(|e| ArchiveError::Corrupt(e.to_string()))?.map_err(io)?;
+        }
+        writing = Some(tokio::task::spawn_blocking(move || write_bags(ready)));
+    }
+    if let Some(h) = writing.take() {
+        h.await.map_err(|e| ArchiveError::Corrupt(e.to_string()))?.map_err(io)?;
     }
     Ok(report)
 }

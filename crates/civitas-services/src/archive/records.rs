@@ -4,7 +4,7 @@ use civitas_store::unit::{Value, Write};
 use civitas_store::{Db, StoreError, dispatch};
 use time::Date;
 
-use super::{COLUMNS, Package, payload};
+use super::{COLUMNS, Package, payloads};
 
 /// One package.
 pub async fn get(db: &Db, subject: &str) -> Result<Option<Package>, StoreError> {
@@ -162,21 +162,26 @@ pub async fn fixity(db: &Db, limit: i64, now: time::OffsetDateTime) -> Result<(u
     let packages: Vec<Package> = dispatch!(db, pool => sqlx::query_as::<_, Package>(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(pool).await)?;
     let at = civitas_store::timestamp(now);
     let (mut checked, mut drifted) = (0, 0);
-    for p in &packages {
-        let (state, detail) = match payload(db, p).await? {
-            Ok(_) => ("ok", None),
-            Err(why) => {
-                tracing::error!(package = %p.subject, problem = %why, "archive fixity: drift");
-                drifted += 1;
-                ("drift", Some(why))
-            }
-        };
-        let update =
-            "UPDATE archive_packages SET fixity = $1, fixity_detail = $2, fixity_checked_at = $3 WHERE subject = $4";
-        let write =
-            Write::new(update, vec![state.into(), Value::Text(detail), at.clone().into(), p.subject.clone().into()]);
-        let _ = civitas_store::unit::commit(db, &[write]).await?;
-        checked += 1;
+    let update =
+        "UPDATE archive_packages SET fixity = $1, fixity_detail = $2, fixity_checked_at = $3 WHERE subject = $4";
+    for chunk in packages.chunks(100) {
+        let mut writes = Vec::with_capacity(chunk.len());
+        for (p, payload) in chunk.iter().zip(payloads(db, chunk).await?) {
+            let (state, detail) = match payload {
+                Ok(_) => ("ok", None),
+                Err(why) => {
+                    tracing::error!(package = %p.subject, problem = %why, "archive fixity: drift");
+                    drifted += 1;
+                    ("drift", Some(why))
+                }
+            };
+            writes.push(Write::new(
+                update,
+                vec![state.into(), Value::Text(detail), at.clone().into(), p.subject.clone().into()],
+            ));
+            checked += 1;
+        }
+        let _ = civitas_store::unit::commit(db, &writes).await?;
     }
     Ok((checked, drifted))
 }

@@ -136,6 +136,7 @@ async fn close_open_dossiers(
                 from: Some(crate::dossiers::name_of(open.state)),
                 to: "withdrawn".into(),
                 note: Some(note),
+                appointment: None,
             });
             let closed = Dossier {
                 state: crate::workflow::State::Withdrawn,

@@ -189,7 +189,15 @@ pub async fn plan_act(
             ],
         )
         .expecting(1, "the dossier changed meanwhile"),
-        step_write(code, &at, &actor.id(), &action_text, &name_of(current.state), &name_of(to), note.clone()),
+        step_write(
+            code,
+            &at,
+            &actor.id(),
+            &action_text,
+            (&name_of(current.state), &name_of(to)),
+            note.clone(),
+            &day(appointment),
+        ),
     ];
     writes.extend(result_write);
     writes.extend(code_writes);
@@ -219,15 +227,26 @@ pub async fn plan_act(
         from: Some(name_of(current.state)),
         to: name_of(to),
         note,
+        appointment: Some(day(appointment)),
     });
     writes.extend(crate::portal::writes(&after, &steps, false, &at));
     Ok((current, writes))
 }
 
-/// A line of the dossier's control sheet (the processing steps).
-fn step_write(code: &str, at: &str, actor: &str, action: &str, from: &str, to: &str, note: Option<String>) -> Write {
+/// A line of the dossier's control sheet (the processing steps): `(from, to)` states, and the
+/// appointment day after it.
+fn step_write(
+    code: &str,
+    at: &str,
+    actor: &str,
+    action: &str,
+    (from, to): (&str, &str),
+    note: Option<String>,
+    appointment: &str,
+) -> Write {
     Write::new(
-        "INSERT INTO dossier_steps (code, at, actor, action, from_state, to_state, note) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO dossier_steps (code, at, actor, action, from_state, to_state, note, appointment_on) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         vec![
             code.into(),
             at.to_owned().into(),
@@ -236,6 +255,7 @@ fn step_write(code: &str, at: &str, actor: &str, action: &str, from: &str, to: &
             from.into(),
             to.into(),
             Value::Text(note),
+            appointment.into(),
         ],
     )
 }

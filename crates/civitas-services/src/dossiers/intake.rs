@@ -169,7 +169,8 @@ pub(crate) async fn insert_batch(
                   data, received_at, received_on, statutory_days, appointment_on, pauses, idempotency_key, catalogue_version, version) \
                   VALUES ($1, $2, $3, $4, $5, $6, $7, 'received', $8, $9, $10, $11, $12, '[]', $13, $14, 1) \
                   ON CONFLICT (applicant_pid, idempotency_key) DO NOTHING";
-    let step = "INSERT INTO dossier_steps (code, at, actor, action, from_state, to_state) VALUES ($1, $2, $3, 'receive', NULL, 'received')";
+    let step = "INSERT INTO dossier_steps (code, at, actor, action, from_state, to_state, appointment_on) \
+                VALUES ($1, $2, $3, 'receive', NULL, 'received', $4)";
     let _writer = db.write_lock().await;
     let codes = dispatch!(db, pool => {
         let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
@@ -196,7 +197,7 @@ pub(crate) async fn insert_batch(
                 codes.push(String::new());
                 continue;
             }
-            sqlx::query(step).bind(&code).bind(&at).bind(actor).execute(&mut *tx).await?;
+            sqlx::query(step).bind(&code).bind(&at).bind(actor).bind(day(appointment)).execute(&mut *tx).await?;
             // Components get their codes: digitised now (a new code), or reused (the code the
             // document already has: an earlier dossier's component or result).
             let mut new = new.clone();
@@ -213,6 +214,7 @@ pub(crate) async fn insert_batch(
             let received = received_dossier(new, &code, &at, received_on, appointment);
             let receipt = crate::portal::StepFact {
                 at: at.clone(), actor: actor.clone(), action: "receive".into(), from: None, to: "received".into(), note: None,
+                appointment: Some(day(appointment)),
             };
             let portal = crate::portal::writes(&received, &[receipt], true, &at);
             if let Some(what) = civitas_store::run_writes!(tx, portal)? {
