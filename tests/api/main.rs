@@ -12,6 +12,7 @@ mod civil;
 mod cli;
 mod cluster;
 mod codes;
+mod committees;
 mod completeness;
 mod exchange;
 mod fuzz;

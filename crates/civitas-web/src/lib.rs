@@ -14,6 +14,7 @@ pub mod cards_pages;
 pub mod certificates;
 pub mod charts;
 pub mod codes_pages;
+pub mod committees_api;
 pub mod committees_pages;
 pub mod cookies;
 pub mod dossiers;
@@ -486,6 +487,7 @@ pub fn router(state: AppState) -> Router {
         .merge(portal_api::routes())
         .merge(codes_pages::routes())
         .merge(archive_pages::routes())
+        .merge(committees_api::routes())
         .merge(exchange::routes())
         .merge(cards_api::routes())
         .merge(reports_api::routes())

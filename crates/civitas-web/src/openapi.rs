@@ -5,7 +5,9 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{api, archive_pages, calendar, certificates, codes_pages, dossiers, one_stop, portal_api, webhooks};
+use crate::{
+    api, archive_pages, calendar, certificates, codes_pages, committees_api, dossiers, one_stop, portal_api, webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +22,8 @@ use crate::{api, archive_pages, calendar, certificates, codes_pages, dossiers, o
         one_stop::officer_action, one_stop::supplement, one_stop::withdraw, one_stop::apology, one_stop::rate,
         one_stop::receipt_pdf, one_stop::apology_pdf, webhooks::dead, webhooks::replay, webhooks::list_agencies,
         portal_api::status, portal_api::dead, portal_api::replay, codes_pages::by_code, archive_pages::packages, archive_pages::disposal,
+        committees_api::list, committees_api::create, committees_api::one, committees_api::add_member,
+        committees_api::assign, committees_api::task, committees_api::report,
         certificates::list, certificates::pdf, certificates::correct, certificates::revoke,
         crate::exchange::verify, crate::exchange::attributes, crate::exchange::list_subscriptions, crate::exchange::subscribe,
         crate::cards_api::person_cards, crate::cards_api::change_state, crate::cards_api::report_lost, crate::cards_api::card_counters, crate::cards_api::verify_card,
@@ -39,7 +43,8 @@ use crate::{api, archive_pages, calendar, certificates, codes_pages, dossiers, o
         (name = "exchange", description = "Agency systems under grants: verify, attributes, life-event subscriptions; the grants"),
         (name = "audit", description = "The auditor's search of the access log"),
         (name = "cards", description = "Chip ID cards in the register: records, lifecycle, Project 06 counters"),
-        (name = "reports", description = "Project 06 steering: indicators, form 06a, the Decision 766 index"))
+        (name = "reports", description = "Project 06 steering: indicators, form 06a, the Decision 766 index, committees and their tasks"),
+        (name = "archive", description = "The electronic archive: packages, drift, disposal decisions"))
 )]
 pub struct ApiDoc;
 

@@ -430,6 +430,15 @@ pub static RULES: &[Rule] = &[
     rule("GET", "/officer/reports", OfficerPage(REPORT_READERS), &[], U::Requested, None),
     rule("GET", "/officer/reports/export", OfficerPage(REPORT_READERS), &[], U::Requested, None),
     public("GET", "/index766"),
+    // Committees as JSON (the rules of the pages below: a leader sets up, the secretary or a
+    // leader records members and tasks, the owner or the secretary reports).
+    rule("GET", "/api/v1/committees", Roles(REPORT_READERS), &[], U::Requested, None),
+    rule("POST", "/api/v1/committees", Roles(LEADER), &[], U::Requested, None),
+    rule("GET", "/api/v1/committees/{id}", Roles(REPORT_READERS), &[], U::Committee, None),
+    rule("POST", "/api/v1/committees/{id}/members", Roles(REPORT_READERS), &[], U::Committee, None),
+    rule("POST", "/api/v1/committees/{id}/tasks", Roles(REPORT_READERS), &[], U::Committee, None),
+    rule("GET", "/api/v1/tasks/{id}", Roles(REPORT_READERS), &[], U::Committee, None),
+    rule("POST", "/api/v1/tasks/{id}/reports", Roles(REPORT_READERS), &[], U::Committee, None),
     rule("GET", "/officer/committees", OfficerPage(REPORT_READERS), &[], U::Requested, None),
     rule("POST", "/officer/committees", OfficerPage(LEADER), &[], U::Requested, None),
     rule("GET", "/officer/committees/{id}", OfficerPage(REPORT_READERS), &[], U::Committee, None),
