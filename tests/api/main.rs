@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod archive;
+mod archive_pages;
 mod browser;
 mod cards;
 mod chip;

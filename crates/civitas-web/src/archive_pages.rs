@@ -225,6 +225,7 @@ fn decision_form(lang: Lang, csrf: &str, p: &Package) -> Markup {
     html! {
         form method="post" action={ "/officer/archive/" (p.subject) "/disposal" } {
             input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="lang" value=(lang.code());
             label { (tr(lang, "Lý do (biên bản của Hội đồng)", "Reasons (the council's minutes)"))
                 input type="text" name="note" required maxlength="2000"; }
             label { (tr(lang, "Giữ lại đến", "Keep until"))
@@ -238,6 +239,7 @@ fn decision_form(lang: Lang, csrf: &str, p: &Package) -> Markup {
 #[derive(Debug, Default, Deserialize)]
 pub struct DisposalForm {
     csrf: Option<String>,
+    lang: Option<String>,
     decision: Option<String>,
     until: Option<String>,
     note: Option<String>,
@@ -250,7 +252,7 @@ async fn disposal_page(
     Path(code): Path<String>,
     Form(form): Form<DisposalForm>,
 ) -> Response {
-    let lang = crate::pages::lang(&headers, None);
+    let lang = crate::pages::lang(&headers, form.lang.as_deref());
     if !csrf_ok(&state, &headers, form.csrf.as_deref().unwrap_or_default()) {
         return (StatusCode::FORBIDDEN, lang.t("csrf")).into_response();
     }
@@ -266,8 +268,12 @@ async fn disposal_page(
     let covers = |unit: &str| caller.covers_unit(unit);
     let note = form.note.unwrap_or_default();
     match archive::decide_disposal(&state.db, &code, &decided, &note, &caller.claims.sub, &covers, crate::now()).await {
-        Ok(_) => Redirect::to(&format!("/officer/archive?decided={}", crate::exchange_pages::urlencode(&code)))
-            .into_response(),
+        Ok(_) => Redirect::to(&format!(
+            "/officer/archive?lang={}&decided={}",
+            lang.code(),
+            crate::exchange_pages::urlencode(&code)
+        ))
+        .into_response(),
         Err(DisposalError::NotFound(_)) => {
             (StatusCode::NOT_FOUND, tr(lang, "Không có gói lưu trữ này.", "No such package.")).into_response()
         }
