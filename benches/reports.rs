@@ -3,7 +3,8 @@
 //! the nation with its 34 provinces, of a province with its communes, the index of every
 //! province, one indicator), over synthetic dossiers spread over the 3,321 communes and two
 //! years. Usage: `cargo bench --bench reports [-- DOSSIERS [DATABASE_URL]]` (default 200,000
-//! dossiers = 1 M events, a temporary SQLite file). Prints JSON lines.
+//! dossiers = 1 M events, a temporary SQLite file; `REPORTS_BATCH=N` folds N events per consumer
+//! transaction instead of the server's 5,000). Prints JSON lines.
 
 use std::time::Instant;
 
@@ -109,7 +110,10 @@ async fn main() {
     let events = seed(&db, dossiers).await;
     println!("{{\"label\":\"seed\",\"events\":{events},\"s\":{:.1}}}", t.elapsed().as_secs_f64());
 
-    let consumer = civitas_reports::consumer::Consumer::default();
+    // REPORTS_BATCH: events per consumer transaction (default: the server's).
+    let batch = std::env::var("REPORTS_BATCH").ok().and_then(|b| b.parse().ok());
+    let consumer = batch
+        .map_or_else(civitas_reports::consumer::Consumer::default, civitas_reports::consumer::Consumer::with_batch);
     let t = Instant::now();
     let mut folded = 0;
     loop {
