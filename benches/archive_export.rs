@@ -66,6 +66,10 @@ async fn main() {
             civitas_store::dispatch!(&db, pool => sqlx::query(close).bind(&today).bind(&result.id).bind(&d.code)
                 .execute(pool).await.map(|_| ()))
             .expect("close");
+            civitas_store::unit::commit(&db, &[civitas_services::archive::enqueue(&d.code, &today)])
+                .await
+                .expect("queue")
+                .expect("queued");
         });
         if tasks.len() >= 256 {
             while let Some(r) = tasks.join_next().await {
@@ -91,12 +95,8 @@ async fn main() {
     };
     let t = Instant::now();
     let mut prepared = 0;
-    loop {
-        let k = civitas_services::archive::prepare_pending(&a, 500, now).await.expect("prepare");
-        if k == 0 {
-            break;
-        }
-        prepared += k;
+    while civitas_services::archive::queued(&db).await.expect("queue") > 0 {
+        prepared += civitas_services::archive::prepare_pending(&a, 500, now).await.expect("prepare");
     }
     let s = t.elapsed().as_secs_f64();
     println!("{{\"label\":\"prepare\",\"packages\":{prepared},\"s\":{s:.2},\"per_s\":{:.0}}}", prepared as f64 / s);

@@ -63,12 +63,8 @@ pub async fn run(config: &Config, command: ArchiveCommand) -> anyhow::Result<Exi
             };
             let a = archive::Archivist { db: &db, catalogue: &catalogue, signer: &signer, issuer: &issuer };
             let mut prepared = 0;
-            loop {
-                let n = archive::prepare_pending(&a, 500, civitas::now()).await?;
-                prepared += n;
-                if n == 0 {
-                    break;
-                }
+            while archive::queued(&db).await? > 0 {
+                prepared += archive::prepare_pending(&a, 500, civitas::now()).await?;
             }
             let report = archive::export(&db, since, &out).await?;
             println!(

@@ -171,33 +171,44 @@ struct Draft {
     files: Vec<(PackageFile, Vec<u8>)>,
 }
 
-/// Prepares the packages of up to `limit` closed dossiers and civil-status records that have
-/// none yet; returns how many were stored. Several servers may run it at once: a package is
-/// stored once (the others' attempts are dropped).
+/// The write that queues a closing dossier for its archive packages (in the closing
+/// transaction).
+pub fn enqueue(dossier: &str, at: &str) -> Write {
+    Write::new(
+        "INSERT INTO archive_queue (subject, queued_at) VALUES ($1, $2) ON CONFLICT (subject) DO NOTHING",
+        vec![dossier.into(), at.into()],
+    )
+}
+
+/// How many closed dossiers wait for their packages.
+pub async fn queued(db: &Db) -> Result<i64, StoreError> {
+    let sql = "SELECT COUNT(*) FROM archive_queue";
+    Ok(dispatch!(db, pool => sqlx::query_scalar(sql).fetch_one(pool).await)?)
+}
+
+/// Prepares the packages of up to `limit` queued closed dossiers (and of their civil-status
+/// records); returns how many packages were stored. Several servers may run it at once: a
+/// package is stored once (the others' attempts are dropped), and a dossier leaves the queue
+/// once both its packages exist.
 pub async fn prepare_pending(a: &Archivist<'_>, limit: i64, now: time::OffsetDateTime) -> Result<usize, ArchiveError> {
-    let states = CLOSED.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ");
-    let dossiers_sql = format!(
-        "SELECT d.code FROM dossiers d WHERE d.state IN ({states}) \
-         AND NOT EXISTS (SELECT 1 FROM archive_packages p WHERE p.subject = d.code) ORDER BY d.code LIMIT $1"
-    );
-    let records_sql = format!(
-        "SELECT r.dossier_code FROM civil_records r JOIN dossiers d ON d.code = r.dossier_code WHERE d.state IN ({states}) \
-         AND NOT EXISTS (SELECT 1 FROM archive_packages p WHERE p.subject = 'HT-' || r.id) ORDER BY r.id LIMIT $1"
-    );
-    let codes: Vec<String> = dispatch!(a.db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(dossiers_sql)).bind(limit).fetch_all(pool).await).map_err(StoreError::from)?;
+    let sql = "SELECT subject FROM archive_queue ORDER BY queued_at, subject LIMIT $1";
+    let queued: Vec<String> =
+        dispatch!(a.db, pool => sqlx::query_scalar(sql).bind(limit).fetch_all(pool).await).map_err(StoreError::from)?;
     let mut stored = 0;
-    for code in &codes {
-        if let Some(draft) = dossier_draft(a, code).await? {
+    for code in &queued {
+        if get(a.db, code).await?.is_none()
+            && let Some(draft) = dossier_draft(a, code).await?
+        {
             stored += usize::from(store(a, draft, now).await?);
         }
-    }
-    let records: Vec<String> =
-        dispatch!(a.db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(records_sql)).bind(limit).fetch_all(pool).await)
-            .map_err(StoreError::from)?;
-    for code in &records {
-        if let Some(draft) = record_draft(a, code).await? {
+        if let Some(record) = crate::civil::record_of(a.db, code).await?
+            && get(a.db, &format!("HT-{}", record.id)).await?.is_none()
+            && let Some(draft) = record_draft(a, code).await?
+        {
             stored += usize::from(store(a, draft, now).await?);
         }
+        let done = Write::new("DELETE FROM archive_queue WHERE subject = $1", vec![code.clone().into()]);
+        let _ = civitas_store::unit::commit(a.db, &[done]).await?;
     }
     Ok(stored)
 }

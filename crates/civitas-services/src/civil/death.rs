@@ -126,6 +126,7 @@ async fn close_open_dossiers(
             "INSERT INTO dossier_steps (code, at, actor, action, from_state, to_state, note) VALUES ($1, $2, $3, 'withdraw', NULL, 'withdrawn', $4)",
             vec![c.clone().into(), a.at.to_owned().into(), a.actor_id.to_owned().into(), note.clone().into()],
         ));
+        writes.push(crate::archive::enqueue(c, a.at));
         // The national portal learns that the dossier ended.
         if let Some(open) = crate::dossiers::get(db, c).await? {
             let mut steps = crate::portal::steps_of(db, c).await?;

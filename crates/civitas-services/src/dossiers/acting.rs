@@ -205,6 +205,10 @@ pub async fn plan_act(
         writes.push(notify_write(subject, &body, &at, &current.applicant_pid));
     }
     writes.push(civitas_store::unit::event(&event));
+    if to.is_final() {
+        // Closed: its archive packages are prepared (job archive.prepare).
+        writes.push(crate::archive::enqueue(code, &at));
+    }
     // What the national portal must learn: the dossier as it will be, and this step.
     let after = Dossier {
         state: to,
