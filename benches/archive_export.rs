@@ -133,16 +133,8 @@ async fn main() {
     assert_eq!(written, n, "every dossier exported");
 
     let t = Instant::now();
-    let bags = civitas_services::archive::bag::bags_in(&out).expect("bags");
-    let mut bad = 0;
-    for bag in &bags {
-        let problems = civitas_services::archive::bag::check(bag, |jws: String| {
-            let keys = &keys;
-            async move { civitas_identity::tokens::verify_jws(keys, &jws).await.ok() }
-        })
-        .await;
-        bad += usize::from(!problems.is_empty());
-    }
+    let bags = civitas::check_bags(&keys, &out).await.expect("bags");
+    let bad = bags.iter().filter(|(_, problems)| !problems.is_empty()).count();
     let s = t.elapsed().as_secs_f64();
     println!(
         "{{\"label\":\"verify\",\"bags\":{},\"bad\":{bad},\"s\":{s:.2},\"per_s\":{:.0}}}",

@@ -121,21 +121,16 @@ pub async fn run(config: &Config, command: ArchiveCommand) -> anyhow::Result<Exi
 
 async fn verify(db: &civitas_store::Db, config: &Config, dir: &Path) -> anyhow::Result<ExitCode> {
     let keys = civitas_identity::KeyRing::open(db, civitas::now(), config.kek()?).await?;
-    let bags = civitas_services::archive::bag::bags_in(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    let bags = civitas::check_bags(&keys, dir).await.map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
     if bags.is_empty() {
         anyhow::bail!("{} holds no bag (no bagit.txt)", dir.display());
     }
     let mut bad = 0;
-    for bag in &bags {
-        let problems = civitas_services::archive::bag::check(bag, |jws: String| {
-            let keys = &keys;
-            async move { civitas_identity::tokens::verify_jws(keys, &jws).await.ok() }
-        })
-        .await;
+    for (bag, problems) in &bags {
         if !problems.is_empty() {
             bad += 1;
         }
-        for p in &problems {
+        for p in problems {
             println!("FAIL {} {}: {}", bag.display(), p.file, p.problem);
         }
     }

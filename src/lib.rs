@@ -139,6 +139,23 @@ pub async fn identity(
     Ok(civitas_identity::Identity::new(db.clone(), register, keys, issuer).await?)
 }
 
+/// Checks every bag in `dir` (or the bag `dir` is) with this system's keys: each bag and what
+/// is wrong with it (nothing: intact and signed here).
+pub async fn check_bags(
+    keys: &civitas_identity::KeyRing,
+    dir: &std::path::Path,
+) -> std::io::Result<Vec<(std::path::PathBuf, Vec<civitas_services::archive::bag::Problem>)>> {
+    let mut out = Vec::new();
+    for bag in civitas_services::archive::bag::bags_in(dir)? {
+        let problems = civitas_services::archive::bag::check(&bag, |jws: String| async move {
+            civitas_identity::tokens::verify_jws(keys, &jws).await.ok()
+        })
+        .await;
+        out.push((bag, problems));
+    }
+    Ok(out)
+}
+
 /// Demo credentials: fixed, printed by `serve --demo`, for trying things out only.
 pub const DEMO_PASSWORD: &str = "hoa-sen-vang-2026";
 /// The purpose the demo agency's grants are for (what it states in `X-Purpose`).

@@ -3,20 +3,14 @@
 //! the form; an officer looks a document code up (found, unknown, the empty form). axe-core
 //! checks every page.
 
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use serde_json::{Value, json};
 
 use civitas_identity::Role;
 
 use crate::browser::{assert_accessible, click_and_wait, setup, text_of};
 use crate::helpers::*;
-
-async fn sign_in(c: &Client, app: &TestApp, token: &str) {
-    c.delete_all_cookies().await.unwrap();
-    c.goto(&app.url("/signin/token")).await.unwrap();
-    c.find(Locator::Id("token")).await.unwrap().send_keys(token).await.unwrap();
-    click_and_wait(c, "form[action='/signin/token'] button").await;
-}
+use crate::steering_pages::sign_in;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_archive_and_document_code_pages_in_the_browser() {

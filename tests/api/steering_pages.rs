@@ -15,7 +15,8 @@ use crate::helpers::*;
 use crate::reports::{caught_up, drive, form_values, month_id};
 use civitas_services::dossiers::local_today;
 
-async fn sign_in(c: &Client, app: &TestApp, token: &str) {
+/// Signs in to the officer pages with a token (the token sign-in page).
+pub(crate) async fn sign_in(c: &Client, app: &TestApp, token: &str) {
     c.delete_all_cookies().await.unwrap();
     c.goto(&app.url("/signin/token")).await.unwrap();
     c.find(Locator::Id("token")).await.unwrap().send_keys(token).await.unwrap();
