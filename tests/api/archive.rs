@@ -151,6 +151,16 @@ async fn archive_scenario(app: TestApp) {
     }
     let (ok, text) = cli(&app, &["archive", "verify", &out_arg]);
     assert!(ok && text.contains("7 bags checked: 7 intact"), "{text}");
+    // Bad input: a directory without bags, one that does not exist, no subcommand.
+    let empty = dir.0.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (ok, text) = cli(&app, &["archive", "verify", empty.to_str().unwrap()]);
+    assert!(!ok && text.contains("holds no bag"), "{text}");
+    let (ok, text) = cli(&app, &["archive", "verify", dir.0.join("nowhere").to_str().unwrap()]);
+    assert!(!ok && text.contains("nowhere"), "{text}");
+    let bare = civitas_cli(&["archive", "--database", &app.db_url]);
+    let text = String::from_utf8_lossy(&bare.stderr);
+    assert!(!bare.status.success() && text.contains("give a subcommand"), "{text}");
 
     // One byte of the certificate changed: both validators fail, ours naming bag and file.
     let mut changed = certificate.clone();

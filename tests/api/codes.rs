@@ -80,6 +80,8 @@ async fn coded_documents(app: TestApp) {
             .await;
     let unknown = expect_problem(app.get("/api/v1/document-codes/no.such.code.01", &stranger).await, 404).await;
     assert_eq!(hidden["title"], unknown["title"]);
+    let long = "9".repeat(300);
+    expect_problem(app.get(&format!("/api/v1/document-codes/{long}"), &desk).await, 404).await;
 
     // Processed to its result: the result gets a code, signed by the agency.
     for (token, action) in

@@ -68,8 +68,8 @@ impl CodeParts {
         }
     }
 
-    /// The sequence's scope in `daily_sequences`.
-    fn scope(&self) -> String {
+    /// The sequence's scope in `daily_sequences` (bound to [`NEXT`]).
+    pub fn scope(&self) -> String {
         format!(
             "code:{}:{}\u{1f}{}\u{1f}{}\u{1f}{}",
             self.kind.as_str(),
@@ -231,11 +231,6 @@ pub fn format() -> Arc<CodeFormat> {
 pub const NEXT: &str = "INSERT INTO daily_sequences (scope, day, last) VALUES ($1, '-', 1) \
      ON CONFLICT (scope, day) DO UPDATE SET last = daily_sequences.last + 1 RETURNING last";
 
-/// The scope bound to [`NEXT`].
-pub fn scope(parts: &CodeParts) -> String {
-    parts.scope()
-}
-
 /// A coded document, as stored.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Coded {
@@ -261,7 +256,7 @@ const COLUMNS: &str = "code, kind, document_id, owner_pid, subject, doc_type, nu
      digitiser, coded_at, signature";
 
 /// The insert of a code (binds in [`COLUMNS`] order).
-pub const INSERT: &str = "INSERT INTO document_codes (code, kind, document_id, owner_pid, subject, doc_type, number, seq, \
+const INSERT: &str = "INSERT INTO document_codes (code, kind, document_id, owner_pid, subject, doc_type, number, seq, \
      dossier_code, sha256, source, digitiser, coded_at, signature) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 

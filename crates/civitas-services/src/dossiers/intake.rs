@@ -108,50 +108,47 @@ struct Coding {
 }
 
 /// Codes the components of dossier `$code` inside the intake transaction `$tx` (a macro: the
-/// transaction is SQLite's or PostgreSQL's).
+/// transaction is SQLite's or PostgreSQL's). A document that already has a code keeps it.
 macro_rules! code_components {
     ($tx:ident, $new:expr, $code:expr, $actor:expr, $at:expr) => {{
+        use crate::codes::{CodeParts, Coded, NEXT};
         let (new, code, actor, at): (&NewDossier, &str, &str, &str) = ($new, $code, $actor, $at);
-    use crate::codes::{self, CodeParts, Coded};
-    let lookup = "SELECT d.sha256, c.code FROM documents d LEFT JOIN document_codes c ON c.document_id = d.id \
-                  WHERE d.id = $1 AND d.owner_pid = $2";
-    let mut out = Coding { codes: serde_json::Map::new(), reused: false, from_store: false };
-    let procedure = if new.national_code.is_empty() { new.procedure_code.as_str() } else { new.national_code.as_str() };
-    let source = if new.channel == "online" { "online" } else { "counter" };
-    let empty = serde_json::Map::new();
-    let components = new.data.get("components").and_then(|c| c.as_object()).unwrap_or(&empty);
-    for (component, document) in components {
-        let Some(document) = document.as_str() else { continue };
-        let row: Option<(String, Option<String>)> =
-            sqlx::query_as(lookup).bind(document).bind(new.applicant_pid.as_str()).fetch_optional(&mut *$tx).await?;
-        let Some((sha256, existing)) = row else { continue };
-        let (printed, how) = match existing {
-            Some(c) => {
-                out.reused = true;
-                out.from_store = true;
-                (c, "reused")
-            }
-            None => {
-                let parts = CodeParts::component(&new.applicant_pid, procedure, component);
-                let (seq,): (i64,) = sqlx::query_as(codes::NEXT).bind(codes::scope(&parts)).fetch_one(&mut *$tx).await?;
-                let c = Coded::new(&parts, seq, document, code, &sha256, source, actor, at);
-                sqlx::query(codes::INSERT)
-                    .bind(c.code.clone()).bind(c.kind.clone()).bind(c.document_id.clone()).bind(c.owner_pid.clone())
-                    .bind(c.subject.clone()).bind(c.doc_type.clone()).bind(c.number.clone()).bind(c.seq)
-                    .bind(c.dossier_code.clone()).bind(c.sha256.clone()).bind(c.source.clone()).bind(c.digitiser.clone())
-                    .bind(c.coded_at.clone()).bind(c.signature.clone())
-                    .execute(&mut *$tx).await?;
-                (c.code, "digitised")
-            }
-        };
-        out.codes.insert(component.clone(), serde_json::json!({ "code": printed, "how": how }));
-    }
-    // An earlier result replacing a paper (`result:<procedure>`) is a component above, with
-    // the result's code; it comes from the applicant's store.
-    let replaced = new.data.get("replaced").and_then(|c| c.as_object()).unwrap_or(&empty);
-    if replaced.values().any(|s| s.as_str().is_some_and(|s| s.starts_with("result:"))) {
-        out.from_store = true;
-    }
+        let lookup = "SELECT d.sha256, c.code FROM documents d LEFT JOIN document_codes c ON c.document_id = d.id \
+                      WHERE d.id = $1 AND d.owner_pid = $2";
+        let mut out = Coding { codes: serde_json::Map::new(), reused: false, from_store: false };
+        let procedure = if new.national_code.is_empty() { &new.procedure_code } else { &new.national_code };
+        let source = if new.channel == "online" { "online" } else { "counter" };
+        let empty = serde_json::Map::new();
+        let components = new.data.get("components").and_then(|c| c.as_object()).unwrap_or(&empty);
+        for (component, document) in components {
+            let Some(document) = document.as_str() else { continue };
+            let row: Option<(String, Option<String>)> =
+                sqlx::query_as(lookup).bind(document).bind(&new.applicant_pid).fetch_optional(&mut *$tx).await?;
+            let Some((sha256, existing)) = row else { continue };
+            let (printed, how) = match existing {
+                Some(c) => {
+                    out.reused = true;
+                    out.from_store = true;
+                    (c, "reused")
+                }
+                None => {
+                    let parts = CodeParts::component(&new.applicant_pid, procedure, component);
+                    let (seq,): (i64,) = sqlx::query_as(NEXT).bind(parts.scope()).fetch_one(&mut *$tx).await?;
+                    let c = Coded::new(&parts, seq, document, code, &sha256, source, actor, at);
+                    if let Some(what) = civitas_store::run_writes!($tx, [c.write()])? {
+                        return Err(DossierError::Invalid(what.into()));
+                    }
+                    (c.code, "digitised")
+                }
+            };
+            out.codes.insert(component.clone(), serde_json::json!({ "code": printed, "how": how }));
+        }
+        // An earlier result replacing a paper (`result:<procedure>`) is a component above, with
+        // the result's code; it comes from the applicant's store.
+        let replaced = new.data.get("replaced").and_then(|c| c.as_object()).unwrap_or(&empty);
+        if replaced.values().any(|s| s.as_str().is_some_and(|s| s.starts_with("result:"))) {
+            out.from_store = true;
+        }
         out
     }};
 }
@@ -200,16 +197,20 @@ pub(crate) async fn insert_batch(
             sqlx::query(step).bind(&code).bind(&at).bind(actor).bind(day(appointment)).execute(&mut *tx).await?;
             // Components get their codes: digitised now (a new code), or reused (the code the
             // document already has: an earlier dossier's component or result).
-            let mut new = new.clone();
-            let coding = code_components!(tx, &new, &code, actor, &at);
-            if !coding.codes.is_empty() {
-                if let Some(obj) = new.data.as_object_mut() {
-                    obj.insert("codes".into(), serde_json::Value::Object(coding.codes.clone()));
+            let mut coding = code_components!(tx, new, &code, actor, &at);
+            let with_codes;
+            let new = if coding.codes.is_empty() {
+                new
+            } else {
+                let mut copy = new.clone();
+                if let Some(obj) = copy.data.as_object_mut() {
+                    obj.insert("codes".into(), serde_json::Value::Object(std::mem::take(&mut coding.codes)));
                 }
-                sqlx::query("UPDATE dossiers SET data = $1 WHERE code = $2").bind(new.data.to_string()).bind(&code)
+                sqlx::query("UPDATE dossiers SET data = $1 WHERE code = $2").bind(copy.data.to_string()).bind(&code)
                     .execute(&mut *tx).await?;
-            }
-            let new = &new;
+                with_codes = copy;
+                &with_codes
+            };
             // The national portal learns of the dossier (its first message) and its receipt.
             let received = received_dossier(new, &code, &at, received_on, appointment);
             let receipt = crate::portal::StepFact {
