@@ -4,7 +4,9 @@
 //! province, one indicator), over synthetic dossiers spread over the 3,321 communes and two
 //! years. Usage: `cargo bench --bench reports [-- DOSSIERS [DATABASE_URL]]` (default 200,000
 //! dossiers = 1 M events, a temporary SQLite file; `REPORTS_BATCH=N` folds N events per consumer
-//! transaction instead of the server's 5,000). Prints JSON lines.
+//! transaction instead of the server's 5,000; `REPORTS_ORDER=dossier` writes each dossier's
+//! events together instead of in time order; `REPORTS_SKIP_CONSUMER=1` times the rebuild
+//! only). Prints JSON lines.
 
 use std::time::Instant;
 
@@ -31,22 +33,39 @@ impl Rng {
     }
 }
 
+/// Writes the synthetic log: in time order (as a real log is: a dossier's steps are spread
+/// over the days after its receipt, between other dossiers' events), or dossier by dossier
+/// with `REPORTS_ORDER=dossier` (each dossier's five events together, as sessions 12 to 14
+/// measured).
 async fn seed(db: &Db, dossiers: u64) -> u64 {
+    let by_dossier = std::env::var("REPORTS_ORDER").is_ok_and(|o| o == "dossier");
     let communes: Vec<String> =
         civitas_core::units::AdminUnits::get().communes().iter().map(|c| c.code.clone()).collect();
     let procedures = ["DVC-05", "DVC-06", "DVC-14", "DVC-21", "DVC-22", "DVC-24", "DVC-25"];
     let start = time::macros::datetime!(2025-01-01 02:00 UTC);
     let mut rng = Rng(0x9e3779b97f4a7c15);
     let mut events = Vec::with_capacity(50_000);
+    // Steps not yet due, by time (and a sequence number: equal times keep their order).
+    let mut pending: std::collections::BinaryHeap<std::cmp::Reverse<(time::OffsetDateTime, u64)>> =
+        std::collections::BinaryHeap::new();
+    let mut held: std::collections::HashMap<u64, NewEvent> = std::collections::HashMap::new();
+    let mut seq = 0u64;
     let mut written = 0;
+    let at = |t: time::OffsetDateTime| civitas_store::timestamp(t);
     for i in 0..dossiers {
         let received = start + time::Duration::minutes((i * 730 * 24 * 60 / dossiers) as i64);
+        while let Some(std::cmp::Reverse((t, _))) = pending.peek()
+            && *t <= received
+        {
+            if let Some(e) = pending.pop().and_then(|std::cmp::Reverse((_, k))| held.remove(&k)) {
+                events.push(e);
+            }
+        }
         let code = format!("H01.1-B{i:09}");
         let unit = &communes[rng.below(communes.len() as u64) as usize];
         let channel = ["online", "online", "counter", "postal"][rng.below(4) as usize];
         let days = 1 + rng.below(10) as i64;
         let appointment = (received + time::Duration::days(days)).date().to_string();
-        let at = |t: time::OffsetDateTime| civitas_store::timestamp(t);
         events.push(NewEvent {
             kind: "dossier.received",
             subject: code.clone(),
@@ -62,14 +81,26 @@ async fn seed(db: &Db, dossiers: u64) -> u64 {
             ("issue_result", "approved", "result_issued", finished),
             ("return", "result_issued", "returned", finished + time::Duration::hours(1)),
         ] {
-            events.push(NewEvent {
+            let e = NewEvent {
                 kind: "dossier.step",
                 subject: code.clone(),
                 payload: serde_json::json!({ "action": action, "from": from, "to": to, "appointment": appointment, "result": true }),
                 // An official works in one commune (three per commune here).
                 actor: format!("officer-{unit}-{}", rng.below(3)),
                 occurred_at: at(t),
-            });
+            };
+            if by_dossier {
+                events.push(e);
+            } else {
+                seq += 1;
+                pending.push(std::cmp::Reverse((t, seq)));
+                held.insert(seq, e);
+            }
+        }
+        if i + 1 == dossiers {
+            while let Some(std::cmp::Reverse((_, k))) = pending.pop() {
+                events.extend(held.remove(&k));
+            }
         }
         if events.len() >= 50_000 || i + 1 == dossiers {
             let stored = dispatch!(db, pool => async {
@@ -114,28 +145,33 @@ async fn main() {
     let batch = std::env::var("REPORTS_BATCH").ok().and_then(|b| b.parse().ok());
     let consumer = batch
         .map_or_else(civitas_reports::consumer::Consumer::default, civitas_reports::consumer::Consumer::with_batch);
-    let t = Instant::now();
-    let mut folded = 0;
-    loop {
-        let p = consumer.run(&db, 1_000).await.expect("consume");
-        folded += p.events;
-        if p.events == 0 {
-            break;
+    // REPORTS_SKIP_CONSUMER=1: straight to the rebuild (a large log).
+    if std::env::var_os("REPORTS_SKIP_CONSUMER").is_none() {
+        let t = Instant::now();
+        let mut folded = 0;
+        loop {
+            let p = consumer.run(&db, 1_000).await.expect("consume");
+            folded += p.events;
+            if p.events == 0 {
+                break;
+            }
         }
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "{{\"label\":\"consumer\",\"events\":{folded},\"s\":{s:.1},\"events_per_s\":{:.0}}}",
+            folded as f64 / s
+        );
     }
-    let s = t.elapsed().as_secs_f64();
-    println!("{{\"label\":\"consumer\",\"events\":{folded},\"s\":{s:.1},\"events_per_s\":{:.0}}}", folded as f64 / s);
 
     let t = Instant::now();
     let r = civitas_reports::consumer::rebuild(&db).await.expect("rebuild");
     let s = t.elapsed().as_secs_f64();
     println!(
-        "{{\"label\":\"rebuild\",\"events\":{},\"facts\":{},\"s\":{s:.1},\"events_per_s\":{:.0},\"read_s\":{:.1},\"fold_s\":{:.1},\"write_s\":{:.1}}}",
+        "{{\"label\":\"rebuild\",\"events\":{},\"facts\":{},\"s\":{s:.1},\"events_per_s\":{:.0},\"scan_s\":{:.1},\"write_s\":{:.1}}}",
         r.events,
         r.facts,
         r.events as f64 / s,
-        r.read_s,
-        r.fold_s,
+        r.scan_s,
         r.write_s
     );
 

@@ -83,12 +83,11 @@ pub async fn reports(config: &Config, command: ReportsCommand) -> anyhow::Result
             let secs = started.elapsed().as_secs_f64();
             let read = r.events + r.card_events;
             println!(
-                "rebuilt from {} events and {} card events in {secs:.2} s ({:.0} events/s; read {:.2} s, fold {:.2} s, write {:.2} s): {} facts, {} dossiers{}",
+                "rebuilt from {} events and {} card events in {secs:.2} s ({:.0} events/s; read and fold {:.2} s, write {:.2} s): {} facts, {} dossiers{}",
                 r.events,
                 r.card_events,
                 read as f64 / secs.max(1e-9),
-                r.read_s,
-                r.fold_s,
+                r.scan_s,
                 r.write_s,
                 r.facts,
                 r.dossiers,

@@ -11,7 +11,7 @@ use civitas_store::events::{Settled, StoredEvent};
 use civitas_store::{Db, dispatch};
 
 use crate::ReportError;
-use crate::fold::{CardEvent, DossierMemo, Fold};
+use crate::fold::{CardEvent, DossierMemo, Fold, Known};
 use crate::parse_day;
 
 pub const CONSUMER: &str = "reports";
@@ -80,17 +80,21 @@ impl Consumer {
         if upto <= cursor {
             return Ok(Progress::default());
         }
-        let sql =
-            "SELECT id, kind, subject, payload, actor, occurred_at FROM events WHERE id > $1 AND id <= $2 ORDER BY id";
-        let events: Vec<StoredEvent> =
-            dispatch!(db, pool => sqlx::query_as(sql).bind(cursor).bind(upto).fetch_all(pool).await)?;
         let mut fold = Fold::default();
-        prepare(db, &mut fold, &events).await?;
-        for e in &events {
-            fold.apply(e);
-        }
-        let moved = commit(db, &fold, Move::Cas { consumer: CONSUMER, from: cursor, to: upto }).await?;
-        Ok(Progress { events: if moved { events.len() } else { 0 }, lost_race: !moved })
+        let read = if let Some(direct) = db.direct() {
+            // A SQLite file: the reads on a direct connection (sqlx hands each row across threads).
+            civitas_store::direct::blocking(|| direct.read(|conn| crate::scan::batch(conn, &mut fold, cursor, upto)))?
+        } else {
+            let events: Vec<StoredEvent> =
+                dispatch!(db, pool => sqlx::query_as(EVENTS).bind(cursor).bind(upto).fetch_all(pool).await)?;
+            prepare(db, &mut fold, &events).await?;
+            for e in &events {
+                fold.apply(e);
+            }
+            events.len()
+        };
+        let moved = commit(db, &fold, Move::Cas { consumer: CONSUMER, from: cursor, to: upto }).await?.is_some();
+        Ok(Progress { events: if moved { read } else { 0 }, lost_race: !moved })
     }
 
     async fn cards_batch(&self, db: &Db) -> Result<Progress, ReportError> {
@@ -104,10 +108,13 @@ impl Consumer {
         for e in &events {
             fold.apply_card(e);
         }
-        let moved = commit(db, &fold, Move::Cas { consumer: CARDS_CONSUMER, from: cursor, to: upto }).await?;
+        let moved = commit(db, &fold, Move::Cas { consumer: CARDS_CONSUMER, from: cursor, to: upto }).await?.is_some();
         Ok(Progress { events: if moved { events.len() } else { 0 }, lost_race: !moved })
     }
 }
+
+const EVENTS: &str =
+    "SELECT id, kind, subject, payload, actor, occurred_at FROM events WHERE id > $1 AND id <= $2 ORDER BY id";
 
 async fn card_events(db: &Db, after: i64, upto: i64) -> Result<Vec<CardEvent>, ReportError> {
     let sql = "SELECT id, commune, state, at FROM card_events WHERE id > $1 AND id <= $2 ORDER BY id";
@@ -146,7 +153,7 @@ async fn load_dossiers(db: &Db, fold: &mut Fold, codes: Vec<String>) -> Result<(
             q.fetch_all(pool).await
         })?;
         for c in chunk {
-            fold.dossiers.insert(c.clone(), None);
+            fold.dossiers.insert(c.clone(), Known::default());
         }
         for (code, unit, procedure, channel, received, appointment, overdue, state, supplements) in rows {
             let (Some(received_on), Some(appointment_on)) = (parse_day(&received), parse_day(&appointment)) else {
@@ -162,7 +169,7 @@ async fn load_dossiers(db: &Db, fold: &mut Fold, codes: Vec<String>) -> Result<(
                 state,
                 supplements,
             };
-            fold.dossiers.insert(code, Some(memo));
+            fold.dossiers.insert(code, Known { memo: Some(memo), dirty: false });
         }
     }
     Ok(())
@@ -196,43 +203,59 @@ enum Move<'a> {
 }
 
 /// Writes a fold's facts and touched dossiers and moves the cursor from `from` to `to` — or
-/// nothing, if the cursor is no longer at `from` (returns false). `replace` (a rebuild) first
-/// empties the facts and dossiers and sets every cursor unconditionally.
-async fn commit(db: &Db, fold: &Fold, how: Move<'_>) -> Result<bool, ReportError> {
+/// nothing, if the cursor is no longer at `from` (returns `None`). `replace` (a rebuild) first
+/// empties the facts and dossiers and sets every cursor unconditionally. Returns the fact rows
+/// written (daily and monthly).
+async fn commit(db: &Db, fold: &Fold, how: Move<'_>) -> Result<Option<usize>, ReportError> {
     // In key order: the inserts then walk each table's primary-key B-tree from left to right
     // instead of jumping around it (a rebuild writes into empty tables: appends).
-    let mut facts = fold.fact_rows();
-    facts.sort_unstable();
-    let mut months = fold.month_rows();
-    months.sort_unstable();
+    let facts = fold.fact_rows();
+    let months = fold.month_rows();
     // A rebuild writes into emptied tables: plain inserts.
     let replacing = matches!(how, Move::Replace { .. });
-    let mut memos: Vec<(&String, &DossierMemo)> =
-        fold.dirty.iter().filter_map(|c| fold.dossiers.get(c).and_then(|d| d.as_ref()).map(|d| (c, d))).collect();
+    let mut memos: Vec<(&String, &DossierMemo)> = fold.dirty().collect();
     memos.sort_unstable_by_key(|(c, _)| *c);
+    let written = facts.len() + months.len();
     let _writer = db.write_lock().await;
     if let Some(direct) = db.direct() {
         // A SQLite file: prepared single-row statements on a plain connection (what `civitas
         // import` does), several times faster than multi-row statements through sqlx.
         let rows = Rows { facts: &facts, months: &months, memos: &memos };
         let run = || direct.write(|conn| write_direct(conn, &rows, &how));
-        return Ok(civitas_store::direct::blocking(run)?);
+        return Ok(civitas_store::direct::blocking(run)?.then_some(written));
     }
     if let (Move::Replace { events, cards }, Db::Postgres(pool)) = (&how, db) {
-        // A rebuild on PostgreSQL: COPY into the emptied tables.
+        // A rebuild on PostgreSQL: COPY into fresh tables without their keys, build each key by
+        // one sort, and swap the tables in. Readers keep reading the old tables until the swap
+        // at the end; the cursors move first (a consumer's compare-and-swap waits for this
+        // transaction and then finds its position gone).
         let mut tx = pool.begin().await?;
         let set = "INSERT INTO event_cursors (consumer, position) VALUES ($1, $2) \
                    ON CONFLICT (consumer) DO UPDATE SET position = excluded.position";
         for (consumer, pos) in [(CONSUMER, *events), (CARDS_CONSUMER, *cards)] {
             sqlx::query(set).bind(consumer).bind(pos).execute(&mut *tx).await?;
         }
-        for table in ["report_facts", "report_facts_monthly", "report_dossiers"] {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *tx).await?;
+        const TABLES: [(&str, &str); 3] = [
+            ("report_facts", "measure, unit, dim, day"),
+            ("report_facts_monthly", "measure, unit, dim, month"),
+            ("report_dossiers", "code"),
+        ];
+        let run = async |tx: &mut sqlx::PgConnection, sql: String| {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await.map(|_| ())
+        };
+        for (t, _) in TABLES {
+            run(&mut tx, format!("CREATE TABLE {t}_next (LIKE {t} INCLUDING DEFAULTS)")).await?;
         }
         let rows = Rows { facts: &facts, months: &months, memos: &memos };
-        copy_rows(&mut tx, &rows).await?;
+        copy_rows(&mut tx, &rows, "_next").await?;
+        for (t, key) in TABLES {
+            run(&mut tx, format!("ALTER TABLE {t}_next ADD CONSTRAINT {t}_next_pkey PRIMARY KEY ({key})")).await?;
+            run(&mut tx, format!("DROP TABLE {t}")).await?;
+            run(&mut tx, format!("ALTER TABLE {t}_next RENAME TO {t}")).await?;
+            run(&mut tx, format!("ALTER TABLE {t} RENAME CONSTRAINT {t}_next_pkey TO {t}_pkey")).await?;
+        }
         tx.commit().await?;
-        return Ok(true);
+        return Ok(Some(written));
     }
     let moved = dispatch!(db, pool => {
         let mut tx = civitas_store::BeginWrite::begin_write(pool).await?;
@@ -297,7 +320,7 @@ async fn commit(db: &Db, fold: &Fold, how: Move<'_>) -> Result<bool, ReportError
         }
         Ok::<_, sqlx::Error>(moved)
     })?;
-    Ok(moved)
+    Ok(moved.then_some(written))
 }
 
 /// A fold's rows, in key order.
@@ -310,15 +333,17 @@ struct Rows<'a> {
 type FactRow<'a> = (&'static str, &'a str, &'a str, time::Date, i64);
 type MonthRow<'a> = (&'static str, &'a str, &'a str, String, i64);
 
-/// A rebuild's rows by `COPY` (PostgreSQL), in slices of about 8 MB.
-async fn copy_rows(conn: &mut sqlx::PgConnection, rows: &Rows<'_>) -> Result<(), sqlx::Error> {
+/// A rebuild's rows by `COPY` (PostgreSQL) into the tables named with `suffix`, in slices of
+/// about 8 MB.
+async fn copy_rows(conn: &mut sqlx::PgConnection, rows: &Rows<'_>, suffix: &str) -> Result<(), sqlx::Error> {
     use civitas_store::{copy_field, end_copy_row};
     const SLICE: usize = 8 << 20;
-    async fn send(conn: &mut sqlx::PgConnection, table: &str, data: Vec<u8>) -> Result<(), sqlx::Error> {
-        let mut copy = conn.copy_in_raw(&format!("COPY {table} FROM STDIN")).await?;
+    let send = async |conn: &mut sqlx::PgConnection, table: &str, data: Vec<u8>| -> Result<(), sqlx::Error> {
+        let (name, columns) = table.split_once(' ').unwrap_or((table, ""));
+        let mut copy = conn.copy_in_raw(&format!("COPY {name}{suffix} {columns} FROM STDIN")).await?;
         copy.send(data).await?;
         copy.finish().await.map(|_| ())
-    }
+    };
     let mut data = Vec::with_capacity(SLICE + 1024);
     let flush = |data: &mut Vec<u8>| std::mem::replace(data, Vec::with_capacity(SLICE + 1024));
     for (measure, unit, dim, day, v) in rows.facts {
@@ -443,10 +468,9 @@ pub struct Rebuilt {
     pub facts: usize,
     pub dossiers: usize,
     pub skipped: u64,
-    /// Seconds spent reading the logs, folding, and writing the facts (for the CLI and the
-    /// benchmark).
-    pub read_s: f64,
-    pub fold_s: f64,
+    /// Seconds spent reading and folding the logs (one pass), and writing the facts (for the
+    /// CLI and the benchmark).
+    pub scan_s: f64,
     pub write_s: f64,
 }
 
@@ -459,24 +483,23 @@ pub async fn rebuild(db: &Db) -> Result<Rebuilt, ReportError> {
     let mut fold = Fold::default();
     let mut after = 0;
     let mut events_read = 0u64;
-    let (mut read_s, mut fold_s) = (0.0, 0.0);
+    let t = std::time::Instant::now();
+    if let Some(direct) = db.direct() {
+        // A SQLite file: one reader per core, each folding its share of the dossiers.
+        (fold, events_read) = civitas_store::direct::blocking(|| crate::scan::parallel(direct, upto))?;
+        after = upto;
+    }
     const CHUNK: i64 = 50_000;
     while after < upto {
         let hi = (after + CHUNK).min(upto);
-        let sql =
-            "SELECT id, kind, subject, payload, actor, occurred_at FROM events WHERE id > $1 AND id <= $2 ORDER BY id";
-        let t = std::time::Instant::now();
         let events: Vec<StoredEvent> =
-            dispatch!(db, pool => sqlx::query_as(sql).bind(after).bind(hi).fetch_all(pool).await)?;
-        read_s += t.elapsed().as_secs_f64();
+            dispatch!(db, pool => sqlx::query_as(EVENTS).bind(after).bind(hi).fetch_all(pool).await)?;
         // Dossiers come from the fold itself (their receipts are folded first), never from the
         // stored memos being replaced.
         load_communes(db, &mut fold, Fold::needs(&events).1).await?;
-        let t = std::time::Instant::now();
         for e in &events {
             fold.apply(e);
         }
-        fold_s += t.elapsed().as_secs_f64();
         events_read += events.len() as u64;
         after = hi;
     }
@@ -491,17 +514,17 @@ pub async fn rebuild(db: &Db) -> Result<Rebuilt, ReportError> {
         cards_read += events.len() as u64;
         after = hi;
     }
+    let scan_s = t.elapsed().as_secs_f64();
     let t = std::time::Instant::now();
-    commit(db, &fold, Move::Replace { events: upto, cards: cards_upto }).await?;
+    let facts = commit(db, &fold, Move::Replace { events: upto, cards: cards_upto }).await?;
     let write_s = t.elapsed().as_secs_f64();
     Ok(Rebuilt {
         events: events_read,
         card_events: cards_read,
-        facts: fold.fact_rows().len() + fold.month_rows().len(),
-        dossiers: fold.dossiers.values().filter(|d| d.is_some()).count(),
+        facts: facts.unwrap_or_default(),
+        dossiers: fold.known(),
         skipped: fold.skipped,
-        read_s,
-        fold_s,
+        scan_s,
         write_s,
     })
 }

@@ -12,8 +12,10 @@
 //! (looked up by ID number, see [`Fold::needs_communes`]). So the incremental consumer and
 //! `reports rebuild` give the same facts.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
 use time::{Date, Duration};
 
 use civitas_store::events::StoredEvent;
@@ -109,19 +111,36 @@ pub mod m {
     pub const STOCKS: &[&str] = &[OPEN, OVERDUE];
 }
 
-/// (measure, unit, dim, day), the unit and dimension as ids of [`Names`].
-pub type FactKey = (&'static str, u32, u32, Date);
+/// (measure, unit, day) of a daily total, the unit as an id of [`Names`].
+pub type DayKey = (&'static str, u32, Date);
+
+/// (measure, unit, dim, month) of the monthly rollup: the unit and dimension as ids of
+/// [`Names`], the month as `year * 12 + month - 1`.
+pub type MonthKey = (&'static str, u32, u32, i32);
+
+fn month_index(day: Date) -> i32 {
+    day.year() * 12 + day.month() as i32 - 1
+}
+
+/// A unit and its higher levels as ids of [`Names`] (at most commune, province, nation).
+#[derive(Debug, Clone, Copy)]
+struct Levels {
+    ids: [u32; 3],
+    n: usize,
+}
 
 /// Interned unit and dimension names (a fold adds a fact for three units and two or three
 /// dimensions per change: no string is built per fact), with each unit's levels cached.
 #[derive(Debug, Default)]
 pub struct Names {
     names: Vec<String>,
-    ids: HashMap<String, u32>,
+    ids: FxHashMap<String, u32>,
     /// Dimension id of a procedure (`p:`) or official (`o:`), by the raw code.
-    procedures: HashMap<String, u32>,
-    officials: HashMap<String, u32>,
-    levels: HashMap<u32, Vec<u32>>,
+    procedures: FxHashMap<String, u32>,
+    officials: FxHashMap<String, u32>,
+    levels: FxHashMap<String, Levels>,
+    /// The same by the unit's id (the first of its levels).
+    by_id: FxHashMap<u32, Levels>,
 }
 
 impl Names {
@@ -149,13 +168,17 @@ impl Names {
         i
     }
 
-    fn levels(&mut self, unit: &str) -> Vec<u32> {
-        let u = self.id(unit);
-        if let Some(l) = self.levels.get(&u) {
-            return l.clone();
+    fn levels(&mut self, unit: &str) -> Levels {
+        if let Some(l) = self.levels.get(unit) {
+            return *l;
         }
-        let l: Vec<u32> = levels(unit).iter().map(|x| self.id(x)).collect();
-        self.levels.insert(u, l.clone());
+        let mut l = Levels { ids: [0; 3], n: 0 };
+        for (slot, name) in l.ids.iter_mut().zip(levels(unit)) {
+            *slot = self.id(&name);
+            l.n += 1;
+        }
+        self.levels.insert(unit.to_owned(), l);
+        self.by_id.insert(l.ids[0], l);
         l
     }
 
@@ -187,64 +210,229 @@ pub struct CardEvent {
     pub at: String,
 }
 
-/// The running fold: fact deltas and the dossiers it touched.
+/// An event as the fold reads it: borrowed, so a rebuild folds rows where the database
+/// driver left them.
+#[derive(Debug, Clone, Copy)]
+pub struct EventRef<'a> {
+    pub kind: &'a str,
+    pub subject: &'a str,
+    pub payload: &'a str,
+    pub actor: &'a str,
+    pub occurred_at: &'a str,
+}
+
+impl<'a> From<&'a StoredEvent> for EventRef<'a> {
+    fn from(e: &'a StoredEvent) -> Self {
+        EventRef {
+            kind: &e.kind,
+            subject: &e.subject,
+            payload: &e.payload,
+            actor: &e.actor,
+            occurred_at: &e.occurred_at,
+        }
+    }
+}
+
+/// The payload fields the fold reads, borrowed from the JSON text where it has no escapes.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Payload<'a> {
+    #[serde(borrow, default)]
+    unit: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    procedure: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    channel: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    appointment: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    to: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    timeliness: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    rating: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    dossier: Option<Cow<'a, str>>,
+    #[serde(default)]
+    reused: Option<bool>,
+    #[serde(default)]
+    digitised: Option<bool>,
+    #[serde(default)]
+    from_store: Option<bool>,
+    #[serde(default)]
+    result: Option<bool>,
+    #[serde(default)]
+    late: Option<bool>,
+    #[serde(default)]
+    level: Option<i64>,
+}
+
+impl<'a> Payload<'a> {
+    /// The payload's fields. A payload whose fields do not have the expected types (or that is
+    /// not JSON) is read field by field: a field of another type counts as absent.
+    fn parse(text: &'a str) -> Payload<'a> {
+        if let Ok(p) = serde_json::from_str::<Payload>(text) {
+            return p;
+        }
+        let v: serde_json::Value = serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+        let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(|x| Cow::Owned(x.to_owned()));
+        let b = |k: &str| v.get(k).and_then(|x| x.as_bool());
+        Payload {
+            unit: s("unit"),
+            procedure: s("procedure"),
+            channel: s("channel"),
+            appointment: s("appointment"),
+            to: s("to"),
+            timeliness: s("timeliness"),
+            rating: s("rating"),
+            dossier: s("dossier"),
+            reused: b("reused"),
+            digitised: b("digitised"),
+            from_store: b("from_store"),
+            result: b("result"),
+            late: b("late"),
+            level: v.get("level").and_then(|x| x.as_i64()),
+        }
+    }
+}
+
+fn text<'b>(v: &'b Option<Cow<'_, str>>) -> &'b str {
+    v.as_deref().unwrap_or_default()
+}
+
+/// A dossier the fold knows: its memo (`None`: looked up and unknown) and whether it changed.
 #[derive(Debug, Default)]
-pub struct Fold {
-    pub facts: HashMap<FactKey, i64>,
+pub struct Known {
+    pub memo: Option<DossierMemo>,
+    pub dirty: bool,
+}
+
+/// The fact deltas of a fold (apart from the dossiers, so a handler can change a memo and add
+/// facts at once): the daily totals, and the monthly rollup with its per-procedure and
+/// per-official breakdowns (kept per month only).
+#[derive(Debug, Default)]
+pub struct Facts {
+    pub daily: FxHashMap<DayKey, i64>,
+    pub monthly: FxHashMap<MonthKey, i64>,
     pub names: Names,
-    /// Dossiers known to the fold (loaded or created); `None`: looked up and unknown.
-    pub dossiers: HashMap<String, Option<DossierMemo>>,
-    pub dirty: HashSet<String>,
+}
+
+impl Facts {
+    /// Counts `v` for the unit (the first of `levels`); its higher levels are summed when the
+    /// rows are taken ([`Fold::fact_rows`]), once per fact instead of once per event.
+    fn add(&mut self, measure: &'static str, levels: Levels, dim: Option<u32>, day: Date, v: i64) {
+        let (unit, month) = (levels.ids[0], month_index(day));
+        *self.daily.entry((measure, unit, day)).or_default() += v;
+        *self.monthly.entry((measure, unit, TOTAL, month)).or_default() += v;
+        if let Some(d) = dim {
+            *self.monthly.entry((measure, unit, d, month)).or_default() += v;
+        }
+    }
+
+    /// Each fact of `map` with its unit's higher levels added: a commune's facts as they are
+    /// (no other fact has their key) and the sums for provinces and the nation (with a
+    /// province's own facts, and the nation's).
+    fn rolled_up<K: Copy + Eq + std::hash::Hash>(
+        &self,
+        map: &FxHashMap<K, i64>,
+        unit_of: impl Fn(&K) -> u32,
+        with_unit: impl Fn(&K, u32) -> K,
+    ) -> Vec<(K, i64)> {
+        let mut out = Vec::with_capacity(map.len() + map.len() / 4);
+        let mut higher: FxHashMap<K, i64> = FxHashMap::default();
+        for (k, v) in map {
+            let unit = unit_of(k);
+            let levels = self.names.by_id.get(&unit).copied().unwrap_or(Levels { ids: [unit, 0, 0], n: 1 });
+            let from = if levels.n == 3 {
+                out.push((*k, *v));
+                1
+            } else {
+                0
+            };
+            for level in levels.ids[from..levels.n].iter() {
+                *higher.entry(with_unit(k, *level)).or_default() += v;
+            }
+        }
+        out.extend(higher);
+        out.retain(|(_, v)| *v != 0);
+        out
+    }
+
+    /// The name ids in the order of their names (rows are written in key order).
+    fn ranks(&self) -> Vec<u32> {
+        let names = &self.names.names;
+        let mut order: Vec<u32> = (0..names.len() as u32).collect();
+        order.sort_unstable_by(|a, b| names[*a as usize].cmp(&names[*b as usize]));
+        let mut rank = vec![0; names.len()];
+        for (r, id) in order.into_iter().enumerate() {
+            rank[id as usize] = r as u32;
+        }
+        rank
+    }
+}
+
+/// The id of the total dimension ('') in every [`Names`] (interned first).
+const TOTAL: u32 = 0;
+
+/// The running fold: fact deltas and the dossiers it touched.
+#[derive(Debug)]
+pub struct Fold {
+    pub facts: Facts,
+    /// Dossiers known to the fold (loaded or created).
+    pub dossiers: FxHashMap<String, Known>,
     /// Commune of e-ID holders (ID number → commune), filled by the caller.
     pub communes: HashMap<String, String>,
     /// Events the fold could not place (a step of a dossier whose receipt it never saw).
     pub skipped: u64,
+    /// The share of the log this fold takes (`k` of `n`: the dossiers and e-ID holders whose
+    /// key hashes to `k`), so that a rebuild folds on every core; `None`: everything.
+    pub part: Option<(u64, u64)>,
+}
+
+impl Default for Fold {
+    fn default() -> Self {
+        let mut facts = Facts::default();
+        let total = facts.names.id("");
+        debug_assert_eq!(total, TOTAL);
+        Fold { facts, dossiers: FxHashMap::default(), communes: HashMap::new(), skipped: 0, part: None }
+    }
 }
 
 const ENDING: &[&str] = &["result_issued", "refused", "withdrawn", "lapsed", "rejected_at_receipt"];
 
 impl Fold {
-    fn add(&mut self, measure: &'static str, unit: &str, procedure: Option<&str>, day: Date, v: i64) {
-        let total = self.names.id("");
-        let dim = procedure.map(|p| self.names.dim(false, p));
-        for level in self.names.levels(unit) {
-            *self.facts.entry((measure, level, total, day)).or_default() += v;
-            if let Some(d) = dim {
-                *self.facts.entry((measure, level, d, day)).or_default() += v;
-            }
-        }
-    }
-
-    fn add_official(&mut self, measure: &'static str, unit: &str, official: &str, day: Date) {
-        let dim = self.names.dim(true, official);
-        for level in self.names.levels(unit) {
-            *self.facts.entry((measure, level, dim, day)).or_default() += 1;
-        }
-    }
-
-    /// The daily facts to write: (measure, unit, dim, day, change), zero changes left out. Only
-    /// the totals are kept per day; the per-procedure and per-official breakdowns are kept per
-    /// month ([`Fold::month_rows`]), which halves the rows written.
+    /// The daily facts to write, in key order: (measure, unit, dim, day, change), zero changes
+    /// left out. Only the totals are kept per day; the per-procedure and per-official
+    /// breakdowns are kept per month ([`Fold::month_rows`]), which halves the rows written.
     pub fn fact_rows(&self) -> Vec<(&'static str, &str, &str, Date, i64)> {
-        let total = self.names.ids.get("").copied();
-        self.facts
-            .iter()
-            .filter(|((_, _, d, _), v)| **v != 0 && Some(*d) == total)
-            .map(|((m, u, d, day), v)| (*m, self.names.name(*u), self.names.name(*d), *day, *v))
+        let names = &self.facts.names;
+        let rank = self.facts.ranks();
+        let mut keys = self.facts.rolled_up(&self.facts.daily, |k| k.1, |k, u| (k.0, u, k.2));
+        keys.sort_unstable_by_key(|((m, u, day), _)| (*m, rank[*u as usize], *day));
+        keys.into_iter().map(|((m, u, day), v)| (m, names.name(u), "", day, v)).collect()
+    }
+
+    /// The monthly rollup to write, in key order: (measure, unit, dim, `YYYY-MM`, change).
+    pub fn month_rows(&self) -> Vec<(&'static str, &str, &str, String, i64)> {
+        let names = &self.facts.names;
+        let rank = self.facts.ranks();
+        let mut keys = self.facts.rolled_up(&self.facts.monthly, |k| k.1, |k, u| (k.0, u, k.2, k.3));
+        keys.sort_unstable_by_key(|((m, u, d, month), _)| (*m, rank[*u as usize], rank[*d as usize], *month));
+        keys.into_iter()
+            .map(|((m, u, d, month), v)| {
+                let (y, mo) = (month.div_euclid(12), month.rem_euclid(12) + 1);
+                (m, names.name(u), names.name(d), format!("{y:04}-{mo:02}"), v)
+            })
             .collect()
     }
 
-    /// The same summed per calendar month (`YYYY-MM`), for the monthly rollup.
-    pub fn month_rows(&self) -> Vec<(&'static str, &str, &str, String, i64)> {
-        let mut months: HashMap<(&'static str, u32, u32, i32, u8), i64> = HashMap::new();
-        for ((m, u, d, day), v) in &self.facts {
-            *months.entry((m, *u, *d, day.year(), day.month() as u8)).or_default() += v;
-        }
-        months
-            .into_iter()
-            .filter(|(_, v)| *v != 0)
-            .map(|((m, u, d, y, mo), v)| (m, self.names.name(u), self.names.name(d), format!("{y:04}-{mo:02}"), v))
-            .collect()
+    /// The dossiers whose memo changed, with it.
+    pub fn dirty(&self) -> impl Iterator<Item = (&String, &DossierMemo)> {
+        self.dossiers.iter().filter(|(_, k)| k.dirty).filter_map(|(c, k)| k.memo.as_ref().map(|m| (c, m)))
+    }
+
+    /// How many dossiers the fold holds a memo of.
+    pub fn known(&self) -> usize {
+        self.dossiers.values().filter(|k| k.memo.is_some()).count()
     }
 
     /// The dossier codes and ID numbers this batch needs from storage before it is folded.
@@ -255,16 +443,16 @@ impl Fold {
             if e.kind.starts_with("dossier.") {
                 codes.push(e.subject.clone());
             } else if e.kind.starts_with("civil.") {
-                if let Some(d) = payload(e).get("dossier").and_then(|v| v.as_str()) {
-                    codes.push(d.to_owned());
+                if let Some(d) = Payload::parse(&e.payload).dossier {
+                    codes.push(d.into_owned());
                 }
             } else if Self::needs_communes(&e.kind) {
                 pids.push(e.subject.clone());
             }
         }
-        codes.sort();
+        codes.sort_unstable();
         codes.dedup();
-        pids.sort();
+        pids.sort_unstable();
         pids.dedup();
         (codes, pids)
     }
@@ -274,57 +462,96 @@ impl Fold {
         matches!(kind, "eid.created" | "eid.registered" | "eid.activated" | "eid.level_raised")
     }
 
+    /// Whether this fold takes `e` (see [`Fold::part`]): a dossier's events, and a civil
+    /// record's by its dossier, all go to one part; e-ID events by the holder.
+    pub fn owns(&self, e: EventRef<'_>) -> bool {
+        let Some((k, n)) = self.part else { return true };
+        use std::hash::{BuildHasher, Hasher};
+        let hash = |key: &str| {
+            let mut h = rustc_hash::FxBuildHasher.build_hasher();
+            h.write(key.as_bytes());
+            h.finish()
+        };
+        if e.kind.starts_with("civil.") {
+            let p = Payload::parse(e.payload);
+            return hash(p.dossier.as_deref().unwrap_or_default()) % n == k;
+        }
+        hash(e.subject) % n == k
+    }
+
+    /// Adds another part's facts, dossiers and skipped events to this fold.
+    pub fn merge(&mut self, other: Fold) {
+        let remap: Vec<u32> = other.facts.names.names.iter().map(|n| self.facts.names.id(n)).collect();
+        // Every unit of the other part's facts, with its levels, for the roll-up.
+        for unit in other.facts.names.levels.keys() {
+            self.facts.names.levels(unit);
+        }
+        let at = |i: u32| remap.get(i as usize).copied().unwrap_or(TOTAL);
+        for ((m, u, day), v) in other.facts.daily {
+            *self.facts.daily.entry((m, at(u), day)).or_default() += v;
+        }
+        for ((m, u, d, month), v) in other.facts.monthly {
+            *self.facts.monthly.entry((m, at(u), at(d), month)).or_default() += v;
+        }
+        self.dossiers.extend(other.dossiers);
+        self.communes.extend(other.communes);
+        self.skipped += other.skipped;
+    }
+
     pub fn apply(&mut self, e: &StoredEvent) {
-        let Some(day) = local_day(&e.occurred_at) else {
+        self.apply_ref(EventRef::from(e));
+    }
+
+    pub fn apply_ref(&mut self, e: EventRef<'_>) {
+        let Some(day) = local_day(e.occurred_at) else {
             self.skipped += 1;
             return;
         };
-        let p = payload(e);
-        match e.kind.as_str() {
+        // Events the reports do not count are not parsed.
+        let counted = e.kind.starts_with("dossier.") || e.kind.starts_with("civil.") || Self::needs_communes(e.kind);
+        if !counted {
+            return;
+        }
+        let p = Payload::parse(e.payload);
+        match e.kind {
             "dossier.received" => self.received(e, &p, day),
             "dossier.step" => self.step(e, &p, day),
             "dossier.apology" => {
-                self.on_dossier(&e.subject, |f, d| f.add(m::APOLOGIES, &d.unit, Some(&d.procedure), day, 1))
+                self.count(e.subject, m::APOLOGIES, true, day);
             }
             "dossier.rated" => {
-                let measure = match p.get("rating").and_then(|v| v.as_str()) {
-                    Some("very_satisfied") => m::RATED_VERY,
-                    Some("satisfied") => m::RATED_OK,
-                    Some("not_satisfied") => m::RATED_NOT,
+                let measure = match text(&p.rating) {
+                    "very_satisfied" => m::RATED_VERY,
+                    "satisfied" => m::RATED_OK,
+                    "not_satisfied" => m::RATED_NOT,
                     _ => return,
                 };
-                self.on_dossier(&e.subject, |f, d| f.add(measure, &d.unit, Some(&d.procedure), day, 1));
+                self.count(e.subject, measure, true, day);
             }
             "civil.birth_registered" | "civil.death_registered" | "civil.marriage_registered" => {
-                let Some(code) = p.get("dossier").and_then(|v| v.as_str()) else { return };
-                let late = p.get("late").and_then(|v| v.as_bool()).unwrap_or(false);
-                let kind = e.kind.clone();
-                self.on_dossier(code, |f, d| {
-                    let measure = match kind.as_str() {
-                        "civil.birth_registered" => m::BIRTHS,
-                        "civil.death_registered" => m::DEATHS,
-                        _ => m::MARRIAGES,
-                    };
-                    f.add(measure, &d.unit, None, day, 1);
-                    if late && measure == m::BIRTHS {
-                        f.add(m::BIRTHS_LATE, &d.unit, None, day, 1);
-                    }
-                    if late && measure == m::DEATHS {
-                        f.add(m::DEATHS_LATE, &d.unit, None, day, 1);
-                    }
-                });
+                let Some(code) = p.dossier.as_deref() else { return };
+                let (measure, late) = match e.kind {
+                    "civil.birth_registered" => (m::BIRTHS, Some(m::BIRTHS_LATE)),
+                    "civil.death_registered" => (m::DEATHS, Some(m::DEATHS_LATE)),
+                    _ => (m::MARRIAGES, None),
+                };
+                if self.count(code, measure, false, day)
+                    && p.late.unwrap_or(false)
+                    && let Some(late) = late
+                {
+                    self.count(code, late, false, day);
+                }
             }
             kind if Self::needs_communes(kind) => {
-                let unit = self.communes.get(&e.subject).cloned().unwrap_or_default();
-                let level = p.get("level").and_then(|v| v.as_i64()).unwrap_or(1);
-                match kind {
-                    "eid.created" | "eid.registered" => {
-                        let measure = if level >= 2 { m::EID_L2 } else { m::EID_L1 };
-                        self.add(measure, &unit, None, day, 1);
-                    }
-                    "eid.activated" => self.add(m::EID_ACTIVATED, &unit, None, day, 1),
-                    _ => self.add(m::EID_RAISED, &unit, None, day, 1),
-                }
+                let unit = self.communes.get(e.subject).map(String::as_str).unwrap_or_default();
+                let levels = self.facts.names.levels(unit);
+                let measure = match kind {
+                    "eid.created" | "eid.registered" if p.level.unwrap_or(1) >= 2 => m::EID_L2,
+                    "eid.created" | "eid.registered" => m::EID_L1,
+                    "eid.activated" => m::EID_ACTIVATED,
+                    _ => m::EID_RAISED,
+                };
+                self.facts.add(measure, levels, None, day, 1);
             }
             _ => {}
         }
@@ -341,105 +568,125 @@ impl Fold {
             "returned" => m::CARDS_RETURNED,
             _ => return,
         };
-        self.add(measure, &e.commune, None, day, 1);
+        let levels = self.facts.names.levels(&e.commune);
+        self.facts.add(measure, levels, None, day, 1);
     }
 
-    fn on_dossier(&mut self, code: &str, f: impl FnOnce(&mut Fold, &DossierMemo)) {
-        match self.dossiers.get(code).cloned().flatten() {
-            Some(d) => f(self, &d),
-            None => self.skipped += 1,
-        }
-    }
-
-    fn received(&mut self, e: &StoredEvent, p: &serde_json::Value, day: Date) {
-        let text = |k: &str| p.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        let appointment = parse_day(&text("appointment")).unwrap_or(day);
-        let mut d = DossierMemo {
-            unit: text("unit"),
-            procedure: text("procedure"),
-            channel: text("channel"),
-            received_on: day,
-            appointment_on: appointment,
-            overdue_on: None,
-            state: "received".into(),
-            supplements: 0,
+    /// Counts 1 of `measure` in a known dossier's unit (and per procedure when `per_procedure`);
+    /// false (and skipped) for a dossier the fold does not know.
+    fn count(&mut self, code: &str, measure: &'static str, per_procedure: bool, day: Date) -> bool {
+        let Some(d) = self.dossiers.get(code).and_then(|k| k.memo.as_ref()) else {
+            self.skipped += 1;
+            return false;
         };
-        let (unit, proc_) = (d.unit.clone(), d.procedure.clone());
-        let procedure = Some(proc_.as_str());
-        self.add(m::RECEIVED, &unit, procedure, day, 1);
-        let channel = match d.channel.as_str() {
+        let names = &mut self.facts.names;
+        let levels = names.levels(&d.unit);
+        let dim = per_procedure.then(|| names.dim(false, &d.procedure));
+        self.facts.add(measure, levels, dim, day, 1);
+        true
+    }
+
+    fn received(&mut self, e: EventRef<'_>, p: &Payload<'_>, day: Date) {
+        let appointment = parse_day(text(&p.appointment)).unwrap_or(day);
+        let (unit, procedure) = (text(&p.unit), text(&p.procedure));
+        let levels = self.facts.names.levels(unit);
+        let dim = Some(self.facts.names.dim(false, procedure));
+        let f = &mut self.facts;
+        f.add(m::RECEIVED, levels, dim, day, 1);
+        let channel = match text(&p.channel) {
             "online" => m::RECEIVED_ONLINE,
             "postal" => m::RECEIVED_POSTAL,
             _ => m::RECEIVED_COUNTER,
         };
-        self.add(channel, &unit, procedure, day, 1);
+        f.add(channel, levels, dim, day, 1);
         for (flag, measure) in
-            [("reused", m::RECEIVED_REUSED), ("digitised", m::RECEIVED_DIGITISED), ("from_store", m::RECEIVED_STORE)]
+            [(p.reused, m::RECEIVED_REUSED), (p.digitised, m::RECEIVED_DIGITISED), (p.from_store, m::RECEIVED_STORE)]
         {
-            if p.get(flag).and_then(|v| v.as_bool()).unwrap_or(false) {
-                self.add(measure, &unit, procedure, day, 1);
+            if flag.unwrap_or(false) {
+                f.add(measure, levels, dim, day, 1);
             }
         }
-        self.add(m::OPEN, &unit, procedure, day, 1);
+        f.add(m::OPEN, levels, dim, day, 1);
         let due = appointment + Duration::days(1);
-        self.add(m::OVERDUE, &unit, procedure, due, 1);
-        d.overdue_on = Some(due);
-        self.dossiers.insert(e.subject.clone(), Some(d));
-        self.dirty.insert(e.subject.clone());
+        f.add(m::OVERDUE, levels, dim, due, 1);
+        let memo = DossierMemo {
+            unit: unit.to_owned(),
+            procedure: procedure.to_owned(),
+            channel: text(&p.channel).to_owned(),
+            received_on: day,
+            appointment_on: appointment,
+            overdue_on: Some(due),
+            state: "received".into(),
+            supplements: 0,
+        };
+        match self.dossiers.get_mut(e.subject) {
+            Some(k) => *k = Known { memo: Some(memo), dirty: true },
+            None => {
+                self.dossiers.insert(e.subject.to_owned(), Known { memo: Some(memo), dirty: true });
+            }
+        }
     }
 
-    fn step(&mut self, e: &StoredEvent, p: &serde_json::Value, day: Date) {
-        let Some(Some(mut d)) = self.dossiers.get(&e.subject).cloned() else {
+    fn step(&mut self, e: EventRef<'_>, p: &Payload<'_>, day: Date) {
+        let Some(known) = self.dossiers.get_mut(e.subject) else {
             self.skipped += 1;
             return;
         };
-        let to = p.get("to").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let Some(d) = known.memo.as_mut() else {
+            self.skipped += 1;
+            return;
+        };
+        let to = text(&p.to);
         if to == d.state && to != "in_processing" {
             return; // a step that changes nothing the reports count (a rating, a return's echo)
         }
-        let appointment = p.get("appointment").and_then(|v| v.as_str()).and_then(parse_day).unwrap_or(d.appointment_on);
-        let (unit, proc_) = (d.unit.clone(), d.procedure.clone());
-        let procedure = Some(proc_.as_str());
+        known.dirty = true;
+        let f = &mut self.facts;
+        let appointment = p.appointment.as_deref().and_then(parse_day).unwrap_or(d.appointment_on);
+        let levels = f.names.levels(&d.unit);
+        let dim = Some(f.names.dim(false, &d.procedure));
         let was_open = !ENDING.contains(&d.state.as_str());
         if to == "supplement_requested" {
             d.supplements += 1;
-            self.add(m::SUPPLEMENTS, &unit, procedure, day, 1);
+            f.add(m::SUPPLEMENTS, levels, dim, day, 1);
             // The clock stops: not overdue while the applicant is awaited, unless it already was.
             if let Some(o) = d.overdue_on
                 && o > day
             {
-                self.add(m::OVERDUE, &unit, procedure, o, -1);
+                f.add(m::OVERDUE, levels, dim, o, -1);
                 d.overdue_on = None;
             }
-        } else if ENDING.contains(&to.as_str()) && was_open {
-            self.add(m::OPEN, &unit, procedure, day, -1);
+        } else if ENDING.contains(&to) && was_open {
+            f.add(m::OPEN, levels, dim, day, -1);
             if let Some(o) = d.overdue_on.take() {
-                self.add(m::OVERDUE, &unit, procedure, o.max(day), -1);
+                f.add(m::OVERDUE, levels, dim, o.max(day), -1);
             }
-            match to.as_str() {
-                "withdrawn" => self.add(m::WITHDRAWN, &unit, procedure, day, 1),
-                "lapsed" => self.add(m::LAPSED, &unit, procedure, day, 1),
-                "rejected_at_receipt" => self.add(m::REJECTED, &unit, procedure, day, 1),
+            match to {
+                "withdrawn" => f.add(m::WITHDRAWN, levels, dim, day, 1),
+                "lapsed" => f.add(m::LAPSED, levels, dim, day, 1),
+                "rejected_at_receipt" => f.add(m::REJECTED, levels, dim, day, 1),
                 _ => {
-                    let measure = match p.get("timeliness").and_then(|v| v.as_str()) {
-                        Some("early") => m::EARLY,
-                        Some("on_time") => m::ON_TIME,
-                        Some("late") => m::LATE,
+                    let measure = match text(&p.timeliness) {
+                        "early" => m::EARLY,
+                        "on_time" => m::ON_TIME,
+                        "late" => m::LATE,
                         _ => match day.cmp(&appointment) {
                             std::cmp::Ordering::Less => m::EARLY,
                             std::cmp::Ordering::Equal => m::ON_TIME,
                             std::cmp::Ordering::Greater => m::LATE,
                         },
                     };
-                    self.add(measure, &unit, procedure, day, 1);
-                    self.add_official(measure, &unit, &e.actor, day);
-                    if INTERCONNECTED.contains(&proc_.as_str()) {
-                        self.add(m::INTERCONNECTED_PROCESSED, &unit, procedure, day, 1);
+                    f.add(measure, levels, dim, day, 1);
+                    // Per official: no total (it is the line above).
+                    let official = f.names.dim(true, e.actor);
+                    *f.monthly.entry((measure, levels.ids[0], official, month_index(day))).or_default() += 1;
+                    if INTERCONNECTED.contains(&d.procedure.as_str()) {
+                        f.add(m::INTERCONNECTED_PROCESSED, levels, dim, day, 1);
                     }
                     let days = (day - d.received_on).whole_days();
-                    self.add(m::PROCESSING_DAYS, &unit, procedure, day, days);
-                    if to == "result_issued" && p.get("result").and_then(|v| v.as_bool()).unwrap_or(false) {
-                        self.add(m::RESULT_ELECTRONIC, &unit, procedure, day, 1);
+                    f.add(m::PROCESSING_DAYS, levels, dim, day, days);
+                    if to == "result_issued" && p.result.unwrap_or(false) {
+                        f.add(m::RESULT_ELECTRONIC, levels, dim, day, 1);
                     }
                 }
             }
@@ -448,21 +695,21 @@ impl Fold {
             let due = (appointment + Duration::days(1)).max(day);
             match d.overdue_on {
                 None => {
-                    self.add(m::OVERDUE, &unit, procedure, due, 1);
+                    f.add(m::OVERDUE, levels, dim, due, 1);
                     d.overdue_on = Some(due);
                 }
                 Some(o) if o > day && o != due => {
-                    self.add(m::OVERDUE, &unit, procedure, o, -1);
-                    self.add(m::OVERDUE, &unit, procedure, due, 1);
+                    f.add(m::OVERDUE, levels, dim, o, -1);
+                    f.add(m::OVERDUE, levels, dim, due, 1);
                     d.overdue_on = Some(due);
                 }
                 Some(_) => {}
             }
         }
         d.appointment_on = appointment;
-        d.state = to;
-        self.dossiers.insert(e.subject.clone(), Some(d));
-        self.dirty.insert(e.subject.clone());
+        if d.state != to {
+            d.state = to.to_owned();
+        }
     }
 }
 
@@ -471,6 +718,109 @@ impl Fold {
 /// residence deregistration and the funeral allowance.
 pub const INTERCONNECTED: &[&str] = &["DVC-15", "DVC-16"];
 
-fn payload(e: &StoredEvent) -> serde_json::Value {
-    serde_json::from_str(&e.payload).unwrap_or(serde_json::Value::Null)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: i64, kind: &str, subject: &str, payload: serde_json::Value, at: &str) -> StoredEvent {
+        StoredEvent {
+            id,
+            kind: kind.into(),
+            subject: subject.into(),
+            payload: payload.to_string(),
+            actor: format!("officer-{}", id % 3),
+            occurred_at: at.into(),
+        }
+    }
+
+    /// Dossiers in communes of two provinces and one of a province itself, e-ID accounts, a
+    /// birth: folded whole, and in two and three parts merged, give the same rows; a
+    /// commune's facts reach its province and the nation.
+    #[test]
+    fn parts_merged_and_rolled_up_give_the_facts_of_one_fold() {
+        let units = civitas_core::units::AdminUnits::get();
+        let communes: Vec<(String, String)> =
+            units.communes().iter().step_by(400).map(|c| (c.code.clone(), c.province_code.clone())).collect();
+        let mut events = Vec::new();
+        let mut id = 0;
+        let mut next = || {
+            id += 1;
+            id
+        };
+        for (i, (commune, province)) in communes.iter().enumerate() {
+            for j in 0..4 {
+                let code = format!("D-{i}-{j}");
+                let unit = if j == 3 { province.as_str() } else { commune.as_str() };
+                let day = 10 + j;
+                let received = json!({ "unit": unit, "procedure": format!("DVC-0{j}"), "channel": "online",
+                    "appointment": format!("2026-03-{:02}", day + 3), "reused": j % 2 == 0 });
+                events.push(event(
+                    next(),
+                    "dossier.received",
+                    &code,
+                    received,
+                    &format!("2026-03-{day:02}T02:00:00.000000Z"),
+                ));
+                let to = if j == 2 { "withdrawn" } else { "result_issued" };
+                let step = json!({ "to": "in_processing" });
+                events.push(event(next(), "dossier.step", &code, step, &format!("2026-03-{day:02}T18:00:00.000000Z")));
+                let end = json!({ "to": to, "result": true });
+                events.push(event(next(), "dossier.step", &code, end, &format!("2026-04-{:02}T03:00:00Z", j + 1)));
+                events.push(event(
+                    next(),
+                    "dossier.rated",
+                    &code,
+                    json!({ "rating": "satisfied" }),
+                    "2026-04-09T01:00:00Z",
+                ));
+            }
+            let pid = format!("0010{i:08}");
+            events.push(event(next(), "eid.created", &pid, json!({ "level": 2 }), "2026-03-01T01:00:00Z"));
+            let birth = json!({ "dossier": format!("D-{i}-0"), "late": true });
+            events.push(event(next(), "civil.birth_registered", &pid, birth, "2026-04-02T01:00:00Z"));
+        }
+        let communes_of = |fold: &mut Fold| {
+            for (i, (commune, _)) in communes.iter().enumerate() {
+                fold.communes.insert(format!("0010{i:08}"), commune.clone());
+            }
+        };
+        let fold_in = |parts: u64| {
+            let mut all: Option<Fold> = None;
+            for k in 0..parts {
+                let mut f = Fold { part: Some((k, parts)), ..Fold::default() };
+                communes_of(&mut f);
+                for e in &events {
+                    if f.owns(EventRef::from(e)) {
+                        f.apply(e);
+                    }
+                }
+                match &mut all {
+                    None => all = Some(f),
+                    Some(a) => a.merge(f),
+                }
+            }
+            let f = all.unwrap_or_default();
+            let mut days: Vec<String> = f.fact_rows().iter().map(|r| format!("{r:?}")).collect();
+            let mut months: Vec<String> = f.month_rows().iter().map(|r| format!("{r:?}")).collect();
+            days.sort();
+            months.sort();
+            (days, months, f.skipped, f.known())
+        };
+        let whole = fold_in(1);
+        assert_eq!(fold_in(2), whole);
+        assert_eq!(fold_in(3), whole);
+        assert_eq!(whole.2, 0, "nothing skipped");
+        let (commune, province) = &communes[0];
+        let received = |unit: &str| {
+            whole.0.iter().filter(|r| r.starts_with(&format!("(\"dossiers.received\", \"{unit}\""))).count()
+        };
+        assert_eq!(received(commune), 3, "three receipt days in the commune");
+        assert_eq!(received(province), 4, "its province: the commune's three and its own");
+        assert_eq!(received(crate::NATION), 4, "the nation: one row per day");
+        let births =
+            |unit: &str| whole.1.iter().any(|r| r.starts_with(&format!("(\"civil.births.late\", \"{unit}\", \"\"")));
+        assert!(births(commune) && births(province) && births(crate::NATION));
+    }
+
+    use serde_json::json;
 }
