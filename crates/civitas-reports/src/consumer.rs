@@ -208,7 +208,9 @@ enum Move<'a> {
 /// written (daily and monthly).
 async fn commit(db: &Db, fold: &Fold, how: Move<'_>) -> Result<Option<usize>, ReportError> {
     // In key order: the inserts then walk each table's primary-key B-tree from left to right
-    // instead of jumping around it (a rebuild writes into empty tables: appends).
+    // instead of jumping around it (a rebuild writes into empty tables: appends). The keys
+    // start with the period, and a batch of the log in time order covers a few days: its rows
+    // land on a few neighbouring pages.
     let facts = fold.fact_rows();
     let months = fold.month_rows();
     // A rebuild writes into emptied tables: plain inserts.
@@ -236,8 +238,8 @@ async fn commit(db: &Db, fold: &Fold, how: Move<'_>) -> Result<Option<usize>, Re
             sqlx::query(set).bind(consumer).bind(pos).execute(&mut *tx).await?;
         }
         const TABLES: [(&str, &str); 3] = [
-            ("report_facts", "measure, unit, dim, day"),
-            ("report_facts_monthly", "measure, unit, dim, month"),
+            ("report_facts", "day, unit, dim, measure"),
+            ("report_facts_monthly", "month, unit, dim, measure"),
             ("report_dossiers", "code"),
         ];
         let run = async |tx: &mut sqlx::PgConnection, sql: String| {

@@ -400,23 +400,24 @@ impl Default for Fold {
 const ENDING: &[&str] = &["result_issued", "refused", "withdrawn", "lapsed", "rejected_at_receipt"];
 
 impl Fold {
-    /// The daily facts to write, in key order: (measure, unit, dim, day, change), zero changes
+    /// The daily facts to write, in key order (day, unit, dim, measure), zero changes
     /// left out. Only the totals are kept per day; the per-procedure and per-official
     /// breakdowns are kept per month ([`Fold::month_rows`]), which halves the rows written.
     pub fn fact_rows(&self) -> Vec<(&'static str, &str, &str, Date, i64)> {
         let names = &self.facts.names;
         let rank = self.facts.ranks();
         let mut keys = self.facts.rolled_up(&self.facts.daily, |k| k.1, |k, u| (k.0, u, k.2));
-        keys.sort_unstable_by_key(|((m, u, day), _)| (*m, rank[*u as usize], *day));
+        keys.sort_unstable_by_key(|((m, u, day), _)| (*day, rank[*u as usize], *m));
         keys.into_iter().map(|((m, u, day), v)| (m, names.name(u), "", day, v)).collect()
     }
 
-    /// The monthly rollup to write, in key order: (measure, unit, dim, `YYYY-MM`, change).
+    /// The monthly rollup to write, in key order (`YYYY-MM`, unit, dim, measure), as
+    /// (measure, unit, dim, month, change).
     pub fn month_rows(&self) -> Vec<(&'static str, &str, &str, String, i64)> {
         let names = &self.facts.names;
         let rank = self.facts.ranks();
         let mut keys = self.facts.rolled_up(&self.facts.monthly, |k| k.1, |k, u| (k.0, u, k.2, k.3));
-        keys.sort_unstable_by_key(|((m, u, d, month), _)| (*m, rank[*u as usize], rank[*d as usize], *month));
+        keys.sort_unstable_by_key(|((m, u, d, month), _)| (*month, rank[*u as usize], rank[*d as usize], *m));
         keys.into_iter()
             .map(|((m, u, d, month), v)| {
                 let (y, mo) = (month.div_euclid(12), month.rem_euclid(12) + 1);
