@@ -211,8 +211,9 @@ async fn commit(db: &Db, fold: &Fold, how: Move<'_>) -> Result<Option<usize>, Re
     // instead of jumping around it (a rebuild writes into empty tables: appends). The keys
     // start with the period, and a batch of the log in time order covers a few days: its rows
     // land on a few neighbouring pages.
-    let facts = fold.fact_rows();
-    let months = fold.month_rows();
+    let facts =
+        crate::facts::pivot(fold.fact_rows().into_iter().map(|(m, u, d, day, v)| (m, u, d, day.to_string(), v)));
+    let months = crate::facts::pivot(fold.month_rows());
     // A rebuild writes into emptied tables: plain inserts.
     let replacing = matches!(how, Move::Replace { .. });
     let mut memos: Vec<(&String, &DossierMemo)> = fold.dirty().collect();
@@ -238,8 +239,8 @@ async fn commit(db: &Db, fold: &Fold, how: Move<'_>) -> Result<Option<usize>, Re
             sqlx::query(set).bind(consumer).bind(pos).execute(&mut *tx).await?;
         }
         const TABLES: [(&str, &str); 3] = [
-            ("report_facts", "day, unit, dim, measure"),
-            ("report_facts_monthly", "month, unit, dim, measure"),
+            ("report_facts", "day, unit, dim"),
+            ("report_facts_monthly", "month, unit, dim"),
             ("report_dossiers", "code"),
         ];
         let run = async |tx: &mut sqlx::PgConnection, sql: String| {
@@ -288,26 +289,21 @@ async fn commit(db: &Db, fold: &Fold, how: Move<'_>) -> Result<Option<usize>, Re
             }
         };
         if moved {
-            // 6,000 rows of 5 values: within SQLite's 32,766 parameters.
-            for chunk in facts.chunks(6000) {
-                let mut qb = sqlx::QueryBuilder::new("INSERT INTO report_facts (measure, unit, dim, day, value) ");
-                qb.push_values(chunk, |mut b, (measure, unit, dim, day, v)| {
-                    b.push_bind(*measure).push_bind(*unit).push_bind(*dim).push_bind(day.to_string()).push_bind(*v);
-                });
-                if !replacing {
-                    qb.push(" ON CONFLICT (measure, unit, dim, day) DO UPDATE SET value = report_facts.value + excluded.value");
+            // 800 rows of 38 values: within SQLite's 32,766 parameters.
+            for (table, period, rows) in [("report_facts", "day", &facts), ("report_facts_monthly", "month", &months)] {
+                for chunk in rows.chunks(800) {
+                    let mut qb = sqlx::QueryBuilder::new(format!("INSERT INTO {table} ({}) ", crate::facts::column_list(period)));
+                    qb.push_values(chunk, |mut b, row| {
+                        b.push_bind(row.period.as_str()).push_bind(row.unit).push_bind(row.dim);
+                        for v in row.dense() {
+                            b.push_bind(v);
+                        }
+                    });
+                    if !replacing {
+                        qb.push(crate::facts::add_on_conflict(table, period));
+                    }
+                    qb.build().execute(&mut *tx).await?;
                 }
-                qb.build().execute(&mut *tx).await?;
-            }
-            for chunk in months.chunks(6000) {
-                let mut qb = sqlx::QueryBuilder::new("INSERT INTO report_facts_monthly (measure, unit, dim, month, value) ");
-                qb.push_values(chunk, |mut b, (measure, unit, dim, month, v)| {
-                    b.push_bind(*measure).push_bind(*unit).push_bind(*dim).push_bind(month.as_str()).push_bind(*v);
-                });
-                if !replacing {
-                    qb.push(" ON CONFLICT (measure, unit, dim, month) DO UPDATE SET value = report_facts_monthly.value + excluded.value");
-                }
-                qb.build().execute(&mut *tx).await?;
             }
             for chunk in memos.chunks(1000) {
                 let mut qb = sqlx::QueryBuilder::new(
@@ -332,13 +328,10 @@ async fn commit(db: &Db, fold: &Fold, how: Move<'_>) -> Result<Option<usize>, Re
 
 /// A fold's rows, in key order.
 struct Rows<'a> {
-    facts: &'a [FactRow<'a>],
-    months: &'a [MonthRow<'a>],
+    facts: &'a [crate::facts::Row<'a>],
+    months: &'a [crate::facts::Row<'a>],
     memos: &'a [(&'a String, &'a DossierMemo)],
 }
-
-type FactRow<'a> = (&'static str, &'a str, &'a str, time::Date, i64);
-type MonthRow<'a> = (&'static str, &'a str, &'a str, String, i64);
 
 /// A rebuild's rows by `COPY` (PostgreSQL) into the tables named with `suffix`, in slices of
 /// about 8 MB.
@@ -353,26 +346,23 @@ async fn copy_rows(conn: &mut sqlx::PgConnection, rows: &Rows<'_>, suffix: &str)
     };
     let mut data = Vec::with_capacity(SLICE + 1024);
     let flush = |data: &mut Vec<u8>| std::mem::replace(data, Vec::with_capacity(SLICE + 1024));
-    for (measure, unit, dim, day, v) in rows.facts {
-        for f in [*measure, *unit, *dim, &day.to_string(), &v.to_string()] {
-            copy_field(&mut data, Some(f));
+    for (table, period, facts) in [("report_facts", "day", rows.facts), ("report_facts_monthly", "month", rows.months)]
+    {
+        let target = format!("{table} ({})", crate::facts::column_list(period));
+        for row in facts {
+            for f in [row.period.as_str(), row.unit, row.dim] {
+                copy_field(&mut data, Some(f));
+            }
+            for v in row.dense() {
+                copy_field(&mut data, v.map(|v| v.to_string()).as_deref());
+            }
+            end_copy_row(&mut data);
+            if data.len() >= SLICE {
+                send(conn, &target, flush(&mut data)).await?;
+            }
         }
-        end_copy_row(&mut data);
-        if data.len() >= SLICE {
-            send(conn, "report_facts (measure, unit, dim, day, value)", flush(&mut data)).await?;
-        }
+        send(conn, &target, flush(&mut data)).await?;
     }
-    send(conn, "report_facts (measure, unit, dim, day, value)", flush(&mut data)).await?;
-    for (measure, unit, dim, month, v) in rows.months {
-        for f in [*measure, *unit, *dim, month.as_str(), &v.to_string()] {
-            copy_field(&mut data, Some(f));
-        }
-        end_copy_row(&mut data);
-        if data.len() >= SLICE {
-            send(conn, "report_facts_monthly (measure, unit, dim, month, value)", flush(&mut data)).await?;
-        }
-    }
-    send(conn, "report_facts_monthly (measure, unit, dim, month, value)", flush(&mut data)).await?;
     let columns =
         "report_dossiers (code, unit, procedure, channel, received_on, appointment_on, overdue_on, state, supplements)";
     for (code, d) in rows.memos {
@@ -425,23 +415,26 @@ fn write_direct(conn: &mut rusqlite::Connection, rows: &Rows<'_>, how: &Move<'_>
         tx.rollback()?;
         return Ok(false);
     }
-    let upsert = |table: &str, period: &str| {
-        let mut sql = format!("INSERT INTO {table} (measure, unit, dim, {period}, value) VALUES (?1, ?2, ?3, ?4, ?5)");
-        if !replacing {
-            sql.push_str(&format!(
-                " ON CONFLICT (measure, unit, dim, {period}) DO UPDATE SET value = {table}.value + excluded.value"
-            ));
-        }
-        sql
-    };
     {
-        let mut insert = tx.prepare(&upsert("report_facts", "day"))?;
-        for (measure, unit, dim, day, v) in rows.facts {
-            insert.execute(params![measure, unit, dim, day.to_string(), v])?;
-        }
-        let mut insert = tx.prepare(&upsert("report_facts_monthly", "month"))?;
-        for (measure, unit, dim, month, v) in rows.months {
-            insert.execute(params![measure, unit, dim, month, v])?;
+        for (table, period, facts) in
+            [("report_facts", "day", rows.facts), ("report_facts_monthly", "month", rows.months)]
+        {
+            let values: Vec<String> = (1..=3 + crate::facts::WIDTH).map(|i| format!("?{i}")).collect();
+            let mut sql =
+                format!("INSERT INTO {table} ({}) VALUES ({})", crate::facts::column_list(period), values.join(", "));
+            if !replacing {
+                sql.push_str(&crate::facts::add_on_conflict(table, period));
+            }
+            let mut insert = tx.prepare(&sql)?;
+            for row in facts {
+                insert.raw_bind_parameter(1, row.period.as_str())?;
+                insert.raw_bind_parameter(2, row.unit)?;
+                insert.raw_bind_parameter(3, row.dim)?;
+                for (i, v) in row.dense().into_iter().enumerate() {
+                    insert.raw_bind_parameter(4 + i, v)?;
+                }
+                insert.raw_execute()?;
+            }
         }
         let mut insert = tx.prepare(
             "INSERT INTO report_dossiers (code, unit, procedure, channel, received_on, appointment_on, overdue_on, state, supplements) \

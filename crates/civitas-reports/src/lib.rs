@@ -16,6 +16,7 @@ pub mod catalogue;
 pub mod committees;
 pub mod consumer;
 pub mod export;
+pub mod facts;
 pub mod fold;
 pub mod population;
 pub mod query;

@@ -1,8 +1,9 @@
 //! Reading the facts: sums of measures over a [`Window`] — a period up to the day the figures
 //! are as of — for one unit (flows over its whole months from the monthly rollup and its edge
 //! days from the daily facts, stocks over everything before its end), indicator values, form 06a, the Decision 766
-//! index, monthly trends and per-procedure / per-official tables. Each figure is a range scan
-//! of `report_facts` by its key; nothing here reads dossiers or people.
+//! index, monthly trends and per-procedure / per-official tables. Each figure seeks the fact
+//! rows of its periods and units by key (see [`crate::facts`]); nothing here reads dossiers or
+//! people.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -185,12 +186,6 @@ pub(crate) fn periods(piece: &Piece, first_month: Option<&str>) -> Vec<String> {
     out
 }
 
-/// The measures as a filter on the rows a key seek finds, not as part of the seek: the facts are
-/// keyed (period, unit, dim, measure), so one seek per period and unit finds that unit's few
-/// measures side by side (an expression keeps the planners from seeking each measure: a third
-/// to a tenth of the seeks).
-const SCANNED_MEASURE: &str = "(measure || '')";
-
 /// The first month any fact is kept in (`YYYY-MM`), where the stocks' sums start.
 async fn first_month(db: &Db) -> Result<Option<String>, ReportError> {
     let sql = "SELECT MIN(month) FROM report_facts_monthly";
@@ -233,30 +228,40 @@ pub async fn sums_of_units(
             if periods.is_empty() {
                 continue;
             }
-            let (n, k, p) = (list.len(), units.len(), periods.len());
+            // One row per period, unit and dimension, a column per measure.
+            let columns: Vec<usize> = list.iter().filter_map(|m| crate::facts::column(m)).collect();
+            if columns.is_empty() {
+                continue;
+            }
+            let (k, p) = (units.len(), periods.len());
             let sql = format!(
-                "SELECT unit, measure, CAST(SUM(value) AS BIGINT) FROM {table} WHERE {column} IN ({}) \
-                 AND {SCANNED_MEASURE} IN ({}) AND unit IN ({}) AND dim = ${} GROUP BY unit, measure",
+                "SELECT unit, {} FROM {table} WHERE {column} IN ({}) AND unit IN ({}) AND dim = ${} GROUP BY unit",
+                crate::facts::sum_list(&columns),
                 crate::placeholders(1, p),
-                crate::placeholders(p + 1, n),
-                crate::placeholders(p + n + 1, k),
-                p + n + k + 1,
+                crate::placeholders(p + 1, k),
+                p + k + 1,
             );
-            let rows: Vec<(String, String, i64)> = dispatch!(db, pool => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            let rows: Vec<(String, Vec<Option<i64>>)> = dispatch!(db, pool => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
                 for period in &periods {
                     q = q.bind(period.as_str());
-                }
-                for m in &list {
-                    q = q.bind(*m);
                 }
                 for u in units {
                     q = q.bind(u.as_str());
                 }
-                q.bind(dim).fetch_all(pool).await
+                let rows = q.bind(dim).fetch_all(pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        let sums = (1..=columns.len()).map(|i| sqlx::Row::try_get(r, i)).collect::<Result<_, _>>()?;
+                        Ok::<_, sqlx::Error>((sqlx::Row::try_get(r, 0)?, sums))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
             })?;
-            for (unit, measure, v) in rows {
-                *out.entry(unit).or_default().entry(measure).or_default() += v;
+            for (unit, sums) in rows {
+                let at = out.entry(unit).or_default();
+                for (c, v) in columns.iter().zip(sums) {
+                    *at.entry(crate::fold::m::ALL[*c].to_owned()).or_default() += v.unwrap_or(0);
+                }
             }
         }
     }
@@ -645,39 +650,45 @@ pub async fn by_dim(
     window: &Window,
 ) -> Result<BTreeMap<String, HashMap<String, i64>>, ReportError> {
     let (lo, hi) = (format!("{prefix}:"), format!("{prefix};"));
-    let mut rows: Vec<(String, String, i64)> = Vec::new();
+    let mut out: BTreeMap<String, HashMap<String, i64>> = BTreeMap::new();
+    let columns: Vec<usize> = measures.iter().filter_map(|m| crate::facts::column(m)).collect();
     // Breakdowns are kept per month: the months the period touches.
-    for piece in [breakdown_months(window)] {
-        let periods = periods(&piece, None);
-        if periods.is_empty() {
+    let periods = periods(&breakdown_months(window), None);
+    if periods.is_empty() || columns.is_empty() {
+        return Ok(out);
+    }
+    let p = periods.len();
+    let sql = format!(
+        "SELECT dim, {} FROM report_facts_monthly WHERE month IN ({}) AND unit = ${} AND dim >= ${} AND dim < ${} \
+         GROUP BY dim",
+        crate::facts::sum_list(&columns),
+        crate::placeholders(1, p),
+        p + 1,
+        p + 2,
+        p + 3,
+    );
+    let rows: Vec<(String, Vec<Option<i64>>)> = dispatch!(db, pool => {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+        for period in &periods {
+            q = q.bind(period.as_str());
+        }
+        let rows = q.bind(unit).bind(lo.as_str()).bind(hi.as_str()).fetch_all(pool).await?;
+        rows.iter()
+            .map(|r| {
+                let sums = (1..=columns.len()).map(|i| sqlx::Row::try_get(r, i)).collect::<Result<_, _>>()?;
+                Ok::<_, sqlx::Error>((sqlx::Row::try_get(r, 0)?, sums))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    for (dim, sums) in rows {
+        if sums.iter().all(Option::is_none) {
             continue;
         }
-        let (n, p) = (measures.len(), periods.len());
-        let sql = format!(
-            "SELECT dim, measure, CAST(SUM(value) AS BIGINT) FROM report_facts_monthly WHERE month IN ({}) \
-             AND {SCANNED_MEASURE} IN ({}) AND unit = ${} AND dim >= ${} AND dim < ${} GROUP BY dim, measure",
-            crate::placeholders(1, p),
-            crate::placeholders(p + 1, n),
-            p + n + 1,
-            p + n + 2,
-            p + n + 3,
-        );
-        let part: Vec<(String, String, i64)> = dispatch!(db, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-            for period in &periods {
-                q = q.bind(period.as_str());
-            }
-            for m in measures {
-                q = q.bind(*m);
-            }
-            q.bind(unit).bind(lo.as_str()).bind(hi.as_str()).fetch_all(pool).await
-        })?;
-        rows.extend(part);
-    }
-    let mut out: BTreeMap<String, HashMap<String, i64>> = BTreeMap::new();
-    for (dim, measure, v) in rows {
         let key = dim.split_once(':').map(|(_, k)| k.to_owned()).unwrap_or(dim);
-        *out.entry(key).or_default().entry(measure).or_default() += v;
+        let at = out.entry(key).or_default();
+        for (c, v) in columns.iter().zip(sums) {
+            *at.entry(crate::fold::m::ALL[*c].to_owned()).or_default() += v.unwrap_or(0);
+        }
     }
     Ok(out)
 }
