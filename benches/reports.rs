@@ -61,8 +61,11 @@ async fn seed(db: &Db, dossiers: u64) -> u64 {
                 events.push(e);
             }
         }
-        let code = format!("H01.1-B{i:09}");
         let unit = &communes[rng.below(communes.len() as u64) as usize];
+        // As a receiving body numbers its dossiers: its code, the day, a sequence (so a
+        // batch's new dossiers fall all over the code order, one place per body).
+        let (y, m, d) = received.date().to_calendar_date();
+        let code = format!("H{unit}-{:02}{:02}{d:02}-{i:09}", y % 100, m as u8);
         let channel = ["online", "online", "counter", "postal"][rng.below(4) as usize];
         let days = 1 + rng.below(10) as i64;
         let appointment = (received + time::Duration::days(days)).date().to_string();
