@@ -93,6 +93,32 @@ pub fn sum_list(columns: &[usize]) -> String {
     sums.join(", ")
 }
 
+/// A key (unit or dimension) with one sum per column (`None`: no change).
+pub type KeyedSums = (String, Vec<Option<i64>>);
+
+/// The rows of a `SELECT key, sums...`.
+pub fn keyed_sums<R>(rows: &[R], n: usize) -> Result<Vec<KeyedSums>, sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    rows.iter()
+        .map(|r| {
+            let sums = (1..=n).map(|i| r.try_get(i)).collect::<Result<_, _>>()?;
+            Ok((r.try_get(0)?, sums))
+        })
+        .collect()
+}
+
+/// Adds the sums of `columns` to `at`, by measure code.
+pub fn add_sums(at: &mut std::collections::HashMap<String, i64>, columns: &[usize], sums: Vec<Option<i64>>) {
+    for (c, v) in columns.iter().zip(sums) {
+        *at.entry(m::ALL[*c].to_owned()).or_default() += v.unwrap_or(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

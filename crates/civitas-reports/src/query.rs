@@ -245,7 +245,7 @@ pub async fn sums_of_units(
                 crate::placeholders(p + 1, k),
                 p + k + 1,
             );
-            let rows: Vec<(String, Vec<Option<i64>>)> = dispatch!(db, pool => {
+            let rows: Vec<crate::facts::KeyedSums> = dispatch!(db, pool => {
                 // Many keys: planned with its values each time (PostgreSQL's cached generic plan
                 // of long lists, blind to how many keys they name, took 140 ms where seeking
                 // each took 5); few: the cached plan (planning again costs more than it saves).
@@ -257,18 +257,10 @@ pub async fn sums_of_units(
                     q = q.bind(u.as_str());
                 }
                 let rows = q.bind(dim).fetch_all(pool).await?;
-                rows.iter()
-                    .map(|r| {
-                        let sums = (1..=columns.len()).map(|i| sqlx::Row::try_get(r, i)).collect::<Result<_, _>>()?;
-                        Ok::<_, sqlx::Error>((sqlx::Row::try_get(r, 0)?, sums))
-                    })
-                    .collect::<Result<Vec<_>, _>>()
+                crate::facts::keyed_sums(&rows, columns.len())
             })?;
             for (unit, sums) in rows {
-                let at = out.entry(unit).or_default();
-                for (c, v) in columns.iter().zip(sums) {
-                    *at.entry(crate::fold::m::ALL[*c].to_owned()).or_default() += v.unwrap_or(0);
-                }
+                crate::facts::add_sums(out.entry(unit).or_default(), &columns, sums);
             }
         }
     }
@@ -674,28 +666,20 @@ pub async fn by_dim(
         p + 2,
         p + 3,
     );
-    let rows: Vec<(String, Vec<Option<i64>>)> = dispatch!(db, pool => {
+    let rows: Vec<crate::facts::KeyedSums> = dispatch!(db, pool => {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).persistent(p <= MANY_KEYS);
         for period in &periods {
             q = q.bind(period.as_str());
         }
         let rows = q.bind(unit).bind(lo.as_str()).bind(hi.as_str()).fetch_all(pool).await?;
-        rows.iter()
-            .map(|r| {
-                let sums = (1..=columns.len()).map(|i| sqlx::Row::try_get(r, i)).collect::<Result<_, _>>()?;
-                Ok::<_, sqlx::Error>((sqlx::Row::try_get(r, 0)?, sums))
-            })
-            .collect::<Result<Vec<_>, _>>()
+        crate::facts::keyed_sums(&rows, columns.len())
     })?;
     for (dim, sums) in rows {
         if sums.iter().all(Option::is_none) {
             continue;
         }
         let key = dim.split_once(':').map(|(_, k)| k.to_owned()).unwrap_or(dim);
-        let at = out.entry(key).or_default();
-        for (c, v) in columns.iter().zip(sums) {
-            *at.entry(crate::fold::m::ALL[*c].to_owned()).or_default() += v.unwrap_or(0);
-        }
+        crate::facts::add_sums(out.entry(key).or_default(), &columns, sums);
     }
     Ok(out)
 }
