@@ -50,20 +50,6 @@ impl Row<'_> {
     }
 }
 
-/// Gathers rows of one measure each, in key order (period, unit, dim, measure), into rows of
-/// one (period, unit, dim) each, in the same order. Measures without a column are left out.
-pub fn pivot<'a>(narrow: impl IntoIterator<Item = (&'static str, &'a str, &'a str, String, i64)>) -> Vec<Row<'a>> {
-    let mut out: Vec<Row<'a>> = Vec::new();
-    for (measure, unit, dim, period, v) in narrow {
-        let Some(c) = column(measure) else { continue };
-        match out.last_mut() {
-            Some(last) if last.period == period && last.unit == unit && last.dim == dim => last.values.push((c, v)),
-            _ => out.push(Row { period, unit, dim, values: vec![(c, v)] }),
-        }
-    }
-    out
-}
-
 /// `{period}, unit, dim` and every measure column, comma-separated.
 pub fn column_list(period: &str) -> String {
     let mut out = format!("{period}, unit, dim");
@@ -124,25 +110,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rows_of_one_key_become_one_row() {
-        let (a, b) = (m::RECEIVED, m::OPEN);
-        let day = |d: &str| d.to_owned();
-        let narrow = vec![
-            (a, "01", "", day("2026-03-02"), 2),
-            (b, "01", "", day("2026-03-02"), 1),
-            ("not.stored", "01", "", day("2026-03-02"), 9),
-            (a, "02", "", day("2026-03-02"), 1),
-            (a, "02", "p:DVC-01", day("2026-03-02"), 1),
-            (a, "01", "", day("2026-03-03"), -1),
-        ];
-        let rows = pivot(narrow);
-        let (ca, cb) = (column(a).unwrap_or(usize::MAX), column(b).unwrap_or(usize::MAX));
-        assert_eq!(rows.len(), 4);
-        assert_eq!(rows[0], Row { period: day("2026-03-02"), unit: "01", dim: "", values: vec![(ca, 2), (cb, 1)] });
-        assert_eq!(rows[2].dim, "p:DVC-01");
-        assert_eq!(rows[3].dense()[ca], Some(-1));
-        assert_eq!(rows[3].dense()[cb], None);
-        assert_eq!(column_name(ca), "dossiers_received");
+    fn a_row_is_dense_by_column() {
+        let (a, b) = (column(m::RECEIVED).unwrap_or(usize::MAX), column(m::OPEN).unwrap_or(usize::MAX));
+        let row = Row { period: "2026-03-03".into(), unit: "01", dim: "", values: vec![(a, -1)] };
+        assert_eq!(row.dense()[a], Some(-1));
+        assert_eq!(row.dense()[b], None);
+        assert_eq!(column("not.stored"), None);
+        assert_eq!(column_name(a), "dossiers_received");
         assert!(column_list("day").ends_with(", cards_returned"));
     }
 

@@ -20,6 +20,7 @@ use time::{Date, Duration};
 
 use civitas_store::events::StoredEvent;
 
+use crate::facts::Row;
 use crate::{levels, local_day, parse_day};
 
 /// The measures the fold counts. Indicators of the catalogue are sums and ratios of these.
@@ -318,7 +319,7 @@ pub struct Facts {
 
 impl Facts {
     /// Counts `v` for the unit (the first of `levels`); its higher levels are summed when the
-    /// rows are taken ([`Fold::fact_rows`]), once per fact instead of once per event.
+    /// rows are taken ([`Fold::day_rows`]), once per fact instead of once per event.
     fn add(&mut self, measure: &'static str, levels: Levels, dim: Option<u32>, day: Date, v: i64) {
         let (unit, month) = (levels.ids[0], month_index(day));
         *self.daily.entry((measure, unit, day)).or_default() += v;
@@ -338,7 +339,7 @@ impl Facts {
         with_unit: impl Fn(&K, u32) -> K,
     ) -> Vec<(K, i64)> {
         let mut out = Vec::with_capacity(map.len() + map.len() / 4);
-        let mut higher: FxHashMap<K, i64> = FxHashMap::default();
+        let mut higher: FxHashMap<K, i64> = FxHashMap::with_capacity_and_hasher(map.len() / 2, Default::default());
         for (k, v) in map {
             let unit = unit_of(k);
             let levels = self.names.by_id.get(&unit).copied().unwrap_or(Levels { ids: [unit, 0, 0], n: 1 });
@@ -370,6 +371,9 @@ impl Facts {
     }
 }
 
+/// A fact to sort into rows: (period, unit's rank, dim's rank, column, (unit, dim), change).
+type Sortable<P> = (P, u32, u32, usize, (u32, u32), i64);
+
 /// The id of the total dimension ('') in every [`Names`] (interned first).
 const TOTAL: u32 = 0;
 
@@ -400,29 +404,80 @@ impl Default for Fold {
 const ENDING: &[&str] = &["result_issued", "refused", "withdrawn", "lapsed", "rejected_at_receipt"];
 
 impl Fold {
-    /// The daily facts to write, in key order (day, unit, dim, measure), zero changes
-    /// left out. Only the totals are kept per day; the per-procedure and per-official
-    /// breakdowns are kept per month ([`Fold::month_rows`]), which halves the rows written.
-    pub fn fact_rows(&self) -> Vec<(&'static str, &str, &str, Date, i64)> {
-        let names = &self.facts.names;
+    /// The daily facts to write, one row per (day, unit) in key order, zero changes left out.
+    /// Only the totals are kept per day; the per-procedure and per-official breakdowns are
+    /// kept per month ([`Fold::month_rows`]), which halves the rows written.
+    pub fn day_rows(&self) -> Vec<Row<'_>> {
         let rank = self.facts.ranks();
-        let mut keys = self.facts.rolled_up(&self.facts.daily, |k| k.1, |k, u| (k.0, u, k.2));
-        keys.sort_unstable_by_key(|((m, u, day), _)| (*day, rank[*u as usize], *m));
-        keys.into_iter().map(|((m, u, day), v)| (m, names.name(u), "", day, v)).collect()
+        let keys = self.facts.rolled_up(&self.facts.daily, |k| k.1, |k, u| (k.0, u, k.2));
+        let keys = keys.into_iter().map(|((m, u, day), v)| ((day, u, TOTAL), m, v));
+        self.wide(keys, &rank, |day| day.to_string())
     }
 
-    /// The monthly rollup to write, in key order (`YYYY-MM`, unit, dim, measure), as
-    /// (measure, unit, dim, month, change).
-    pub fn month_rows(&self) -> Vec<(&'static str, &str, &str, String, i64)> {
-        let names = &self.facts.names;
+    /// The monthly rollup to write, one row per (`YYYY-MM`, unit, dim) in key order.
+    pub fn month_rows(&self) -> Vec<Row<'_>> {
         let rank = self.facts.ranks();
-        let mut keys = self.facts.rolled_up(&self.facts.monthly, |k| k.1, |k, u| (k.0, u, k.2, k.3));
-        keys.sort_unstable_by_key(|((m, u, d, month), _)| (*month, rank[*u as usize], rank[*d as usize], *m));
-        keys.into_iter()
-            .map(|((m, u, d, month), v)| {
-                let (y, mo) = (month.div_euclid(12), month.rem_euclid(12) + 1);
-                (m, names.name(u), names.name(d), format!("{y:04}-{mo:02}"), v)
-            })
+        let keys = self.facts.rolled_up(&self.facts.monthly, |k| k.1, |k, u| (k.0, u, k.2, k.3));
+        let keys = keys.into_iter().map(|((m, u, d, month), v)| ((month, u, d), m, v));
+        self.wide(keys, &rank, |month| format!("{:04}-{:02}", month.div_euclid(12), month.rem_euclid(12) + 1))
+    }
+
+    /// Facts of one measure each ((period, unit, dim), measure, change) as rows of one
+    /// (period, unit, dim) each, sorted by period, unit name and dim name, their changes in
+    /// column order; each period's text made once.
+    fn wide<P: Copy + Ord>(
+        &self,
+        keys: impl Iterator<Item = ((P, u32, u32), &'static str, i64)>,
+        rank: &[u32],
+        text: impl Fn(P) -> String,
+    ) -> Vec<Row<'_>> {
+        let names = &self.facts.names;
+        // The sort key in the tuple itself (ranks looked up once, not in every comparison).
+        let rank = |id: u32| rank.get(id as usize).copied().unwrap_or(u32::MAX);
+        let mut keys: Vec<Sortable<P>> = keys
+            .filter_map(|((p, u, d), m, v)| Some((p, rank(u), rank(d), crate::facts::column(m)?, (u, d), v)))
+            .collect();
+        keys.sort_unstable_by_key(|k| (k.0, k.1, k.2, k.3));
+        let mut out: Vec<Row<'_>> = Vec::with_capacity(keys.len() / 2);
+        let mut last: Option<((P, u32, u32), String)> = None;
+        for (p, _, _, c, (u, d), v) in keys {
+            let key = (p, u, d);
+            match (&last, out.last_mut()) {
+                (Some((k, _)), Some(row)) if *k == key => row.values.push((c, v)),
+                _ => {
+                    let period = match &last {
+                        Some(((p, _, _), t)) if *p == key.0 => t.clone(),
+                        _ => text(key.0),
+                    };
+                    out.push(Row {
+                        period: period.clone(),
+                        unit: names.name(key.1),
+                        dim: names.name(key.2),
+                        values: vec![(c, v)],
+                    });
+                    last = Some((key, period));
+                }
+            }
+        }
+        out
+    }
+
+    /// The daily facts one measure each, as (measure, unit, dim, day, change) (for the tests).
+    #[cfg(test)]
+    pub fn fact_rows(&self) -> Vec<(&'static str, &str, &str, String, i64)> {
+        Self::narrow(self.day_rows())
+    }
+
+    /// The monthly facts one measure each (for the tests).
+    #[cfg(test)]
+    pub fn month_narrow(&self) -> Vec<(&'static str, &str, &str, String, i64)> {
+        Self::narrow(self.month_rows())
+    }
+
+    #[cfg(test)]
+    fn narrow(rows: Vec<Row<'_>>) -> Vec<(&'static str, &str, &str, String, i64)> {
+        rows.into_iter()
+            .flat_map(|r| r.values.into_iter().map(move |(c, v)| (m::ALL[c], r.unit, r.dim, r.period.clone(), v)))
             .collect()
     }
 

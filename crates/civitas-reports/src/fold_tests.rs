@@ -81,7 +81,7 @@ fn parts_merged_and_rolled_up_give_the_facts_of_one_fold() {
         }
         let f = all.unwrap_or_default();
         let mut days: Vec<String> = f.fact_rows().iter().map(|r| format!("{r:?}")).collect();
-        let mut months: Vec<String> = f.month_rows().iter().map(|r| format!("{r:?}")).collect();
+        let mut months: Vec<String> = f.month_narrow().iter().map(|r| format!("{r:?}")).collect();
         days.sort();
         months.sort();
         (days, months, f.skipped, f.known())
